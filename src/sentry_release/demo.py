@@ -1,0 +1,91 @@
+"""`sentry-release demo`: the whole pipeline against an in-process stand-in, on a throwaway
+git repository (or the user's), printing what Sentry ends up holding."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sentry_release.devserver.app import DevServer
+from sentry_release.devserver.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
+from sentry_release.git import GitRepo
+from sentry_release.output import Output
+from sentry_release.pipeline import run
+from sentry_release.sentry.client import SentryClient
+from sentry_release.settings import CommitOptions, DeployOptions, Settings
+
+DEMO_ENV = {
+    "GIT_AUTHOR_NAME": "Demo Dev",
+    "GIT_AUTHOR_EMAIL": "demo@example.com",
+    "GIT_COMMITTER_NAME": "Demo Dev",
+    "GIT_COMMITTER_EMAIL": "demo@example.com",
+}
+
+
+def make_demo_repo(path: Path) -> None:
+    """A small repository with a few commits and a tag."""
+    env = {**os.environ, **DEMO_ENV}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=path, env=env, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    for number, (name, text) in enumerate(
+        [
+            ("README.md", "# demo app\n"),
+            ("app.js", "console.log('hello')\n"),
+            ("app.js", "console.log('hello, world')\n"),
+        ],
+        start=1,
+    ):
+        (path / name).write_text(text, encoding="utf-8")
+        git("add", name)
+        git("commit", "-q", "-m", f"demo change {number}")
+    git("tag", "demo@1.0.0")
+
+
+def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> None:
+    """Start the stand-in, run the pipeline, read the result back, print it."""
+    workdir = Path(tempfile.mkdtemp(prefix="sentry-release-demo-")) if repo_path is None else None
+    try:
+        if workdir is not None:
+            make_demo_repo(workdir)
+        checkout = repo_path or workdir
+        assert checkout is not None
+        with DevServer(Store()) as server:
+            out.info(f"Sentry stand-in running at {server.url}")
+            settings = Settings(
+                url=server.url,
+                auth_token=DEFAULT_TOKEN,
+                org=DEFAULT_ORG,
+                projects=(DEFAULT_PROJECT,),
+                working_directory=checkout,
+                commits=CommitOptions(mode="skip"),  # issue 3 switches this to local
+                deploy=DeployOptions(environment="production", name="demo deploy"),
+            )
+            client = SentryClient(server.url, DEFAULT_TOKEN, echo=out.result)
+            result = run(settings, client, GitRepo(checkout), out, environ={})
+            release = client.get_release(DEFAULT_ORG, result.version)
+            deploys = client.list_deploys(DEFAULT_ORG, result.version)
+            out.result("")
+            out.result("What the stand-in now holds:")
+            out.table(
+                ["release", "finalized", "commits", "deploys", "environment"],
+                [
+                    [
+                        release["version"],
+                        release.get("dateReleased") or "no",
+                        str(release.get("commitCount", 0)),
+                        str(len(deploys)),
+                        ", ".join(d["environment"] for d in deploys),
+                    ]
+                ],
+            )
+    finally:
+        if workdir is not None and not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif workdir is not None:
+            out.info(f"Demo repository kept at {workdir}")

@@ -1,0 +1,65 @@
+"""Step 5b: record the deploy, once per (release, environment, name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sentry_release.sentry.client import SentryClient
+from sentry_release.settings import Settings
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """The deploy record and whether this run created it."""
+
+    deploy: dict[str, Any]
+    created: bool
+
+    @property
+    def id(self) -> str:
+        """Sentry's deploy id."""
+        return str(self.deploy.get("id", ""))
+
+
+def matching_deploy(
+    deploys: list[dict[str, Any]], environment: str, name: str | None
+) -> dict[str, Any] | None:
+    """An existing deploy of the same environment and name (a re-run of the same step)."""
+    for deploy in deploys:
+        if deploy.get("environment") == environment and (deploy.get("name") or None) == (
+            name or None
+        ):
+            return deploy
+    return None
+
+
+def record_deploy(
+    settings: Settings,
+    client: SentryClient,
+    version: str,
+    *,
+    force_new: bool = False,
+    now: datetime | None = None,
+) -> DeployResult:
+    """Create the deploy unless the same one is already recorded (unless `force_new`)."""
+    options = settings.deploy
+    assert settings.org is not None and options.environment is not None
+    if not force_new and not client.dry_run:
+        existing = matching_deploy(
+            client.list_deploys(settings.org, version), options.environment, options.name
+        )
+        if existing is not None:
+            return DeployResult(existing, False)
+    deploy = client.create_deploy(
+        settings.org,
+        version,
+        environment=options.environment,
+        name=options.name,
+        url=options.url,
+        date_started=options.started,
+        date_finished=options.finished or now or datetime.now(timezone.utc),
+        projects=settings.projects,
+    )
+    return DeployResult(deploy, True)

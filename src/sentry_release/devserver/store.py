@@ -1,0 +1,169 @@
+"""The stand-in's state: orgs, projects, tokens, releases, deploys and what later steps add.
+
+Plain dicts under one lock, so it serialises to a JSON state file as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TOKEN = "sntrys_dev_token_not_secret"
+DEFAULT_ORG = "acme"
+DEFAULT_PROJECT = "web"
+
+
+def now_iso() -> str:
+    """Now in Sentry's date format."""
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    """Parse RFC 3339 with any number of fraction digits (sentry-cli sends nanoseconds)."""
+    text = value.strip().replace("z", "Z").replace("Z", "+00:00")
+    if "." in text:
+        head, rest = text.split(".", 1)
+        digits = ""
+        while rest and rest[0].isdigit():
+            digits, rest = digits + rest[0], rest[1:]
+        text = f"{head}.{(digits + '000000')[:6]}{rest}"
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def to_iso(moment: datetime) -> str:
+    """Sentry's date format."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Store:
+    """All server state; every public method takes the lock via `with store.lock`."""
+
+    def __init__(
+        self,
+        *,
+        orgs: Iterable[str] = (DEFAULT_ORG,),
+        projects: Iterable[str] = (DEFAULT_PROJECT,),
+        tokens: Iterable[str] = (DEFAULT_TOKEN,),
+        state_file: Path | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.state_file = state_file
+        self.requests: list[dict[str, Any]] = []  # method/path/status of every request seen
+        self.data: dict[str, Any] = {
+            "next_id": 1,
+            "tokens": list(dict.fromkeys(tokens)),
+            "orgs": {},
+            "releases": {},  # org -> version -> release
+        }
+        if state_file is not None and state_file.is_file():
+            self.data = json.loads(state_file.read_text(encoding="utf-8"))
+            for token in tokens:
+                if token not in self.data["tokens"]:
+                    self.data["tokens"].append(token)
+        for org in orgs:
+            self.add_org(org, projects)
+
+    # --- persistence ---------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the state file atomically (no-op without one)."""
+        if self.state_file is None:
+            return
+        with self.lock:
+            tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, default=str), encoding="utf-8")
+            os.replace(tmp, self.state_file)
+
+    def next_id(self) -> int:
+        """A fresh numeric id (Sentry ids are numbers serialised as strings)."""
+        with self.lock:
+            value = int(self.data["next_id"])
+            self.data["next_id"] = value + 1
+            return value
+
+    # --- orgs, projects, tokens -------------------------------------------------------
+
+    def add_org(self, slug: str, projects: Iterable[str] = ()) -> dict[str, Any]:
+        """Create (or extend) an organization with projects."""
+        with self.lock:
+            org = self.data["orgs"].get(slug)
+            if org is None:
+                org = {
+                    "id": str(self.next_id()),
+                    "slug": slug,
+                    "name": slug.title(),
+                    "projects": {},
+                }
+                self.data["orgs"][slug] = org
+                self.data["releases"].setdefault(slug, {})
+            for project in projects:
+                self.add_project(slug, project)
+            return dict(org)
+
+    def add_project(self, org: str, slug: str) -> dict[str, Any]:
+        """Create a project with a stable DSN key."""
+        with self.lock:
+            projects = self.data["orgs"][org]["projects"]
+            if slug not in projects:
+                project_id = self.next_id()
+                key = hashlib.sha1(f"{org}/{slug}".encode()).hexdigest()[:32]
+                projects[slug] = {
+                    "id": str(project_id),
+                    "slug": slug,
+                    "name": slug,
+                    "platform": "javascript",
+                    "public_key": key,
+                }
+            return dict(projects[slug])
+
+    def token_ok(self, token: str) -> bool:
+        """Whether the bearer token is one the server knows."""
+        return token in self.data["tokens"]
+
+    def org(self, slug: str) -> dict[str, Any] | None:
+        """The organization record or None."""
+        org: dict[str, Any] | None = self.data["orgs"].get(slug)
+        return org
+
+    def project(self, org: str, slug_or_id: str) -> dict[str, Any] | None:
+        """A project by slug or numeric id."""
+        record = self.org(org)
+        if record is None:
+            return None
+        for project in record["projects"].values():
+            if slug_or_id in (project["slug"], project["id"]):
+                return dict(project)
+        return None
+
+    def project_by_id(self, project_id: str) -> tuple[str, dict[str, Any]] | None:
+        """`(org slug, project)` for a numeric project id (event ingestion)."""
+        for slug, org in self.data["orgs"].items():
+            for project in org["projects"].values():
+                if project["id"] == str(project_id):
+                    return slug, dict(project)
+        return None
+
+    def dsn(self, base_url: str, org: str, project: str) -> str:
+        """The DSN an SDK would use to send events to this project."""
+        record = self.project(org, project)
+        assert record is not None
+        scheme, rest = base_url.rstrip("/").split("://", 1)
+        return f"{scheme}://{record['public_key']}@{rest}/{record['id']}"
+
+    # --- releases --------------------------------------------------------------------
+
+    def releases(self, org: str) -> dict[str, dict[str, Any]]:
+        """`version -> release` of one org."""
+        releases: dict[str, dict[str, Any]] = self.data["releases"].setdefault(org, {})
+        return releases
+
+    def release(self, org: str, version: str) -> dict[str, Any] | None:
+        """One release record or None."""
+        return self.releases(org).get(version)

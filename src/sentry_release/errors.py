@@ -1,0 +1,89 @@
+"""One error tree; each class knows its exit code and the title shown on GitHub."""
+
+from __future__ import annotations
+
+from sentry_release.redact import redact
+
+
+class SentryReleaseError(Exception):
+    """Base of every error the tool reports to its user (never with a traceback)."""
+
+    exit_code = 1
+    title = "sentry-release failed"
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+
+class ConfigError(SentryReleaseError):
+    """Bad or missing input: a flag, an env var, an action input."""
+
+    exit_code = 2
+    title = "Invalid configuration"
+
+
+class GitError(SentryReleaseError):
+    """The working directory is not a usable git checkout for this step."""
+
+    exit_code = 2
+    title = "Git error"
+
+
+class SourceMapError(SentryReleaseError):
+    """A JavaScript bundle or source map failed validation before upload."""
+
+    exit_code = 2
+    title = "Invalid source maps"
+
+
+class SentryAPIError(SentryReleaseError):
+    """Sentry answered with an error, or could not be reached; carries Sentry's own words."""
+
+    exit_code = 1
+    title = "Sentry API error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str | None = None,
+        method: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+        self.method = method
+        self.endpoint = endpoint
+
+
+class AuthError(SentryAPIError):
+    """401/403: the token is wrong, expired or lacks a scope."""
+
+    title = "Sentry authentication failed"
+
+
+class NotFoundError(SentryAPIError):
+    """404: the organization, project or release does not exist."""
+
+    title = "Not found in Sentry"
+
+
+class NetworkError(SentryAPIError):
+    """Sentry could not be reached or did not answer in time."""
+
+    title = "Sentry unreachable"
+
+
+class UploadError(SentryAPIError):
+    """Sentry refused or failed to assemble an upload."""
+
+    title = "Upload failed"
+
+
+class GateFailed(SentryReleaseError):
+    """The deploy gate found a regression (or could not see, under a strict policy)."""
+
+    exit_code = 3
+    title = "Deploy gate failed"

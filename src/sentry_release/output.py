@@ -1,0 +1,152 @@
+"""How the tool talks to people: plain lines on a terminal, workflow commands on GitHub,
+a live bar on a TTY and a periodic line in CI logs for long work."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from sentry_release.redact import redact
+
+PROGRESS_INTERVAL = 5.0  # seconds between progress lines in CI logs
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow-command message (`%`, CR, LF) as the runner expects."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a workflow-command property value (also `:` and `,`)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class Output:
+    """Every line the tool prints goes through here, so secrets are redacted in one place."""
+
+    def __init__(
+        self,
+        *,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        github: bool = False,
+        quiet: bool = False,
+        is_tty: bool | None = None,
+    ) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.github = github
+        self.quiet = quiet
+        self.is_tty = self.stderr.isatty() if is_tty is None else is_tty
+        self.warnings: list[str] = []
+
+    def _write(self, stream: TextIO, line: str) -> None:
+        stream.write(redact(line) + "\n")
+        stream.flush()
+
+    def result(self, line: str) -> None:
+        """The one-line outcome of a command (stdout, never quiet)."""
+        self._write(self.stdout, line)
+
+    def info(self, line: str) -> None:
+        """Progress narration (stderr)."""
+        if not self.quiet:
+            self._write(self.stderr, line)
+
+    def warn(self, line: str) -> None:
+        """Something the user should fix, that does not stop the run."""
+        self.warnings.append(redact(line))
+        if self.github:
+            self._write(self.stdout, f"::warning::{escape_data(line)}")
+        else:
+            self._write(self.stderr, f"warning: {line}")
+
+    def error(self, line: str, *, title: str | None = None) -> None:
+        """The final error line."""
+        if self.github:
+            props = f" title={escape_property(title)}" if title else ""
+            self._write(self.stdout, f"::error{props}::{escape_data(line)}")
+        else:
+            self._write(self.stderr, f"error: {line}")
+
+    @contextmanager
+    def group(self, name: str) -> Iterator[None]:
+        """A collapsible log group on GitHub; a heading elsewhere."""
+        if self.github:
+            self._write(self.stdout, f"::group::{name}")
+            try:
+                yield
+            finally:
+                self._write(self.stdout, "::endgroup::")
+        else:
+            self.info(f"==> {name}")
+            yield
+
+    def table(self, headers: list[str], rows: list[list[str]]) -> None:
+        """A plain aligned table on stdout."""
+        widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+        for row in [headers, ["-" * w for w in widths], *rows]:
+            cells = (str(c).ljust(w) for c, w in zip(row, widths, strict=False))
+            self.result("  ".join(cells).rstrip())
+
+    def progress(self, label: str, total: int, unit: str = "") -> Progress:
+        """A progress reporter for `total` units of work."""
+        return Progress(self, label, total, unit)
+
+
+def human_bytes(count: float) -> str:
+    """1536 -> '1.5 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(count) < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+class Progress:
+    """A bar redrawn in place on a TTY; a line every few seconds in CI logs."""
+
+    def __init__(self, out: Output, label: str, total: int, unit: str) -> None:
+        self.out = out
+        self.label = label
+        self.total = max(total, 0)
+        self.unit = unit
+        self.done = 0
+        self.started = time.monotonic()
+        self.last_line = self.started
+
+    def _text(self) -> str:
+        if self.unit == "bytes":
+            amount = f"{human_bytes(self.done)} / {human_bytes(self.total)}"
+        else:
+            amount = f"{self.done}/{self.total} {self.unit}".rstrip()
+        pct = 100 * self.done / self.total if self.total else 100.0
+        return f"{self.label}: {amount} ({pct:.0f}%)"
+
+    def advance(self, amount: int = 1) -> None:
+        """Record progress and redraw when it is time."""
+        self.done += amount
+        now = time.monotonic()
+        if self.out.quiet:
+            return
+        if self.out.is_tty:
+            width = 24
+            filled = int(width * self.done / self.total) if self.total else width
+            self.out.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self._text()}")
+            self.out.stderr.flush()
+        elif now - self.last_line >= PROGRESS_INTERVAL:
+            self.last_line = now
+            self.out.info(self._text())
+
+    def close(self) -> None:
+        """Finish the bar (TTY) or print the final line (CI) when work took a while."""
+        if self.out.quiet:
+            return
+        if self.out.is_tty:
+            self.out.stderr.write("\n")
+            self.out.stderr.flush()
+        elif time.monotonic() - self.started >= PROGRESS_INTERVAL:
+            self.out.info(self._text())

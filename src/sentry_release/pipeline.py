@@ -1,0 +1,104 @@
+"""The whole release step, in order: version, new, commits, inject, upload, finalize,
+deploy, gate. Each step is skippable; the result carries what each did for the CLI's
+final lines and the action's outputs and job summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sentry_release.commits import CommitsResult, associate_commits
+from sentry_release.deploy import DeployResult, record_deploy
+from sentry_release.errors import GateFailed
+from sentry_release.gate import FAIL, GateReport
+from sentry_release.git import GitRepo
+from sentry_release.output import Output
+from sentry_release.release import (
+    ReleaseResult,
+    create_release,
+    finalize_release,
+    propose_version,
+    report_release,
+)
+from sentry_release.sentry.client import SentryClient
+from sentry_release.settings import Settings
+from sentry_release.sourcemaps.inject import InjectResult, inject_paths
+from sentry_release.sourcemaps.upload import UploadResult, upload_sourcemaps
+
+T = TypeVar("T")
+
+
+@dataclass
+class PipelineResult:
+    """What one run did, step by step (None: step skipped or not reached)."""
+
+    version: str
+    version_source: str
+    release: ReleaseResult | None = None
+    commits: CommitsResult | None = None
+    injected: InjectResult | None = None
+    upload: UploadResult | None = None
+    finalized: bool = False
+    deploy: DeployResult | None = None
+    gate: GateReport | None = None
+    steps: list[str] = field(default_factory=list)
+
+
+def run(
+    settings: Settings,
+    client: SentryClient,
+    repo: GitRepo | None,
+    out: Output,
+    *,
+    environ: Mapping[str, str] | None = None,
+    on_step: Callable[[PipelineResult], None] | None = None,
+) -> PipelineResult:
+    """Run every enabled step; raise GateFailed (exit 3) after reporting a failing gate."""
+    proposed = propose_version(settings, repo, environ)
+    result = PipelineResult(proposed.version, proposed.source)
+    version = proposed.version
+    out.info(f"Release {version} (from {proposed.source})")
+
+    def step(name: str, action: Callable[[], T]) -> T:
+        with out.group(name):
+            value = action()
+        result.steps.append(name)
+        if on_step is not None:
+            on_step(result)
+        return value
+
+    if settings.create:
+        result.release = step("Create release", lambda: create_release(settings, client, version))
+        report_release(out, result.release)
+    if settings.commits.mode != "skip":
+        result.commits = step(
+            "Associate commits", lambda: associate_commits(settings, client, repo, version, out)
+        )
+    maps = settings.sourcemaps
+    if maps.paths:
+        if maps.inject:
+            result.injected = step(
+                "Inject debug IDs",
+                lambda: inject_paths(maps.paths, dry_run=settings.dry_run, out=out),
+            )
+        result.upload = step(
+            "Upload source maps", lambda: upload_sourcemaps(settings, client, version, out)
+        )
+    if settings.finalize:
+        step("Finalize release", lambda: finalize_release(settings, client, version))
+        result.finalized = True
+        out.result(f"Finalized release {version}")
+    if settings.deploy.enabled and settings.deploy.environment:
+        result.deploy = step("Record deploy", lambda: record_deploy(settings, client, version))
+        verb = "Recorded" if result.deploy.created else "Deploy already recorded:"
+        out.result(f"{verb} deploy {result.deploy.id} to {settings.deploy.environment}")
+    if settings.gate.enabled:
+        from sentry_release.watch import run_gate
+
+        result.gate = step(
+            "Deploy gate", lambda: run_gate(settings, client, version, result.deploy, out)
+        )
+        if result.gate.verdict == FAIL and not settings.gate.dry_run:
+            raise GateFailed(f"deploy gate failed: {result.gate.reason}")
+    return result

@@ -1,0 +1,92 @@
+"""Shared test helpers: real git repositories and running the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+TOKEN = "test-token-5ecr3t-do-not-print"
+ORG = "acme"
+PROJECTS = ("web", "api")
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Committer",
+    "GIT_COMMITTER_EMAIL": "committer@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+def git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run git in `repo` with a fixed identity; return stdout."""
+    full_env = {**os.environ, **GIT_ENV, **(env or {})}
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=full_env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def commit(repo: Path, files: Mapping[str, str | None], message: str, date: int | None = None) -> str:
+    """Write (or delete, for None) files and commit them; return the new sha."""
+    for name, content in files.items():
+        path = repo / name
+        if content is None:
+            git(repo, "rm", "-q", name)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        git(repo, "add", name)
+    env = {}
+    if date is not None:
+        stamp = f"{date} +0000"
+        env = {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+    git(repo, "commit", "-q", "--allow-empty", "-m", message, env=env)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def make_repo(path: Path, commits: int = 3, tag: str | None = None) -> list[str]:
+    """A repository with `commits` linear commits (one file each); returns their shas."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    shas = [
+        commit(path, {f"src/file{i}.txt": f"content {i}\n"}, f"commit {i}", 1_700_000_000 + i * 60)
+        for i in range(commits)
+    ]
+    if tag:
+        git(path, "tag", tag)
+    return shas
+
+
+def cli_env(url: str, *, token: str = TOKEN, home: Path | None = None, **extra: str) -> dict[str, str]:
+    """Environment for running the CLI against the stand-in: no rc files, no CI variables."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SENTRY_", "GITHUB_", "INPUT_")) and k != "CI"
+    }
+    env.update(GIT_ENV)
+    env.update({"SENTRY_URL": url, "SENTRY_AUTH_TOKEN": token, "SENTRY_ORG": ORG,
+                "SENTRY_PROJECT": PROJECTS[0]})
+    if home is not None:
+        env["HOME"] = str(home)
+    env.update(extra)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def run_cli(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m sentry_release ARGS` the way a user's shell would."""
+    return subprocess.run(
+        [sys.executable, "-m", "sentry_release", *args],
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
