@@ -345,7 +345,7 @@ def upload_release_file(request: Request) -> Response:
     name = (fields.get("name") or [""])[0]
     if not name:
         raise bad_request("name", "This field is required.")
-    dist = (fields.get("dist") or [None])[0] or None
+    dist = (fields.get("dist") or [""])[0] or None
     if any(f["name"] == name and f["dist"] == dist for f in files):
         raise HTTPError(
             409, {"detail": "A file matching this name already exists for the given release"}

@@ -101,9 +101,7 @@ class IgnoreRules:
             anchored = "/" in line
             line = line.lstrip("/")
             prefix = "" if anchored else "(?:.*/)?"
-            self.rules.append(
-                _Rule(re.compile(f"^{prefix}{_glob_regex(line)}$"), negate, dir_only)
-            )
+            self.rules.append(_Rule(re.compile(f"^{prefix}{_glob_regex(line)}$"), negate, dir_only))
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -224,7 +222,9 @@ def debug_id_of_map(parsed: object) -> str | None:
 
 
 def _looks_like_uuid(value: str) -> bool:
-    return re.fullmatch(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", value) is not None
+    return (
+        re.fullmatch(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", value) is not None
+    )
 
 
 def is_remote(location: str) -> bool:

@@ -1,19 +1,22 @@
-"""Debug ID injection, compatible with `sentry-cli sourcemaps inject` (3.x).
+"""Debug ID injection, compatible with `sentry-cli sourcemaps inject` (3.8).
 
-The id: an id already in the map wins; else a UUID made from the first 16 bytes of a SHA-1 over
+The id: an id already in the map wins; else a UUID from the first 16 bytes of one SHA-1 over
 the bundle's bytes and the map's bytes (for a data URL, the decoded map), each prefixed with a
-tag and its length, with version-5 and variant bits set (sentry-cli 3.8; 2.x hashed the map
-alone); a bundle without a usable map hashes its own bytes. With a regular map the registration snippet goes on
-its own line after any hashbang, leading comments and a `"use strict";` prologue, and the map's
-mappings move down by the inserted lines; with an indexed map the snippet goes first (after a
-hashbang, repeating a "use ..." directive) and every section moves down one line; without a map
-the snippet goes at the end, where it moves no mapping. Files that already carry a
-`//# debugId=` are left alone, so a second run changes nothing.
+tag and its length, with version-5 and variant bits set (sentry-cli 2.x hashed the map alone);
+a bundle without a usable map hashes its own bytes.
+
+Placement: with a regular map the registration snippet goes on its own line after any
+hashbang, leading comments and a `"use strict";` prologue, and the map's mappings move down by
+the inserted lines; with an indexed map the snippet goes first (after a hashbang, repeating a
+"use ..." directive) and every section moves down one line; without a map the snippet goes at
+the end, where it moves no mapping. Files that already carry a `//# debugId=` are left alone,
+so a second run changes nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -265,16 +268,12 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        try:
+        with contextlib.suppress(OSError):
             os.chmod(tmp, path.stat().st_mode & 0o7777)
-        except OSError:
-            pass
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -287,8 +286,9 @@ def plan_paths(
     urls = {f.path: f.path.as_posix() for f in found}
     maps = sorted(urls[f.path] for f in found if is_sourcemap(contents[f.path]))
     bundles = [
-        f for f in found if f.path.name.endswith(tuple("." + e for e in extensions))
-        and urls[f.path] not in maps
+        f
+        for f in found
+        if f.path.name.endswith(tuple("." + e for e in extensions)) and urls[f.path] not in maps
     ]
     by_url = {urls[f.path]: f.path for f in found}
     locations: dict[str, str | None] = {}
@@ -330,7 +330,5 @@ def inject_paths(paths: tuple[Path, ...], *, dry_run: bool, out: Output) -> Inje
             if change.map_path is not None and change.map_bytes is not None:
                 atomic_write(change.map_path, change.map_bytes)
             atomic_write(change.js_path, change.js_text.encode("utf-8"))
-        results.append(
-            InjectedFile(change.js_path, change.debug_id, change.map_path, changed)
-        )
+        results.append(InjectedFile(change.js_path, change.debug_id, change.map_path, changed))
     return InjectResult(tuple(results), tuple(skipped))
