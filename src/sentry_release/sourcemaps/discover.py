@@ -302,6 +302,7 @@ def associate(
     import binascii
 
     refs: dict[str, MapRef | None] = {}
+    map_set = set(map_urls)
     explicit_maps: set[str] = set()
     unlocated: list[str] = []
     for url in js_urls:
@@ -318,11 +319,14 @@ def associate(
             refs[url] = MapRef(location, None, inline)
             continue
         normalized = normalize_url(url, location)
-        matches = matching_paths(map_urls, normalized)
-        target = matches[0] if len(matches) == 1 else normalized
+        if normalized in map_set:
+            target = normalized
+        else:
+            matches = matching_paths(map_urls, normalized)
+            target = matches[0] if len(matches) == 1 else normalized
         explicit_maps.add(target)
-        refs[url] = MapRef(location, target if target in map_urls else None)
-    available = set(map_urls)
+        refs[url] = MapRef(location, target if target in map_set else None)
+    available = map_set
     guessed: dict[str, list[tuple[str, str]]] = {}
     for url in unlocated:
         for full, relative in guess_candidates(url):

@@ -524,7 +524,11 @@ def upload_sourcemaps(
     return result
 
 
+TABLE_ROWS = 50  # a 2,000-file build gets a summary, not 2,000 lines
+
+
 def _report(out: Output, result: UploadResult) -> None:
+    shown = result.table[:TABLE_ROWS]
     out.table(
         ["file", "type", "size", "debug id", "sourcemap"],
         [
@@ -535,9 +539,11 @@ def _report(out: Output, result: UploadResult) -> None:
                 row.debug_id or "-",
                 (row.sourcemap or "-") if len(row.sourcemap or "") < 60 else "(inline)",
             ]
-            for row in result.table
+            for row in shown
         ],
     )
+    if len(result.table) > len(shown):
+        out.result(f"... and {len(result.table) - len(shown)} more file(s)")
     if result.legacy:
         out.result(
             f"Uploaded {result.files} release file(s): {human_bytes(result.bytes_sent)} sent"
