@@ -33,7 +33,9 @@ def test_walk_filters_extensions_and_skips_hidden(tmp_path: Path) -> None:
 
 
 def test_gitignore_style_rules(tmp_path: Path) -> None:
-    touch(tmp_path, "a.js", "vendor/v.js", "x/vendor/w.js", "keep/k.js", "keep/drop.js", "t.test.js")
+    touch(
+        tmp_path, "a.js", "vendor/v.js", "x/vendor/w.js", "keep/k.js", "keep/drop.js", "t.test.js"
+    )
     rules = IgnoreRules(["# comment", "vendor/", "*.test.js", "/keep/*", "!/keep/k.js"])
     assert rels(tmp_path, ("js",), rules) == ["a.js", "keep/k.js"]
 

@@ -81,7 +81,10 @@ def test_use_strict_stays_first_and_the_rest_of_its_line_moves_down() -> None:
 
 def test_indexed_maps_get_the_snippet_first_repeating_the_directive() -> None:
     out = inject_at_start("#!/bin/node\n'use strict';\nx();", ZERO)
-    assert out == f"#!/bin/node\n'use strict';{snippet(ZERO)}\n'use strict';\nx();\n//# debugId={ZERO}\n"
+    assert (
+        out
+        == f"#!/bin/node\n'use strict';{snippet(ZERO)}\n'use strict';\nx();\n//# debugId={ZERO}\n"
+    )
 
 
 def test_without_a_map_the_snippet_goes_last_before_the_map_comment() -> None:

@@ -36,7 +36,9 @@ def test_mappings_round_trip_on_random_segments() -> None:
         line = []
         for _ in range(rng.randint(0, 8)):
             col += rng.randint(0, 40)
-            line.append((col, rng.randint(0, 3), rng.randint(0, 99), rng.randint(0, 80), rng.randint(0, 9)))
+            line.append(
+                (col, rng.randint(0, 3), rng.randint(0, 99), rng.randint(0, 80), rng.randint(0, 9))
+            )
         lines.append(line)
     assert decode_mappings(encode_mappings(lines)) == lines
 

@@ -306,7 +306,6 @@ class DevServer:
 
 
 def _load_routes() -> None:
-    """Import every area module once so their `@route`s register."""
-    if ROUTES:
-        return
+    """Import every area module so their `@route`s register (imports run once; an early
+    import of one area, e.g. by a test, must not keep the others out)."""
     from sentry_release.devserver import chunks, commits, events, releases  # noqa: F401

@@ -244,6 +244,10 @@ def normalize_url(source_url: str, ref: str) -> str:
     """`dir/app.js` + `../maps/app.js.map` -> `maps/app.js.map`; leading `./` kept."""
     base = source_url.rsplit("/", 1)[0] if "/" in source_url else ""
     joined = ref if ref.startswith("/") else (f"{base}/{ref}" if base else ref)
+    scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", joined)
+    if scheme:  # app:///static/x.js: normalise the path only
+        rest = posixpath.normpath(joined[scheme.end() :] or "/")
+        return scheme.group(0) + rest
     cut = 0
     while joined.startswith("./", cut):
         cut += 2
