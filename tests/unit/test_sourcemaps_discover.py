@@ -47,7 +47,10 @@ def test_anchored_and_double_star_globs() -> None:
 
 
 def test_location_is_the_last_line_comment() -> None:
-    text = 'var s="//# sourceMappingURL=fake";\n//# sourceMappingURL=a.js.map\n//@ sourceMappingURL=b.js.map'
+    text = (
+        'var s="//# sourceMappingURL=fake";\n'
+        "//# sourceMappingURL=a.js.map\n//@ sourceMappingURL=b.js.map"
+    )
     assert sourcemap_location(text) == "b.js.map"
     assert sourcemap_location("x();") is None
 

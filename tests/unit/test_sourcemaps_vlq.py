@@ -21,7 +21,7 @@ def test_vlq_round_trip(values: list[int]) -> None:
 
 
 def test_known_encoding() -> None:
-    # "AAAA" is the all-zero segment; "SAASA" from terser output: col 9, src 0, line 0, col 9, name 0
+    # "AAAA": the all-zero segment; "SAASA" (terser): col 9, src 0, line 0, col 9, name 0
     assert decode_vlq("AAAA") == [0, 0, 0, 0]
     assert decode_vlq("SAASA") == [9, 0, 0, 9, 0]
     with pytest.raises(ValueError):
