@@ -80,7 +80,11 @@ def run(
         if maps.inject:
             result.injected = step(
                 "Inject debug IDs",
-                lambda: inject_paths(maps.paths, dry_run=settings.dry_run, out=out),
+                lambda: inject_paths(
+                    tuple(settings.working_directory / p for p in maps.paths),
+                    dry_run=settings.dry_run,
+                    out=out,
+                ),
             )
         result.upload = step(
             "Upload source maps", lambda: upload_sourcemaps(settings, client, version, out)

@@ -230,3 +230,19 @@ def test_legacy_release_files_when_chunk_upload_is_absent(
     assert again.returncode == 0, again.stderr
     assert len(api(server, f"/projects/{ORG}/web/releases/1.0/files/")) == 9
     assert not blobs(server.store) or all(len(k) == 40 for k in blobs(server.store))
+
+
+def test_run_injects_then_uploads(server: DevServer, env: dict[str, str], tmp_path: Path) -> None:
+    from tests.helpers import make_repo
+
+    repo = tmp_path / "repo"
+    make_repo(repo, commits=1)
+    shutil.copytree(FIXTURES / "dist", repo / "dist")
+    args = ["run", "3.0", "--mode", "skip", "--sourcemaps", "dist", "--cwd", str(repo)]
+    done = run_cli(args, env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "//# debugId=" in (repo / "dist" / "app.min.js").read_text()
+    (bundle,) = artifact_bundles(server.store, ORG)
+    assert bundle["release"] == "3.0"
+    headers = bundle["manifest"]["files"]["files/_/_/app.min.js"]["headers"]
+    assert headers["debug-id"] in (repo / "dist" / "app.min.js").read_text()
