@@ -419,12 +419,28 @@ def set_commits_cmd(version: str | None, **values: Any) -> None:
 @cli.command("inject")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--dry-run", is_flag=True, help="List what would change; write nothing.")
-def inject_cmd(paths: tuple[str, ...], dry_run: bool) -> None:
+@click.option("--ext", multiple=True, help="Bundle extensions (repeatable). [js cjs mjs]")
+@click.option("--ignore", multiple=True, help="Glob to ignore (repeatable).")
+@click.option("--ignore-file", help=".gitignore-style file of globs to ignore.")
+def inject_cmd(
+    paths: tuple[str, ...],
+    dry_run: bool,
+    ext: tuple[str, ...],
+    ignore: tuple[str, ...],
+    ignore_file: str | None,
+) -> None:
     """Inject debug IDs into JavaScript bundles and their source maps."""
+    from sentry_release.sourcemaps.discover import JS_EXTENSIONS, load_ignore_rules
     from sentry_release.sourcemaps.inject import inject_paths
 
     out = Output()
-    result = inject_paths(tuple(Path(p) for p in paths), dry_run=dry_run, out=out)
+    result = inject_paths(
+        tuple(Path(p) for p in paths),
+        dry_run=dry_run,
+        out=out,
+        extensions=tuple(e.lstrip(".") for e in ext) or JS_EXTENSIONS,
+        ignore=load_ignore_rules(ignore, Path(ignore_file) if ignore_file else None),
+    )
     changed = sum(1 for f in result.files if f.changed)
     verb = "Would inject" if dry_run else "Injected"
     out.result(

@@ -246,3 +246,22 @@ def test_run_injects_then_uploads(server: DevServer, env: dict[str, str], tmp_pa
     assert bundle["release"] == "3.0"
     headers = bundle["manifest"]["files"]["files/_/_/app.min.js"]["headers"]
     assert headers["debug-id"] in (repo / "dist" / "app.min.js").read_text()
+
+
+def test_inject_cli_honours_ignore_and_dry_run(env: dict[str, str], dist: Path) -> None:
+    before = (dist / "cli.min.js").read_bytes()
+    dry = run_cli(["inject", "--dry-run", str(dist)], env)
+    assert dry.returncode == 0 and "Would inject debug IDs into 6 file(s)" in dry.stdout
+    assert (dist / "cli.min.js").read_bytes() == before
+    done = run_cli(["inject", str(dist), "--ignore", "cli.*"], env)
+    assert done.returncode == 0 and "into 5 file(s)" in done.stdout
+    assert (dist / "cli.min.js").read_bytes() == before
+    missing = run_cli(["inject", str(dist / "nope")], env)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_upload_dry_run_sends_nothing(server: DevServer, env: dict[str, str], dist: Path) -> None:
+    done = run_cli(["upload-sourcemaps", "1.0", str(dist), "--dry-run"], env)
+    assert done.returncode == 0, done.stderr
+    assert "[dry-run] would upload 9 file(s)" in done.stdout
+    assert server.store.requests == []
