@@ -76,14 +76,16 @@ def entries(manifest: dict[str, Any]) -> dict[str, tuple[str, dict[str, str]]]:
     }
 
 
+@pytest.mark.parametrize("extra", [(), ("--url-prefix", "app:///static/", "--dist", "5")])
 def test_upload_manifest_matches_sentry_cli(
-    tmp_path: Path, env: dict[str, str], server: DevServer
+    tmp_path: Path, env: dict[str, str], server: DevServer, extra: tuple[str, ...]
 ) -> None:
     dist = make_inputs(tmp_path)
     assert sentry_cli(env, "sourcemaps", "inject", str(dist)).returncode == 0
-    done = sentry_cli(env, "sourcemaps", "upload", "--release", "1.0", "--wait", str(dist))
+    args = ("sourcemaps", "upload", "--release", "1.0", "--wait", *extra, str(dist))
+    done = sentry_cli(env, *args)
     assert done.returncode == 0, done.stderr
-    mine = run_cli(["upload-sourcemaps", "2.0", str(dist)], env)
+    mine = run_cli(["upload-sourcemaps", "2.0", str(dist), *extra], env)
     assert mine.returncode == 0, mine.stderr
     cli_bundle, our_bundle = artifact_bundles(server.store, ORG)
     assert cli_bundle["userAgent"].startswith("sentry-cli/")
@@ -91,3 +93,5 @@ def test_upload_manifest_matches_sentry_cli(
     assert entries(our_bundle["manifest"]) == entries(cli_bundle["manifest"])
     assert len(entries(our_bundle["manifest"])) == 11
     assert our_bundle["manifest"]["project"] == cli_bundle["manifest"]["project"] == "web"
+    assert our_bundle["manifest"].get("dist") == cli_bundle["manifest"].get("dist")
+    assert our_bundle["dist"] == cli_bundle["dist"]

@@ -87,3 +87,9 @@ def test_bundle_is_deterministic_and_paths_like_sentry_cli() -> None:
     assert one == two and one[0][:4] == b"SYSB"
     assert bundle_path("~/dist/app.js") == "files/_/_/dist/app.js"
     assert bundle_path("https://cdn.example.com/x.js") == "files/https/cdn.example.com/x.js"
+
+
+def test_symlink_loops_are_walked_once(tmp_path: Path) -> None:
+    touch(tmp_path, "a/x.js")
+    (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
+    assert rels(tmp_path, ("js",)) == ["a/x.js"]

@@ -145,8 +145,14 @@ def walk(
             continue
         if not path.is_dir():
             raise ConfigError(f"source map path does not exist: {path}")
+        visited: set[tuple[int, int]] = set()
         for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
             base = Path(dirpath)
+            stat = base.stat()
+            if (stat.st_dev, stat.st_ino) in visited:  # a symlink loop: walk each dir once
+                dirnames[:] = []
+                continue
+            visited.add((stat.st_dev, stat.st_ino))
             rel_dir = base.relative_to(path).as_posix()
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
             dirnames[:] = sorted(
