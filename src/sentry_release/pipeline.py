@@ -23,6 +23,7 @@ from sentry_release.release import (
 )
 from sentry_release.sentry.client import SentryClient
 from sentry_release.settings import Settings
+from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import InjectResult, inject_paths
 from sentry_release.sourcemaps.upload import UploadResult, upload_sourcemaps
 
@@ -84,6 +85,10 @@ def run(
                     tuple(settings.working_directory / p for p in maps.paths),
                     dry_run=settings.dry_run,
                     out=out,
+                    ignore=load_ignore_rules(
+                        maps.ignore,
+                        settings.working_directory / maps.ignore_file if maps.ignore_file else None,
+                    ),
                 ),
             )
         result.upload = step(
