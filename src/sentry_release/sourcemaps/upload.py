@@ -157,7 +157,9 @@ class Collected:
     notes: list[str]
 
 
-def collect(settings: Settings, *, max_file_size: int | None = None) -> Collected:
+def collect(
+    settings: Settings, *, max_file_size: int | None = None, out: Output | None = None
+) -> Collected:
     """Discover, classify, associate and validate the files to upload (no network)."""
     opts = settings.sourcemaps
     cwd = settings.working_directory
@@ -170,13 +172,18 @@ def collect(settings: Settings, *, max_file_size: int | None = None) -> Collecte
     notes: list[str] = []
     entries: list[tuple[str, Path, bytes]] = []  # (url, path, bytes)
     seen: dict[str, Path] = {}
+    bar = out.progress("Reading files", len(found), "files") if out is not None else None
     for f in found:
+        if bar is not None:
+            bar.advance()
         url = _url(opts.url_prefix, f.rel, opts.url_suffix)
         if url in seen and seen[url] != f.path:
             problems.append(Problem(str(f.path), f"has the same URL {url} as {seen[url]}"))
             continue
         seen[url] = f.path
         entries.append((url, f.path, f.path.read_bytes()))
+    if bar is not None:
+        bar.close()
     maps: dict[str, tuple[Path, bytes, dict[str, Any] | None]] = {}
     scripts: list[tuple[str, Path, bytes, str]] = []
     for url, path, data in entries:
@@ -446,7 +453,7 @@ def upload_sourcemaps(
         raise SourceMapError("no source map paths given: pass PATH (e.g. dist/)")
     settings.require("auth_token", "org", "projects")
     assert settings.org is not None
-    collected = collect(settings)
+    collected = collect(settings, out=out)
     warnings = report(collected.problems, strict=opts.strict, out=out)
     for note in collected.notes:
         out.info(note)
