@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
 from sentry_release.sourcemaps import inject as inject_mod
 from sentry_release.sourcemaps.inject import (
@@ -154,7 +155,7 @@ def test_a_failed_write_leaves_the_original_and_no_temp_file(
         raise OSError("disk full")
 
     monkeypatch.setattr(inject_mod.os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(SourceMapError, match="disk full"):
         inject_paths((dist,), dry_run=False, out=quiet())
     assert {p.name: p.read_bytes() for p in dist.iterdir()} == before
 

@@ -337,8 +337,14 @@ def inject_paths(
             out.info(f"already has {change.debug_id}: {change.js_path}")
         if changed and not dry_run:
             assert change.js_text is not None
-            if change.map_path is not None and change.map_bytes is not None:
-                atomic_write(change.map_path, change.map_bytes)
-            atomic_write(change.js_path, change.js_text.encode("utf-8"))
+            try:
+                if change.map_path is not None and change.map_bytes is not None:
+                    atomic_write(change.map_path, change.map_bytes)
+                atomic_write(change.js_path, change.js_text.encode("utf-8"))
+            except OSError as exc:
+                raise SourceMapError(
+                    f"cannot write {exc.filename or change.js_path}: {exc.strerror or exc}; "
+                    "check that the build output is writable"
+                ) from exc
         results.append(InjectedFile(change.js_path, change.debug_id, change.map_path, changed))
     return InjectResult(tuple(results), tuple(skipped))
