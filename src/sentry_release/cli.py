@@ -162,10 +162,14 @@ gate_options = _stack(
     click.option(
         "--min-errors", type=int, default=None, help="Errors needed to fail on rate. [10]"
     ),
+    click.option(
+        "--min-excess", type=int, default=None, help="Errors above max-ratio x baseline. [5]"
+    ),
     click.option("--health-url", multiple=True, help="URL to probe (repeatable)."),
     click.option("--health-status", help="Expected status: 2xx, 200, 200-299. [2xx]"),
     click.option("--health-body", help="Substring the body must contain."),
     click.option("--health-successes", type=int, default=None, help="Consecutive successes. [3]"),
+    click.option("--health-timeout", help="Timeout of one health probe. [10s]"),
     click.option(
         "--on-inconclusive",
         type=click.Choice(["pass", "fail"]),

@@ -364,6 +364,13 @@ class SentryClient:
         )
         return result
 
+    def list_projects(self, org: str) -> Iterator[dict[str, Any]]:
+        """The org's projects (paginated); org-level queries take project ids, not slugs."""
+        return self.paginate(
+            self.org_path(org, "projects"),
+            not_found=f"organization not found: {org!r}: check SENTRY_ORG",
+        )
+
     # --- releases -------------------------------------------------------------------
 
     def _release_not_found(self, org: str, version: str) -> str:
