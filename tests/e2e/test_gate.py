@@ -55,8 +55,16 @@ def deployed(server: DevServer, version: str, finished: float) -> None:
         json={"environment": ENV, "dateFinished": iso(finished)})
 
 
-def error_event(release: str, when: float, exc_type: str = "KeyError", value: str = "cart",
-                user: str | None = "u1", handled: bool = True, level: str = "error") -> dict[str, Any]:
+def error_event(
+    release: str,
+    when: float,
+    exc_type: str = "KeyError",
+    value: str = "cart",
+    user: str | None = "u1",
+    handled: bool = True,
+    level: str = "error",
+) -> dict[str, Any]:
+    """An error event as an SDK would send it."""
     event: dict[str, Any] = {
         "event_id": uuid.uuid4().hex,
         "timestamp": when,
@@ -310,7 +318,7 @@ def test_live_window_is_honoured(server: DevServer, env: dict[str, str], app_url
     now = time.time()
     send_envelopes(server, [error_event(NEW, now, "OSError", "disk full", user=f"u{i}")
                             for i in range(3)])
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     elapsed = time.monotonic() - started
     assert proc.returncode == 3, err
     assert "WEB-1 OSError: disk full" in err
