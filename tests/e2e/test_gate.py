@@ -358,3 +358,32 @@ def test_markdown_summary_of_a_failing_gate() -> None:
     assert "KeyError: a\\|b" in text
     assert "| new | 40 | 600 seconds |" in text
     assert "p-value 1.2e-05" in text
+
+
+def send_sessions(server: DevServer, release: str, started: float, count: int) -> None:
+    """A `sessions` aggregate envelope, as server-mode SDKs send them."""
+    dsn = server.dsn(ORG, "web")
+    project_id = dsn.rsplit("/", 1)[1]
+    payload = json.dumps({"attrs": {"release": release, "environment": ENV},
+                          "aggregates": [{"started": iso(started), "exited": count}]}).encode()
+    body = b"\n".join([json.dumps({"dsn": dsn}).encode(),
+                       json.dumps({"type": "sessions", "length": len(payload)}).encode(), payload])
+    done = requests.post(f"{server.url}api/{project_id}/envelope/", data=body, timeout=10)
+    assert done.status_code == 200, done.text
+
+
+def test_sessions_are_the_exposure_when_the_project_sends_them(
+    server: DevServer, env: dict[str, str], history: float
+) -> None:
+    """Same error count per hour, but the new release served a quarter of the sessions:
+    per session its error rate is 4x, which time exposure would not see."""
+    send_envelopes(server, [error_event(OLD, t) for t in spread(100, history - HOUR, history)])
+    send_envelopes(server, [error_event(NEW, t) for t in spread(100, history, history + HOUR)])
+    send_sessions(server, OLD, history - HOUR / 2, 1000)
+    send_sessions(server, NEW, history + HOUR / 2, 250)
+    done = gate(env, *PAST_WINDOW, "--json")
+    assert done.returncode == 3, done.stderr
+    rate = json.loads(done.stdout)["rate"]
+    assert rate["exposure_unit"] == "sessions"
+    assert (rate["new_exposure"], rate["base_exposure"]) == (250, 1000)
+    assert rate["ratio"] == pytest.approx(4.0)
