@@ -290,11 +290,15 @@ def store_event(
                 "status": "unresolved",
                 "substatus": "new",
                 "resolvedAt": None,
+                "lastTimestamp": record["timestamp"],
             }
             issues[issue["id"]] = issue
         elif issue["status"] == "resolved" and record["received"] > (issue["resolvedAt"] or 0):
             # a resolved issue that sees a new event regresses, as in Sentry
             issue.update(status="unresolved", substatus="regressed", resolvedAt=None)
+        if record["timestamp"] >= issue.get("lastTimestamp", 0):
+            # like Sentry, the issue takes the level of its latest event
+            issue["level"], issue["lastTimestamp"] = level, record["timestamp"]
         record["issue"] = issue["id"]
         _events(store, org).append(record)
     return str(record["id"])
