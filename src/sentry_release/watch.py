@@ -248,9 +248,14 @@ class _Watcher:
         reason = f"timed out after {now - started:.0f}s before the observation window closed"
         if data is None:
             return GateReport(INCONCLUSIVE, reason, (), plan.context())
-        report = evaluate(self.observations(plan, window_end, data), self.policy, _at(now))
+        # judge what was seen as if the window had closed: counted issues fail now, but a
+        # rate or probe that had no chance to prove itself is only inconclusive
+        observed = self.observations(plan, window_end, data)
+        observed = replace(observed, probes=tuple(p for p in observed.probes if p.attempts))
+        final_at = _at(window_end.timestamp() + self.policy.settle)
+        report = evaluate(observed, self.policy, final_at)
         if report.verdict == FAIL:
-            return report
+            return replace(report, reason=f"{reason}; {report.reason}")
         return replace(report, verdict=INCONCLUSIVE, reason=reason)
 
     def _narrate(self, report: GateReport, left: float) -> None:

@@ -387,3 +387,17 @@ def test_sessions_are_the_exposure_when_the_project_sends_them(
     assert rate["exposure_unit"] == "sessions"
     assert (rate["new_exposure"], rate["base_exposure"]) == (250, 1000)
     assert rate["ratio"] == pytest.approx(4.0)
+
+
+def test_run_with_gate_watches_the_deploy_it_recorded(
+    server: DevServer, env: dict[str, str], app_url: str
+) -> None:
+    done = run_cli(["run", "2.0.0", "--mode", "skip", "--env", ENV, "--gate", "--grace", "0",
+                    "--window", "1s", "--settle", "0", "--poll", "0.2",
+                    "--health-url", f"{app_url}/broken", "--health-successes", "2"], env)
+    assert done.returncode == 3, done.stderr
+    assert "Recorded deploy" in done.stdout
+    assert "Deploy gate: FAIL" in done.stdout
+    assert f"health check failed: {app_url}/broken (HTTP 500, 2 in a row)" in done.stderr
+    deploys = api(server, "GET", f"/organizations/{ORG}/releases/2.0.0/deploys/").json()
+    assert [d["environment"] for d in deploys] == [ENV]

@@ -188,3 +188,21 @@ def test_previous_release_is_the_last_one_deployed_to_the_environment(server: De
     )
     assert report.details["baseline_release"] == "1.0"
     assert report.verdict in (PASS, INCONCLUSIVE)
+
+
+def test_timeout_still_fails_on_counted_new_issues(server: DevServer) -> None:
+    from tests.e2e.test_gate import error_event, send_envelopes
+
+    now = datetime.now(timezone.utc).timestamp()
+    client = setup(server, now - 10)
+    send_envelopes(server, [error_event("1.1", now - 5, "KeyError", "x", user=f"u{i}")
+                            for i in range(3)])
+    fake = FakeTime(now)
+    out, _, _ = output()
+    report = run_gate(
+        settings(server, grace=0.0, timeout=60.0),
+        client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep,
+    )
+    assert report.verdict == FAIL
+    assert report.reason.startswith("timed out after 60s")
+    assert "KeyError: x" in report.reason
