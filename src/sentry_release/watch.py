@@ -180,6 +180,17 @@ class _Watcher:
         except SentryAPIError as exc:
             return api_error_report(str(exc), policy, base_details)
         window_end = plan.window_end
+        baseline = (
+            f"{plan.baseline_release}: {plan.base_errors} errors in "
+            f"{plan.base_exposure:g} {plan.exposure_unit}"
+            if plan.baseline_release
+            else "none found"
+        )
+        self.out.info(
+            f"Deploy gate: watching {self.version} in {self.environment} from "
+            f"{_iso(plan.window_start)} to {_iso(window_end)} (+{policy.settle:g}s settle); "
+            f"baseline {baseline}"
+        )
         data: dict[str, Any] | None = None
         last_error: str | None = None
         last_read = float("-inf")

@@ -401,3 +401,14 @@ def test_run_with_gate_watches_the_deploy_it_recorded(
     assert f"health check failed: {app_url}/broken (HTTP 500, 2 in a row)" in done.stderr
     deploys = api(server, "GET", f"/organizations/{ORG}/releases/2.0.0/deploys/").json()
     assert [d["environment"] for d in deploys] == [ENV]
+
+
+def test_bad_gate_input_is_refused_before_any_request(server: DevServer,
+                                                      env: dict[str, str]) -> None:
+    done = run_cli(["run", "3.0.0", "--mode", "skip", "--gate"], env)
+    assert done.returncode == 2
+    assert "the deploy gate needs an environment" in done.stderr
+    done = gate(env, "--health-url", "http://127.0.0.1:1/", "--health-status", "fine")
+    assert done.returncode == 2
+    assert "health_status must look like 2xx" in done.stderr
+    assert server.store.requests == []
