@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -125,15 +125,41 @@ def run_gate(
     return report
 
 
-def effective_poll(poll: float, url: str, out: Output) -> float:
-    """The poll interval, raised to 30 s against a non-loopback Sentry (rate limits)."""
+def is_loopback(url: str) -> bool:
+    """Whether the Sentry URL is this machine (the stand-in), where rate limits do not apply."""
     host = urlsplit(url).hostname or ""
-    if host in LOOPBACK or host.startswith("127."):
+    return host in LOOPBACK or host.startswith("127.")
+
+
+def effective_poll(poll: float, url: str, out: Output) -> float:
+    """The first poll interval: at least 30 s against a non-loopback Sentry (rate limits)."""
+    if is_loopback(url):
         return max(poll, MIN_SLEEP)
     if poll < MIN_REMOTE_POLL:
-        out.warn(f"poll {poll:g}s is faster than Sentry's rate limits allow; using 30s")
+        out.warn(
+            f"poll {poll:g}s is faster than Sentry's rate limits allow by default; polling "
+            "every 30s unless its rate-limit headers leave room for more"
+        )
         return MIN_REMOTE_POLL
     return poll
+
+
+def poll_interval(
+    requested: float, rate_limit: Mapping[str, str], now: float, calls_per_poll: int
+) -> float:
+    """Against a remote Sentry: the requested interval when the last rate-limit headers leave
+    enough quota to poll that fast until the reset, else 30 s."""
+    if requested >= MIN_REMOTE_POLL:
+        return requested
+    try:
+        remaining = float(rate_limit["x-sentry-rate-limit-remaining"])
+        reset = float(rate_limit["x-sentry-rate-limit-reset"])
+    except (KeyError, ValueError):
+        return MIN_REMOTE_POLL
+    polls_until_reset = max(reset - now, 0.0) / requested + 1
+    if remaining >= polls_until_reset * max(calls_per_poll, 1):
+        return requested
+    return MIN_REMOTE_POLL
 
 
 class _Watcher:
@@ -213,9 +239,17 @@ class _Watcher:
                 self.run_probes()
                 next_probe = now + min(self.poll, HEALTH_INTERVAL)
             if now >= next_read or (now >= final_at and last_read < final_at):
+                calls = self.client.request_count
                 try:
                     data = self.read(plan, _at(now), window_end)
                     last_error = None
+                    if not is_loopback(self.settings.url):
+                        self.poll = poll_interval(
+                            policy.poll,
+                            self.client.rate_limit,
+                            self.clock(),
+                            self.client.request_count - calls,
+                        )
                 except (AuthError, NotFoundError):
                     raise
                 except SentryAPIError as exc:

@@ -206,3 +206,16 @@ def test_timeout_still_fails_on_counted_new_issues(server: DevServer) -> None:
     assert report.verdict == FAIL
     assert report.reason.startswith("timed out after 60s")
     assert "KeyError: x" in report.reason
+
+
+def test_remote_polls_faster_only_when_rate_limit_headers_allow() -> None:
+    from sentry_release.watch import poll_interval
+
+    now = 1_000_000.0
+    roomy = {"x-sentry-rate-limit-remaining": "100", "x-sentry-rate-limit-reset": str(now + 60)}
+    tight = {"x-sentry-rate-limit-remaining": "10", "x-sentry-rate-limit-reset": str(now + 60)}
+    # 60 s until reset at one poll per 5 s: 13 polls x 3 calls = 39 requests needed
+    assert poll_interval(5.0, roomy, now, 3) == 5.0
+    assert poll_interval(5.0, tight, now, 3) == 30.0
+    assert poll_interval(5.0, {}, now, 3) == 30.0
+    assert poll_interval(45.0, {}, now, 3) == 45.0

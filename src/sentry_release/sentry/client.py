@@ -157,6 +157,7 @@ class SentryClient:
         self.session = session or make_session(ca_bundle)
         self.bytes_sent = 0
         self.request_count = 0
+        self.rate_limit: dict[str, str] = {}  # last X-Sentry-Rate-Limit-* headers, lowercased
         self._host = urlsplit(self.base_url).hostname or ""
 
     def __repr__(self) -> str:
@@ -292,6 +293,13 @@ class SentryClient:
             headers=self._headers(url),
             timeout=(CONNECT_TIMEOUT, timeout or self.timeout),
         )
+        limits = {
+            k.lower(): v
+            for k, v in response.headers.items()
+            if k.lower().startswith("x-sentry-rate-limit-")
+        }
+        if limits:
+            self.rate_limit = limits
         body = response.request.body
         self.bytes_sent += len(body) if isinstance(body, (bytes, str)) else 0
         log.debug("%s %s -> %s", method, redact(url), response.status_code)
