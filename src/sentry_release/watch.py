@@ -113,9 +113,7 @@ def run_gate(
     session = requests.Session()
     try:
         watcher = _Watcher(settings, client, version, deploy, out, clock, sleep, poll)
-        watcher.expected = expected
-        watcher.session = session
-        report, warning = watcher.run()
+        report, warning = watcher.run(expected, session)
     finally:
         client.retry = saved
         session.close()
@@ -187,14 +185,15 @@ class _Watcher:
         self.poll = poll
         self.org = settings.org or ""
         self.environment = settings.deploy.environment or ""
-        self.expected: Callable[[int], bool] = lambda status: 200 <= status < 300
-        self.session = requests.Session()
         self.probes = tuple(ProbeStatus(url) for url in self.policy.health_urls)
         self.reads = 0
 
     # --- the loop ----------------------------------------------------------------------
 
-    def run(self) -> tuple[GateReport, str | None]:
+    def run(
+        self, expected: Callable[[int], bool], session: requests.Session
+    ) -> tuple[GateReport, str | None]:
+        """Poll until a verdict; returns it with the warning to print, if any."""
         policy = self.policy
         started = self.clock()
         deadline = started + policy.timeout if policy.timeout else None
@@ -236,7 +235,7 @@ class _Watcher:
                 self.sleep(max(MIN_SLEEP, min(wait, (deadline or now + wait) - now)))
                 continue
             if self.probes and now >= next_probe:
-                self.run_probes()
+                self.run_probes(expected, session)
                 next_probe = now + min(self.poll, HEALTH_INTERVAL)
             if now >= next_read or (now >= final_at and last_read < final_at):
                 calls = self.client.request_count
@@ -489,15 +488,15 @@ class _Watcher:
             context={**plan.context(), "reads": self.reads, "poll": self.poll},
         )
 
-    def run_probes(self) -> None:
+    def run_probes(self, expected: Callable[[int], bool], session: requests.Session) -> None:
         """Probe every health URL once and record the outcome."""
         updated = []
         for status in self.probes:
             ok, detail = probe(
-                self.session,
+                session,
                 status.url,
                 timeout=self.policy.health_timeout,
-                expected=self.expected,
+                expected=expected,
                 body=self.policy.health_body,
             )
             updated.append(status.record(ok, detail, self.policy.health_successes))
