@@ -58,6 +58,7 @@ class Plan:
     window_end: datetime
     project_ids: tuple[str, ...]
     baseline_release: str | None
+    baseline_floor: datetime | None  # when the previous release was deployed
     baseline_start: datetime | None
     baseline_end: datetime | None
     base_errors: int
@@ -267,8 +268,18 @@ class _Watcher:
                     and deadline is not None
                     and deadline - policy.settle > now + self.poll
                 ):
-                    # not enough data at the window's end: keep watching until the timeout
-                    window_end = _at(deadline - policy.settle)
+                    # not enough data at the window's end: keep watching until the timeout,
+                    # against a baseline window as long as the extended one
+                    extended = _at(deadline - policy.settle)
+                    try:
+                        plan = self.with_baseline(
+                            plan, (extended - plan.window_start).total_seconds()
+                        )
+                    except (AuthError, NotFoundError):
+                        raise
+                    except SentryAPIError as exc:
+                        return api_error_report(str(exc), policy, {**base_details})
+                    window_end = extended
                     self.out.info("Deploy gate: too little data; watching until the timeout")
                     continue
                 if report.verdict != WATCHING:
@@ -289,9 +300,13 @@ class _Watcher:
         started: float,
         now: float,
     ) -> GateReport:
-        reason = f"timed out after {now - started:.0f}s before the observation window closed"
+        if window_end > plan.window_end:
+            reason = f"timed out after {now - started:.0f}s, still without enough data"
+        else:
+            reason = f"timed out after {now - started:.0f}s before the observation window closed"
         if data is None:
-            return GateReport(INCONCLUSIVE, reason, (), plan.context())
+            context = {"version": self.version, "environment": self.environment}
+            return GateReport(INCONCLUSIVE, reason, (), {**context, **plan.context()})
         # judge what was seen as if the window had closed: counted issues fail now, but a
         # rate or probe that had no chance to prove itself is only inconclusive
         observed = self.observations(plan, window_end, data)
@@ -323,31 +338,44 @@ class _Watcher:
         window_end = window_start + timedelta(seconds=policy.window)
         project_ids = self.project_ids()
         previous = self.previous_deploy(deploy_start)
-        base_errors, base_exposure, unit = 0, 0.0, "seconds"
-        base_start = base_end = None
-        prev_version = None
-        if previous is not None:
-            prev_version, prev_finished = previous
-            base_end = deploy_start
-            base_start = max(deploy_start - timedelta(seconds=policy.window), prev_finished)
-            if base_end > base_start:
-                base_errors = self.count_errors(prev_version, base_start, base_end, project_ids)
-                sessions = self.count_sessions(prev_version, base_start, base_end, project_ids)
-                if sessions:
-                    base_exposure, unit = float(sessions), "sessions"
-                else:
-                    base_exposure = (base_end - base_start).total_seconds()
-        return Plan(
+        plan = Plan(
             deploy=deploy,
             deploy_start=deploy_start,
             window_start=window_start,
             window_end=window_end,
             project_ids=project_ids,
-            baseline_release=prev_version,
-            baseline_start=base_start,
-            baseline_end=base_end,
-            base_errors=base_errors,
-            base_exposure=base_exposure,
+            baseline_release=previous[0] if previous else None,
+            baseline_floor=previous[1] if previous else None,
+            baseline_start=None,
+            baseline_end=None,
+            base_errors=0,
+            base_exposure=0.0,
+            exposure_unit="seconds",
+        )
+        return self.with_baseline(plan, policy.window)
+
+    def with_baseline(self, plan: Plan, length: float) -> Plan:
+        """Count the previous release's errors (and sessions) over `length` seconds before
+        the deploy, no earlier than that release's own deploy."""
+        if plan.baseline_release is None or plan.baseline_floor is None:
+            return plan
+        end = plan.deploy_start
+        start = max(end - timedelta(seconds=length), plan.baseline_floor)
+        if end <= start:
+            return replace(plan, baseline_start=start, baseline_end=end)
+        errors = self.count_errors(plan.baseline_release, start, end, plan.project_ids)
+        sessions = self.count_sessions(plan.baseline_release, start, end, plan.project_ids)
+        exposure, unit = (
+            (float(sessions), "sessions")
+            if sessions
+            else ((end - start).total_seconds(), "seconds")
+        )
+        return replace(
+            plan,
+            baseline_start=start,
+            baseline_end=end,
+            base_errors=errors,
+            base_exposure=exposure,
             exposure_unit=unit,
         )
 

@@ -219,3 +219,28 @@ def test_remote_polls_faster_only_when_rate_limit_headers_allow() -> None:
     assert poll_interval(5.0, tight, now, 3) == 30.0
     assert poll_interval(5.0, {}, now, 3) == 30.0
     assert poll_interval(45.0, {}, now, 3) == 45.0
+
+
+def test_inconclusive_window_keeps_watching_until_the_timeout(server: DevServer) -> None:
+    from tests.e2e.test_gate import error_event, send_envelopes
+
+    now = datetime.now(timezone.utc).timestamp()
+    client = setup(server, now)
+    # the baseline: 3 errors in the last minute before the deploy, 20 more before that
+    send_envelopes(server, [error_event("1.0", now - 30 + i) for i in range(3)])
+    send_envelopes(server, [error_event("1.0", now - 500 + i * 10) for i in range(20)])
+    fake = FakeTime(now)
+    out, _, stderr = output()
+    report = run_gate(
+        settings(server, grace=0.0, window=60.0, settle=0.0, timeout=600.0),
+        client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep,
+    )
+    # 3 errors in 60 s could not show anything (INCONCLUSIVE); over 600 s on both sides,
+    # 23 baseline errors and none new is a conclusive PASS
+    assert "watching until the timeout" in stderr.getvalue()
+    assert report.verdict == PASS, report.reason
+    assert fake.now - now >= 600.0
+    rate = report.details["rate"]
+    assert rate["new_exposure"] == pytest.approx(600.0)
+    assert rate["base_exposure"] == pytest.approx(600.0)
+    assert rate["base_errors"] == 23
