@@ -387,6 +387,8 @@ def test_sessions_are_the_exposure_when_the_project_sends_them(
     assert rate["exposure_unit"] == "sessions"
     assert (rate["new_exposure"], rate["base_exposure"]) == (250, 1000)
     assert rate["ratio"] == pytest.approx(4.0)
+    sessions = [r for r in server.store.requests if r["path"].endswith("/sessions/")]
+    assert sessions and all("interval=1m" in r["query"] for r in sessions)
 
 
 def test_run_with_gate_watches_the_deploy_it_recorded(

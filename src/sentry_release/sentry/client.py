@@ -707,15 +707,19 @@ class SentryClient:
         environment: str | None = None,
         projects: Sequence[str | int] = (),
         field: str = "sum(session)",
+        interval: str = "1h",
     ) -> dict[str, Any]:
-        """Session totals (exposure for error rates), grouped by release."""
+        """Session totals (exposure for error rates), grouped by release.
+
+        Sentry widens start/end to whole intervals, so short windows need a short interval.
+        """
         params: list[tuple[str, Any]] = [
             ("field", field),
             ("groupBy", "release"),
             ("query", query),
             ("start", isoformat(start)),
             ("end", isoformat(end)),
-            ("interval", "1h"),
+            ("interval", interval),
         ]
         if environment:
             params.append(("environment", environment))
