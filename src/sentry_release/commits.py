@@ -147,16 +147,21 @@ def identity_urls(remote_url: str | None, environ: Mapping[str, str]) -> list[st
 def match_repo(repos: Iterable[Mapping[str, Any]], urls: Sequence[str]) -> Mapping[str, Any] | None:
     """The integration repository whose URL matches one of `urls` (first URL wins)."""
     wanted = [n for n in (normalize_url(u) for u in urls) if n]
-    candidates = [
-        r
-        for r in repos
-        if r.get("url") and (r.get("provider") or {}).get("id") not in (None, "unknown")
-    ]
+    candidates = [r for r in repos if _integrated(r)]
     for norm in wanted:
         for repo in candidates:
             if normalize_url(str(repo["url"])) == norm:
                 return repo
     return None
+
+
+def _integrated(repo: Mapping[str, Any]) -> bool:
+    """Backed by an integration (it has a URL and a provider); repos that Sentry created
+    from local commits have neither, and refs to them could never be resolved."""
+    return bool(repo.get("url")) and (repo.get("provider") or {}).get("id") not in (
+        None,
+        "unknown",
+    )
 
 
 def commit_payload(commit: LogCommit, repository: str, warnings: list[str]) -> dict[str, Any]:
@@ -320,15 +325,19 @@ def _auto(
         why = f"cannot list the organization's repositories ({exc.detail or exc.status})"
     else:
         why = ""
-    matched = match_repo(repos, urls) if urls else None
+    integrated = [r for r in repos if _integrated(r)]
+    matched = match_repo(integrated, urls) if urls else None
     if matched is None:
         if not why:
             if not urls:
                 why = f"this checkout has no remote {remote!r} and GITHUB_REPOSITORY is not set"
-            elif not repos:
-                why = "no repositories are connected to Sentry (Settings > Integrations)"
+            elif not integrated:
+                why = (
+                    "no repositories are connected to Sentry through an integration "
+                    "(Settings > Integrations)"
+                )
             else:
-                known = ", ".join(sorted(str(r.get("name")) for r in repos)[:5])
+                known = ", ".join(sorted(str(r.get("name")) for r in integrated)[:5])
                 why = f"no Sentry repository matches {' or '.join(urls)} (Sentry has: {known})"
         out.info(f"{why}; associating commits from the local git history instead")
         return _local(settings, client, org, repo, version, out, environ, mode="local", repos=repos)
