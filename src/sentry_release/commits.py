@@ -342,17 +342,26 @@ def _auto(
         out.info(f"{why}; associating commits from the local git history instead")
         return _local(settings, client, org, repo, version, out, environ, mode="local", repos=repos)
     head = repo.head_sha
-    previous = _previous_commit(client, org, version)
-    refs = [{"repository": str(matched["name"]), "commit": head, "previousCommit": previous}]
+    name = str(matched["name"])
+    previous = _previous_commit(client, org, version, name)
+    refs = [{"repository": name, "commit": head, "previousCommit": previous}]
     release = client.set_refs(org, version, refs)
     return _refs_result(release, refs)
 
 
-def _previous_commit(client: SentryClient, org: str, version: str) -> str | None:
+def _previous_commit(
+    client: SentryClient, org: str, version: str, repository: str | None = None
+) -> str | None:
+    """The previous release's lastCommit; with `repository`, only when it is that repo's
+    (a different repository's sha would make a meaningless range)."""
     previous = client.previous_release_with_commits(org, version) or {}
     last = previous.get("lastCommit") or {}
-    sha = last.get("id") if isinstance(last, dict) else None
-    return str(sha) if sha else None
+    if not isinstance(last, dict) or not last.get("id"):
+        return None
+    owner = (last.get("repository") or {}).get("name") if repository else None
+    if owner and repository and str(owner).lower() != repository.lower():
+        return None
+    return str(last["id"])
 
 
 def _local(

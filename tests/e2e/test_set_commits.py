@@ -334,7 +334,8 @@ def test_auto_with_a_matching_repository_sends_refs(
     linear_history(origin, 40)
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", f"file://{origin}", str(clone))
-    add_repo(server.store, ORG, "acme/other", "https://github.com/acme/other")
+    for i in range(105):  # the match is on the second page of repos
+        add_repo(server.store, ORG, f"acme/other{i}", f"https://github.com/acme/other{i}")
     add_repo(server.store, ORG, "acme/web", f"file://{origin}/")
 
     run_cli(["new", "1.0"], env, cwd=clone)
@@ -343,7 +344,10 @@ def test_auto_with_a_matching_repository_sends_refs(
     assert re.search(r"acme/web\s+refs\s", done.stdout)
     first = git(clone, "rev-parse", "HEAD")
     assert held_commits(server, "1.0") == git_says(origin, "-n", "30", first)
-    assert [r["method"] for r in server.store.requests if "/repos/" in r["path"]] == ["GET"]
+    assert [r["query"] for r in server.store.requests if "/repos/" in r["path"]] == [
+        "",
+        "cursor=0%3A100%3A0",
+    ]
 
     linear_history(origin, 5, start=40)
     git(clone, "pull", "-q", "--ff-only")
