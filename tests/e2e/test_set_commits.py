@@ -409,3 +409,33 @@ def test_run_associates_commits_with_the_default_auto_mode(
     rel = release(server, "3.0")
     assert rel["commitCount"] == 3 and rel["dateReleased"]
     assert held_commits(server, "3.0") == git_says(repo, "HEAD")
+
+
+def test_shallow_clone_with_unreachable_remote_fails_with_the_fix(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    _, clone, _ = shallow_setup(server, env, tmp_path)
+    git(clone, "remote", "set-url", "origin", f"file://{tmp_path}/gone")
+    done = run_cli(["set-commits", "2.0", "--mode", "local"], env, cwd=clone)
+    assert done.returncode == 2
+    assert "fetching more failed" in done.stderr
+    assert "set fetch-depth: 0 in actions/checkout" in done.stderr
+    assert puts(server, "2.0") == []
+
+
+def test_previous_commit_gone_from_full_history_is_never_a_silent_wrong_range(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    rewritten = tmp_path / "before-force-push"
+    make_repo(rewritten, commits=2)
+    run_cli(["new", "1.0"], env, cwd=rewritten)
+    assert run_cli(["set-commits", "1.0", "--mode", "local"], env, cwd=rewritten).returncode == 0
+    repo = tmp_path / "repo"
+    linear_history(repo, 4)
+    run_cli(["new", "2.0"], env, cwd=repo)
+    done = run_cli(["set-commits", "2.0", "--mode", "local"], env, cwd=repo)
+    assert done.returncode == 2
+    assert "force-pushed" in done.stderr and "--ignore-missing" in done.stderr
+    done = run_cli(["set-commits", "2.0", "--mode", "local", "--ignore-missing"], env, cwd=repo)
+    assert done.returncode == 0
+    assert held_commits(server, "2.0") == git_says(repo, "-n", "20", "HEAD")
