@@ -232,11 +232,11 @@ def associate_commits(
             result = _local(settings, client, org, repo, version, out, env, mode="local")
     for warning in result.warnings:
         out.warn(warning)
-    report(out, result, version)
+    report(out, result, version, dry_run=settings.dry_run)
     return result
 
 
-def report(out: Output, result: CommitsResult, version: str) -> None:
+def report(out: Output, result: CommitsResult, version: str, *, dry_run: bool = False) -> None:
     """The table of what was associated, then one result line."""
     if not result.associations:
         return
@@ -253,9 +253,13 @@ def report(out: Output, result: CommitsResult, version: str) -> None:
         ],
     )
     if result.mode == "local":
-        out.result(f"Associated {result.count} commit(s) with release {version}")
+        verb = "Would associate" if dry_run else "Associated"
+        out.result(f"{verb} {result.count} commit(s) with release {version}")
     else:
-        out.result(f"Sent commit refs of {len(result.associations)} repository(ies) for {version}")
+        verb = "Would send" if dry_run else "Sent"
+        out.result(
+            f"{verb} commit refs of {len(result.associations)} repository(ies) for {version}"
+        )
 
 
 def _manual(

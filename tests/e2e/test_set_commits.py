@@ -439,3 +439,16 @@ def test_previous_commit_gone_from_full_history_is_never_a_silent_wrong_range(
     done = run_cli(["set-commits", "2.0", "--mode", "local", "--ignore-missing"], env, cwd=repo)
     assert done.returncode == 0
     assert held_commits(server, "2.0") == git_says(repo, "-n", "20", "HEAD")
+
+
+def test_dry_run_shows_the_payload_and_sends_nothing(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    shas = make_repo(repo, commits=2)
+    run_cli(["new", "1.0"], env, cwd=repo)
+    done = run_cli(["set-commits", "1.0", "--mode", "local", "--dry-run"], env, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "[dry-run] PUT" in done.stdout and shas[-1] in done.stdout
+    assert "Would associate 2 commit(s) with release 1.0" in done.stdout
+    assert puts(server, "1.0") == []
