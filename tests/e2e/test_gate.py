@@ -259,6 +259,9 @@ def test_sentry_down_follows_on_api_error(env: dict[str, str]) -> None:
     assert done.returncode == 3
     assert "Sentry could not be read" in done.stderr
     assert "connection failed" in done.stderr
+    done = gate(down, *PAST_WINDOW, "--gate-dry-run")  # reports the FAIL, exits 0
+    assert done.returncode == 0
+    assert "Deploy gate: FAIL" in done.stdout
     done = gate(down, *PAST_WINDOW, "--on-api-error", "pass")
     assert done.returncode == 0
     assert "Deploy gate: PASS" in done.stdout
@@ -269,6 +272,8 @@ class _Health(BaseHTTPRequestHandler):
     status = 200
 
     def do_GET(self) -> None:
+        if self.path == "/slow":
+            time.sleep(1.0)
         body = b"ok" if self.path == "/ok" else b"down"
         self.send_response(200 if self.path == "/ok" else 500)
         self.send_header("Content-Length", str(len(body)))
@@ -414,3 +419,23 @@ def test_bad_gate_input_is_refused_before_any_request(server: DevServer,
     assert done.returncode == 2
     assert "health_status must look like 2xx" in done.stderr
     assert server.store.requests == []
+
+
+def test_probe_status_body_timeout_and_unreachable(app_url: str) -> None:
+    from sentry_release.health import parse_expected_status, probe
+
+    ok = parse_expected_status("2xx")
+    with requests.Session() as session:
+        assert probe(session, f"{app_url}/ok", timeout=5, expected=ok, body="ok") == (
+            True, "HTTP 200")
+        assert probe(session, f"{app_url}/ok", timeout=5, expected=ok, body="ready") == (
+            False, "HTTP 200 without 'ready' in the body")
+        assert probe(session, f"{app_url}/x", timeout=5,
+                     expected=parse_expected_status("500")) == (True, "HTTP 500")
+        assert probe(session, f"{app_url}/slow", timeout=0.2, expected=ok) == (
+            False, "timed out after 0.2s")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = sock.getsockname()[1]
+        assert probe(session, f"http://127.0.0.1:{closed}/", timeout=1, expected=ok) == (
+            False, "unreachable: ConnectionError")
