@@ -191,7 +191,10 @@ for action in $(grep -oE 'uses: +[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+
 done
 ACT_START=$(now)
 set +e
-act push -W .github/workflows/self-test.yml -P ubuntu-latest=-self-hosted --pull=false \
+# The job runs in the base stand-in image (already here: nothing is pulled) on the host network;
+# act's host executor (-P ubuntu-latest=-self-hosted) does not mount the workspace into a docker
+# action's container, so it cannot run `uses: ./` as GitHub does.
+act push -W .github/workflows/self-test.yml -P "ubuntu-latest=$BASE" --pull=false \
   --no-cache-server "${LOCAL[@]}" --env STANDIN_PIDFILE="$W/act-standin.pid" \
   >"$W/act.log" 2>&1
 code=$?

@@ -254,12 +254,15 @@ def format_outputs(outputs: Mapping[str, str], delimiter: str | None = None) -> 
     return "".join(blocks)
 
 
-def append_file(path: str | None, text: str) -> None:
-    """Append to a runner file command (no-op outside the runner)."""
+def append_file(path: str | None, text: str, out: Output) -> None:
+    """Append to a runner file command (no-op outside the runner; a warning if unwritable)."""
     if not path or not text:
         return
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(redact(text))
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(redact(text))
+    except OSError as exc:
+        out.warn(f"cannot write {path}: {exc.strerror or exc}")
 
 
 # --- what the run did ---------------------------------------------------------------------
@@ -545,8 +548,8 @@ def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | No
         code = 1
     finally:
         if state.version or state.result is not None:
-            append_file(environ.get("GITHUB_OUTPUT"), format_outputs(outputs_for(state)))
-        append_file(environ.get("GITHUB_STEP_SUMMARY"), render_summary(state))
+            append_file(environ.get("GITHUB_OUTPUT"), format_outputs(outputs_for(state)), out)
+        append_file(environ.get("GITHUB_STEP_SUMMARY"), render_summary(state), out)
     return code
 
 
