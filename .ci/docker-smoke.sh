@@ -3,7 +3,7 @@
 # GitHub runner runs a docker action (INPUT_* from action.yml, GITHUB_* files, the workspace
 # mounted and owned by another user), against the Sentry stand-in on the host; then `act` runs
 # the self-test workflow's `uses: ./`. Prints the image build time and the container's start to
-# first request.
+# first request (SMOKE_NO_CACHE=1 times a cold build).
 #
 # Docker Hub is out of reach here: the Dockerfile's FROM image is stood in by a debootstrapped
 # Debian (python3 3.11, cached under $SMOKE_DIR between runs). This checks the Dockerfile's steps,
@@ -26,6 +26,7 @@ now() { date +%s.%N; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
 
 command -v python3 >/dev/null || skip "no python3 on the host"
+[ "$(id -u)" -eq 0 ] || skip "dockerd needs root here"
 command -v sentry-release >/dev/null || fail "sentry-release is not on PATH (run inside the venv)"
 
 # --- the engine -----------------------------------------------------------------------------
@@ -39,7 +40,6 @@ DPID=
 SPID=
 cleanup() {
   [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
-  if [ -f "$W/act-standin.pid" ]; then kill "$(cat "$W/act-standin.pid")" 2>/dev/null || true; fi
   if [ -n "$DPID" ]; then
     docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
     kill "$DPID" 2>/dev/null || true
@@ -93,7 +93,7 @@ fi
 
 # --- build the real Dockerfile (timed) --------------------------------------------------------
 t0=$(now)
-docker build --network host -q -t "$IMAGE" . >"$W/build.log" 2>&1 \
+docker build --network host ${SMOKE_NO_CACHE:+--no-cache} -q -t "$IMAGE" . >"$W/build.log" 2>&1 \
   || { cat "$W/build.log" >&2; fail "the image did not build"; }
 BUILD_SECS=$(secs "$t0" "$(now)")
 SIZE=$(docker image inspect -f '{{.Size}}' "$IMAGE")
@@ -195,7 +195,7 @@ set +e
 # act's host executor (-P ubuntu-latest=-self-hosted) does not mount the workspace into a docker
 # action's container, so it cannot run `uses: ./` as GitHub does.
 act push -W .github/workflows/self-test.yml -P "ubuntu-latest=$BASE" --pull=false \
-  --no-cache-server "${LOCAL[@]}" --env STANDIN_PIDFILE="$W/act-standin.pid" \
+  --no-cache-server "${LOCAL[@]}" \
   >"$W/act.log" 2>&1
 code=$?
 set -e
