@@ -504,6 +504,9 @@ def run_action(
     home = Path(environ["HOME"]) if environ.get("HOME") else None
     settings = from_values(config.values, cwd=config.workspace, home=home)
     state.settings = settings
+    # Like action-release (sentry-cli run in that directory): relative paths such as
+    # `sourcemaps` are read from the working directory.
+    os.chdir(settings.working_directory)
     mask(settings.auth_token, out, masked)  # e.g. from a .sentryclirc in the checkout
     settings.require("auth_token", "org", "projects")
     for warning in settings.warnings:

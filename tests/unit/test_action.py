@@ -395,3 +395,43 @@ def test_summary_without_a_version_still_says_what_failed() -> None:
     md = action.render_summary(state)
     assert md.startswith("## ❌ Sentry release\n")
     assert "### ❌ Invalid configuration" in md and "got 'maybe'" in md
+
+
+def test_a_crash_mid_step_still_writes_summary_and_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """on_step's partial result and the step in progress survive an unexpected error."""
+    import sentry_release.pipeline as pipeline
+
+    repo = tmp_path / "ws"
+    make_repo(repo, commits=1)
+
+    def crashing_run(settings: Settings, client: Any, repo: Any, out: Any, **kw: Any) -> None:
+        partial = PipelineResult("7.0", "explicit")
+        partial.release = ReleaseResult("7.0", True, ("web",), {})
+        kw["on_step"](partial)
+        with out.group("Upload source maps"):
+            raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(pipeline, "run", crashing_run)
+    monkeypatch.chdir(tmp_path)
+    output, summary = tmp_path / "out", tmp_path / "summary"
+    environ = {
+        "GITHUB_WORKSPACE": str(repo), "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary), "HOME": str(tmp_path),
+        "INPUT_RELEASE": "7.0", "INPUT_ORG": "acme", "INPUT_PROJECTS": "web",
+        "INPUT_AUTH_TOKEN": "sekrit-token-value", "INPUT_URL": "http://127.0.0.1:9/",
+        "INPUT_SET_COMMITS": "skip",
+    }
+    code = action.main(environ, action.ActionOutput(github=True, is_tty=False))
+    assert code == 1
+    printed = capsys.readouterr()
+    assert printed.out.startswith("::add-mask::sekrit-token-value\n")
+    assert "::error title=sentry-release crashed::internal error: RuntimeError: disk on fire" in (
+        printed.out
+    )
+    md = summary.read_text()
+    assert "| Failed step | **Upload source maps** |" in md and "| Release | created |" in md
+    assert parse_outputs(output.read_text())["release"] == "7.0"
+    assert "sekrit-token-value" not in md + printed.out.split("\n", 1)[1] + printed.err
+    assert environ["GIT_CONFIG_VALUE_0"] == str(repo.resolve())  # safe.directory, this process
