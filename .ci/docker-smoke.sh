@@ -57,7 +57,11 @@ fi
 dockerd --data-root "$W/data" --exec-root "$W/exec" --pidfile "$W/dockerd.pid" \
   -H "$DOCKER_HOST" >"$W/dockerd.log" 2>&1 &
 DPID=$!
-for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+for _ in $(seq 60); do
+  docker info >/dev/null 2>&1 && break
+  kill -0 "$DPID" 2>/dev/null || break   # the engine gave up: no need to wait
+  sleep 0.5
+done
 docker info >/dev/null 2>&1 || skip "the docker engine did not start: $(tail -n 1 "$W/dockerd.log")"
 
 # --- the stand-in for the FROM image (cached) -------------------------------------------------
