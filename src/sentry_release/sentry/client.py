@@ -37,6 +37,7 @@ USER_AGENT = f"sentry-release/{__version__}"
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 507, 524})
 RATE_LIMITED = 429
 CONNECT_TIMEOUT = 10.0
+COMMITS_TIMEOUT_FLOOR = 60.0  # seconds; plus 1 s per 100 commits sent in one PUT
 _LINK_RE = re.compile(r'<([^>]*)>;\s*rel="(\w+)";\s*results="(\w+)";\s*cursor="([^"]*)"')
 T = TypeVar("T")
 
@@ -420,13 +421,21 @@ class SentryClient:
             self.get_organization(org)  # raises with the SENTRY_ORG hint when that is the cause
             return None
 
-    def update_release(self, org: str, version: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def update_release(
+        self,
+        org: str,
+        version: str,
+        body: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """`PUT` release fields (dateReleased, url, refs, commits, projects)."""
         result: dict[str, Any] = self.request(
             "PUT",
             self.org_path(org, "releases", version),
             json_body=dict(body),
             not_found=self._release_not_found(org, version),
+            timeout=timeout,
         ).json()
         return result
 
@@ -465,8 +474,14 @@ class SentryClient:
     def set_commits(
         self, org: str, version: str, commits: Sequence[Mapping[str, Any]]
     ) -> dict[str, Any]:
-        """Local mode: send the commits (with patch sets) ourselves."""
-        return self.update_release(org, version, {"commits": [dict(c) for c in commits]})
+        """Local mode: send the commits (with patch sets) ourselves.
+
+        Sentry stores them before it answers, so a long range gets a longer read timeout.
+        """
+        timeout = max(self.timeout, COMMITS_TIMEOUT_FLOOR + len(commits) / 100)
+        return self.update_release(
+            org, version, {"commits": [dict(c) for c in commits]}, timeout=timeout
+        )
 
     def list_release_commits(self, org: str, version: str) -> Iterator[dict[str, Any]]:
         """The commits Sentry associated with the release (paginated)."""
