@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -264,3 +265,44 @@ def test_working_directory_in_a_monorepo_checkout(
     assert run.code == 0, run.stdout + run.stderr
     assert run.outputs["release"] == shas[-1]
     assert read(server, f"/organizations/{ORG}/releases/{shas[-1]}/").status_code == 200
+
+
+def test_default_set_commits_associates_the_history_and_reports_it(
+    server: DevServer, workspace: Path, tmp_path: Path
+) -> None:
+    """set_commits left empty: auto, no repository integration, so local history."""
+    run = run_step(
+        workspace, tmp_path,
+        {"url": server.url, "org": ORG, "projects": "web", "release": "4.0"},
+        env={"SENTRY_AUTH_TOKEN": TOKEN},
+    )
+    assert run.code == 0, run.stdout + run.stderr
+    held = read(server, f"/organizations/{ORG}/releases/4.0/commits/").json()
+    assert len(held) == 2
+    assert run.outputs["commits"] == "2"
+    assert "### Commits (2)" in run.summary
+    head = held[0]["id"]
+    assert re.search(rf"\| `[^`]+` \| local \| \(first release\) \| `{head[:12]}` \| 2 \|",
+                     run.summary), run.summary
+    assert "::group::Associate commits" in run.stdout
+
+
+def test_manual_commits_from_repo_commit_previous_commit(
+    server: DevServer, tmp_path: Path
+) -> None:
+    from sentry_release.devserver.commits import add_repo
+
+    origin = tmp_path / "origin"
+    shas = make_repo(origin, commits=4)
+    add_repo(server.store, ORG, "acme/web", f"file://{origin}")
+    run = run_step(
+        origin, tmp_path,
+        {"url": server.url, "org": ORG, "projects": "web", "release": "5.0",
+         "repo": "acme/web", "commit": shas[3], "previous_commit": shas[1]},
+        env={"SENTRY_AUTH_TOKEN": TOKEN},
+    )
+    assert run.code == 0, run.stdout + run.stderr
+    held = read(server, f"/organizations/{ORG}/releases/5.0/commits/").json()
+    assert [c["id"] for c in held] == [shas[3], shas[2]]
+    assert run.outputs["commits"] == "2"
+    assert f"| `acme/web` | refs | `{shas[1][:12]}` | `{shas[3][:12]}` | 2 |" in run.summary
