@@ -123,22 +123,36 @@ echo '{"ref": "refs/heads/main"}' >"$FC/event.json"
 python3 - "$URL" >"$W/inputs.env" <<'PY'
 import sys, yaml
 spec = yaml.safe_load(open("action.yml", encoding="utf-8"))
-given = {"url": sys.argv[1], "org": "acme", "projects": "web api", "set_commits": "skip",
+# set_commits left at its default: auto, no integration in the stand-in, so git history is read
+# from the mounted checkout owned by another user (safe.directory at work).
+given = {"url": sys.argv[1], "org": "acme", "projects": "web api",
          "environment": "smoke", "deploy_name": "docker-smoke"}
 for name, meta in spec["inputs"].items():
     value = given.get(name, meta.get("default", ""))
     print(f"INPUT_{name.upper().replace(' ', '_')}={value}")
 PY
-t0=$(now)
-set +e
-docker run --rm --network host --env-file "$W/inputs.env" \
+run_action() {
+  docker run --rm --network host --env-file "$W/inputs.env" "$@" \
   -e SENTRY_AUTH_TOKEN="$TOKEN" -e HOME=/github/home -e CI=true -e GITHUB_ACTIONS=true \
   -e GITHUB_WORKSPACE=/github/workspace -e GITHUB_SHA="$SHA" -e GITHUB_REF=refs/heads/main \
   -e GITHUB_EVENT_NAME=push -e GITHUB_EVENT_PATH=/github/file_commands/event.json \
   -e GITHUB_OUTPUT=/github/file_commands/output -e GITHUB_STEP_SUMMARY=/github/file_commands/summary \
   -e GITHUB_REPOSITORY=acme/web \
   -v "$WS:/github/workspace" -v "$FC:/github/file_commands" -v "$W/home:/github/home" \
-  -w /github/workspace "$IMAGE" >"$W/run.log" 2>&1
+  -w /github/workspace "$IMAGE"
+}
+# Without safe.directory git refuses the foreign-owned checkout: the fix is named, exit 2.
+set +e
+run_action -e INPUT_DISABLE_SAFE_DIRECTORY=true >"$W/unsafe.log" 2>&1
+code=$?
+set -e
+[ "$code" -eq 2 ] && grep -q "dubious ownership.*safe.directory" "$W/unsafe.log" \
+  || { cat "$W/unsafe.log" >&2; fail "disable_safe_directory: expected git's refusal, exit 2 (got $code)"; }
+rm -f "$W/first-request"
+: >"$FC/output"; : >"$FC/summary"
+t0=$(now)
+set +e
+run_action >"$W/run.log" 2>&1
 code=$?
 set -e
 [ -f "$W/first-request" ] || { cat "$W/run.log" >&2; fail "the container sent no request (exit $code)"; }
@@ -166,12 +180,14 @@ for line in lines:
         outputs[name] = "\n".join(iter(lambda: next(lines), delim))
 assert outputs["release"] == sha and outputs["version"] == sha, outputs
 assert outputs["deploy_id"] == deploys[0]["id"], outputs
+assert int(outputs["commits"]) > 0 and rel["commitCount"] == int(outputs["commits"]), outputs
 summary = open(f"{fc}/summary", encoding="utf-8").read()
 assert f"Sentry release [`{sha}`]" in summary and "`smoke`" in summary, summary
 text = open(log, encoding="utf-8").read()
 assert text.startswith(f"::add-mask::{token}\n"), text[:200]
 assert token not in text.split("\n", 1)[1] + summary + json.dumps(outputs), "token leaked"
-print(f"docker smoke: release {sha[:12]} finalized, deploy {outputs['deploy_id']} recorded, outputs ok")
+print(f"docker smoke: release {sha[:12]} finalized with {outputs['commits']} commits, "
+      f"deploy {outputs['deploy_id']} recorded, outputs ok")
 PY
 kill "$SPID" 2>/dev/null || true
 SPID=
