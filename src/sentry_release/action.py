@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sentry_release.errors import ConfigError, SentryReleaseError
+from sentry_release.errors import ConfigError, GateFailed, SentryReleaseError
 from sentry_release.output import Output, human_bytes
 from sentry_release.redact import redact, register_secret
 from sentry_release.settings import Settings, from_values, parse_bool
@@ -359,7 +359,8 @@ def render_summary(state: RunState) -> str:
         lines += _table(["", ""], facts)
         lines.append("")
 
-    if failed:
+    gate = getattr(result, "gate", None)
+    if failed and not (isinstance(state.error, GateFailed) and gate is not None):
         title = state.error.title if state.error is not None else "sentry-release failed"
         text = state.error_text or str(state.error)
         lines += [f"### ❌ {title}", "", f"> {_cell(text)}", ""]
@@ -383,7 +384,8 @@ def render_summary(state: RunState) -> str:
             )
         else:
             lines.append(f"No commits associated (mode {commits.mode}).")
-        lines += [f"- ⚠️ {_cell(w)}" for w in commits.warnings]
+        if commits.warnings:
+            lines += ["", *(f"- ⚠️ {_cell(w)}" for w in commits.warnings)]
         lines.append("")
 
     injected = getattr(result, "injected", None)
@@ -402,8 +404,8 @@ def render_summary(state: RunState) -> str:
             rows.append(["Artifact bundles", ", ".join(f"`{b}`" for b in upload.bundle_ids)
                          or "none"])
         lines += _table(["", ""], rows)
-        if upload is not None:
-            lines += [f"- ⚠️ {_cell(w)}" for w in upload.warnings]
+        if upload is not None and upload.warnings:
+            lines += ["", *(f"- ⚠️ {_cell(w)}" for w in upload.warnings)]
         lines.append("")
 
     deploy = getattr(result, "deploy", None)
@@ -424,7 +426,6 @@ def render_summary(state: RunState) -> str:
         lines += _table(["", ""], rows)
         lines.append("")
 
-    gate = getattr(result, "gate", None)
     if gate is not None:
         mark = {"PASS": "✅", "FAIL": "❌"}.get(gate.verdict, "⚠️")
         dry = " (dry run: not enforced)" if settings is not None and settings.gate.dry_run else ""
