@@ -195,9 +195,7 @@ def action_config(environ: Mapping[str, str]) -> ActionConfig:
         values["commits"] = [commit_spec(repo, commit, previous)]
 
     workspace = Path(environ.get("GITHUB_WORKSPACE") or os.getcwd())
-    values["cwd"] = str(
-        resolve_working_directory(workspace, inputs.get("working_directory"))
-    )
+    values["cwd"] = str(resolve_working_directory(workspace, inputs.get("working_directory")))
     # Accepted for drop-in compatibility with action-release; this action sends no telemetry.
     parse_bool(inputs.get("disable_telemetry"), name="disable_telemetry")
     disable_safe = parse_bool(inputs.get("disable_safe_directory"), name="disable_safe_directory")
@@ -395,14 +393,23 @@ def render_summary(state: RunState) -> str:
         rows: list[list[str]] = []
         if injected is not None:
             changed = sum(1 for f in injected.files if f.changed)
-            rows.append(["Debug IDs injected", f"{changed} new, {len(injected.files) - changed} "
-                         "already present"])
+            rows.append(
+                [
+                    "Debug IDs injected",
+                    f"{changed} new, {len(injected.files) - changed} already present",
+                ]
+            )
         if upload is not None:
             rows.append(["Files uploaded", str(upload.files)])
-            rows.append(["Size", f"{human_bytes(upload.bytes_total)} "
-                         f"({human_bytes(upload.bytes_sent)} sent)"])
-            rows.append(["Artifact bundles", ", ".join(f"`{b}`" for b in upload.bundle_ids)
-                         or "none"])
+            rows.append(
+                [
+                    "Size",
+                    f"{human_bytes(upload.bytes_total)} ({human_bytes(upload.bytes_sent)} sent)",
+                ]
+            )
+            rows.append(
+                ["Artifact bundles", ", ".join(f"`{b}`" for b in upload.bundle_ids) or "none"]
+            )
         lines += _table(["", ""], rows)
         if upload is not None and upload.warnings:
             lines += ["", *(f"- ⚠️ {_cell(w)}" for w in upload.warnings)]
@@ -491,7 +498,7 @@ def run_action(
     environ: MutableMapping[str, str], out: ActionOutput, state: RunState, masked: set[str]
 ) -> None:
     """Inputs -> Settings -> pipeline; fills `state` as it goes (raises on failure)."""
-    from sentry_release.cli import Runtime, _configure_logging, _warn_plain_http
+    from sentry_release.cli import Runtime, configure_logging, warn_plain_http
     from sentry_release.pipeline import PipelineResult, run
     from sentry_release.release import propose_version
 
@@ -512,8 +519,8 @@ def run_action(
     settings.require("auth_token", "org", "projects")
     for warning in settings.warnings:
         out.warn(warning)
-    _configure_logging(settings.debug)
-    _warn_plain_http(settings, out)
+    configure_logging(settings.debug)
+    warn_plain_http(settings, out)
 
     runtime = Runtime(settings, out)
     repo = runtime.repo(

@@ -240,8 +240,8 @@ def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "o
     out = Output()
     for warning in settings.warnings:
         out.warn(warning)
-    _configure_logging(settings.debug)
-    _warn_plain_http(settings, out)
+    configure_logging(settings.debug)
+    warn_plain_http(settings, out)
     return Runtime(settings, out)
 
 
@@ -252,7 +252,7 @@ def _home() -> Path | None:
         return None
 
 
-def _configure_logging(debug: bool) -> None:
+def configure_logging(debug: bool) -> None:
     if not debug:
         return
     import logging
@@ -270,7 +270,7 @@ def _configure_logging(debug: bool) -> None:
     root.setLevel(logging.DEBUG)
 
 
-def _warn_plain_http(settings: Settings, out: Output) -> None:
+def warn_plain_http(settings: Settings, out: Output) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(settings.url)
