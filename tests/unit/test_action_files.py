@@ -66,7 +66,8 @@ SAMPLES = {
 
 def settings_for(tmp_path: Path, inputs: dict[str, str]) -> tuple[Settings, action.ActionConfig]:
     env = {"GITHUB_WORKSPACE": str(tmp_path), "SENTRY_ORG": "acme", "SENTRY_PROJECT": "web",
-           "SENTRY_AUTH_TOKEN": "a-token-value", "GITHUB_REPOSITORY": "acme/web"}
+           "SENTRY_AUTH_TOKEN": "a-token-value", "GITHUB_REPOSITORY": "acme/web",
+           "SENTRY_ENVIRONMENT": "production"}  # the gate refuses to run without one
     env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
     config = action.action_config(env)
     return from_values(config.values, cwd=tmp_path, home=None), config
