@@ -162,10 +162,14 @@ gate_options = _stack(
     click.option(
         "--min-errors", type=int, default=None, help="Errors needed to fail on rate. [10]"
     ),
+    click.option(
+        "--min-excess", type=int, default=None, help="Errors above max-ratio x baseline. [5]"
+    ),
     click.option("--health-url", multiple=True, help="URL to probe (repeatable)."),
     click.option("--health-status", help="Expected status: 2xx, 200, 200-299. [2xx]"),
     click.option("--health-body", help="Substring the body must contain."),
     click.option("--health-successes", type=int, default=None, help="Consecutive successes. [3]"),
+    click.option("--health-timeout", help="Timeout of one health probe. [10s]"),
     click.option(
         "--on-inconclusive",
         type=click.Choice(["pass", "fail"]),
@@ -236,8 +240,8 @@ def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "o
     out = Output()
     for warning in settings.warnings:
         out.warn(warning)
-    _configure_logging(settings.debug)
-    _warn_plain_http(settings, out)
+    configure_logging(settings.debug)
+    warn_plain_http(settings, out)
     return Runtime(settings, out)
 
 
@@ -248,7 +252,7 @@ def _home() -> Path | None:
         return None
 
 
-def _configure_logging(debug: bool) -> None:
+def configure_logging(debug: bool) -> None:
     if not debug:
         return
     import logging
@@ -266,7 +270,7 @@ def _configure_logging(debug: bool) -> None:
     root.setLevel(logging.DEBUG)
 
 
-def _warn_plain_http(settings: Settings, out: Output) -> None:
+def warn_plain_http(settings: Settings, out: Output) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(settings.url)
@@ -413,7 +417,7 @@ def set_commits_cmd(version: str | None, **values: Any) -> None:
     name = rt.version(version)
     mode = rt.settings.commits.mode
     repo = rt.repo(required=mode in ("auto", "local"))
-    associate_commits(rt.settings, rt.client(), repo, name, rt.out)
+    associate_commits(rt.settings, rt.client(), repo, name, rt.out, environ=os.environ)
 
 
 @cli.command("inject")
@@ -511,7 +515,7 @@ def run_cmd(version: str | None, **values: Any) -> None:
     repo = rt.repo(
         required=rt.settings.commits.mode in ("auto", "local") or rt.settings.release is None
     )
-    run(rt.settings, rt.client(), repo, rt.out)
+    run(rt.settings, rt.client(), repo, rt.out, environ=os.environ)
 
 
 @cli.command("dev-server")

@@ -27,7 +27,7 @@ ORG_TOKEN_PREFIX = "sntrys_"
 COMMIT_MODES = ("auto", "local", "manual", "skip")
 TRUE_WORDS = ("true", "yes", "1", "on")
 FALSE_WORDS = ("false", "no", "0", "off", "")
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
@@ -513,6 +513,15 @@ def from_values(
     )
     if gate.alpha >= 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {gate.alpha}")
+    if gate.enabled:
+        from sentry_release.health import check_urls, parse_expected_status
+
+        if not deploy.environment:
+            raise ConfigError(
+                "the deploy gate needs an environment: set SENTRY_ENVIRONMENT or pass --env"
+            )
+        parse_expected_status(gate.health_status)
+        check_urls(gate.health_urls)
     timeout = parse_duration(values.get("timeout"), name="timeout")
     return Settings.from_connection(
         connection,

@@ -150,6 +150,7 @@ def paginate(request: Request, items: list[Any]) -> Response:
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid 40 ms stalls
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.owner.verbose:
@@ -306,6 +307,6 @@ class DevServer:
 
 
 def _load_routes() -> None:
-    """Import every area module so their `@route`s register (imports run once; an early
-    import of one area, e.g. by a test, must not keep the others out)."""
+    """Import every area module so their `@route`s register (modules import once; an area
+    imported earlier on its own, like `commits` for `--repo`, must not stop the others)."""
     from sentry_release.devserver import chunks, commits, events, releases  # noqa: F401
