@@ -15,7 +15,13 @@ from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.pipeline import run
 from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import CommitOptions, DeployOptions, Settings
+from sentry_release.settings import (
+    CommitOptions,
+    DeployOptions,
+    GatePolicy,
+    Settings,
+    SourceMapOptions,
+)
 
 DEMO_ENV = {
     "GIT_AUTHOR_NAME": "Demo Dev",
@@ -44,7 +50,32 @@ def make_demo_repo(path: Path) -> None:
         (path / name).write_text(text, encoding="utf-8")
         git("add", name)
         git("commit", "-q", "-m", f"demo change {number}")
+    git("remote", "add", "origin", "https://github.com/acme/demo-app.git")
     git("tag", "demo@1.0.0")
+    write_demo_bundle(path / "dist")
+
+
+DEMO_SOURCE = "export function greet(name) {\n  return 'hello, ' + name;\n}\n"
+DEMO_BUNDLE = 'function greet(n){return"hello, "+n}\n//# sourceMappingURL=app.min.js.map\n'
+DEMO_MAP = {
+    "version": 3,
+    "file": "app.min.js",
+    "sources": ["../src/greet.js"],
+    "names": ["greet", "name"],
+    # greet -> line 1 col 16, n -> name; enough for Sentry to resolve the frame
+    "mappings": "AAAO,SAASA,MAAMC",
+}
+
+
+def write_demo_bundle(dist: Path) -> None:
+    """A minified bundle with its source map, as a build step would leave it (not committed)."""
+    import json
+
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist.parent / "src").mkdir(exist_ok=True)
+    (dist.parent / "src" / "greet.js").write_text(DEMO_SOURCE, encoding="utf-8")
+    (dist / "app.min.js").write_text(DEMO_BUNDLE, encoding="utf-8")
+    (dist / "app.min.js.map").write_text(json.dumps(DEMO_MAP), encoding="utf-8")
 
 
 def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> None:
@@ -65,6 +96,9 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> N
                 working_directory=checkout,
                 commits=CommitOptions(mode="local"),
                 deploy=DeployOptions(environment="production", name="demo deploy"),
+                sourcemaps=SourceMapOptions(paths=(checkout / "dist",) if workdir else ()),
+                # Seconds instead of minutes, so the demo shows the gate's verdict quickly.
+                gate=GatePolicy(enabled=True, grace=0, window=2, settle=0.5, poll=0.5),
             )
             client = SentryClient(server.url, DEFAULT_TOKEN, echo=out.result)
             result = run(settings, client, GitRepo(checkout), out, environ={})
@@ -73,14 +107,16 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> N
             out.result("")
             out.result("What the stand-in now holds:")
             out.table(
-                ["release", "finalized", "commits", "deploys", "environment"],
+                ["release", "finalized", "commits", "bundles", "deploys", "environment", "gate"],
                 [
                     [
                         release["version"],
                         release.get("dateReleased") or "no",
                         str(release.get("commitCount", 0)),
+                        ", ".join(result.upload.bundle_ids) if result.upload else "none",
                         str(len(deploys)),
                         ", ".join(d["environment"] for d in deploys),
+                        result.gate.verdict if result.gate else "off",
                     ]
                 ],
             )
