@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -28,8 +28,12 @@ from sentry_release.errors import (
     NetworkError,
     NotFoundError,
     SentryAPIError,
+    UploadError,
 )
 from sentry_release.redact import redact
+
+if TYPE_CHECKING:
+    from sentry_release.settings import Settings
 
 log = logging.getLogger("sentry_release.http")
 
@@ -158,9 +162,26 @@ class SentryClient:
         self.bytes_sent = 0
         self.request_count = 0
         self._host = urlsplit(self.base_url).hostname or ""
+        self._scheme = urlsplit(self.base_url).scheme
+        self.verify: str | bool = ca_bundle or True
 
     def __repr__(self) -> str:
         return f"SentryClient({self.base_url!r})"
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, echo: Callable[[str], None] | None = None
+    ) -> SentryClient:
+        """The client both front doors use: URL, token, timeout, retry budget, CA bundle."""
+        return cls(
+            settings.url,
+            settings.auth_token,
+            timeout=settings.timeout,
+            retry=RetryPolicy(budget=settings.retry_budget),
+            ca_bundle=settings.ca_bundle,
+            dry_run=settings.dry_run,
+            echo=echo,
+        )
 
     # --- transport ------------------------------------------------------------------
 
@@ -171,8 +192,12 @@ class SentryClient:
         return headers
 
     def is_trusted_host(self, url: str) -> bool:
-        """The token only goes to the Sentry host or its subdomains (region hosts)."""
-        host = urlsplit(url).hostname or ""
+        """The token only goes to the Sentry host or its subdomains (region hosts), and
+        never over plain http when the Sentry URL is https."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if self._scheme == "https" and parts.scheme != "https":
+            return False
         return host == self._host or host.endswith("." + self._host)
 
     def url(self, path: str) -> str:
@@ -217,6 +242,15 @@ class SentryClient:
             attempt += 1
             try:
                 response = self._send(method, url, params, json_body, data, files, timeout)
+            except requests.exceptions.SSLError as exc:
+                # Not transient: a wrong or missing CA does not fix itself on retry.
+                raise NetworkError(
+                    f"{method} {self._endpoint(url)}: TLS verification failed "
+                    f"({_short_exc(exc)}): for a self-hosted Sentry with its own CA pass "
+                    "--ca-bundle /path/to/ca.pem (or set REQUESTS_CA_BUNDLE)",
+                    method=method,
+                    endpoint=self._endpoint(url),
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 failure: SentryAPIError = NetworkError(
@@ -245,15 +279,20 @@ class SentryClient:
                 else:
                     retriable = False
                     delay = 0.0
-            elapsed = self.clock() - started
-            if (
-                not retriable
-                or attempt >= self.retry.attempts
-                or waited + delay > self.retry.budget
-            ):
-                if retriable and attempt > 1:
+            # The budget bounds the whole call: time spent waiting and in slow attempts.
+            spent = max(waited, self.clock() - started)
+            if not retriable or attempt >= self.retry.attempts or spent + delay > self.retry.budget:
+                if retriable:
                     failure.args = (
-                        f"{failure.args[0]} (gave up after {attempt} attempts, {elapsed:.0f}s)",
+                        f"{failure.args[0]} (gave up after {attempt} attempt"
+                        f"{'s' if attempt > 1 else ''} in {spent:.1f}s: "
+                        + (
+                            f"Sentry asked to wait {delay:.0f}s more, beyond"
+                            if status_429(failure) and spent + delay > self.retry.budget
+                            else "out of"
+                        )
+                        + f" the retry budget of {self.retry.budget:g}s and "
+                        f"{self.retry.attempts} attempts; raise it with --retry-budget)",
                     )
                 raise failure
             log.info(
@@ -291,6 +330,8 @@ class SentryClient:
             files=files,
             headers=self._headers(url),
             timeout=(CONNECT_TIMEOUT, timeout or self.timeout),
+            # An explicit --ca-bundle wins; otherwise None lets REQUESTS_CA_BUNDLE apply.
+            verify=self.verify if isinstance(self.verify, str) else None,
         )
         body = response.request.body
         self.bytes_sent += len(body) if isinstance(body, (bytes, str)) else 0
@@ -519,7 +560,7 @@ class SentryClient:
                 if (
                     deploy.get("id") not in before
                     and deploy.get("environment") == environment
-                    and deploy.get("name") == name
+                    and (deploy.get("name") or None) == (name or None)
                 ):
                     return DryRunResponse(deploy)
             return None
@@ -557,6 +598,14 @@ class SentryClient:
 
         Idempotent: the server keys chunks by checksum, so a retry stores nothing twice.
         """
+        if not self.is_trusted_host(self.url(url)):
+            # Sentry wants the token on chunk uploads; sending it to another host would leak
+            # it, and sending none would fail later with a confusing 401. Say so now.
+            raise UploadError(
+                f"Sentry's chunk-upload URL {redact(url)} is not on {self.base_url}: refusing "
+                "to send the auth token there. Set SENTRY_URL to that host, or fix the "
+                "server's URL prefix (system.url-prefix on self-hosted)"
+            )
         files = [
             (field_name, (checksum, payload, "application/octet-stream"))
             for checksum, payload in chunks
@@ -718,6 +767,11 @@ def make_session(ca_bundle: str | None = None) -> requests.Session:
     if ca_bundle:
         session.verify = ca_bundle
     return session
+
+
+def status_429(error: SentryAPIError) -> bool:
+    """Whether the error is a rate limit (its wait, not a backoff, ran out the budget)."""
+    return error.status == RATE_LIMITED
 
 
 def _never_sent(exc: Exception) -> bool:
