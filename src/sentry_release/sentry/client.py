@@ -783,7 +783,11 @@ def _never_sent(exc: Exception) -> bool:
 
 def _short_exc(exc: Exception) -> str:
     text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] ([^')\]]+)|(Read timed out)|(Connection refused)", text)
+    match = re.search(
+        r"\[Errno -?\d+\] ([^')\]]+)|Error\(-?\d+, '([^']+)'\)|(Read timed out)"
+        r"|(Connection refused)|(certificate verify failed[^')(]*)",
+        text,
+    )
     if match:
         return next(g for g in match.groups() if g)
     return redact(text)[:200]
