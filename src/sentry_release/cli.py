@@ -198,6 +198,7 @@ class Runtime:
 
     settings: Settings
     out: Output
+    _dirty_checked: bool = False
 
     def client(self) -> SentryClient:
         """The Sentry client for these settings."""
@@ -211,11 +212,19 @@ class Runtime:
         from sentry_release.git import GitRepo
 
         try:
-            return GitRepo(self.settings.working_directory)
+            repo = GitRepo(self.settings.working_directory)
         except GitError:
             if required:
                 raise
             return None
+        if not self._dirty_checked:
+            self._dirty_checked = True
+            if repo.is_dirty():
+                self.out.warn(
+                    f"{repo.root} has uncommitted changes: the release is named for HEAD, "
+                    "not for what is on disk; commit them first"
+                )
+        return repo
 
     def version(self, explicit: str | None, *, repo_required: bool = False) -> str:
         """VERSION argument or the derived release name."""
