@@ -783,11 +783,11 @@ def _never_sent(exc: Exception) -> bool:
 
 def _short_exc(exc: Exception) -> str:
     text = str(exc)
-    match = re.search(
+    match = re.search(r"(certificate verify failed[^')(]*)", text) or re.search(
         r"\[Errno -?\d+\] ([^')\]]+)|Error\(-?\d+, '([^']+)'\)|(Read timed out)"
-        r"|(Connection refused)|(certificate verify failed[^')(]*)",
+        r"|(Connection refused)",
         text,
     )
     if match:
-        return next(g for g in match.groups() if g)
+        return next(g for g in match.groups() if g).strip()
     return redact(text)[:200]
