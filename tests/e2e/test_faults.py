@@ -238,3 +238,31 @@ def test_bad_fault_spec_is_refused_in_one_line() -> None:
         "error: fault spec: 'POST /x=teapot': unknown fault 'teapot' (one of 429, 500, 502, "
         "503, 504, delay:S, reset, reset-after, timeout:S, drop, stuck)"
     ]
+
+
+def test_rerunning_the_pipeline_changes_nothing(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    for _ in range(2):
+        for done in pipeline({**env, **FAST}, tmp_path):
+            assert done.returncode == 0, done.stderr
+    assert "Deploy already recorded" in done.stdout
+    assert snapshot(server.url) == EXPECTED
+    posts = [r for r in server.store.requests if r["method"] == "POST" and "deploys" in r["path"]]
+    assert len(posts) == 1
+
+
+@pytest.mark.parametrize("faulty", [f"POST {DEPLOYS}=reset-after@2"], indirect=True)
+def test_new_deploy_under_reset_after_handling_adds_exactly_one(
+    faulty: tuple[DevServer, FaultPlan], tmp_path: Path
+) -> None:
+    """`--new` asks for a second deploy; the lost response must not make it a third."""
+    server, plan = faulty
+    env = {**cli_env(server.url, home=tmp_path), **FAST}
+    for done in sequence(env, tmp_path):
+        assert done.returncode == 0, done.stderr
+    done = run_cli(["deploy", VERSION, "-e", "production", "--new"], env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert plan.fired("reset-after")
+    plan.disarm()
+    assert snapshot(server.url)[0]["deploys"] == [("production", ""), ("production", "")]
