@@ -31,7 +31,9 @@ def git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
     return done.stdout.strip()
 
 
-def commit(repo: Path, files: Mapping[str, str | None], message: str, date: int | None = None) -> str:
+def commit(
+    repo: Path, files: Mapping[str, str | None], message: str, date: int | None = None
+) -> str:
     """Write (or delete, for None) files and commit them; return the new sha."""
     for name, content in files.items():
         path = repo / name
@@ -62,7 +64,9 @@ def make_repo(path: Path, commits: int = 3, tag: str | None = None) -> list[str]
     return shas
 
 
-def cli_env(url: str, *, token: str = TOKEN, home: Path | None = None, **extra: str) -> dict[str, str]:
+def cli_env(
+    url: str, *, token: str = TOKEN, home: Path | None = None, **extra: str
+) -> dict[str, str]:
     """Environment for running the CLI against the stand-in: no rc files, no CI variables."""
     env = {
         k: v

@@ -531,7 +531,7 @@ def run_cmd(version: str | None, **values: Any) -> None:
 @click.option("--token", "tokens", multiple=True, help="Accepted auth token (repeatable).")
 @click.option("--repo", "repos", multiple=True, help="Repository: owner/name=url (repeatable).")
 @click.option("--state", type=click.Path(dir_okay=False), help="JSON file that keeps state.")
-@click.option("--faults", help="Fault injection spec (see docs/architecture.md).")
+@click.option("--faults", help="Fault injection spec (see docs/reliability.md).")
 @click.option("--verbose", is_flag=True, help="Log every request.")
 def dev_server_cmd(
     host: str,

@@ -90,12 +90,19 @@ def test_missing_or_empty_connection_values(
 @pytest.mark.parametrize(
     ("name", "message"), RELEASE_NAMES, ids=[repr(n)[:12] for n, _ in RELEASE_NAMES]
 )
-@pytest.mark.parametrize("command", ["new", "finalize", "deploy"])
 def test_invalid_release_names(
-    server: DevServer, env: dict[str, str], tmp_path: Path, command: str, name: str, message: str
+    server: DevServer, env: dict[str, str], tmp_path: Path, name: str, message: str
 ) -> None:
-    args = [command, name] + (["-e", "prod"] if command == "deploy" else [])
-    assert_refused(run_cli(args, env, cwd=tmp_path), server, message)
+    assert_refused(run_cli(["new", name], env, cwd=tmp_path), server, message)
+
+
+@pytest.mark.parametrize(
+    "args", [["finalize", "a/b"], ["deploy", "latest", "-e", "prod"], ["info", ".."]]
+)
+def test_every_command_checks_the_release_name(
+    server: DevServer, env: dict[str, str], tmp_path: Path, args: list[str]
+) -> None:
+    assert_refused(run_cli(args, env, cwd=tmp_path), server, "release name")
 
 
 @pytest.mark.parametrize(("args", "message"), VALUES, ids=[" ".join(a)[:40] for a, _ in VALUES])

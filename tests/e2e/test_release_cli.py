@@ -63,7 +63,9 @@ def test_deploy_twice_records_one_deploy_unless_new(server: DevServer, env: dict
     assert len(read(server, f"/organizations/{ORG}/releases/3.0/deploys/").json()) == 2
 
 
-def test_version_defaults_to_tag_then_sha(server: DevServer, env: dict[str, str], tmp_path: Path) -> None:
+def test_version_defaults_to_tag_then_sha(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
     repo = tmp_path / "repo"
     shas = make_repo(repo, commits=2)
     done = run_cli(["new"], env, cwd=repo)
@@ -89,11 +91,10 @@ def test_dry_run_prints_requests_and_sends_none(server: DevServer, env: dict[str
 
 def test_demo_ends_with_finalized_release_and_deploy() -> None:
     import os
+    import subprocess
     import sys
 
     from tests.helpers import GIT_ENV
-
-    import subprocess
 
     done = subprocess.run([sys.executable, "-m", "sentry_release", "demo"],
                           env={**os.environ, **GIT_ENV}, capture_output=True, text=True, timeout=60)

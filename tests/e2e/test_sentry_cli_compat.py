@@ -16,7 +16,9 @@ SENTRY_CLI = shutil.which("sentry-cli")
 pytestmark = pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli (PyPI) not installed")
 
 
-def sentry_cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def sentry_cli(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real binary against the stand-in."""
     assert SENTRY_CLI is not None
     return subprocess.run([SENTRY_CLI, *args], env=env, cwd=cwd, capture_output=True, text=True,
