@@ -40,6 +40,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     "503 on deploy create": (f"POST {DEPLOYS}=503@1", "503"),
     "504 on deploy list": (f"GET {DEPLOYS}=504@1", "504"),
     "latency": (f"{REL}*=delay:0.2@1,3", "delay:0.2"),
+    "latency beyond the read timeout": (f"GET {DEPLOYS}=delay:1.5@1", "delay:1.5"),
     "reset before handling (create)": (f"POST {REL}=reset@1", "reset"),
     "reset before handling (deploy)": (f"POST {DEPLOYS}=reset@1", "reset"),
     "reset after handling (create)": (f"POST {REL}=reset-after@1", "reset-after"),
@@ -224,6 +225,10 @@ def test_dev_server_faults_flag_in_a_subprocess(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+    assert proc.stderr is not None
+    log = proc.stderr.read()
+    assert "fault: 503 on POST /api/0/organizations/acme/releases/ (match 1 of" in log
+    assert "fault: reset-after on POST" in log
 
 
 def test_bad_fault_spec_is_refused_in_one_line() -> None:

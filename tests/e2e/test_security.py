@@ -187,3 +187,16 @@ def test_tls_is_verified_and_a_ca_bundle_makes_self_hosted_work(
     done = run_cli(["finalize", "1.0"], {**env, "REQUESTS_CA_BUNDLE": str(cert)}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert [r["status"] for r in srv.store.requests] == [201, 200]
+
+
+def test_a_missing_ca_bundle_from_the_environment_is_bad_input(
+    server: DevServer, tmp_path: Path
+) -> None:
+    env = cli_env(server.url.replace("http:", "https:"), home=tmp_path)
+    done = run_cli(["new", "1.0"], {**env, "REQUESTS_CA_BUNDLE": str(tmp_path / "no.pem")})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: Could not find a suitable TLS CA certificate bundle, invalid path: "
+        f"{tmp_path / 'no.pem'}: fix REQUESTS_CA_BUNDLE / --ca-bundle"
+    ]
+    assert server.store.requests == []

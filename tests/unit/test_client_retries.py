@@ -235,3 +235,22 @@ def test_chunk_upload_to_a_foreign_host_fails_loudly_and_sends_nothing() -> None
         client(fake).upload_chunks("https://uploads.other.example/chunk-upload/", [("ab", b"x")])
     assert "refusing to send the auth token there" in str(info.value)
     assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_reset_on_a_non_idempotent_post_says_why_it_was_not_retried() -> None:
+    fake = FakeTime()
+    url = f"{API}/organizations/acme/something/"
+    responses.post(
+        url,
+        body=requests.ConnectionError(
+            "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))"
+        ),
+    )
+    with pytest.raises(NetworkError) as info:
+        client(fake).request("POST", "/organizations/acme/something/", idempotent=False)
+    assert str(info.value) == (
+        "POST /organizations/acme/something/ connection failed: Connection reset by peer "
+        "(not retried: the POST may have reached Sentry and is not safe to repeat)"
+    )
+    assert len(responses.calls) == 1

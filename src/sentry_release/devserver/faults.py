@@ -161,6 +161,7 @@ class FaultPlan:
     injected: list[Injection] = field(default_factory=list)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
+    echo: Callable[[str], None] | None = None  # dev-server prints each injection here
     _counts: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -205,6 +206,11 @@ class FaultPlan:
                     self.injected.append(
                         Injection(rule.text, rule.fault.describe(), method, path, count)
                     )
+        if chosen is not None and self.echo is not None:
+            last = self.injected[-1]
+            self.echo(
+                f"fault: {last.fault} on {method} {path} (match {last.count} of {last.rule!r})"
+            )
         return chosen
 
     def disarm(self) -> None:

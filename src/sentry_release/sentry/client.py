@@ -25,6 +25,7 @@ import requests
 from sentry_release import __version__
 from sentry_release.errors import (
     AuthError,
+    ConfigError,
     NetworkError,
     NotFoundError,
     SentryAPIError,
@@ -260,6 +261,14 @@ class SentryClient:
                 )
                 retriable = idempotent or recover is not None or _never_sent(exc)
                 delay = self.retry.backoff(attempt, self.rng)
+            except OSError as exc:  # after requests' own (they subclass OSError)
+                if "CA certificate bundle" not in str(exc):
+                    raise
+                # requests' own message for a CA bundle path (often REQUESTS_CA_BUNDLE) that
+                # does not exist: bad input, not a network failure.
+                raise ConfigError(
+                    f"{_short_exc(exc)}: fix REQUESTS_CA_BUNDLE / --ca-bundle"
+                ) from None
             else:
                 status = response.status_code
                 if 200 <= status < 300 or status in ok:
@@ -293,6 +302,11 @@ class SentryClient:
                         )
                         + f" the retry budget of {self.retry.budget:g}s and "
                         f"{self.retry.attempts} attempts; raise it with --retry-budget)",
+                    )
+                if isinstance(failure, NetworkError) and not retriable:
+                    failure.args = (
+                        f"{failure.args[0]} (not retried: the {method} may have reached Sentry "
+                        "and is not safe to repeat)",
                     )
                 raise failure
             log.info(
@@ -538,8 +552,13 @@ class SentryClient:
         date_started: datetime | None = None,
         date_finished: datetime | None = None,
         projects: Sequence[str] = (),
+        known: Iterable[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Record a deploy. Not idempotent: a lost attempt is looked for before retrying."""
+        """Record a deploy. Not idempotent: a lost attempt is looked for before retrying.
+
+        `known` is the release's deploys as just listed (saves listing them again); a deploy
+        that appears after the attempt with the same environment and name is that attempt's.
+        """
         finished = date_finished or datetime.now(timezone.utc)
         body: dict[str, Any] = {
             "environment": environment,
@@ -551,9 +570,11 @@ class SentryClient:
         if projects:
             body["projects"] = list(projects)
         path = self.org_path(org, "releases", version, "deploys")
-        before = (
-            {d.get("id") for d in self.list_deploys(org, version)} if not self.dry_run else set()
-        )
+        if self.dry_run:
+            before: set[Any] = set()
+        else:
+            listed = self.list_deploys(org, version) if known is None else known
+            before = {d.get("id") for d in listed}
 
         def recover() -> requests.Response | None:
             for deploy in self.list_deploys(org, version):
