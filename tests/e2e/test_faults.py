@@ -29,7 +29,11 @@ ONE = f"{REL}*/"
 DEPLOYS = f"{REL}*/deploys/"
 FAST = {"SENTRY_RELEASE_RETRY_BUDGET": "20"}
 
-# fault class -> (spec, the fault that must have fired)
+# fault class -> (spec, the fault that must have fired).
+# To extend to later steps: add their endpoints' rules here (e.g. `POST */chunk-upload/*=503@1`,
+# `chunk/*=drop@1`, `assemble/*=stuck@1-2`, `PUT {ONE}=reset-after@2` for set_commits), add a
+# runner that exercises them (`run --mode local --sourcemaps dist`), and add what they leave
+# behind (commit count, bundles per checksum) to `snapshot` and `EXPECTED`.
 FAULTS: dict[str, tuple[str, str]] = {
     "429 with Sentry's reset header": (f"POST {REL}=429:1@1", "429"),
     "429 with Retry-After seconds": (f"PUT {ONE}=429-retry-after:1@1", "429-retry-after"),
