@@ -63,6 +63,13 @@ connection_options = _stack(
     ),
     click.option("--timeout", help="Per-request timeout (seconds or 30s/1m).", default=None),
     click.option(
+        "--retry-budget",
+        envvar="SENTRY_RELEASE_RETRY_BUDGET",
+        default=None,
+        help="Time one API call may spend retrying. [default: 120s] "
+        "[env: SENTRY_RELEASE_RETRY_BUDGET]",
+    ),
+    click.option(
         "--ca-bundle",
         envvar="SENTRY_CA_BUNDLE",
         help="CA bundle for self-hosted TLS (also REQUESTS_CA_BUNDLE).",
@@ -195,19 +202,13 @@ class Runtime:
 
     settings: Settings
     out: Output
+    _dirty_checked: bool = False
 
     def client(self) -> SentryClient:
         """The Sentry client for these settings."""
         from sentry_release.sentry.client import SentryClient
 
-        return SentryClient(
-            self.settings.url,
-            self.settings.auth_token,
-            timeout=self.settings.timeout,
-            ca_bundle=self.settings.ca_bundle,
-            dry_run=self.settings.dry_run,
-            echo=self.out.result,
-        )
+        return SentryClient.from_settings(self.settings, echo=self.out.result)
 
     def repo(self, *, required: bool = True) -> GitRepo | None:
         """The git checkout (None when not required and not a repository)."""
@@ -215,11 +216,19 @@ class Runtime:
         from sentry_release.git import GitRepo
 
         try:
-            return GitRepo(self.settings.working_directory)
+            repo = GitRepo(self.settings.working_directory)
         except GitError:
             if required:
                 raise
             return None
+        if not self._dirty_checked:
+            self._dirty_checked = True
+            if repo.is_dirty():
+                self.out.warn(
+                    f"{repo.root} has uncommitted changes: the release is named for HEAD, "
+                    "not for what is on disk; commit them first"
+                )
+        return repo
 
     def version(self, explicit: str | None, *, repo_required: bool = False) -> str:
         """VERSION argument or the derived release name."""
@@ -270,15 +279,31 @@ def configure_logging(debug: bool) -> None:
     root.setLevel(logging.DEBUG)
 
 
+def is_loopback(host: str | None) -> bool:
+    """localhost, 127.0.0.0/8 and ::1: plain http there never leaves the machine."""
+    import ipaddress
+
+    if not host:
+        return False
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def warn_plain_http(settings: Settings, out: Output) -> None:
+    """The token in clear text on the network is worth a warning (not an error: some
+    self-hosted installs sit behind a private network on purpose)."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(settings.url)
-    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1") or (
-        parts.hostname or ""
-    ).startswith("127.")
-    if parts.scheme == "http" and not loopback and settings.auth_token:
-        out.warn(f"the auth token will be sent over plain http to {parts.hostname}: use https")
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and settings.auth_token:
+        out.warn(
+            f"the auth token will be sent over plain http to {parts.hostname}: use an "
+            "https SENTRY_URL"
+        )
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -526,7 +551,7 @@ def run_cmd(version: str | None, **values: Any) -> None:
 @click.option("--token", "tokens", multiple=True, help="Accepted auth token (repeatable).")
 @click.option("--repo", "repos", multiple=True, help="Repository: owner/name=url (repeatable).")
 @click.option("--state", type=click.Path(dir_okay=False), help="JSON file that keeps state.")
-@click.option("--faults", help="Fault injection spec (see docs/architecture.md).")
+@click.option("--faults", help="Fault injection spec (see docs/reliability.md).")
 @click.option("--verbose", is_flag=True, help="Log every request.")
 def dev_server_cmd(
     host: str,
@@ -589,13 +614,18 @@ def run_cli(argv: list[str] | None, *, debug: bool = False, out: Output | None =
     except click.Abort:
         out.error("aborted")
         return 130
+    except click.UsageError as exc:
+        # One line, like every other bad input; --help has the rest.
+        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        out.error(f"{exc.format_message()}{hint}", title="Invalid usage")
+        return 2
     except click.ClickException as exc:
-        exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        out.error(exc.format_message())
+        return exc.exit_code
     except SentryReleaseError as exc:
         if debug:
             sys.stderr.write(redact(traceback.format_exc()))
-        out.error(str(exc), title=exc.title)
+        out.error(" ".join(str(exc).splitlines()), title=exc.title)
         return exc.exit_code
     except KeyboardInterrupt:
         out.error("interrupted")

@@ -46,10 +46,10 @@ def record_deploy(
     """Create the deploy unless the same one is already recorded (unless `force_new`)."""
     options = settings.deploy
     assert settings.org is not None and options.environment is not None
-    if not force_new and not client.dry_run:
-        existing = matching_deploy(
-            client.list_deploys(settings.org, version), options.environment, options.name
-        )
+    known: list[dict[str, Any]] | None = None
+    if not client.dry_run:
+        known = client.list_deploys(settings.org, version)
+        existing = None if force_new else matching_deploy(known, options.environment, options.name)
         if existing is not None:
             return DeployResult(existing, False)
     deploy = client.create_deploy(
@@ -61,5 +61,6 @@ def record_deploy(
         date_started=options.started,
         date_finished=options.finished or now or datetime.now(timezone.utc),
         projects=settings.projects,
+        known=known,
     )
     return DeployResult(deploy, True)

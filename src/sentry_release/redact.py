@@ -1,13 +1,34 @@
-"""Keeps secrets out of every line the tool prints, logs or raises."""
+"""Keeps secrets out of every line the tool prints, logs or raises.
+
+Registered secrets are replaced wherever they appear, also in the encoded forms they take in
+URLs and headers; any `Authorization: Bearer ...` value is masked even if never registered.
+`find_leaks` is the test side: where a secret (or an encoding of it) shows up in some text.
+"""
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
+from collections.abc import Mapping
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[redacted]"
 _MIN_SECRET_LENGTH = 4
 _secrets: set[str] = set()
 _lock = threading.Lock()
+_BEARER_RE = re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+
+
+def encodings(secret: str) -> tuple[str, ...]:
+    """The secret as written, percent-encoded and base64'd: the forms it can leak in."""
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        base64.b64encode(secret.encode()).decode().rstrip("="),
+    }
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
 
 def register_secret(value: str | None) -> None:
@@ -18,12 +39,15 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """Replace every registered secret in `text`, longest first."""
-    if not _secrets:
-        return text
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    """Replace every registered secret (and its encodings) and any bearer credential."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        for form in encodings(secret):
+            if form in text:
+                text = text.replace(form, REDACTED)
+    if "earer" in text:
+        text = _BEARER_RE.sub(lambda m: m.group(1) + REDACTED, text)
     return text
 
 
@@ -31,3 +55,17 @@ def clear_secrets() -> None:
     """Forget all secrets (tests run many configurations in one process)."""
     with _lock:
         _secrets.clear()
+
+
+def find_leaks(secret: str, texts: Mapping[str, str]) -> list[str]:
+    """`name: line` for every line of every named text that holds the secret in any encoding.
+
+    Tests scan stdout, stderr, job summaries and outputs with it; an empty list is a pass.
+    """
+    leaks: list[str] = []
+    forms = encodings(secret)
+    for name, text in texts.items():
+        for line in text.splitlines():
+            if any(form in line for form in forms):
+                leaks.append(f"{name}: {line}")
+    return leaks

@@ -23,6 +23,7 @@ from sentry_release.redact import register_secret
 
 DEFAULT_URL = "https://sentry.io/"
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRY_BUDGET = 120.0  # seconds one API call may spend retrying
 ORG_TOKEN_PREFIX = "sntrys_"
 COMMIT_MODES = ("auto", "local", "manual", "skip")
 TRUE_WORDS = ("true", "yes", "1", "on")
@@ -338,6 +339,7 @@ class Settings:
     dry_run: bool = False
     debug: bool = False
     timeout: float = DEFAULT_TIMEOUT
+    retry_budget: float = DEFAULT_RETRY_BUDGET
     ca_bundle: str | None = None
     warnings: tuple[str, ...] = ()
 
@@ -523,6 +525,10 @@ def from_values(
         parse_expected_status(gate.health_status)
         check_urls(gate.health_urls)
     timeout = parse_duration(values.get("timeout"), name="timeout")
+    retry_budget = parse_duration(values.get("retry_budget"), name="retry_budget")
+    ca_bundle = _text(values, "ca_bundle")
+    if ca_bundle is not None and not (workdir / ca_bundle).expanduser().is_file():
+        raise ConfigError(f"CA bundle not found: {ca_bundle} (--ca-bundle / SENTRY_CA_BUNDLE)")
     return Settings.from_connection(
         connection,
         release=values.get("release") or None,
@@ -539,5 +545,6 @@ def from_values(
         dry_run=parse_bool(values.get("dry_run"), name="dry_run"),
         debug=parse_bool(values.get("debug"), name="debug"),
         timeout=timeout if timeout else DEFAULT_TIMEOUT,
-        ca_bundle=_text(values, "ca_bundle"),
+        retry_budget=DEFAULT_RETRY_BUDGET if retry_budget is None else retry_budget,
+        ca_bundle=str((workdir / ca_bundle).expanduser()) if ca_bundle else None,
     )

@@ -173,8 +173,9 @@ def test_runner_run_creates_finalizes_deploys_and_reports(
     assert "| Environment | `production` |" in run.summary
     assert f"| Deploy id | {deploys[0]['id']} |" in run.summary
     # one collapsible group per step
-    groups = [line[len("::group::"):] for line in run.stdout.splitlines()
-              if line.startswith("::group::")]
+    groups = [
+        line[len("::group::") :] for line in run.stdout.splitlines() if line.startswith("::group::")
+    ]
     assert groups == ["Create release", "Finalize release", "Record deploy"]
     assert run.stdout.count("::endgroup::") == 3
 
@@ -186,10 +187,19 @@ def test_token_input_and_kebab_input_names(
     run = run_step(
         workspace,
         tmp_path,
-        {"url": server.url, "org": ORG, "projects": "web", "auth_token": TOKEN,
-         "release": "2.0.0", "finalize": "false"},
-        env={"INPUT_SET-COMMITS": "skip", "INPUT_DEPLOY-NAME": "green",
-             "INPUT_ENVIRONMENT": "staging"},
+        {
+            "url": server.url,
+            "org": ORG,
+            "projects": "web",
+            "auth_token": TOKEN,
+            "release": "2.0.0",
+            "finalize": "false",
+        },
+        env={
+            "INPUT_SET-COMMITS": "skip",
+            "INPUT_DEPLOY-NAME": "green",
+            "INPUT_ENVIRONMENT": "staging",
+        },
     )
     assert run.code == 0, run.stdout + run.stderr
     assert run.stdout.startswith(f"::add-mask::{TOKEN}\n")
@@ -205,7 +215,8 @@ def test_bad_boolean_fails_before_any_request(
     server: DevServer, workspace: Path, tmp_path: Path
 ) -> None:
     run = run_step(
-        workspace, tmp_path,
+        workspace,
+        tmp_path,
         {"url": server.url, "org": ORG, "projects": "web", "finalize": "maybe"},
         env={"SENTRY_AUTH_TOKEN": TOKEN},
     )
@@ -222,7 +233,8 @@ def test_working_directory_escape_is_refused(
     server: DevServer, workspace: Path, tmp_path: Path
 ) -> None:
     run = run_step(
-        workspace, tmp_path,
+        workspace,
+        tmp_path,
         {"url": server.url, "org": ORG, "projects": "web", "working_directory": "../.."},
         env={"SENTRY_AUTH_TOKEN": TOKEN},
     )
@@ -236,9 +248,16 @@ def test_sentry_error_fails_the_step_with_sentrys_words_and_a_summary(
 ) -> None:
     """A project Sentry does not know: exit 1, Sentry's detail, what was done so far."""
     run = run_step(
-        workspace, tmp_path,
-        {"url": server.url, "org": ORG, "projects": "nope", "set_commits": "skip",
-         "release": "3.0", "environment": "production"},
+        workspace,
+        tmp_path,
+        {
+            "url": server.url,
+            "org": ORG,
+            "projects": "nope",
+            "set_commits": "skip",
+            "release": "3.0",
+            "environment": "production",
+        },
         env={"SENTRY_AUTH_TOKEN": TOKEN},
     )
     assert run.code == 1, run.stdout + run.stderr
@@ -249,17 +268,21 @@ def test_sentry_error_fails_the_step_with_sentrys_words_and_a_summary(
     assert TOKEN not in run.everything.replace(f"::add-mask::{TOKEN}", "")
 
 
-def test_working_directory_in_a_monorepo_checkout(
-    server: DevServer, tmp_path: Path
-) -> None:
+def test_working_directory_in_a_monorepo_checkout(server: DevServer, tmp_path: Path) -> None:
     """The checkout lives in a subdirectory of the workspace (actions/checkout `path:`)."""
     workspace = tmp_path / "workspace"
     app = workspace / "apps" / "web"
     shas = make_repo(app, commits=1)
     run = run_step(
-        app, tmp_path,
-        {"url": server.url, "org": ORG, "projects": "web", "set_commits": "skip",
-         "working_directory": "apps/web"},
+        app,
+        tmp_path,
+        {
+            "url": server.url,
+            "org": ORG,
+            "projects": "web",
+            "set_commits": "skip",
+            "working_directory": "apps/web",
+        },
         env={"SENTRY_AUTH_TOKEN": TOKEN, "GITHUB_WORKSPACE": str(workspace)},
     )
     assert run.code == 0, run.stdout + run.stderr
@@ -272,7 +295,8 @@ def test_default_set_commits_associates_the_history_and_reports_it(
 ) -> None:
     """set_commits left empty: auto, no repository integration, so local history."""
     run = run_step(
-        workspace, tmp_path,
+        workspace,
+        tmp_path,
         {"url": server.url, "org": ORG, "projects": "web", "release": "4.0"},
         env={"SENTRY_AUTH_TOKEN": TOKEN},
     )
@@ -282,23 +306,30 @@ def test_default_set_commits_associates_the_history_and_reports_it(
     assert run.outputs["commits"] == "2"
     assert "### Commits (2)" in run.summary
     head = held[0]["id"]
-    assert re.search(rf"\| `[^`]+` \| local \| \(first release\) \| `{head[:12]}` \| 2 \|",
-                     run.summary), run.summary
+    assert re.search(
+        rf"\| `[^`]+` \| local \| \(first release\) \| `{head[:12]}` \| 2 \|", run.summary
+    ), run.summary
     assert "::group::Associate commits" in run.stdout
 
 
-def test_manual_commits_from_repo_commit_previous_commit(
-    server: DevServer, tmp_path: Path
-) -> None:
+def test_manual_commits_from_repo_commit_previous_commit(server: DevServer, tmp_path: Path) -> None:
     from sentry_release.devserver.commits import add_repo
 
     origin = tmp_path / "origin"
     shas = make_repo(origin, commits=4)
     add_repo(server.store, ORG, "acme/web", f"file://{origin}")
     run = run_step(
-        origin, tmp_path,
-        {"url": server.url, "org": ORG, "projects": "web", "release": "5.0",
-         "repo": "acme/web", "commit": shas[3], "previous_commit": shas[1]},
+        origin,
+        tmp_path,
+        {
+            "url": server.url,
+            "org": ORG,
+            "projects": "web",
+            "release": "5.0",
+            "repo": "acme/web",
+            "commit": shas[3],
+            "previous_commit": shas[1],
+        },
         env={"SENTRY_AUTH_TOKEN": TOKEN},
     )
     assert run.code == 0, run.stdout + run.stderr

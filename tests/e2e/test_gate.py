@@ -49,10 +49,18 @@ def iso(epoch: float) -> str:
 
 def deployed(server: DevServer, version: str, finished: float) -> None:
     """Create a release and record its deploy to production at `finished`."""
-    api(server, "POST", f"/organizations/{ORG}/releases/", json={"version": version,
-                                                                  "projects": ["web"]})
-    api(server, "POST", f"/organizations/{ORG}/releases/{version}/deploys/",
-        json={"environment": ENV, "dateFinished": iso(finished)})
+    api(
+        server,
+        "POST",
+        f"/organizations/{ORG}/releases/",
+        json={"version": version, "projects": ["web"]},
+    )
+    api(
+        server,
+        "POST",
+        f"/organizations/{ORG}/releases/{version}/deploys/",
+        json={"environment": ENV, "dateFinished": iso(finished)},
+    )
 
 
 def error_event(
@@ -72,8 +80,15 @@ def error_event(
         "level": level,
         "release": release,
         "environment": ENV,
-        "exception": {"values": [{"type": exc_type, "value": value,
-                                  "mechanism": {"type": "generic", "handled": handled}}]},
+        "exception": {
+            "values": [
+                {
+                    "type": exc_type,
+                    "value": value,
+                    "mechanism": {"type": "generic", "handled": handled},
+                }
+            ]
+        },
     }
     if user:
         event["user"] = {"id": user}
@@ -89,15 +104,23 @@ def send_envelopes(server: DevServer, events: list[dict[str, Any]]) -> None:
     with requests.Session() as session:
         for event in events:
             payload = json.dumps(event).encode()
-            body = b"\n".join([
-                json.dumps({"event_id": event["event_id"], "dsn": dsn}).encode(),
-                json.dumps({"type": "event", "length": len(payload)}).encode(),
-                payload,
-            ])
-            done = session.post(f"{server.url}api/{project_id}/envelope/",
-                                data=gzip.compress(body), timeout=10,
-                                headers={"X-Sentry-Auth": auth, "Content-Encoding": "gzip",
-                                         "Content-Type": "application/x-sentry-envelope"})
+            body = b"\n".join(
+                [
+                    json.dumps({"event_id": event["event_id"], "dsn": dsn}).encode(),
+                    json.dumps({"type": "event", "length": len(payload)}).encode(),
+                    payload,
+                ]
+            )
+            done = session.post(
+                f"{server.url}api/{project_id}/envelope/",
+                data=gzip.compress(body),
+                timeout=10,
+                headers={
+                    "X-Sentry-Auth": auth,
+                    "Content-Encoding": "gzip",
+                    "Content-Type": "application/x-sentry-envelope",
+                },
+            )
             assert done.status_code == 200, done.text
 
 
@@ -131,8 +154,13 @@ def sdk(server: DevServer) -> Iterator[Any]:
         return event
 
     def capture(release: str, at: float, exc: BaseException, user: str) -> None:
-        sentry_sdk.init(dsn=server.dsn(ORG, "web"), release=release, environment=ENV,
-                        default_integrations=False, before_send=at_time)
+        sentry_sdk.init(
+            dsn=server.dsn(ORG, "web"),
+            release=release,
+            environment=ENV,
+            default_integrations=False,
+            before_send=at_time,
+        )
         when["t"] = at
         sentry_sdk.set_user({"id": user})
         sentry_sdk.capture_exception(exc)
@@ -149,14 +177,20 @@ def raise_and_catch(exc: BaseException) -> BaseException:
         return caught
 
 
-def test_sdk_baseline_and_no_new_errors_pass(server: DevServer, env: dict[str, str],
-                                            history: float, sdk: Any) -> None:
+def test_sdk_baseline_and_no_new_errors_pass(
+    server: DevServer, env: dict[str, str], history: float, sdk: Any
+) -> None:
     for i, when in enumerate(spread(20, history - HOUR, history)):
         sdk(OLD, when, raise_and_catch(ValueError("bad price")), f"user{i % 4}")
-    issues = api(server, "GET", f"/organizations/{ORG}/issues/",
-                 params={"query": f'firstRelease:"{OLD}"', "environment": ENV}).json()
+    issues = api(
+        server,
+        "GET",
+        f"/organizations/{ORG}/issues/",
+        params={"query": f'firstRelease:"{OLD}"', "environment": ENV},
+    ).json()
     assert [(i["title"], i["count"], i["userCount"]) for i in issues] == [
-        ("ValueError: bad price", "20", 4)]
+        ("ValueError: bad price", "20", 4)
+    ]
     done = gate(env, *PAST_WINDOW)
     assert done.returncode == 0, done.stderr
     assert "Deploy gate: PASS" in done.stdout
@@ -199,16 +233,30 @@ def test_resolved_and_ignored_issues_are_not_counted(
 ) -> None:
     send_envelopes(server, [error_event(OLD, t) for t in spread(20, history - HOUR, history)])
     for name in ("resolved", "ignored"):
-        send_envelopes(server, [error_event(NEW, t, "RuntimeError", name, user=f"u{i}")
-                                for i, t in enumerate(spread(5, history + 60, history + 900))])
-    issues = api(server, "GET", f"/organizations/{ORG}/issues/",
-                 params={"query": f'firstRelease:"{NEW}" is:unresolved', "environment": ENV}).json()
+        send_envelopes(
+            server,
+            [
+                error_event(NEW, t, "RuntimeError", name, user=f"u{i}")
+                for i, t in enumerate(spread(5, history + 60, history + 900))
+            ],
+        )
+    issues = api(
+        server,
+        "GET",
+        f"/organizations/{ORG}/issues/",
+        params={"query": f'firstRelease:"{NEW}" is:unresolved', "environment": ENV},
+    ).json()
     ids = {i["title"].split(": ")[1]: i["id"] for i in issues}
     assert len(issues) == 2
     assert gate(env, *PAST_WINDOW).returncode == 3  # both count while unresolved
     api(server, "PUT", f"/issues/{ids['resolved']}/", json={"status": "resolved"})
-    api(server, "PUT", f"/organizations/{ORG}/issues/", params={"id": ids["ignored"]},
-        json={"status": "ignored"})
+    api(
+        server,
+        "PUT",
+        f"/organizations/{ORG}/issues/",
+        params={"id": ids["ignored"]},
+        json={"status": "ignored"},
+    )
     done = gate(env, *PAST_WINDOW)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Deploy gate: PASS" in done.stdout
@@ -216,11 +264,18 @@ def test_resolved_and_ignored_issues_are_not_counted(
 
 
 @pytest.mark.parametrize(("new_per_hour", "code", "verdict"), [(110, 0, "PASS"), (400, 3, "FAIL")])
-def test_error_rate_against_baseline(server: DevServer, env: dict[str, str], history: float,
-                                     new_per_hour: int, code: int, verdict: str) -> None:
+def test_error_rate_against_baseline(
+    server: DevServer,
+    env: dict[str, str],
+    history: float,
+    new_per_hour: int,
+    code: int,
+    verdict: str,
+) -> None:
     send_envelopes(server, [error_event(OLD, t) for t in spread(100, history - HOUR, history)])
-    send_envelopes(server, [error_event(NEW, t) for t in spread(new_per_hour, history,
-                                                                  history + HOUR)])
+    send_envelopes(
+        server, [error_event(NEW, t) for t in spread(new_per_hour, history, history + HOUR)]
+    )
     done = gate(env, *PAST_WINDOW, "--json")
     assert done.returncode == code, done.stderr
     report = json.loads(done.stdout)
@@ -298,9 +353,25 @@ def app_url() -> Iterator[str]:
 def test_health_url_500_fails_early(server: DevServer, env: dict[str, str], app_url: str) -> None:
     deployed(server, NEW, time.time())
     started = time.monotonic()
-    done = gate(env, "--grace", "0", "--window", "30s", "--settle", "0", "--poll", "0.2",
-                "--health-url", f"{app_url}/ok", "--health-url", f"{app_url}/health",
-                "--health-body", "ok", "--health-successes", "2")
+    done = gate(
+        env,
+        "--grace",
+        "0",
+        "--window",
+        "30s",
+        "--settle",
+        "0",
+        "--poll",
+        "0.2",
+        "--health-url",
+        f"{app_url}/ok",
+        "--health-url",
+        f"{app_url}/health",
+        "--health-body",
+        "ok",
+        "--health-successes",
+        "2",
+    )
     elapsed = time.monotonic() - started
     assert done.returncode == 3, done.stderr
     assert f"health check failed: {app_url}/health (HTTP 500, 2 in a row)" in done.stderr
@@ -314,15 +385,37 @@ def test_live_window_is_honoured(server: DevServer, env: dict[str, str], app_url
     deployed(server, NEW, time.time())
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sentry_release", "gate", NEW, "--env", ENV, "--grace", "1s",
-         "--window", "2s", "--settle", "0.5s", "--poll", "0.5s", "--health-url", f"{app_url}/ok",
-         "--health-successes", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sentry_release",
+            "gate",
+            NEW,
+            "--env",
+            ENV,
+            "--grace",
+            "1s",
+            "--window",
+            "2s",
+            "--settle",
+            "0.5s",
+            "--poll",
+            "0.5s",
+            "--health-url",
+            f"{app_url}/ok",
+            "--health-successes",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(1.5)
     now = time.time()
-    send_envelopes(server, [error_event(NEW, now, "OSError", "disk full", user=f"u{i}")
-                            for i in range(3)])
+    send_envelopes(
+        server, [error_event(NEW, now, "OSError", "disk full", user=f"u{i}") for i in range(3)]
+    )
     _, err = proc.communicate(timeout=30)
     elapsed = time.monotonic() - started
     assert proc.returncode == 3, err
@@ -333,8 +426,15 @@ def test_live_window_is_honoured(server: DevServer, env: dict[str, str], app_url
 
 def test_unhandled_error_fails_fast(server: DevServer, env: dict[str, str]) -> None:
     deployed(server, NEW, time.time() - 1)
-    send_envelopes(server, [error_event(NEW, time.time(), "SegFault", "crash", user=None,
-                                        handled=False, level="fatal") for _ in range(3)])
+    send_envelopes(
+        server,
+        [
+            error_event(
+                NEW, time.time(), "SegFault", "crash", user=None, handled=False, level="fatal"
+            )
+            for _ in range(3)
+        ],
+    )
     started = time.monotonic()
     done = gate(env, "--grace", "0", "--window", "60s", "--settle", "0", "--poll", "0.5")
     assert done.returncode == 3, done.stderr
@@ -347,16 +447,41 @@ def test_markdown_summary_of_a_failing_gate() -> None:
     from sentry_release.gate import GateReport
     from sentry_release.watch import render_markdown
 
-    report = GateReport("FAIL", "1 new issue(s) above the floors", (
-        {"shortId": "WEB-7", "title": "KeyError: a|b", "level": "error", "events": 5,
-         "users": 2, "unhandled": False, "firstSeen": "2026-01-01T00:00:00Z",
-         "permalink": "https://sentry.example/issues/7/", "counted": True, "why": ""},), {
-        "version": NEW, "environment": ENV, "baseline_release": OLD,
-        "rate": {"new_errors": 40, "base_errors": 10, "new_exposure": 600.0,
-                 "base_exposure": 600.0, "exposure_unit": "seconds", "ratio": 4.0,
-                 "p_value": 1.2e-5, "verdict": "FAIL", "reason": "error rate regressed"},
-        "policy": {"max_ratio": 1.5, "alpha": 0.01},
-    })
+    report = GateReport(
+        "FAIL",
+        "1 new issue(s) above the floors",
+        (
+            {
+                "shortId": "WEB-7",
+                "title": "KeyError: a|b",
+                "level": "error",
+                "events": 5,
+                "users": 2,
+                "unhandled": False,
+                "firstSeen": "2026-01-01T00:00:00Z",
+                "permalink": "https://sentry.example/issues/7/",
+                "counted": True,
+                "why": "",
+            },
+        ),
+        {
+            "version": NEW,
+            "environment": ENV,
+            "baseline_release": OLD,
+            "rate": {
+                "new_errors": 40,
+                "base_errors": 10,
+                "new_exposure": 600.0,
+                "base_exposure": 600.0,
+                "exposure_unit": "seconds",
+                "ratio": 4.0,
+                "p_value": 1.2e-5,
+                "verdict": "FAIL",
+                "reason": "error rate regressed",
+            },
+            "policy": {"max_ratio": 1.5, "alpha": 0.01},
+        },
+    )
     text = render_markdown(report)
     assert text.startswith("### ❌ Deploy gate: FAIL")
     assert "[WEB-7](https://sentry.example/issues/7/)" in text
@@ -369,10 +494,19 @@ def send_sessions(server: DevServer, release: str, started: float, count: int) -
     """A `sessions` aggregate envelope, as server-mode SDKs send them."""
     dsn = server.dsn(ORG, "web")
     project_id = dsn.rsplit("/", 1)[1]
-    payload = json.dumps({"attrs": {"release": release, "environment": ENV},
-                          "aggregates": [{"started": iso(started), "exited": count}]}).encode()
-    body = b"\n".join([json.dumps({"dsn": dsn}).encode(),
-                       json.dumps({"type": "sessions", "length": len(payload)}).encode(), payload])
+    payload = json.dumps(
+        {
+            "attrs": {"release": release, "environment": ENV},
+            "aggregates": [{"started": iso(started), "exited": count}],
+        }
+    ).encode()
+    body = b"\n".join(
+        [
+            json.dumps({"dsn": dsn}).encode(),
+            json.dumps({"type": "sessions", "length": len(payload)}).encode(),
+            payload,
+        ]
+    )
     done = requests.post(f"{server.url}api/{project_id}/envelope/", data=body, timeout=10)
     assert done.status_code == 200, done.text
 
@@ -399,9 +533,30 @@ def test_sessions_are_the_exposure_when_the_project_sends_them(
 def test_run_with_gate_watches_the_deploy_it_recorded(
     server: DevServer, env: dict[str, str], app_url: str
 ) -> None:
-    done = run_cli(["run", "2.0.0", "--mode", "skip", "--env", ENV, "--gate", "--grace", "0",
-                    "--window", "1s", "--settle", "0", "--poll", "0.2",
-                    "--health-url", f"{app_url}/broken", "--health-successes", "2"], env)
+    done = run_cli(
+        [
+            "run",
+            "2.0.0",
+            "--mode",
+            "skip",
+            "--env",
+            ENV,
+            "--gate",
+            "--grace",
+            "0",
+            "--window",
+            "1s",
+            "--settle",
+            "0",
+            "--poll",
+            "0.2",
+            "--health-url",
+            f"{app_url}/broken",
+            "--health-successes",
+            "2",
+        ],
+        env,
+    )
     assert done.returncode == 3, done.stderr
     assert "Recorded deploy" in done.stdout
     assert "Deploy gate: FAIL" in done.stdout
@@ -410,8 +565,9 @@ def test_run_with_gate_watches_the_deploy_it_recorded(
     assert [d["environment"] for d in deploys] == [ENV]
 
 
-def test_bad_gate_input_is_refused_before_any_request(server: DevServer,
-                                                      env: dict[str, str]) -> None:
+def test_bad_gate_input_is_refused_before_any_request(
+    server: DevServer, env: dict[str, str]
+) -> None:
     done = run_cli(["run", "3.0.0", "--mode", "skip", "--gate"], env)
     assert done.returncode == 2
     assert "the deploy gate needs an environment" in done.stderr
@@ -427,15 +583,25 @@ def test_probe_status_body_timeout_and_unreachable(app_url: str) -> None:
     ok = parse_expected_status("2xx")
     with requests.Session() as session:
         assert probe(session, f"{app_url}/ok", timeout=5, expected=ok, body="ok") == (
-            True, "HTTP 200")
+            True,
+            "HTTP 200",
+        )
         assert probe(session, f"{app_url}/ok", timeout=5, expected=ok, body="ready") == (
-            False, "HTTP 200 without 'ready' in the body")
-        assert probe(session, f"{app_url}/x", timeout=5,
-                     expected=parse_expected_status("500")) == (True, "HTTP 500")
+            False,
+            "HTTP 200 without 'ready' in the body",
+        )
+        assert probe(session, f"{app_url}/x", timeout=5, expected=parse_expected_status("500")) == (
+            True,
+            "HTTP 500",
+        )
         assert probe(session, f"{app_url}/slow", timeout=0.2, expected=ok) == (
-            False, "timed out after 0.2s")
+            False,
+            "timed out after 0.2s",
+        )
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             closed = sock.getsockname()[1]
         assert probe(session, f"http://127.0.0.1:{closed}/", timeout=1, expected=ok) == (
-            False, "unreachable: ConnectionError")
+            False,
+            "unreachable: ConnectionError",
+        )

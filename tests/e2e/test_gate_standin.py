@@ -60,29 +60,49 @@ def test_grouping_environments_and_queries(server: DevServer) -> None:
     staging = issues(server, environment="staging", query="firstRelease:1.1")
     # grouping ignores the environment; the level is the latest event's, as in Sentry
     assert [(i["title"], i["count"], i["level"]) for i in staging] == [
-        ("IOError: disk", "1", "warning")]
-    page = api(server, "GET", f"/organizations/{ORG}/issues/",
-               params={"query": "", "limit": 1, "sort": "freq"})
+        ("IOError: disk", "1", "warning")
+    ]
+    page = api(
+        server,
+        "GET",
+        f"/organizations/{ORG}/issues/",
+        params={"query": "", "limit": 1, "sort": "freq"},
+    )
     assert len(page.json()) == 1 and 'rel="next"; results="true"' in page.headers["Link"]
-    bad = requests.get(f"{server.url}api/0/organizations/{ORG}/issues/",
-                       params={"query": "color:red"}, timeout=5,
-                       headers={"Authorization": f"Bearer {TOKEN}"})
+    bad = requests.get(
+        f"{server.url}api/0/organizations/{ORG}/issues/",
+        params={"query": "color:red"},
+        timeout=5,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
     assert bad.status_code == 400 and "color" in bad.json()["detail"]
-    counts = api(server, "GET", f"/organizations/{ORG}/events/", params=[
-        ("field", "count()"), ("field", "count_unique(user)"),
-        ("query", 'event.type:error release:"1.1"'), ("environment", ENV),
-        ("statsPeriod", "1h")]).json()
+    counts = api(
+        server,
+        "GET",
+        f"/organizations/{ORG}/events/",
+        params=[
+            ("field", "count()"),
+            ("field", "count_unique(user)"),
+            ("query", 'event.type:error release:"1.1"'),
+            ("environment", ENV),
+            ("statsPeriod", "1h"),
+        ],
+    ).json()
     assert counts["data"] == [{"count()": 3, "count_unique(user)": 2}]
 
 
 def test_resolved_issue_regresses_on_a_new_event(server: DevServer) -> None:
     send_envelopes(server, [error_event("1.0", time.time())])
     [issue] = issues(server)
-    resolved = api(server, "PUT", f"/organizations/{ORG}/issues/{issue['id']}/",
-                   json={"status": "resolved"}).json()
+    resolved = api(
+        server, "PUT", f"/organizations/{ORG}/issues/{issue['id']}/", json={"status": "resolved"}
+    ).json()
     assert resolved["status"] == "resolved"
     assert issues(server) == []
     send_envelopes(server, [error_event("1.0", time.time())])
     [again] = issues(server)
     assert (again["id"], again["status"], again["substatus"]) == (
-        issue["id"], "unresolved", "regressed")
+        issue["id"],
+        "unresolved",
+        "regressed",
+    )

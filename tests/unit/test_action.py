@@ -132,9 +132,7 @@ def test_repo_commit_previous_become_a_manual_spec(tmp_path: Path) -> None:
         ({"INPUT_DISABLE_SAFE_DIRECTORY": "yes please"}, "disable_safe_directory must be true"),
     ],
 )
-def test_bad_inputs_are_one_clear_line(
-    tmp_path: Path, extra: dict[str, str], message: str
-) -> None:
+def test_bad_inputs_are_one_clear_line(tmp_path: Path, extra: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         action.action_config({"GITHUB_WORKSPACE": str(tmp_path), **extra})
 
@@ -143,12 +141,14 @@ def test_working_directory_resolves_inside_the_workspace(tmp_path: Path) -> None
     (tmp_path / "apps" / "web").mkdir(parents=True)
     web = (tmp_path / "apps/web").resolve()
     assert action.resolve_working_directory(tmp_path, "apps/web") == web
-    assert action.resolve_working_directory(tmp_path, "apps/../apps/web/.") == (
-        tmp_path / "apps/web"
-    ).resolve()
-    assert action.resolve_working_directory(tmp_path, str(tmp_path / "apps")) == (
-        tmp_path / "apps"
-    ).resolve()
+    assert (
+        action.resolve_working_directory(tmp_path, "apps/../apps/web/.")
+        == (tmp_path / "apps/web").resolve()
+    )
+    assert (
+        action.resolve_working_directory(tmp_path, str(tmp_path / "apps"))
+        == (tmp_path / "apps").resolve()
+    )
     assert action.resolve_working_directory(tmp_path, None) == tmp_path.resolve()
     for escape in ("..", "/etc", "apps/../../x"):
         with pytest.raises(ConfigError, match="outside the workspace"):
@@ -203,13 +203,55 @@ def test_action_builds_the_same_settings_as_the_cli(
     for key, value in common.items():
         monkeypatch.setenv(key, value)
     code = run_cli(
-        ["run", "1.0", "--org", "acme", "-p", "web", "-p", "api", "--mode", "skip", "--env",
-         "production", "--name", "blue", "--deploy-url", "https://example.com", "--started",
-         "1700000000", "--dist", "42", "--url-prefix", "~/static", "--strip-common-prefix",
-         "--sourcemaps", "dist", "--no-inject", "--no-finalize", "--gate", "--grace", "1m",
-         "--window", "2m", "--max-new-issues", "2", "--min-events", "5", "--max-ratio", "2.5",
-         "--health-url", "http://127.0.0.1:9/health", "--on-inconclusive", "fail",
-         "--on-api-error", "pass", "--gate-dry-run", "--release-prefix", "web@"]
+        [
+            "run",
+            "1.0",
+            "--org",
+            "acme",
+            "-p",
+            "web",
+            "-p",
+            "api",
+            "--mode",
+            "skip",
+            "--env",
+            "production",
+            "--name",
+            "blue",
+            "--deploy-url",
+            "https://example.com",
+            "--started",
+            "1700000000",
+            "--dist",
+            "42",
+            "--url-prefix",
+            "~/static",
+            "--strip-common-prefix",
+            "--sourcemaps",
+            "dist",
+            "--no-inject",
+            "--no-finalize",
+            "--gate",
+            "--grace",
+            "1m",
+            "--window",
+            "2m",
+            "--max-new-issues",
+            "2",
+            "--min-events",
+            "5",
+            "--max-ratio",
+            "2.5",
+            "--health-url",
+            "http://127.0.0.1:9/health",
+            "--on-inconclusive",
+            "fail",
+            "--on-api-error",
+            "pass",
+            "--gate-dry-run",
+            "--release-prefix",
+            "web@",
+        ]
     )
     assert code == 0
     environ = {
@@ -319,16 +361,27 @@ def full_result() -> PipelineResult:
     result.upload = UploadResult(("bundle-1", "bundle-2"), 12, 3 * 1024 * 1024, 1024, ())
     result.finalized = True
     result.deploy = DeployResult(
-        {"id": "77", "environment": "production", "name": "blue", "url": "https://example.com",
-         "dateFinished": "2026-01-01T00:00:00Z"},
+        {
+            "id": "77",
+            "environment": "production",
+            "name": "blue",
+            "url": "https://example.com",
+            "dateFinished": "2026-01-01T00:00:00Z",
+        },
         True,
     )
     result.gate = GateReport(
         "FAIL",
         "2 new issues (max 0)",
         (
-            {"shortId": "WEB-1", "title": "TypeError: x | y", "permalink": "https://s/1",
-             "count": "12", "userCount": 4, "level": "error"},
+            {
+                "shortId": "WEB-1",
+                "title": "TypeError: x | y",
+                "permalink": "https://s/1",
+                "count": "12",
+                "userCount": 4,
+                "level": "error",
+            },
             {"id": "99", "title": "ZeroDivisionError", "count": "5", "userCount": 1},
         ),
     )
@@ -372,8 +425,15 @@ def test_summary_of_a_failed_step_keeps_what_was_done() -> None:
     assert "### ❌ Sentry API error" in md and "> Sentry answered 500 on PUT: boom" in md
     assert "### Deploy" not in md and "### Commits" not in md
     outputs = action.outputs_for(state)
-    assert outputs == {"release": "1.0", "version": "1.0", "commits": "", "bundle_ids": "",
-                       "deploy_id": "", "gate_verdict": "", "new_issues": ""}
+    assert outputs == {
+        "release": "1.0",
+        "version": "1.0",
+        "commits": "",
+        "bundle_ids": "",
+        "deploy_id": "",
+        "gate_verdict": "",
+        "new_issues": "",
+    }
 
 
 def test_outputs_from_a_full_result() -> None:
@@ -417,10 +477,15 @@ def test_a_crash_mid_step_still_writes_summary_and_outputs(
     monkeypatch.chdir(tmp_path)
     output, summary = tmp_path / "out", tmp_path / "summary"
     environ = {
-        "GITHUB_WORKSPACE": str(repo), "GITHUB_OUTPUT": str(output),
-        "GITHUB_STEP_SUMMARY": str(summary), "HOME": str(tmp_path),
-        "INPUT_RELEASE": "7.0", "INPUT_ORG": "acme", "INPUT_PROJECTS": "web",
-        "INPUT_AUTH_TOKEN": "sekrit-token-value", "INPUT_URL": "http://127.0.0.1:9/",
+        "GITHUB_WORKSPACE": str(repo),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "HOME": str(tmp_path),
+        "INPUT_RELEASE": "7.0",
+        "INPUT_ORG": "acme",
+        "INPUT_PROJECTS": "web",
+        "INPUT_AUTH_TOKEN": "sekrit-token-value",
+        "INPUT_URL": "http://127.0.0.1:9/",
         "INPUT_SET_COMMITS": "skip",
     }
     code = action.main(environ, action.ActionOutput(github=True, is_tty=False))

@@ -24,7 +24,7 @@ SAMPLES = {
     "org": "other-org",
     "auth_token": "another-token-value",
     "projects": "api",
-    "ca_bundle": "/etc/ssl/certs/ca.pem",
+    "ca_bundle": __file__,  # must exist: a missing bundle is refused up front
     "release": "9.9.9",
     "release_prefix": "web@",
     "tag_pattern": "web@*",
@@ -65,9 +65,14 @@ SAMPLES = {
 
 
 def settings_for(tmp_path: Path, inputs: dict[str, str]) -> tuple[Settings, action.ActionConfig]:
-    env = {"GITHUB_WORKSPACE": str(tmp_path), "SENTRY_ORG": "acme", "SENTRY_PROJECT": "web",
-           "SENTRY_AUTH_TOKEN": "a-token-value", "GITHUB_REPOSITORY": "acme/web",
-           "SENTRY_ENVIRONMENT": "production"}  # the gate refuses to run without one
+    env = {
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "SENTRY_ORG": "acme",
+        "SENTRY_PROJECT": "web",
+        "SENTRY_AUTH_TOKEN": "a-token-value",
+        "GITHUB_REPOSITORY": "acme/web",
+        "SENTRY_ENVIRONMENT": "production",
+    }  # the gate refuses to run without one
     env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
     config = action.action_config(env)
     return from_values(config.values, cwd=tmp_path, home=None), config
@@ -186,7 +191,10 @@ def tool(name: str) -> str:
 def test_action_yml_validates_against_githubs_schema() -> None:
     done = subprocess.run(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", "action.yml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -196,7 +204,10 @@ def test_workflows_validate_against_githubs_schema() -> None:
     assert {Path(w).name for w in workflows} >= {"ci.yml", "self-test.yml", "release-image.yml"}
     done = subprocess.run(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -10,7 +10,13 @@ import requests
 import responses
 
 from sentry_release import __version__
-from sentry_release.errors import AuthError, NetworkError, NotFoundError, SentryAPIError
+from sentry_release.errors import (
+    AuthError,
+    NetworkError,
+    NotFoundError,
+    SentryAPIError,
+    UploadError,
+)
 from sentry_release.sentry.client import RetryPolicy, SentryClient, parse_link_header
 
 BASE = "https://sentry.example.com/"
@@ -286,10 +292,11 @@ def test_every_request_has_a_timeout(client: SentryClient, monkeypatch: pytest.M
 
 
 @responses.activate
-def test_token_is_not_sent_to_another_host(client: SentryClient) -> None:
+def test_chunks_for_another_host_are_refused_before_sending(client: SentryClient) -> None:
     responses.post("https://uploads.elsewhere.example/chunks/", status=200)
-    client.upload_chunks("https://uploads.elsewhere.example/chunks/", [("a" * 40, b"x")])
-    assert "Authorization" not in responses.calls[0].request.headers
+    with pytest.raises(UploadError, match="uploads.elsewhere.example"):
+        client.upload_chunks("https://uploads.elsewhere.example/chunks/", [("a" * 40, b"x")])
+    assert len(responses.calls) == 0
 
 
 def test_dry_run_sends_nothing_and_echoes_without_token() -> None:

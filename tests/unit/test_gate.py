@@ -54,9 +54,7 @@ RATE_TABLE = [
 def test_rate_test_table(
     new: int, base: int, en: float, eb: float, r0: float, p0: float, p_ref: float, verdict: str
 ) -> None:
-    result = rate_test(
-        new, base, en, eb, max_ratio=r0, alpha=0.01, min_errors=10, min_excess=5
-    )
+    result = rate_test(new, base, en, eb, max_ratio=r0, alpha=0.01, min_errors=10, min_excess=5)
     assert result.p0 == pytest.approx(p0, rel=1e-12)
     assert result.p_value == pytest.approx(p_ref, rel=1e-9)
     assert result.verdict == verdict, result.reason

@@ -24,8 +24,13 @@ def query(call: responses.Call) -> dict[str, list[str]]:
 @responses.activate
 def test_list_projects_follows_pages() -> None:
     first = f"{API}/organizations/acme/projects/"
-    responses.get(first, json=[{"id": "1", "slug": "web"}], headers={"Link": (
-        f'<{first}?cursor=0:100:0>; rel="next"; results="true"; cursor="0:100:0"')})
+    responses.get(
+        first,
+        json=[{"id": "1", "slug": "web"}],
+        headers={
+            "Link": (f'<{first}?cursor=0:100:0>; rel="next"; results="true"; cursor="0:100:0"')
+        },
+    )
     responses.get(first, json=[{"id": "2", "slug": "api"}])
     client = SentryClient(BASE, "tok")
     assert [p["slug"] for p in client.list_projects("acme")] == ["web", "api"]
@@ -36,16 +41,40 @@ def test_list_projects_follows_pages() -> None:
 def test_issue_event_and_session_queries_carry_what_sentry_needs() -> None:
     responses.get(f"{API}/organizations/acme/issues/", json=[])
     responses.get(f"{API}/organizations/acme/events/", json={"data": [{"count()": 7}]})
-    responses.get(f"{API}/organizations/acme/sessions/", json={"groups": []},
-                  headers={"X-Sentry-Rate-Limit-Remaining": "39",
-                           "X-Sentry-Rate-Limit-Reset": "1770000000"})
+    responses.get(
+        f"{API}/organizations/acme/sessions/",
+        json={"groups": []},
+        headers={"X-Sentry-Rate-Limit-Remaining": "39", "X-Sentry-Rate-Limit-Reset": "1770000000"},
+    )
     client = SentryClient(BASE, "tok")
-    list(client.list_issues("acme", query='firstRelease:"a b" is:unresolved',
-                            environment="production", projects=["11"], start=START, end=END))
-    rows = client.query_events("acme", fields=["count()"], query='event.type:error release:"a"',
-                               start=START, end=END, environment="production", projects=["11"])
-    client.query_sessions("acme", query='release:"a"', start=START, end=END, interval="1m",
-                          environment="production", projects=["11"])
+    list(
+        client.list_issues(
+            "acme",
+            query='firstRelease:"a b" is:unresolved',
+            environment="production",
+            projects=["11"],
+            start=START,
+            end=END,
+        )
+    )
+    rows = client.query_events(
+        "acme",
+        fields=["count()"],
+        query='event.type:error release:"a"',
+        start=START,
+        end=END,
+        environment="production",
+        projects=["11"],
+    )
+    client.query_sessions(
+        "acme",
+        query='release:"a"',
+        start=START,
+        end=END,
+        interval="1m",
+        environment="production",
+        projects=["11"],
+    )
     assert rows == [{"count()": 7}]
     issues, events, sessions = (query(c) for c in responses.calls)
     assert issues["query"] == ['firstRelease:"a b" is:unresolved']
@@ -53,5 +82,7 @@ def test_issue_event_and_session_queries_carry_what_sentry_needs() -> None:
     assert issues["start"] == ["2026-05-01T12:00:00Z"] and "statsPeriod" not in issues
     assert events["field"] == ["count()"] and events["dataset"] == ["errors"]
     assert sessions["interval"] == ["1m"] and sessions["field"] == ["sum(session)"]
-    assert client.rate_limit == {"x-sentry-rate-limit-remaining": "39",
-                                 "x-sentry-rate-limit-reset": "1770000000"}
+    assert client.rate_limit == {
+        "x-sentry-rate-limit-remaining": "39",
+        "x-sentry-rate-limit-reset": "1770000000",
+    }

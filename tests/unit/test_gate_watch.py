@@ -133,8 +133,9 @@ def test_bad_token_is_an_error_not_an_api_outage(server: DevServer) -> None:
     out, _, _ = output()
     client = SentryClient(server.url, "wrong-token")
     with pytest.raises(AuthError):
-        run_gate(settings(server, token="wrong-token", on_api_error="pass"), client, "1.1",
-                 None, out)
+        run_gate(
+            settings(server, token="wrong-token", on_api_error="pass"), client, "1.1", None, out
+        )
 
 
 def test_missing_deploy_and_bad_status_spec_are_config_errors(server: DevServer) -> None:
@@ -177,14 +178,21 @@ def test_previous_release_is_the_last_one_deployed_to_the_environment(server: De
     ):
         client.create_release(ORG, version, ["web"])
         client.create_deploy(
-            ORG, version, environment=env,
+            ORG,
+            version,
+            environment=env,
             date_finished=datetime.fromtimestamp(when, tz=timezone.utc),
         )
     fake = FakeTime(now + 1000)
     out, _, _ = output()
     report = run_gate(
-        settings(server, grace=0.0, window=900.0), client, "1.1", None, out,
-        clock=fake.clock, sleep=fake.sleep,
+        settings(server, grace=0.0, window=900.0),
+        client,
+        "1.1",
+        None,
+        out,
+        clock=fake.clock,
+        sleep=fake.sleep,
     )
     assert report.details["baseline_release"] == "1.0"
     assert report.verdict in (PASS, INCONCLUSIVE)
@@ -195,13 +203,19 @@ def test_timeout_still_fails_on_counted_new_issues(server: DevServer) -> None:
 
     now = datetime.now(timezone.utc).timestamp()
     client = setup(server, now - 10)
-    send_envelopes(server, [error_event("1.1", now - 5, "KeyError", "x", user=f"u{i}")
-                            for i in range(3)])
+    send_envelopes(
+        server, [error_event("1.1", now - 5, "KeyError", "x", user=f"u{i}") for i in range(3)]
+    )
     fake = FakeTime(now)
     out, _, _ = output()
     report = run_gate(
         settings(server, grace=0.0, timeout=60.0),
-        client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep,
+        client,
+        "1.1",
+        None,
+        out,
+        clock=fake.clock,
+        sleep=fake.sleep,
     )
     assert report.verdict == FAIL
     assert report.reason.startswith("timed out after 60s")
@@ -233,7 +247,12 @@ def test_inconclusive_window_keeps_watching_until_the_timeout(server: DevServer)
     out, _, stderr = output()
     report = run_gate(
         settings(server, grace=0.0, window=60.0, settle=0.0, timeout=600.0),
-        client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep,
+        client,
+        "1.1",
+        None,
+        out,
+        clock=fake.clock,
+        sleep=fake.sleep,
     )
     # 3 errors in 60 s could not show anything (INCONCLUSIVE); over 600 s on both sides,
     # 23 baseline errors and none new is a conclusive PASS

@@ -68,6 +68,9 @@ def serve(**kwargs: object) -> None:
     for org_slug, org in store.data["orgs"].items():
         for slug in org["projects"]:
             print(f"  {org_slug}/{slug} DSN: {server.dsn(org_slug, slug)}", flush=True)
+    if server.faults is not None:
+        server.faults.echo = lambda line: print(line, file=sys.stderr, flush=True)
+        print(f"Injecting faults: {len(server.faults.rules)} rule(s)", flush=True)
     print("Press Ctrl+C to stop.", flush=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -25,11 +25,16 @@ import requests
 from sentry_release import __version__
 from sentry_release.errors import (
     AuthError,
+    ConfigError,
     NetworkError,
     NotFoundError,
     SentryAPIError,
+    UploadError,
 )
 from sentry_release.redact import redact
+
+if TYPE_CHECKING:
+    from sentry_release.settings import Settings
 
 log = logging.getLogger("sentry_release.http")
 
@@ -160,9 +165,26 @@ class SentryClient:
         self.request_count = 0
         self.rate_limit: dict[str, str] = {}  # last X-Sentry-Rate-Limit-* headers, lowercased
         self._host = urlsplit(self.base_url).hostname or ""
+        self._scheme = urlsplit(self.base_url).scheme
+        self.verify: str | bool = ca_bundle or True
 
     def __repr__(self) -> str:
         return f"SentryClient({self.base_url!r})"
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, echo: Callable[[str], None] | None = None
+    ) -> SentryClient:
+        """The client both front doors use: URL, token, timeout, retry budget, CA bundle."""
+        return cls(
+            settings.url,
+            settings.auth_token,
+            timeout=settings.timeout,
+            retry=RetryPolicy(budget=settings.retry_budget),
+            ca_bundle=settings.ca_bundle,
+            dry_run=settings.dry_run,
+            echo=echo,
+        )
 
     # --- transport ------------------------------------------------------------------
 
@@ -173,8 +195,12 @@ class SentryClient:
         return headers
 
     def is_trusted_host(self, url: str) -> bool:
-        """The token only goes to the Sentry host or its subdomains (region hosts)."""
-        host = urlsplit(url).hostname or ""
+        """The token only goes to the Sentry host or its subdomains (region hosts), and
+        never over plain http when the Sentry URL is https."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if self._scheme == "https" and parts.scheme != "https":
+            return False
         return host == self._host or host.endswith("." + self._host)
 
     def url(self, path: str) -> str:
@@ -219,6 +245,15 @@ class SentryClient:
             attempt += 1
             try:
                 response = self._send(method, url, params, json_body, data, files, timeout)
+            except requests.exceptions.SSLError as exc:
+                # Not transient: a wrong or missing CA does not fix itself on retry.
+                raise NetworkError(
+                    f"{method} {self._endpoint(url)}: TLS verification failed "
+                    f"({_short_exc(exc)}): for a self-hosted Sentry with its own CA pass "
+                    "--ca-bundle /path/to/ca.pem (or set REQUESTS_CA_BUNDLE)",
+                    method=method,
+                    endpoint=self._endpoint(url),
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 failure: SentryAPIError = NetworkError(
@@ -228,6 +263,14 @@ class SentryClient:
                 )
                 retriable = idempotent or recover is not None or _never_sent(exc)
                 delay = self.retry.backoff(attempt, self.rng)
+            except OSError as exc:  # after requests' own (they subclass OSError)
+                if "CA certificate bundle" not in str(exc):
+                    raise
+                # requests' own message for a CA bundle path (often REQUESTS_CA_BUNDLE) that
+                # does not exist: bad input, not a network failure.
+                raise ConfigError(
+                    f"{_short_exc(exc)}: fix REQUESTS_CA_BUNDLE / --ca-bundle"
+                ) from None
             else:
                 status = response.status_code
                 if 200 <= status < 300 or status in ok:
@@ -247,15 +290,25 @@ class SentryClient:
                 else:
                     retriable = False
                     delay = 0.0
-            elapsed = self.clock() - started
-            if (
-                not retriable
-                or attempt >= self.retry.attempts
-                or waited + delay > self.retry.budget
-            ):
-                if retriable and attempt > 1:
+            # The budget bounds the whole call: time spent waiting and in slow attempts.
+            spent = max(waited, self.clock() - started)
+            if not retriable or attempt >= self.retry.attempts or spent + delay > self.retry.budget:
+                if retriable:
                     failure.args = (
-                        f"{failure.args[0]} (gave up after {attempt} attempts, {elapsed:.0f}s)",
+                        f"{failure.args[0]} (gave up after {attempt} attempt"
+                        f"{'s' if attempt > 1 else ''} in {spent:.1f}s: "
+                        + (
+                            f"Sentry asked to wait {delay:.0f}s more, beyond"
+                            if status_429(failure) and spent + delay > self.retry.budget
+                            else "out of"
+                        )
+                        + f" the retry budget of {self.retry.budget:g}s and "
+                        f"{self.retry.attempts} attempts; raise it with --retry-budget)",
+                    )
+                if isinstance(failure, NetworkError) and not retriable:
+                    failure.args = (
+                        f"{failure.args[0]} (not retried: the {method} may have reached Sentry "
+                        "and is not safe to repeat)",
                     )
                 raise failure
             log.info(
@@ -293,6 +346,8 @@ class SentryClient:
             files=files,
             headers=self._headers(url),
             timeout=(CONNECT_TIMEOUT, timeout or self.timeout),
+            # An explicit --ca-bundle wins; otherwise None lets REQUESTS_CA_BUNDLE apply.
+            verify=self.verify if isinstance(self.verify, str) else None,
         )
         limits = {
             k.lower(): v
@@ -527,8 +582,13 @@ class SentryClient:
         date_started: datetime | None = None,
         date_finished: datetime | None = None,
         projects: Sequence[str] = (),
+        known: Iterable[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Record a deploy. Not idempotent: a lost attempt is looked for before retrying."""
+        """Record a deploy. Not idempotent: a lost attempt is looked for before retrying.
+
+        `known` is the release's deploys as just listed (saves listing them again); a deploy
+        that appears after the attempt with the same environment and name is that attempt's.
+        """
         finished = date_finished or datetime.now(timezone.utc)
         body: dict[str, Any] = {
             "environment": environment,
@@ -540,16 +600,18 @@ class SentryClient:
         if projects:
             body["projects"] = list(projects)
         path = self.org_path(org, "releases", version, "deploys")
-        before = (
-            {d.get("id") for d in self.list_deploys(org, version)} if not self.dry_run else set()
-        )
+        if self.dry_run:
+            before: set[Any] = set()
+        else:
+            listed = self.list_deploys(org, version) if known is None else known
+            before = {d.get("id") for d in listed}
 
         def recover() -> requests.Response | None:
             for deploy in self.list_deploys(org, version):
                 if (
                     deploy.get("id") not in before
                     and deploy.get("environment") == environment
-                    and deploy.get("name") == name
+                    and (deploy.get("name") or None) == (name or None)
                 ):
                     return DryRunResponse(deploy)
             return None
@@ -587,6 +649,14 @@ class SentryClient:
 
         Idempotent: the server keys chunks by checksum, so a retry stores nothing twice.
         """
+        if not self.is_trusted_host(self.url(url)):
+            # Sentry wants the token on chunk uploads; sending it to another host would leak
+            # it, and sending none would fail later with a confusing 401. Say so now.
+            raise UploadError(
+                f"Sentry's chunk-upload URL {redact(url)} is not on {self.base_url}: refusing "
+                "to send the auth token there. Set SENTRY_URL to that host, or fix the "
+                "server's URL prefix (system.url-prefix on self-hosted)"
+            )
         files = [
             (field_name, (checksum, payload, "application/octet-stream"))
             for checksum, payload in chunks
@@ -754,6 +824,11 @@ def make_session(ca_bundle: str | None = None) -> requests.Session:
     return session
 
 
+def status_429(error: SentryAPIError) -> bool:
+    """Whether the error is a rate limit (its wait, not a backoff, ran out the budget)."""
+    return error.status == RATE_LIMITED
+
+
 def _never_sent(exc: Exception) -> bool:
     """A refused connection means the request never reached the server: safe to resend."""
     return isinstance(exc, requests.ConnectTimeout) or (
@@ -763,7 +838,11 @@ def _never_sent(exc: Exception) -> bool:
 
 def _short_exc(exc: Exception) -> str:
     text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] ([^')\]]+)|(Read timed out)|(Connection refused)", text)
+    match = re.search(r"(certificate verify failed[^')(]*)", text) or re.search(
+        r"\[Errno -?\d+\] ([^')\]]+)|Error\(-?\d+, '([^']+)'\)|(Read timed out)"
+        r"|(Connection refused)",
+        text,
+    )
     if match:
-        return next(g for g in match.groups() if g)
+        return next(g for g in match.groups() if g).strip()
     return redact(text)[:200]
