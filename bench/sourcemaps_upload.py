@@ -86,7 +86,11 @@ def main() -> None:
         print(f"fixture: {args.count} bundles in {time.perf_counter() - started:.1f}s")
     size = sum(p.stat().st_size for p in fixture.rglob("*") if p.is_file())
     print(f"fixture size: {size / 1e6:.1f} MB in {sum(1 for _ in fixture.rglob('*.js'))} JS files")
-    ours_cmd = [sys.executable, "-m", "sentry_release", "upload-sourcemaps", "1.0", str(fixture)]
+    # Source map paths must lie inside the working directory: point --cwd at the fixture's.
+    ours_cmd = [
+        *(sys.executable, "-m", "sentry_release", "upload-sourcemaps", "1.0", "dist"),
+        *("--cwd", str(work)),
+    ]
     cli_cmd = [sentry_cli, "sourcemaps", "upload", "--release", "1.0", "--wait", str(fixture)]
     ours, theirs = [], []
     for _ in range(args.runs):

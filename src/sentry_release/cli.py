@@ -469,6 +469,7 @@ def inject_cmd(
         out=out,
         extensions=tuple(e.lstrip(".") for e in ext) or JS_EXTENSIONS,
         ignore=load_ignore_rules(ignore, Path(ignore_file) if ignore_file else None),
+        inside=Path.cwd(),
     )
     changed = sum(1 for f in result.files if f.changed)
     verb = "Would inject" if dry_run else "Injected"

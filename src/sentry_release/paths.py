@@ -6,6 +6,7 @@ otherwise upload files the user never meant to publish. Pure apart from resolvin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from sentry_release.errors import ConfigError
@@ -38,3 +39,10 @@ def _has_symlink(path: Path, base: Path) -> bool:
         if part.is_symlink():
             return True
     return False
+
+
+def ensure_all_inside(
+    paths: Iterable[Path | str], root: Path | str, *, name: str = "source map path"
+) -> tuple[Path, ...]:
+    """`ensure_inside` for every path the user gave (checked before any request is sent)."""
+    return tuple(ensure_inside(p, root, name=name) for p in paths)

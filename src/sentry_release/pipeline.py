@@ -13,6 +13,7 @@ from sentry_release.errors import GateFailed
 from sentry_release.gate import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
+from sentry_release.paths import ensure_all_inside
 from sentry_release.release import (
     ReleaseResult,
     create_release,
@@ -53,6 +54,8 @@ def run(
     on_step: Callable[[PipelineResult], None] | None = None,
 ) -> PipelineResult:
     """Run every enabled step; raise GateFailed (exit 3) after reporting a failing gate."""
+    # Source map paths are local input: refuse one outside the tree before any request.
+    ensure_all_inside(settings.sourcemaps.paths, settings.working_directory)
     proposed = propose_version(settings, repo, environ)
     result = PipelineResult(proposed.version, proposed.source)
     version = proposed.version
@@ -86,6 +89,7 @@ def run(
                     tuple(settings.working_directory / p for p in maps.paths),
                     dry_run=settings.dry_run,
                     out=out,
+                    inside=settings.working_directory,
                     ignore=load_ignore_rules(
                         maps.ignore,
                         settings.working_directory / maps.ignore_file if maps.ignore_file else None,

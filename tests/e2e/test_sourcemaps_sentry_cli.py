@@ -13,13 +13,23 @@ import pytest
 from sentry_release.devserver import DevServer
 from sentry_release.devserver.chunks import artifact_bundles
 from sentry_release.sourcemaps.vlq import decode_mappings
-from tests.helpers import ORG, run_cli
+from tests import helpers
+from tests.helpers import ORG
 
 SENTRY_CLI = shutil.which("sentry-cli") or str(
     Path(__import__("sys").executable).parent / "sentry-cli"
 )
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"
 pytestmark = pytest.mark.skipif(not Path(SENTRY_CLI).exists(), reason="sentry-cli not installed")
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run where the files are: source map paths outside the working directory are refused."""
+    if cwd is None:
+        cwd = next((Path(a).parent for a in args if Path(a).is_absolute()), None)
+    return helpers.run_cli(args, env, cwd=cwd, timeout=timeout)
 
 
 def sentry_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

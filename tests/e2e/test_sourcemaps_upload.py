@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +19,22 @@ from sentry_release.devserver.chunks import (
     bundle_file,
     upload_state,
 )
-from tests.helpers import ORG, TOKEN, run_cli
+from tests import helpers
+from tests.helpers import ORG, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sourcemaps"
 sys.path.insert(0, str(ROOT / "bench"))
 from sourcemaps_fixture import make_bundles  # noqa: E402
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run where the files are: source map paths outside the working directory are refused."""
+    if cwd is None:
+        cwd = next((Path(a).parent for a in args if Path(a).is_absolute()), None)
+    return helpers.run_cli(args, env, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture

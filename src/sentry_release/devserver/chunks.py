@@ -25,6 +25,7 @@ from sentry_release.devserver.app import (
     paginate,
     route,
 )
+from sentry_release.devserver.faults import fault_plan
 from sentry_release.devserver.store import Store, now_iso
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
@@ -178,8 +179,10 @@ def upload_chunks(request: Request) -> Response:
             raise HTTPError(400, {"detail": f"Checksum mismatch: {filename} != {checksum}"})
         if len(data) > state["chunkSize"]:
             raise HTTPError(400, {"detail": "Chunk size too large"})
-        store[checksum] = data
         state["received_chunks"] += 1
+        if fault_plan(request.server).drop_chunk(checksum):
+            continue  # acknowledged, then forgotten: assemble will report it missing
+        store[checksum] = data
     state["received_bytes"] += len(request.body)
     state["received_requests"] += 1
     return Response(200, {})
@@ -207,6 +210,9 @@ def assemble_artifact_bundle(request: Request) -> Response:
     projects = [request.store.project(org["slug"], str(s)) for s in slugs]
     if any(p is None for p in projects):
         raise HTTPError(400, {"error": "One or more projects are invalid"})
+    stuck = fault_plan(request.server).assemble_state(checksum)
+    if stuck is not None:
+        return Response(200, {"state": stuck, "missingChunks": [], "detail": None})
     store = blobs(request.store)
     bundles = artifact_bundles(request.store, org["slug"])
     version, dist = body.get("version") or None, body.get("dist") or None

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sentry_release.errors import ConfigError
+from sentry_release.paths import ensure_inside
 
 DATA_PREAMBLE = "data:application/json;base64,"
 JS_EXTENSIONS = ("js", "cjs", "mjs")
@@ -131,15 +132,23 @@ def load_ignore_rules(globs: Sequence[str], ignore_file: Path | None) -> IgnoreR
 
 
 def walk(
-    paths: Sequence[Path], extensions: Sequence[str], ignore: IgnoreRules | None = None
+    paths: Sequence[Path],
+    extensions: Sequence[str],
+    ignore: IgnoreRules | None = None,
+    *,
+    inside: Path | None = None,
 ) -> list[FoundFile]:
     """Files under `paths` with one of `extensions`, sorted, hidden entries skipped.
 
     A file given directly is taken as is (like sentry-cli: no extension or ignore check).
+    With `inside`, every path and every file found must resolve inside it (a symlink in
+    `dist/` pointing at `~/.ssh` is refused, exit 2), so nothing outside the tree is read.
     """
     suffixes = tuple("." + e.lstrip(".") for e in extensions)
     found: list[FoundFile] = []
     for path in paths:
+        if inside is not None:
+            ensure_inside(path, inside, name="source map path")
         if path.is_file():
             found.append(FoundFile(path, path.name, path.parent))
             continue
@@ -167,6 +176,9 @@ def walk(
                 if ignore and ignore.ignored(rel, False):
                     continue
                 found.append(FoundFile(base / name, rel, path))
+    if inside is not None:
+        for f in found:
+            ensure_inside(f.path, inside, name="source map file")
     found.sort(key=lambda f: (str(f.root), f.rel))
     return found
 

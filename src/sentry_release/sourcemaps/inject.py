@@ -282,9 +282,10 @@ def plan_paths(
     paths: Sequence[Path],
     extensions: Sequence[str] = JS_EXTENSIONS,
     ignore: IgnoreRules | None = None,
+    inside: Path | None = None,
 ) -> tuple[list[Change], list[Path]]:
     """Plan injection for every bundle under `paths`; `(changes, skipped)`."""
-    found = walk(paths, [*extensions, "map"], ignore)
+    found = walk(paths, [*extensions, "map"], ignore, inside=inside)
     contents = {f.path: f.path.read_bytes() for f in found}
     urls = {f.path: f.path.as_posix() for f in found}
     maps = sorted(urls[f.path] for f in found if is_sourcemap(contents[f.path]))
@@ -323,9 +324,13 @@ def inject_paths(
     out: Output,
     extensions: Sequence[str] = JS_EXTENSIONS,
     ignore: IgnoreRules | None = None,
+    inside: Path | None = None,
 ) -> InjectResult:
-    """Inject debug IDs into every JS file under `paths` (with or without a source map)."""
-    changes, skipped = plan_paths(paths, extensions, ignore)
+    """Inject debug IDs into every JS file under `paths` (with or without a source map).
+
+    With `inside` (the working directory), files outside it are refused, never rewritten.
+    """
+    changes, skipped = plan_paths(paths, extensions, ignore, inside)
     results: list[InjectedFile] = []
     for change in changes:
         changed = change.js_text is not None

@@ -22,6 +22,7 @@ from typing import Any
 
 from sentry_release.errors import SourceMapError, UploadError
 from sentry_release.output import Output, human_bytes
+from sentry_release.paths import ensure_all_inside
 from sentry_release.sentry.client import SentryClient
 from sentry_release.settings import Settings, SourceMapOptions
 from sentry_release.sourcemaps.bundle import (
@@ -167,7 +168,7 @@ def collect(
         opts.ignore,
         (cwd / opts.ignore_file) if opts.ignore_file is not None else None,
     )
-    found = walk([cwd / p for p in opts.paths], opts.extensions, rules)
+    found = walk([cwd / p for p in opts.paths], opts.extensions, rules, inside=cwd)
     problems: list[Problem] = []
     notes: list[str] = []
     entries: list[tuple[str, Path, bytes]] = []  # (url, path, bytes)
@@ -453,6 +454,7 @@ def upload_sourcemaps(
         raise SourceMapError("no source map paths given: pass PATH (e.g. dist/)")
     settings.require("auth_token", "org", "projects")
     assert settings.org is not None
+    ensure_all_inside(opts.paths, settings.working_directory)
     collected = collect(settings, out=out)
     warnings = report(collected.problems, strict=opts.strict, out=out)
     for note in collected.notes:
