@@ -9,9 +9,11 @@ lost, nothing doubled. Runs past the retry budget fail with exit 1 and a precise
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,10 @@ import pytest
 import requests
 
 from sentry_release.devserver import DevServer, Store
+from sentry_release.devserver.chunks import artifact_bundles, blobs, upload_state
 from sentry_release.devserver.faults import FaultPlan
-from tests.helpers import ORG, PROJECTS, TOKEN, cli_env, run_cli
+from sentry_release.redact import clear_secrets
+from tests.helpers import ORG, PROJECTS, TOKEN, cli_env, make_repo, run_cli
 
 VERSION = "2.4.0"
 REL = "/organizations/*/releases/"
@@ -275,3 +279,245 @@ def test_new_deploy_under_reset_after_handling_adds_exactly_one(
     assert plan.fired("reset-after")
     plan.disarm()
     assert snapshot(server.url)[0]["deploys"] == [("production", ""), ("production", "")]
+
+
+# --- the whole pipeline: set-commits local, source maps, finalize, deploy -------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"
+CHUNK = "*/chunk-upload/"
+ASSEMBLE = "*/artifactbundle/assemble/"
+SMALL_CHUNKS = 2048  # the fixtures' bundle then travels as several chunks
+
+# fault class -> (spec, the fault that must have fired), aimed at the later steps' endpoints.
+PIPELINE_FAULTS: dict[str, tuple[str, str]] = {
+    "429 with reset header (chunk upload)": (f"POST {CHUNK}=429:1@1", "429"),
+    "500 on set-commits": (f"PUT {ONE}=500@1", "500"),
+    "502 on assemble": (f"POST {ASSEMBLE}=502@2", "502"),
+    "503 on chunk-upload options": (f"GET {CHUNK}=503@1", "503"),
+    "504 on previous release": (f"GET {ONE}previous-with-commits/=504@1", "504"),
+    "latency (chunks)": (f"POST {CHUNK}=delay:0.3@1-2", "delay:0.3"),
+    "reset before handling (chunk upload)": (f"POST {CHUNK}=reset@1", "reset"),
+    "reset after handling (set-commits)": (f"PUT {ONE}=reset-after@1", "reset-after"),
+    "reset after handling (assemble)": (f"POST {ASSEMBLE}=reset-after@2", "reset-after"),
+    "reset after handling (deploy)": (f"POST {DEPLOYS}=reset-after@1", "reset-after"),
+    "chunk dropped": ("chunk/*=drop@2", "drop"),
+    "assemble stuck briefly": ("assemble/*=stuck@2-3", "stuck"),
+}
+
+
+def make_checkout(root: Path) -> Path:
+    """A git checkout with three commits (fixed dates: the same shas every time) and the
+    terser fixtures as its build output."""
+    repo = root / "repo"
+    make_repo(repo, commits=3)
+    shutil.copytree(FIXTURES / "dist", repo / "dist")
+    (repo / ".gitignore").write_text("dist/\n", encoding="utf-8")
+    return repo
+
+
+def full_pipeline(env: dict[str, str], repo: Path) -> subprocess.CompletedProcess[str]:
+    """`run` doing every step: create, set-commits local, inject + upload, finalize, deploy."""
+    args = ["run", VERSION, "--mode", "local", "--sourcemaps", "dist", "-e", "production"]
+    return run_cli([*args, "--cwd", str(repo), "--timeout", "1"], env, cwd=repo)
+
+
+def full_snapshot(server: DevServer) -> dict[str, Any]:
+    """Releases and deploys, each release's commit ids, each bundle with its manifest, and
+    how many bundles the server holds per content (checksum)."""
+    url = server.url
+    commits = {
+        r["version"]: [
+            c["id"] for c in read(url, f"/organizations/{ORG}/releases/{r['version']}/commits/")
+        ]
+        for r in read(url, f"/organizations/{ORG}/releases/")
+    }
+    bundles = []
+    for listed in read(url, f"/projects/{ORG}/web/artifact-bundles/"):
+        files = read(url, f"/projects/{ORG}/web/artifact-bundles/{listed['bundleId']}/files/")
+        bundles.append(
+            {
+                "bundleId": listed["bundleId"],
+                "release": listed["release"],
+                "fileCount": listed["fileCount"],
+                "files": files["files"],
+            }
+        )
+    per_content: dict[str, int] = {}
+    for bundle in artifact_bundles(server.store, ORG):
+        per_content[bundle["checksum"]] = per_content.get(bundle["checksum"], 0) + 1
+    return {
+        "releases": snapshot(url),
+        "commits": commits,
+        "bundles": bundles,
+        "bundles per content": sorted(per_content.values()),
+    }
+
+
+@pytest.fixture(scope="module")
+def fault_free(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The state a fault-free full pipeline leaves: what every faulty run must equal."""
+    root = tmp_path_factory.mktemp("fault-free")
+    with DevServer(Store(orgs=(ORG,), projects=PROJECTS, tokens=(TOKEN,))) as srv:
+        upload_state(srv.store)["chunkSize"] = SMALL_CHUNKS
+        done = full_pipeline({**cli_env(srv.url, home=root), **FAST}, make_checkout(root))
+        assert done.returncode == 0, done.stderr
+        state = full_snapshot(srv)
+    clear_secrets()
+    return state
+
+
+def test_fault_free_full_pipeline_holds_everything(fault_free: dict[str, Any]) -> None:
+    """The baseline itself: one release, finalized, 3 commits, one bundle of 9 files, one
+    deploy (so equality with it below means nothing lost and nothing doubled)."""
+    assert fault_free["releases"] == EXPECTED
+    assert len(fault_free["commits"][VERSION]) == 3
+    (bundle,) = fault_free["bundles"]
+    assert (bundle["release"], bundle["fileCount"]) == (VERSION, 9)
+    assert all(f["debugId"] for f in bundle["files"])
+    assert fault_free["bundles per content"] == [1]
+
+
+@pytest.mark.parametrize(
+    ("faulty", "fired"),
+    list(PIPELINE_FAULTS.values()),
+    ids=list(PIPELINE_FAULTS),
+    indirect=["faulty"],
+)
+def test_full_pipeline_under_faults_equals_the_fault_free_run(
+    faulty: tuple[DevServer, FaultPlan],
+    fired: str,
+    fault_free: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    server, plan = faulty
+    upload_state(server.store)["chunkSize"] = SMALL_CHUNKS
+    done = full_pipeline({**cli_env(server.url, home=tmp_path), **FAST}, make_checkout(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert plan.fired(fired), f"the fault never fired: {plan.injected}"
+    plan.disarm()
+    assert full_snapshot(server) == fault_free
+
+
+@pytest.mark.parametrize("faulty", ["chunk/*=drop@2"], indirect=True)
+def test_a_dropped_chunk_is_sent_again_and_only_it(
+    faulty: tuple[DevServer, FaultPlan], tmp_path: Path
+) -> None:
+    """Resumable upload: assemble's missingChunks names the lost chunk; only it is re-sent."""
+    server, plan = faulty
+    state = upload_state(server.store)
+    state["chunkSize"] = SMALL_CHUNKS
+    repo = make_checkout(tmp_path)
+    assert run_cli(["inject", "dist"], cli_env(server.url, home=tmp_path), cwd=repo).returncode == 0
+    done = run_cli(
+        ["upload-sourcemaps", VERSION, "dist"], cli_env(server.url, home=tmp_path), cwd=repo
+    )
+    assert done.returncode == 0, done.stderr
+    (dropped,) = plan.fired("drop")
+    assert "Sentry reports 1 chunk(s) missing; sending them again" in done.stderr
+    (bundle,) = artifact_bundles(server.store, ORG)
+    total = -(-len(blobs(server.store)[bundle["checksum"]]) // SMALL_CHUNKS)
+    assert total > 2
+    assert state["received_chunks"] == total + 1  # every chunk once, the dropped one twice
+    assert dropped.path.removeprefix("chunk/") in blobs(server.store)
+
+
+@pytest.mark.parametrize(
+    ("faulty", "message"),
+    [
+        (
+            "assemble/*=stuck",
+            "error: Sentry did not finish processing the bundle within 1s (state assembling); "
+            "pass --no-wait to not wait",
+        ),
+        (
+            "chunk/*=drop",
+            "error: Sentry still misses 1 chunk(s) after 3 attempts; check proxies between CI "
+            "and Sentry",
+        ),
+    ],
+    ids=["assemble stuck", "chunk dropped every time"],
+    indirect=["faulty"],
+)
+def test_upload_that_cannot_complete_ends_with_exit_1_naming_why(
+    faulty: tuple[DevServer, FaultPlan], message: str, tmp_path: Path
+) -> None:
+    """Bounded: a stuck assemble waits at most the server's maxWait, then names the state."""
+    server, plan = faulty
+    state = upload_state(server.store)
+    state["maxWait"] = 1
+    repo = make_checkout(tmp_path)
+    started = time.monotonic()
+    done = run_cli(
+        ["upload-sourcemaps", VERSION, "dist", "--wait"],
+        cli_env(server.url, home=tmp_path),
+        cwd=repo,
+        timeout=30,
+    )
+    assert time.monotonic() - started < 20
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1] == message, done.stderr
+    assert [line for line in lines if line.startswith("error:")] == [message]
+    assert "Traceback" not in done.stderr
+    assert plan.fired()
+    assert artifact_bundles(server.store, ORG) == []  # nothing half-done reported as done
+
+
+def test_rerunning_the_full_pipeline_changes_nothing(
+    server: DevServer, tmp_path: Path, fault_free: dict[str, Any]
+) -> None:
+    """Twice on the same commit: one release, one commit set, one bundle per content (the
+    second upload sends 0 chunk bytes), one deploy per (release, environment, name)."""
+    upload_state(server.store)["chunkSize"] = SMALL_CHUNKS
+    env = {**cli_env(server.url, home=tmp_path), **FAST}
+    repo = make_checkout(tmp_path)
+    first = full_pipeline(env, repo)
+    assert first.returncode == 0, first.stderr
+    sent = upload_state(server.store)["received_bytes"]
+    again = full_pipeline(env, repo)
+    assert again.returncode == 0, again.stderr
+    assert upload_state(server.store)["received_bytes"] == sent
+    assert "0 B sent" in again.stdout
+    assert "Deploy already recorded" in again.stdout
+    assert full_snapshot(server) == fault_free
+
+
+# --- the gate: Sentry unreadable vs. transient faults ---------------------------------------
+
+GATE_FAST = ["--grace", "0", "--window", "1h", "--settle", "0", "--poll", "0.5"]
+
+
+@pytest.mark.parametrize(
+    ("faulty", "code", "said"),
+    [
+        ("", 0, "Deploy gate: PASS"),
+        (f"GET {REL[: -len('releases/')]}issues/=503@1", 0, "Deploy gate: PASS"),
+        (f"GET {REL[: -len('releases/')]}issues/=503", 3, "Sentry could not be read"),
+    ],
+    ids=["fault-free", "transient 503 within the budget", "503 past the budget"],
+    indirect=["faulty"],
+)
+def test_gate_under_503_on_the_issues_endpoint(
+    faulty: tuple[DevServer, FaultPlan], code: int, said: str, tmp_path: Path
+) -> None:
+    """Same history each time: a transient fault leaves the verdict alone; Sentry that cannot
+    be read fails the gate (--on-api-error fail) and says so."""
+    from tests.e2e.test_gate import ENV, HOUR, NEW, OLD, deployed, error_event, send_envelopes
+
+    server, plan = faulty
+    plan.active = False
+    now = time.time()
+    deployed(server, OLD, now - 3 * HOUR)
+    deployed(server, NEW, now - HOUR - 10)
+    send_envelopes(
+        server, [error_event(OLD, now - 2 * HOUR + 60 * i, user=f"u{i % 4}") for i in range(30)]
+    )
+    plan.active = True
+    env = {**cli_env(server.url, home=tmp_path), "SENTRY_RELEASE_RETRY_BUDGET": "3"}
+    done = run_cli(["gate", NEW, "--env", ENV, *GATE_FAST, "--on-api-error", "fail"], env)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert said in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    if plan.rules:
+        assert plan.fired("503")
