@@ -25,7 +25,8 @@ from sentry_release.sentry.client import SentryClient
 from sentry_release.settings import Settings
 from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import InjectResult, inject_paths
-from sentry_release.sourcemaps.upload import UploadResult, upload_sourcemaps
+from sentry_release.sourcemaps.upload import UploadResult, collect, upload_sourcemaps
+from sentry_release.sourcemaps.validate import report
 
 
 @dataclass
@@ -54,8 +55,11 @@ def run(
     on_step: Callable[[PipelineResult], None] | None = None,
 ) -> PipelineResult:
     """Run every enabled step; raise GateFailed (exit 3) after reporting a failing gate."""
-    # Source map paths are local input: refuse one outside the tree before any request.
+    # Source maps are local input: refuse a path outside the tree, and (strict) an unreadable
+    # or invalid map, before any request, not after the release was created.
     ensure_all_inside(settings.sourcemaps.paths, settings.working_directory)
+    if settings.sourcemaps.paths and settings.sourcemaps.strict:
+        report(collect(settings).problems, strict=True, out=out)
     proposed = propose_version(settings, repo, environ)
     result = PipelineResult(proposed.version, proposed.source)
     version = proposed.version

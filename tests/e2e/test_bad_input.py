@@ -5,14 +5,16 @@ Remote refusals (unknown org/project, bad token) are exit 1 with Sentry's own wo
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sentry_release.devserver import DevServer
 from sentry_release.errors import ConfigError
 from sentry_release.settings import from_values
-from tests.helpers import commit, make_repo, run_cli
+from tests.helpers import ORG, TOKEN, commit, git, make_repo, run_cli
 
 MISSING = [
     (["new", "1.0"], {"SENTRY_AUTH_TOKEN": None}, "auth token is missing: set SENTRY_AUTH_TOKEN"),
@@ -174,3 +176,170 @@ def test_remote_failures_exit_1_with_sentrys_words(server: DevServer, env: dict[
     assert "check SENTRY_ORG" in done.stderr
     for stderr in (done.stderr,):
         assert len(stderr.strip().splitlines()) == 1
+
+
+# --- source maps: unreadable, invalid, outside the working directory --------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"
+
+
+def _not_utf8(dist: Path) -> None:
+    (dist / "app.min.js.map").write_bytes(b'{"version":3,"mappings":"\xff\xfe"}')
+
+
+def _dangling(dist: Path) -> None:
+    (dist / "app.min.js.map").unlink()
+    (dist / "app.min.js.map").symlink_to(dist / "gone.map")
+
+
+def _link_out(dist: Path) -> None:
+    outside = dist.parent.parent / "secrets"
+    outside.mkdir(exist_ok=True)
+    (outside / "id_rsa.js").write_text("// not for upload\n", encoding="utf-8")
+    (dist / "vendor").symlink_to(outside, target_is_directory=True)
+
+
+SOURCE_MAPS = [
+    (_not_utf8, ["dist"], "app.min.js.map: source map is not valid JSON"),
+    (_dangling, ["dist"], "cannot read"),
+    (
+        lambda d: (d / "app.min.js.map").write_text("{not json", encoding="utf-8"),
+        ["dist"],
+        "app.min.js.map: source map is not valid JSON",
+    ),
+    (
+        lambda d: (d / "app.min.js.map").write_text('{"version":3}', encoding="utf-8"),
+        ["dist"],
+        "app.min.js.map: source map has no `mappings`; enable source maps in the bundler",
+    ),
+    (lambda d: None, ["../elsewhere"], "'../elsewhere' leads outside the working directory"),
+    (lambda d: None, ["/etc"], "'/etc' leads outside the working directory"),
+    (_link_out, ["dist"], "dist/vendor/id_rsa.js' leads through a symlink outside"),
+    (
+        lambda d: (d.parent / "build").symlink_to(d.parent.parent, target_is_directory=True),
+        ["build"],
+        "'build' leads through a symlink outside the working directory",
+    ),
+]
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """A working directory holding a copy of the terser fixtures as `dist/`."""
+    root = tmp_path / "work"
+    shutil.copytree(FIXTURES / "dist", root / "dist")
+    return root
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["upload-sourcemaps", "1.0"],
+        ["run", "1.0", "--mode", "skip", "--no-deploy", "--sourcemaps"],
+    ],
+    ids=["upload-sourcemaps", "run"],
+)
+@pytest.mark.parametrize(
+    ("setup", "paths", "message"),
+    SOURCE_MAPS,
+    ids=[
+        "not UTF-8",
+        "dangling link",
+        "invalid JSON",
+        "no mappings",
+        "relative path outside",
+        "absolute path outside",
+        "symlink inside dist leaves",
+        "path is a symlink that leaves",
+    ],
+)
+def test_bad_source_maps_are_refused_before_any_request(
+    server: DevServer,
+    env: dict[str, str],
+    work: Path,
+    command: list[str],
+    setup: Any,
+    paths: list[str],
+    message: str,
+) -> None:
+    setup(work / "dist")
+    done = run_cli([*command, *paths], env, cwd=work)
+    assert_refused(done, server, message)
+
+
+def test_inject_refuses_paths_outside_the_working_directory(
+    server: DevServer, env: dict[str, str], work: Path
+) -> None:
+    _link_out(work / "dist")
+    before = (work.parent / "secrets" / "id_rsa.js").read_bytes()
+    for paths, message in (
+        (["../secrets"], "leads outside the working directory"),
+        (["dist"], "leads through a symlink outside"),
+    ):
+        assert_refused(run_cli(["inject", *paths], env, cwd=work), server, message)
+    assert (work.parent / "secrets" / "id_rsa.js").read_bytes() == before
+
+
+# --- set-commits local in a shallow clone without a remote ------------------------------------
+
+
+def test_shallow_clone_without_remote_names_the_fetch_depth_fix(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The previous release's last commit is outside the shallow history and nothing can be
+    fetched: exit 2 with the actions/checkout fix. Knowing that needs the previous release
+    from Sentry, so reads happen first; what must not happen is sending commits."""
+    origin = tmp_path / "origin"
+    make_repo(origin, commits=3)
+    assert run_cli(["new", "1.0"], env, cwd=origin).returncode == 0
+    done = run_cli(["set-commits", "1.0", "--mode", "local"], env, cwd=origin)
+    assert done.returncode == 0, done.stderr
+    commit(origin, {"a.txt": "a\n"}, "after 1.0")
+    commit(origin, {"b.txt": "b\n"}, "head")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", origin.as_uri(), str(shallow))
+    git(shallow, "remote", "remove", "origin")
+    assert run_cli(["new", "2.0"], env, cwd=shallow).returncode == 0
+    before = len(server.store.requests)
+    done = run_cli(["set-commits", "2.0", "--mode", "local"], env, cwd=shallow)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "is not in the git history of this shallow clone" in lines[0]
+    assert "set fetch-depth: 0 in actions/checkout" in lines[0]
+    assert "Traceback" not in done.stderr
+    sent = server.store.requests[before:]
+    assert [r for r in sent if r["method"] != "GET"] == []  # no commits PUT
+
+
+# --- action inputs: the same refusals through entrypoint.py -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"set_commits": "sometimes"}, "set_commits must be one of auto, local, manual, skip"),
+        ({"finalize": "maybe"}, "finalize must be true or false, got 'maybe'"),
+        ({"inject": "nope"}, "inject must be true or false"),
+        ({"gate": "2"}, "gate must be true or false"),
+    ],
+    ids=["set_commits=sometimes", "finalize=maybe", "inject=nope", "gate=2"],
+)
+def test_action_refuses_bad_inputs_in_one_error_line(
+    server: DevServer, tmp_path: Path, inputs: dict[str, str], message: str
+) -> None:
+    from tests.e2e.test_action_runner import run_step
+
+    workspace = tmp_path / "workspace"
+    make_repo(workspace, commits=1)
+    run = run_step(
+        workspace,
+        tmp_path,
+        {"url": server.url, "org": ORG, "projects": "web", **inputs},
+        env={"SENTRY_AUTH_TOKEN": TOKEN},
+    )
+    assert run.code == 2, run.stdout + run.stderr
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and message in errors[0], run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    assert server.store.requests == []

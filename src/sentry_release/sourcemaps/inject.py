@@ -278,6 +278,13 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SourceMapError(f"cannot read {path} ({exc.strerror}); fix or remove it") from None
+
+
 def plan_paths(
     paths: Sequence[Path],
     extensions: Sequence[str] = JS_EXTENSIONS,
@@ -286,7 +293,7 @@ def plan_paths(
 ) -> tuple[list[Change], list[Path]]:
     """Plan injection for every bundle under `paths`; `(changes, skipped)`."""
     found = walk(paths, [*extensions, "map"], ignore, inside=inside)
-    contents = {f.path: f.path.read_bytes() for f in found}
+    contents = {f.path: _read(f.path) for f in found}
     urls = {f.path: f.path.as_posix() for f in found}
     maps = sorted(urls[f.path] for f in found if is_sourcemap(contents[f.path]))
     bundles = [

@@ -172,6 +172,7 @@ def collect(
     problems: list[Problem] = []
     notes: list[str] = []
     entries: list[tuple[str, Path, bytes]] = []  # (url, path, bytes)
+    unusable: list[str] = []  # maps already reported: bundles naming them add no 2nd problem
     seen: dict[str, Path] = {}
     bar = out.progress("Reading files", len(found), "files") if out is not None else None
     for f in found:
@@ -182,7 +183,11 @@ def collect(
             problems.append(Problem(str(f.path), f"has the same URL {url} as {seen[url]}"))
             continue
         seen[url] = f.path
-        entries.append((url, f.path, f.path.read_bytes()))
+        try:
+            entries.append((url, f.path, f.path.read_bytes()))
+        except OSError as exc:
+            problems.append(Problem(str(f.path), f"cannot read ({exc.strerror}); fix or remove it"))
+            unusable.append(url)
     if bar is not None:
         bar.close()
     maps: dict[str, tuple[Path, bytes, dict[str, Any] | None]] = {}
@@ -195,12 +200,13 @@ def collect(
             parsed, problem = parse_map(str(path), data)
             if problem:
                 problems.append(problem)
+                unusable.append(url)
                 continue
             maps[url] = (path, data, parsed)
         else:
             scripts.append((url, path, data, data.decode("utf-8", "replace")))
     locations = {url: sourcemap_location(text) for url, _p, _d, text in scripts}
-    refs = associate([s[0] for s in scripts], sorted(maps), locations)
+    refs = associate([s[0] for s in scripts], sorted([*maps, *unusable]), locations)
     files: list[BundleFile] = []
     for url, path, data, text in scripts:
         headers: dict[str, str] = {}
