@@ -6,6 +6,8 @@ REQUESTS_CA_BUNDLE for a self-hosted CA, and the token kept off foreign hosts.
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -219,3 +221,72 @@ def test_a_missing_ca_bundle_from_the_environment_is_bad_input(
         f"{tmp_path / 'no.pem'}: fix REQUESTS_CA_BUNDLE / --ca-bundle"
     ]
     assert server.store.requests == []
+
+
+# --- the GitHub Action: entrypoint.py under debug, success and failure ------------------------
+
+LEAKY = "sntrys_LEAKME_action_0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("label", "inputs", "extra_env", "code"),
+    [
+        ("success, every step", {"set_commits": "local", "sourcemaps": "dist"}, {}, 0),
+        ("success, token as input", {"set_commits": "skip", "auth_token": LEAKY}, {}, 0),
+        ("dry run", {"set_commits": "local", "sourcemaps": "dist", "dry_run": "true"}, {}, 0),
+        ("unknown project", {"set_commits": "skip", "projects": "ghost"}, {}, 1),
+        ("token refused", {"set_commits": "skip"}, {"SENTRY_AUTH_TOKEN": LEAKY + "x"}, 1),
+        ("429 past the budget", {"set_commits": "skip"}, {"FAULTS": "*=429:600"}, 1),
+        ("bad input", {"finalize": "maybe"}, {}, 2),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_action_never_shows_the_token(
+    tmp_path: Path, label: str, inputs: dict[str, str], extra_env: dict[str, str], code: int
+) -> None:
+    """stdout, stderr, $GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT hold no trace of the token;
+    the only occurrence allowed is the `::add-mask::` command the runner consumes."""
+    from tests.e2e.test_action_runner import run_step
+
+    extra = dict(extra_env)
+    plan = FaultPlan.parse(extra.pop("FAULTS", ""))
+    workspace = tmp_path / "workspace"
+    make_repo(workspace, commits=2)
+    shutil.copytree(
+        Path(__file__).parents[1] / "fixtures" / "sourcemaps" / "dist", workspace / "dist"
+    )
+    store = Store(orgs=(ORG,), projects=PROJECTS, tokens=(LEAKY,))
+    with DevServer(store, faults=plan) as server:
+        values = {
+            "url": server.url,
+            "org": ORG,
+            "projects": "web",
+            "environment": "production",
+            "debug": "true",
+            **inputs,
+        }
+        env = {"SENTRY_RELEASE_RETRY_BUDGET": "1"}
+        if "auth_token" not in inputs:
+            env["SENTRY_AUTH_TOKEN"] = LEAKY
+        env.update(extra)
+        run = run_step(workspace, tmp_path, values, env=env)
+    assert run.code == code, run.stdout + run.stderr
+    if code != 2 and "dry_run" not in inputs:
+        assert "debug: sentry_release.http" in run.stderr  # the debug dump was on
+    if label == "success, every step":
+        assert "::group::Associate commits" in run.stdout
+        assert "::group::Upload source maps" in run.stdout
+    lines = run.stdout.splitlines()
+    masks = [i for i, line in enumerate(lines) if line.startswith("::add-mask::")]
+    assert masks == list(range(len(masks)))  # masking comes before anything else
+    secret = extra.get("SENTRY_AUTH_TOKEN", LEAKY)
+    rest = "\n".join(line for line in lines if not line.startswith("::add-mask::"))
+    assert_no_leak(
+        secret,
+        {
+            "stdout": rest,
+            "stderr": run.stderr,
+            "step summary": run.summary,
+            "outputs": json.dumps(run.outputs),
+        },
+    )
