@@ -100,3 +100,18 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps: waits are asserted, not slept."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -434,29 +434,15 @@ def render_summary(state: RunState) -> str:
         lines.append("")
 
     if gate is not None:
-        mark = {"PASS": "✅", "FAIL": "❌"}.get(gate.verdict, "⚠️")
-        dry = " (dry run: not enforced)" if settings is not None and settings.gate.dry_run else ""
-        lines += [f"### {mark} Deploy gate: {gate.verdict}{dry}", "", _cell(gate.reason), ""]
-        if gate.new_issues:
-            lines += [f"**New issues ({len(gate.new_issues)})**", ""]
-            lines += _table(
-                ["Issue", "Title", "Level", "Events", "Users"],
-                [_issue_row(issue) for issue in gate.new_issues],
+        from sentry_release.watch import render_markdown
+
+        section = render_markdown(gate)
+        if settings is not None and settings.gate.dry_run:
+            section = section.replace(
+                f": {gate.verdict}", f": {gate.verdict} (dry run: not enforced)", 1
             )
-            lines.append("")
+        lines += [section, ""]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _issue_row(issue: Mapping[str, Any]) -> list[str]:
-    label = str(issue.get("shortId") or issue.get("id") or "?")
-    link = issue.get("permalink")
-    return [
-        f"[{label}]({link})" if link else label,
-        str(issue.get("title") or issue.get("culprit") or ""),
-        str(issue.get("level") or ""),
-        str(issue.get("count") or issue.get("events") or ""),
-        str(issue.get("userCount") or issue.get("users") or ""),
-    ]
 
 
 # --- running ----------------------------------------------------------------------------

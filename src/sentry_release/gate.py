@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from sentry_release.dates import parse_rfc3339
 from sentry_release.settings import GatePolicy
 
 PASS = "PASS"
@@ -185,18 +186,10 @@ def parse_when(value: Any) -> datetime | None:
     """Sentry's dates (RFC 3339 with Z and any fraction) as aware datetimes."""
     if not value or not isinstance(value, str):
         return None
-    text = value.strip().replace("Z", "+00:00")
-    if "." in text:
-        head, rest = text.split(".", 1)
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        text = f"{head}.{(digits + '000000')[:6]}{rest}"
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_rfc3339(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def classify_issue(issue: Mapping[str, Any], policy: GatePolicy) -> dict[str, Any]:

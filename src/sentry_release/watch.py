@@ -631,11 +631,14 @@ def render_markdown(report: GateReport) -> str:
             "|---|---|---:|---:|---|---|---|",
         ]
         for i in report.new_issues:
-            link = f"[{i['shortId']}]({i['permalink']})" if i["permalink"] else i["shortId"]
-            level = i["level"] + (" (unhandled)" if i["unhandled"] else "")
+            label = str(i.get("shortId") or i.get("id") or "?")
+            link = f"[{label}]({i['permalink']})" if i.get("permalink") else label
+            level = str(i.get("level") or "") + (" (unhandled)" if i.get("unhandled") else "")
+            counted = "yes" if i.get("counted") else "no: " + _cell(str(i.get("why") or ""))
             lines.append(
-                f"| {link} | {level} | {i['events']} | {i['users']} | {_cell(i['firstSeen'])} "
-                f"| {'yes' if i['counted'] else 'no: ' + _cell(i['why'])} | {_cell(i['title'])} |"
+                f"| {link} | {level} | {i.get('events', '')} | {i.get('users', '')} "
+                f"| {_cell(str(i.get('firstSeen') or ''))} | {counted} "
+                f"| {_cell(str(i.get('title') or ''))} |"
             )
         lines.append("")
     else:

@@ -378,11 +378,22 @@ def full_result() -> PipelineResult:
                 "shortId": "WEB-1",
                 "title": "TypeError: x | y",
                 "permalink": "https://s/1",
-                "count": "12",
-                "userCount": 4,
+                "events": 12,
+                "users": 4,
                 "level": "error",
+                "unhandled": True,
+                "firstSeen": "2026-01-01T00:01:00Z",
+                "counted": True,
+                "why": "",
             },
-            {"id": "99", "title": "ZeroDivisionError", "count": "5", "userCount": 1},
+            {
+                "id": "99",
+                "title": "ZeroDivisionError",
+                "events": 5,
+                "users": 1,
+                "level": "error",
+                "counted": True,
+            },
         ),
     )
     return result
@@ -406,8 +417,11 @@ def test_summary_shows_every_step_a_person_looks_for() -> None:
     assert "`bundle-1`, `bundle-2`" in md
     assert "| Environment | `production` |" in md and "| Deploy id | 77 |" in md
     assert "### ❌ Deploy gate: FAIL" in md
-    assert "| [WEB-1](https://s/1) | TypeError: x \\| y | error | 12 | 4 |" in md
-    assert "| 99 | ZeroDivisionError |" in md
+    assert (
+        "| [WEB-1](https://s/1) | error (unhandled) | 12 | 4 | 2026-01-01T00:01:00Z | yes "
+        "| TypeError: x \\| y |" in md
+    )
+    assert "| 99 | error | 5 | 1 |" in md
     assert "### ❌ Deploy gate failed" not in md  # the gate section says it, once
 
 

@@ -18,25 +18,11 @@ from sentry_release.errors import (
     UploadError,
 )
 from sentry_release.sentry.client import RetryPolicy, SentryClient, parse_link_header
+from tests.helpers import FakeTime
 
 BASE = "https://sentry.example.com/"
 API = BASE + "api/0"
 TOKEN = "unit-token-abcdef"
-
-
-class FakeTime:
-    """A clock that only moves when the client sleeps."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

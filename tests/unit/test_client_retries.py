@@ -12,26 +12,12 @@ import responses
 
 from sentry_release.errors import NetworkError, SentryAPIError, UploadError
 from sentry_release.sentry.client import RetryPolicy, SentryClient, rate_limit_wait
+from tests.helpers import FakeTime
 
 BASE = "https://sentry.example.com/"
 API = BASE + "api/0"
 TOKEN = "sntryu_unit_test_token_value"
 NOW = 1_800_000_000.0
-
-
-class FakeTime:
-    """A clock that only moves when the client sleeps: waits are asserted, never slept."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def client(fake: FakeTime, **kwargs: object) -> SentryClient:
@@ -53,7 +39,7 @@ DEPLOYS = f"{API}/organizations/acme/releases/1.0/deploys/"
 
 @responses.activate
 def test_429_waits_for_sentry_reset_then_succeeds() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.post(
         RELEASES,
         status=429,
@@ -78,7 +64,7 @@ def test_429_waits_for_sentry_reset_then_succeeds() -> None:
 )
 @responses.activate
 def test_429_honours_retry_after_seconds_and_http_date(header: str, expected: float) -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.get(
         DEPLOYS, status=429, json={"detail": "slow down"}, headers={"Retry-After": header}
     )
@@ -91,7 +77,7 @@ def test_429_honours_retry_after_seconds_and_http_date(header: str, expected: fl
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 @responses.activate
 def test_5xx_on_idempotent_call_is_retried(status: int) -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     url = f"{API}/organizations/acme/releases/1.0/"
     responses.put(url, status=status, json={"detail": "boom"})
     responses.put(url, status=200, json={"version": "1.0", "dateReleased": "x"})
@@ -104,7 +90,7 @@ def test_5xx_on_idempotent_call_is_retried(status: int) -> None:
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 @responses.activate
 def test_client_errors_are_not_retried(status: int) -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.get(DEPLOYS, status=status, json={"detail": f"nope {status}"})
     with pytest.raises(SentryAPIError) as info:
         client(fake).list_deploys("acme", "1.0")
@@ -114,7 +100,7 @@ def test_client_errors_are_not_retried(status: int) -> None:
 
 @responses.activate
 def test_post_deploy_503_is_verified_not_resent_when_it_landed() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     landed = {"id": "42", "environment": "prod", "name": None}
     responses.get(DEPLOYS, json=[])  # before: none
     responses.post(DEPLOYS, status=503, json={"detail": "unavailable"})
@@ -127,7 +113,7 @@ def test_post_deploy_503_is_verified_not_resent_when_it_landed() -> None:
 
 @responses.activate
 def test_post_deploy_reset_is_resent_only_after_checking() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.get(DEPLOYS, json=[])
     responses.post(DEPLOYS, body=requests.ConnectionError("Connection reset by peer"))
     responses.get(DEPLOYS, json=[])  # nothing landed: safe to send again
@@ -139,7 +125,7 @@ def test_post_deploy_reset_is_resent_only_after_checking() -> None:
 
 @responses.activate
 def test_non_idempotent_post_without_recover_is_not_retried() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     url = f"{API}/organizations/acme/something/"
     responses.post(url, status=503, json={"detail": "unavailable"})
     with pytest.raises(SentryAPIError):
@@ -151,7 +137,7 @@ def test_non_idempotent_post_without_recover_is_not_retried() -> None:
 
 @responses.activate
 def test_timeout_becomes_network_error_naming_the_endpoint() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.get(DEPLOYS, body=requests.ReadTimeout("Read timed out. (read timeout=30)"))
     with pytest.raises(NetworkError) as info:
         client(fake, retry=RetryPolicy(attempts=3, budget=10)).list_deploys("acme", "1.0")
@@ -165,7 +151,7 @@ def test_timeout_becomes_network_error_naming_the_endpoint() -> None:
 
 @responses.activate
 def test_budget_exhausted_message_names_endpoint_status_and_detail() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.post(RELEASES, status=503, json={"detail": "Sentry is down for maintenance"})
     with pytest.raises(SentryAPIError) as info:
         client(fake, retry=RetryPolicy(budget=2.0)).create_release("acme", "1.0", ["web"])
@@ -179,7 +165,7 @@ def test_budget_exhausted_message_names_endpoint_status_and_detail() -> None:
 
 @responses.activate
 def test_rate_limit_beyond_budget_fails_at_once_saying_so() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.get(
         DEPLOYS,
         status=429,
@@ -194,7 +180,7 @@ def test_rate_limit_beyond_budget_fails_at_once_saying_so() -> None:
 
 @responses.activate
 def test_redirect_to_another_host_drops_the_token() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.get(DEPLOYS, status=302, headers={"Location": "https://evil.example.net/x"})
     responses.get("https://evil.example.net/x", json=[])
     client(fake).list_deploys("acme", "1.0")
@@ -204,7 +190,7 @@ def test_redirect_to_another_host_drops_the_token() -> None:
 
 @responses.activate
 def test_redirect_on_the_same_host_keeps_the_token() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     responses.get(DEPLOYS, status=302, headers={"Location": f"{API}/moved/"})
     responses.get(f"{API}/moved/", json=[])
     client(fake).list_deploys("acme", "1.0")
@@ -222,7 +208,7 @@ def test_redirect_on_the_same_host_keeps_the_token() -> None:
     ],
 )
 def test_token_only_goes_to_the_sentry_host(url: str, trusted: bool) -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     c = client(fake)
     assert c.is_trusted_host(url) is trusted
     assert ("Authorization" in c._headers(url)) is trusted
@@ -230,7 +216,7 @@ def test_token_only_goes_to_the_sentry_host(url: str, trusted: bool) -> None:
 
 @responses.activate
 def test_chunk_upload_to_a_foreign_host_fails_loudly_and_sends_nothing() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     with pytest.raises(UploadError) as info:
         client(fake).upload_chunks("https://uploads.other.example/chunk-upload/", [("ab", b"x")])
     assert "refusing to send the auth token there" in str(info.value)
@@ -239,7 +225,7 @@ def test_chunk_upload_to_a_foreign_host_fails_loudly_and_sends_nothing() -> None
 
 @responses.activate
 def test_reset_on_a_non_idempotent_post_says_why_it_was_not_retried() -> None:
-    fake = FakeTime()
+    fake = FakeTime(NOW)
     url = f"{API}/organizations/acme/something/"
     responses.post(
         url,

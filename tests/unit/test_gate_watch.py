@@ -17,22 +17,7 @@ from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
 from sentry_release.settings import DeployOptions, GatePolicy, Settings
 from sentry_release.watch import effective_poll, render_markdown, run_gate
-from tests.helpers import ORG, TOKEN
-
-
-class FakeTime:
-    """A clock that only moves when the code sleeps."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.helpers import ORG, TOKEN, FakeTime
 
 
 def setup(server: DevServer, finished: float, *, previous: bool = True) -> SentryClient:

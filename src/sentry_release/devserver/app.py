@@ -103,6 +103,21 @@ class Request:
             raise HTTPError(404)
         return org
 
+    def release(self) -> dict[str, Any]:
+        """Authenticate, then the release in the path (404 for unknown org or release)."""
+        org = self.org()
+        rel = self.store.release(org["slug"], self.params["version"])
+        if rel is None:
+            raise HTTPError(404)
+        return rel
+
+    def json_object(self) -> dict[str, Any]:
+        """The JSON body, which must be an object (400 as Sentry's serializers say)."""
+        body = self.json()
+        if not isinstance(body, dict):
+            raise HTTPError(400, {"detail": "Invalid data. Expected a dictionary"})
+        return body
+
 
 Handler = Callable[[Request], Response]
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []

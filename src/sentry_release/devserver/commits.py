@@ -319,14 +319,6 @@ def apply_refs(request: Request, org: str, release: dict[str, Any], refs: Any) -
 # --- routes -------------------------------------------------------------------------------------
 
 
-def _release(request: Request) -> dict[str, Any]:
-    org = request.org()
-    rel = request.store.release(org["slug"], request.params["version"])
-    if rel is None:
-        raise HTTPError(404)
-    return rel
-
-
 @route("GET", ORG + "/repos/")
 def list_repos(request: Request) -> Response:
     """The org's repositories (active ones, as Sentry's default `status` filter)."""
@@ -343,7 +335,7 @@ def list_repos(request: Request) -> Response:
 @route("GET", RELEASE + "/commits/")
 def list_release_commits(request: Request) -> Response:
     """The release's commits, newest first as sent (optionally of one `repo_name`)."""
-    rel = _release(request)
+    rel = request.release()
     org = request.params["org"]
     commits = rel.get("commits", [])
     repo_name = request.arg("repo_name")
@@ -357,7 +349,7 @@ def list_release_commits(request: Request) -> Response:
 @route("GET", RELEASE + "/commitfiles/")
 def list_commit_files(request: Request) -> Response:
     """The file changes of the release's commits (Sentry's CommitFileChange rows)."""
-    rel = _release(request)
+    rel = request.release()
     org = request.params["org"]
     org_id = (request.store.org(org) or {}).get("id")
     repo_name = request.arg("repo_name")

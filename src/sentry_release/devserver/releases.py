@@ -91,15 +91,6 @@ def release_json(store: Store, org: str, rel: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def get_release_or_404(request: Request) -> dict[str, Any]:
-    """Authenticate, then the release in the path (404 for unknown org or release)."""
-    org = request.org()
-    rel = request.store.release(org["slug"], request.params["version"])
-    if rel is None:
-        raise HTTPError(404)
-    return rel
-
-
 @route("GET", r"/api/0/")
 def api_root(request: Request) -> Response:
     """What sentry-cli `info` asks: who am I."""
@@ -131,9 +122,7 @@ def list_projects(request: Request) -> Response:
 def create_release(request: Request) -> Response:
     """201 created, 208 already there with nothing new, 400 on validation errors."""
     org = request.org()
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, {"detail": "Invalid data. Expected a dictionary"})
+    body = request.json_object()
     version = body.get("version")
     if version in (None, ""):
         raise bad_request("version", "This field is required.")
@@ -195,17 +184,15 @@ def list_releases(request: Request) -> Response:
 @route("GET", RELEASE + "/")
 def get_release(request: Request) -> Response:
     """One release."""
-    rel = get_release_or_404(request)
+    rel = request.release()
     return Response(200, release_json(request.store, request.params["org"], rel))
 
 
 @route("PUT", RELEASE + "/")
 def update_release(request: Request) -> Response:
     """dateReleased (finalize), url, ref, refs or commits."""
-    rel = get_release_or_404(request)
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, {"detail": "Invalid data. Expected a dictionary"})
+    rel = request.release()
+    body = request.json_object()
     org = request.params["org"]
     for key in ("dateReleased", "dateStarted"):
         if key in body:
@@ -223,7 +210,7 @@ def update_release(request: Request) -> Response:
 @route("DELETE", RELEASE + "/")
 def delete_release(request: Request) -> Response:
     """Delete a release (sentry-cli `releases delete`)."""
-    get_release_or_404(request)
+    request.release()
     del request.store.releases(request.params["org"])[request.params["version"]]
     return Response(204, None)
 
@@ -231,7 +218,7 @@ def delete_release(request: Request) -> Response:
 @route("GET", RELEASE + "/previous-with-commits/")
 def previous_with_commits(request: Request) -> Response:
     """The newest release created before this one, sharing a project, that has commits."""
-    rel = get_release_or_404(request)
+    rel = request.release()
     org = request.params["org"]
     candidates = [
         r
@@ -259,10 +246,8 @@ def _valid_environment(name: object) -> bool:
 @route("POST", RELEASE + "/deploys/")
 def create_deploy(request: Request) -> Response:
     """Record a deploy; environment required and validated as Sentry does."""
-    rel = get_release_or_404(request)
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, {"detail": "Invalid data. Expected a dictionary"})
+    rel = request.release()
+    body = request.json_object()
     environment = body.get("environment")
     if environment in (None, ""):
         raise bad_request("environment", "This field is required.")
@@ -286,6 +271,6 @@ def create_deploy(request: Request) -> Response:
 @route("GET", RELEASE + "/deploys/")
 def list_deploys(request: Request) -> Response:
     """Deploys of a release, newest first."""
-    rel = get_release_or_404(request)
+    rel = request.release()
     items = sorted(rel["deploys"], key=lambda d: (d["dateFinished"], int(d["id"])), reverse=True)
     return paginate(request, items)

@@ -14,6 +14,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sentry_release.dates import isoformat, parse_rfc3339
+
+# Sentry's date format, shared with the client side.
+parse_iso = parse_rfc3339
+to_iso = isoformat
+
 DEFAULT_TOKEN = "sntrys_dev_token_not_secret"
 DEFAULT_ORG = "acme"
 DEFAULT_PROJECT = "web"
@@ -22,24 +28,6 @@ DEFAULT_PROJECT = "web"
 def now_iso() -> str:
     """Now in Sentry's date format."""
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    """Parse RFC 3339 with any number of fraction digits (sentry-cli sends nanoseconds)."""
-    text = value.strip().replace("z", "Z").replace("Z", "+00:00")
-    if "." in text:
-        head, rest = text.split(".", 1)
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        text = f"{head}.{(digits + '000000')[:6]}{rest}"
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def to_iso(moment: datetime) -> str:
-    """Sentry's date format."""
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class Store:

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from sentry_release import __version__
+from sentry_release.dates import isoformat
 from sentry_release.errors import (
     AuthError,
     ConfigError,
@@ -110,11 +111,6 @@ def error_detail(response: requests.Response) -> str:
         if parts:
             return "; ".join(parts)
     return json.dumps(body)[:300]
-
-
-def isoformat(moment: datetime) -> str:
-    """RFC 3339 in UTC with a Z, the way Sentry writes dates."""
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def seg(value: str) -> str:
