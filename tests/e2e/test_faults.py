@@ -302,6 +302,7 @@ PIPELINE_FAULTS: dict[str, tuple[str, str]] = {
     "reset after handling (deploy)": (f"POST {DEPLOYS}=reset-after@1", "reset-after"),
     "chunk dropped": ("chunk/*=drop@2", "drop"),
     "assemble stuck briefly": ("assemble/*=stuck@2-3", "stuck"),
+    "assemble stuck at its first answer": ("assemble/*=stuck@1", "stuck"),
 }
 
 

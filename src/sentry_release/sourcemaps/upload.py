@@ -401,11 +401,20 @@ def upload_bundle(
         delay = min(POLL_MAX, delay * 2)
         response = _assemble(client, settings, checksum, checksums, version)
         state = str(response.get("state") or "")
-        if response.get("missingChunks"):
-            raise UploadError(
-                f"Sentry lost {len(response['missingChunks'])} chunk(s) while processing; "
-                "run the upload again"
-            )
+        lost = list(dict.fromkeys(response.get("missingChunks") or []))
+        if lost:
+            # Resumable here too: send what Sentry names, within the same bound on rounds.
+            rounds += 1
+            if rounds > MAX_RESEND_ROUNDS or any(c not in by_sum for c in lost):
+                raise UploadError(
+                    f"Sentry lost {len(lost)} chunk(s) while processing; run the upload again"
+                )
+            out.warn(f"Sentry reports {len(lost)} chunk(s) missing; sending them again")
+            todo = [(c, by_sum[c]) for c in lost]
+            sent_bytes += send_chunks(client, url, todo, options, concurrency, lambda _n: None)
+            sent_chunks += len(todo)
+            response = _assemble(client, settings, checksum, checksums, version)
+            state = str(response.get("state") or "")
     if state == "error":
         raise UploadError(f"Sentry failed to process the bundle: {response.get('detail')}")
     return sent_bytes, len(pieces), sent_chunks, state
