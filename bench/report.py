@@ -1,0 +1,412 @@
+"""Turn samples into the README: per-size tables, the sequence row, targets, machine, profiles."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from harness import CLI, OURS, STEPS, Sample
+
+HERE = Path(__file__).resolve().parent
+NOTES = HERE / "NOTES.md"
+NA = "n/a"
+
+
+def fmt_s(value: float | None) -> str:
+    """Seconds, 3 significant-ish digits."""
+    if value is None:
+        return NA
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def fmt_bytes(value: float | None) -> str:
+    """Bytes in B/KB/MB (decimal)."""
+    if value is None:
+        return NA
+    if value < 1_000:
+        return f"{value:.0f} B"
+    if value < 1_000_000:
+        return f"{value / 1e3:.1f} KB"
+    return f"{value / 1e6:.1f} MB"
+
+
+def fmt_rss(kb: float | None) -> str:
+    """Peak RSS from KiB."""
+    return NA if kb is None else f"{kb / 1024:.0f} MiB"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    """ours / sentry-cli."""
+    if a is None or not b:
+        return NA
+    return f"{a / b:.2f}x"
+
+
+class Cell:
+    """One tool's figures for one row (medians over rounds; peak RSS is the max)."""
+
+    def __init__(self, samples: list[Sample]) -> None:
+        self.samples = samples
+        self.ok = bool(samples) and all(s.status == "ok" for s in samples)
+        self.status = "ok" if self.ok else _worst(samples)
+        self.note = next((s.note for s in samples if s.status != "ok"), "")
+        ok = [s for s in samples if s.status == "ok"] if self.ok else []
+        self.wall = statistics.median(s.wall for s in ok) if ok else None
+        self.cpu = statistics.median(s.cpu for s in ok) if ok else None
+        self.rss = max(s.rss_kb for s in ok) if ok else None
+        self.body = statistics.median(s.body_bytes for s in ok) if ok else None
+        self.chunks = statistics.median(s.chunk_bytes for s in ok) if ok else None
+
+    def label(self) -> str:
+        """What to print instead of numbers when the step did not run."""
+        if self.status == NA:
+            return "n/a (stand-in)" if "stand-in" in self.note else "n/a (not implemented)"
+        return "failed" if self.status == "failed" else NA
+
+
+def _worst(samples: list[Sample]) -> str:
+    statuses = {s.status for s in samples}
+    return "failed" if "failed" in statuses else (NA if NA in statuses else "ok")
+
+
+def cells(samples: list[Sample], phase: str, step: str) -> tuple[Cell, Cell]:
+    """(ours, sentry-cli) for one row."""
+    pick = [s for s in samples if s.phase == phase and s.step == step]
+    return Cell([s for s in pick if s.tool == OURS]), Cell([s for s in pick if s.tool == CLI])
+
+
+class Sequence:
+    """The whole sequence per round (sum of steps), over the steps both tools completed."""
+
+    def __init__(self, samples: list[Sample], phase: str) -> None:
+        pick = [s for s in samples if s.phase == phase]
+        both_ok = [step for step in STEPS if all(c.ok for c in cells(samples, phase, step))]
+        self.steps = both_ok
+        self.complete = len(both_ok) == len(STEPS)
+        self.tools: dict[str, dict[str, float | None]] = {}
+        for tool in (OURS, CLI):
+            rounds = sorted({s.round for s in pick if s.tool == tool})
+            per_round = []
+            for k in rounds:
+                chosen = [s for s in pick if s.tool == tool and s.round == k and s.step in both_ok]
+                if chosen:
+                    per_round.append(
+                        (
+                            sum(s.wall for s in chosen),
+                            sum(s.cpu for s in chosen),
+                            max(s.rss_kb for s in chosen),
+                            sum(s.body_bytes for s in chosen),
+                            sum(s.chunk_bytes for s in chosen),
+                        )
+                    )
+            if per_round:
+                self.tools[tool] = {
+                    "wall": statistics.median(r[0] for r in per_round),
+                    "cpu": statistics.median(r[1] for r in per_round),
+                    "rss": max(r[2] for r in per_round),
+                    "body": statistics.median(r[3] for r in per_round),
+                    "chunks": statistics.median(r[4] for r in per_round),
+                }
+            else:
+                self.tools[tool] = {
+                    "wall": None,
+                    "cpu": None,
+                    "rss": None,
+                    "body": None,
+                    "chunks": None,
+                }
+
+    def wall_ratio(self) -> float | None:
+        """ours / sentry-cli over the compared steps."""
+        ours, cli = self.tools[OURS]["wall"], self.tools[CLI]["wall"]
+        return ours / cli if ours is not None and cli else None
+
+
+HEADER = (
+    "| step | ours wall | sentry-cli wall | wall ratio | ours CPU | sentry-cli CPU | CPU ratio "
+    "| ours peak RSS | sentry-cli peak RSS | ours sent | sentry-cli sent |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def _sent(body: float | None, chunks: float | None, show_chunks: bool) -> str:
+    if body is None:
+        return NA
+    text = fmt_bytes(body)
+    if show_chunks:
+        text += f" (chunks {fmt_bytes(chunks)})"
+    return text
+
+
+def _row(name: str, ours: Cell, cli: Cell, show_chunks: bool) -> str:
+    def side(cell: Cell) -> tuple[str, str, str, str]:
+        if not cell.ok:
+            label = cell.label()
+            return label, label, label, label
+        return (
+            fmt_s(cell.wall),
+            fmt_s(cell.cpu),
+            fmt_rss(cell.rss),
+            _sent(cell.body, cell.chunks, show_chunks),
+        )
+
+    ow, oc, orss, osent = side(ours)
+    cw, cc, crss, csent = side(cli)
+    return (
+        f"| {name} | {ow} | {cw} | {ratio(ours.wall, cli.wall)} | {oc} | {cc} | "
+        f"{ratio(ours.cpu, cli.cpu)} | {orss} | {crss} | {osent} | {csent} |"
+    )
+
+
+def _seq_row(name: str, seq: Sequence) -> str:
+    o, c = seq.tools[OURS], seq.tools[CLI]
+    label = (
+        name
+        if seq.complete
+        else f"{name} ({len(seq.steps)}/{len(STEPS)} steps: {', '.join(seq.steps) or 'none'})"
+    )
+    return (
+        f"| **{label}** | **{fmt_s(o['wall'])}** | **{fmt_s(c['wall'])}** | "
+        f"**{ratio(o['wall'], c['wall'])}** | {fmt_s(o['cpu'])} | {fmt_s(c['cpu'])} | "
+        f"{ratio(o['cpu'], c['cpu'])} | {fmt_rss(o['rss'])} | {fmt_rss(c['rss'])} | "
+        f"{_sent(o['body'], o['chunks'], True)} | {_sent(c['body'], c['chunks'], True)} |"
+    )
+
+
+def size_table(result: dict[str, Any]) -> str:
+    """The table of one size: six steps, the sequence, then the re-run rows."""
+    samples: list[Sample] = result["samples"]
+    lines = [HEADER]
+    for step in STEPS:
+        lines.append(_row(step, *cells(samples, "first", step), show_chunks=step == "upload"))
+    lines.append(_seq_row("whole sequence", Sequence(samples, "first")))
+    for step in STEPS:
+        lines.append(
+            _row(f"re-run: {step}", *cells(samples, "rerun", step), show_chunks=step == "upload")
+        )
+    lines.append(_seq_row("re-run: whole sequence", Sequence(samples, "rerun")))
+    return "\n".join(lines)
+
+
+def _notes_for(samples: list[Sample]) -> list[str]:
+    seen: dict[tuple[str, str], str] = {}
+    for s in samples:
+        if s.status != "ok" and (s.tool, s.step) not in seen:
+            seen[(s.tool, s.step)] = s.note
+    return [f"- {tool} `{step}`: {note}" for (tool, step), note in seen.items()]
+
+
+def targets(results: list[dict[str, Any]], context: dict[str, Any]) -> list[str]:
+    """Each target, met / missed / not measurable yet."""
+    lines = []
+    limit = context["sequence_target"]
+    for result in results:
+        name = result["fixture"].size.name
+        if name not in ("medium", "large"):
+            continue
+        seq = Sequence(result["samples"], "first")
+        value = seq.wall_ratio()
+        if value is None:
+            verdict = "not measurable yet"
+        elif not seq.complete:
+            verdict = (
+                f"{value:.2f}x over the {len(seq.steps)} steps both tools completed "
+                "(not the whole sequence yet)"
+            )
+        else:
+            verdict = f"{value:.2f}x: {'met' if value <= limit else 'MISSED'}"
+        lines.append(f"- Whole sequence at most {limit}x sentry-cli on {name}: {verdict}")
+    for result in results:
+        name = result["fixture"].size.name
+        rerun = [
+            s
+            for s in result["samples"]
+            if s.phase == "rerun" and s.step == "upload" and s.tool == OURS
+        ]
+        if not rerun or any(s.status != "ok" for s in rerun):
+            verdict = "not measurable yet (our upload is not implemented)"
+        else:
+            sent = max(s.chunk_bytes for s in rerun)
+            verdict = f"{fmt_bytes(sent)} of chunks: {'met' if sent == 0 else 'MISSED'}"
+        lines.append(f"- Re-run uploads 0 chunk bytes ({name}): {verdict}")
+    help_ = context["help"]
+    med = help_["ours_median"]
+    lines.append(
+        f"- `sentry-release --help` under {context['help_target']} s: "
+        f"{med:.3f} s median of {len(help_['ours_runs'])}: "
+        f"{'met' if med < context['help_target'] else 'MISSED'}"
+    )
+    return lines
+
+
+def machine(context: dict[str, Any]) -> list[str]:
+    """nproc, CPU model, RAM, Python, tool versions, load."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        ram = f"{mem_kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        ram = "unknown"
+    tools = context["tools"]
+    cli_version = subprocess.run(
+        [tools.cli, "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    git_version = subprocess.run(
+        ["git", "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    rev = subprocess.run(
+        ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    from sentry_release import __version__
+
+    before, after = context["load_before"], context["load_after"]
+    return [
+        f"- Date: {context['started']:%Y-%m-%d %H:%M} UTC; total bench time "
+        f"{context['elapsed']:.0f} s",
+        f"- Machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), {cpu}, "
+        f"{ram} RAM, {platform.system()} {platform.release()}",
+        f"- Load average (1/5/15 min): {before[0]:.2f}/{before[1]:.2f}/{before[2]:.2f} at the "
+        f"start, {after[0]:.2f}/{after[1]:.2f}/{after[2]:.2f} at the end",
+        f"- Python {platform.python_version()}; sentry-release {__version__} (commit {rev}); "
+        f"{cli_version} (PyPI binary); {git_version}",
+        f"- Command: `{context['command'].strip()}`",
+    ]
+
+
+def help_section(context: dict[str, Any]) -> str:
+    """--help timing and the import-time top entries."""
+    h = context["help"]
+    lines = [
+        f"`sentry-release --help`: median {h['ours_median'] * 1000:.0f} ms over "
+        f"{len(h['ours_runs'])} runs (target under {context['help_target'] * 1000:.0f} ms); "
+        f"`sentry-cli --help`: {h['cli_median'] * 1000:.0f} ms.",
+        "",
+        f"`python -X importtime -c 'import sentry_release.cli'`: "
+        f"{h['import_total_us'] / 1000:.1f} ms for sentry_release.cli and everything it pulls in. "
+        f"Heavy modules loaded by the import: {h['heavy_loaded'] or 'none'} "
+        "(requests, urllib3, GitPython and ssl must not be among them).",
+        "",
+        "| cumulative | self | module |",
+        "|---:|---:|---|",
+    ]
+    for cumulative, own, depth, name in h["import_top"]:
+        lines.append(
+            f"| {cumulative / 1000:.1f} ms | {own / 1000:.1f} ms | "
+            f"{'&nbsp;' * 2 * max(depth, 0)}{name} |"
+        )
+    return "\n".join(lines)
+
+
+def tables_only(results: list[dict[str, Any]], context: dict[str, Any]) -> str:
+    """The tables and targets, for the terminal."""
+    parts = []
+    for result in results:
+        f = result["fixture"]
+        parts.append(
+            f"## {f.size.name}: {f.size.files} bundle(s), "
+            f"{fmt_bytes(f.bytes_on_disk)}, {f.size.commits} commits, "
+            f"{result['rounds']} round(s)\n\n{size_table(result)}"
+        )
+    parts.append("## Targets\n\n" + "\n".join(targets(results, context)))
+    return "\n\n".join(parts)
+
+
+METHOD = """\
+How each figure is taken (`bench/harness.py`):
+
+- **Fixtures** (`bench/fixtures.py`, cached in `bench/.work/`, deterministic): a repository of
+  N commits built by one `git fast-import` stream (`bench/git_fixture.py`: fixed authors incl.
+  non-ASCII names, fixed dates, 1-8 files touched per commit with adds/edits/deletes/renames, a
+  merge every 50 commits) and N minified JS bundles with real v3 source maps (`sources`,
+  `sourcesContent`, `names`, VLQ `mappings` that decode to the right original tokens), sizes
+  spread like a real build (a few large chunks, many small ones).
+  Bundle generator used: {generator}.
+- **The stand-in** runs in its own process (`bench/standin.py`: `sentry_release.devserver` plus two
+  bench-only endpoints, one that sums request bodies by Content-Length, one that adds orgs).
+- **Per round** each tool gets a fresh org (so there is no previous release and
+  `set-commits --local --initial-depth N` sends all N commits, the same work for both) and its own
+  copy of the bundles (inject rewrites them). Steps alternate between the tools and the tool that
+  goes first alternates between rounds. Then the same sequence runs again on unchanged inputs
+  (same release, same injected files): the **re-run** rows.
+- **Commands**: ours `new V`, `set-commits V --mode local --initial-depth N`, `inject DIR`,
+  `upload-sourcemaps V DIR --wait`, `finalize V`, `deploy V --env production`; sentry-cli
+  `releases new V`, `releases set-commits V --local --initial-depth N`, `sourcemaps inject DIR`,
+  `sourcemaps upload --release V --wait DIR`, `releases finalize V`,
+  `deploys new -r V -e production`.
+- **wall**: spawn to reap, median over rounds. **CPU**: user+sys from `os.wait4` of the child,
+  including the children it reaped (our git processes count). **peak RSS**: `ru_maxrss` from
+  `wait4`, the largest single process of the tree, max over rounds. **sent**: request body bytes
+  the stand-in received during the step (Content-Length; headers not counted), chunk-upload
+  POSTs shown separately. **ratio**: ours / sentry-cli (below 1 means we are faster).
+- **whole sequence**: the per-round sum of the six steps, median over rounds. When a step could
+  not run for one tool, the row sums only the steps both tools completed and says which.
+- "n/a (not implemented)": our side of that step is not built yet (it raises NotImplementedError);
+  "n/a (stand-in)": the stand-in does not serve that endpoint yet, so neither tool can do the step.
+- **Noise**: the machine has few cores shared with other work (test runs, builds); the stand-in
+  also runs on it and is part of every step's wall time. Figures from a busy machine are noisy,
+  more so for the sub-second steps; read ratios of steps under ~0.3 s with care and compare the
+  load averages above. The ratios matter more than the absolute times.
+"""
+
+
+def render(results: list[dict[str, Any]], context: dict[str, Any]) -> str:
+    """The whole README."""
+    generator = results[0]["fixture"].generator if results else "n/a"
+    parts = [
+        "# Benchmarks: sentry-release vs sentry-cli",
+        "_Generated by `python bench/run.py` — do not edit by hand; notes live in "
+        "`bench/NOTES.md` and are included below._",
+        "Regenerate: `python bench/run.py [--sizes small,medium,large] [--rounds N] "
+        "[--large-rounds N] [--out bench/README.md]`; smoke run: `python bench/run.py --quick` "
+        "(small, 1 round, writes `bench/.work/README.quick.md`). Never run as a test; nothing "
+        "asserts on timings.",
+    ]
+    if context.get("quick"):
+        parts.append("**This is a --quick smoke run (small size, 1 round): not a measurement.**")
+    parts.append("## Machine\n\n" + "\n".join(machine(context)))
+    parts.append("## Targets\n\n" + "\n".join(targets(results, context)))
+    for result in results:
+        f = result["fixture"]
+        parts.append(
+            f"## {f.size.name}: {f.size.files} bundle(s) ({f.js_files} JS + maps, "
+            f"{fmt_bytes(f.bytes_on_disk)}), {f.size.commits} commits, {result['rounds']} "
+            f"round(s)\n\n{size_table(result)}"
+        )
+        notes = _notes_for(result["samples"])
+        if notes:
+            parts.append("Steps that did not run:\n\n" + "\n".join(notes))
+    parts.append("## CLI start-up\n\n" + help_section(context))
+    profiles = [
+        (r["fixture"].size.name, step, text)
+        for r in results
+        for step, text in r["profiles"].items()
+    ]
+    if profiles:
+        body = [
+            "Our steps that missed the target (slower than "
+            f"{context['sequence_target']}x sentry-cli, or re-run sending chunk bytes), "
+            "profiled with cProfile in one extra run (main thread only: time spent waiting "
+            "on worker threads or on git shows up as lock/read waits):"
+        ]
+        for size, step, text in profiles:
+            body.append(f"### {size}: {step}\n\n```\n{text}\n```")
+        parts.append("## Profiles\n\n" + "\n\n".join(body))
+    if NOTES.is_file():
+        parts.append("## Findings\n\n" + NOTES.read_text(encoding="utf-8").strip())
+    parts.append("## Method\n\n" + METHOD.format(generator=generator))
+    return "\n\n".join(parts) + "\n"
