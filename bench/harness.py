@@ -206,6 +206,24 @@ def step_argv(
     }[step]
 
 
+def run_argv(tools: Tools, version: str, dist: Path, depth: int) -> list[str]:
+    """Our whole sequence as one command (what the GitHub Action runs)."""
+    return [
+        *tools.ours,
+        "run",
+        version,
+        "--mode",
+        "local",
+        "--initial-depth",
+        str(depth),
+        "--sourcemaps",
+        str(dist),
+        "--wait",
+        "--env",
+        "production",
+    ]
+
+
 def tool_env(url: str, org: str, home: Path) -> dict[str, str]:
     """A clean environment: the stand-in, a fresh org, an empty HOME, no CI variables."""
     env = {

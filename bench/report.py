@@ -189,7 +189,40 @@ def size_table(result: dict[str, Any]) -> str:
             _row(f"re-run: {step}", *cells(samples, "rerun", step), show_chunks=step == "upload")
         )
     lines.append(_seq_row("re-run: whole sequence", Sequence(samples, "rerun")))
+    for phase, seq_phase, name in (
+        ("one-command", "first", "ours `run` (one process) vs sentry-cli sequence"),
+        ("one-command-rerun", "rerun", "re-run: ours `run` vs sentry-cli sequence"),
+    ):
+        run = Cell([s for s in samples if s.phase == phase])
+        if run.samples:
+            lines.append(_one_command_row(name, run, Sequence(samples, seq_phase)))
     return "\n".join(lines)
+
+
+def _one_command_row(name: str, run: Cell, seq: Sequence) -> str:
+    c = seq.tools[CLI]
+    if not run.ok:
+        label = run.label()
+        ours = (label, label, label, label)
+    else:
+        ours = (
+            fmt_s(run.wall),
+            fmt_s(run.cpu),
+            fmt_rss(run.rss),
+            _sent(run.body, run.chunks, True),
+        )
+    cli_wall = c["wall"] if seq.complete else None
+    cli_cpu = c["cpu"] if seq.complete else None
+    cli = (
+        (fmt_s(c["wall"]), fmt_s(c["cpu"]), fmt_rss(c["rss"]), _sent(c["body"], c["chunks"], True))
+        if seq.complete
+        else ("n/a (sequence incomplete)",) * 4
+    )
+    return (
+        f"| *{name}* | {ours[0]} | {cli[0]} | {ratio(run.wall, cli_wall)} | {ours[1]} | "
+        f"{cli[1]} | {ratio(run.cpu, cli_cpu)} | {ours[2]} | {cli[2]} | {ours[3]} | "
+        f"{cli[3]} |"
+    )
 
 
 def _notes_for(samples: list[Sample]) -> list[str]:
@@ -348,6 +381,8 @@ How each figure is taken (`bench/harness.py`):
   `releases new V`, `releases set-commits V --local --initial-depth N`, `sourcemaps inject DIR`,
   `sourcemaps upload --release V --wait DIR`, `releases finalize V`,
   `deploys new -r V -e production`.
+- **Start-up**: our package is byte-compiled first (`compileall`, as `pip install` does), so an
+  editable install does not recompile its modules on every run.
 - **wall**: spawn to reap, median over rounds. **CPU**: user+sys from `os.wait4` of the child,
   including the children it reaped (our git processes count). **peak RSS**: `ru_maxrss` from
   `wait4`, the largest single process of the tree, max over rounds. **sent**: request body bytes
