@@ -334,6 +334,13 @@ def help_section(context: dict[str, Any]) -> str:
         f"Heavy modules loaded by the import: {h['heavy_loaded'] or 'none'} "
         "(requests, urllib3, GitPython and ssl must not be among them).",
         "",
+        "Start-up floor of a Python process on this machine (median of 5 runs each) — every "
+        "one of our steps pays the interpreter plus requests, sentry-cli pays ~10 ms:",
+        "",
+        "| what | wall |",
+        "|---|---:|",
+        *[f"| `{label}` | {fmt_s(value)} |" for label, value in h["floor"].items()],
+        "",
         "| cumulative | self | module |",
         "|---:|---:|---|",
     ]

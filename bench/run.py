@@ -181,24 +181,48 @@ def profile_ours(
             continue
         text = StringIO()
         stats = pstats.Stats(str(out), stream=text)
-        stats.strip_dirs().sort_stats("cumulative").print_stats(18)
+        stats.strip_dirs().sort_stats("cumulative").print_stats(60)
         text.write("\n--- by own time ---\n")
-        stats.sort_stats("tottime").print_stats(10)
+        stats.sort_stats("tottime").print_stats(12)
         profiles[step] = _trim_pstats(text.getvalue(), result.wall)
     shutil.rmtree(work / "profile", ignore_errors=True)
     return profiles
 
 
+NOISE = ("<frozen ", "builtins.exec", "<string>:", "runpy", "(<module>)", "core.py:", "cli.py:5")
+
+
 def _trim_pstats(text: str, wall: float) -> str:
+    """Drop pstats headers and the frames every run has (import machinery, click dispatch)."""
     keep = [f"wall under cProfile: {wall:.2f} s"]
+    kept_in_section = 0
     for line in text.splitlines():
         stripped = line.strip()
+        if stripped.startswith("---"):
+            kept_in_section = 0
         if not stripped or stripped.startswith(("Ordered by", "List reduced", "Random listing")):
             continue
         if re.match(r"^\w{3} \w{3} ", stripped):  # the dated file header
             continue
+        if stripped[0].isdigit() and "function calls" not in stripped:
+            if any(noise in stripped for noise in NOISE) or kept_in_section >= 16:
+                continue
+            kept_in_section += 1
         keep.append(line.rstrip())
     return "\n".join(keep)
+
+
+FLOOR = (
+    ("python -c pass", "pass"),
+    ("import click", "import click"),
+    ("import requests", "import requests"),
+    ("import git (GitPython)", "import git"),
+    ("import sentry_release.cli", "import sentry_release.cli"),
+    (
+        "import sentry_release.cli + sentry.client",
+        "import sentry_release.cli, sentry_release.sentry.client",
+    ),
+)
 
 
 def precompile() -> None:
@@ -237,13 +261,21 @@ def measure_help(tools: Tools) -> dict[str, object]:
     total = next((c for c, _, _, name in entries if name == "sentry_release.cli"), 0)
     probe = (
         "import sys, sentry_release.cli; print(','.join(m for m in "
-        "('requests', 'urllib3', 'git', 'gitdb', 'http.client', 'ssl', 'json', 'email') "
+        "('requests', 'urllib3', 'git', 'gitdb', 'http.client', 'ssl') "
         "if m in sys.modules))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
     ).stdout.strip()
+    floor = {}
+    for label, code in FLOOR:
+        runs = [
+            harness.run_measured([sys.executable, "-c", code], env=env, cwd=cwd).wall
+            for _ in range(5)
+        ]
+        floor[label] = statistics.median(runs)
     return {
+        "floor": floor,
         "ours_median": statistics.median(ours),
         "ours_runs": ours,
         "cli_median": statistics.median(cli),
