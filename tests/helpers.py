@@ -31,7 +31,9 @@ def git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
     return done.stdout.strip()
 
 
-def commit(repo: Path, files: Mapping[str, str | None], message: str, date: int | None = None) -> str:
+def commit(
+    repo: Path, files: Mapping[str, str | None], message: str, date: int | None = None
+) -> str:
     """Write (or delete, for None) files and commit them; return the new sha."""
     for name, content in files.items():
         path = repo / name
@@ -62,7 +64,9 @@ def make_repo(path: Path, commits: int = 3, tag: str | None = None) -> list[str]
     return shas
 
 
-def cli_env(url: str, *, token: str = TOKEN, home: Path | None = None, **extra: str) -> dict[str, str]:
+def cli_env(
+    url: str, *, token: str = TOKEN, home: Path | None = None, **extra: str
+) -> dict[str, str]:
     """Environment for running the CLI against the stand-in: no rc files, no CI variables."""
     env = {
         k: v
@@ -70,8 +74,14 @@ def cli_env(url: str, *, token: str = TOKEN, home: Path | None = None, **extra: 
         if not k.startswith(("SENTRY_", "GITHUB_", "INPUT_")) and k != "CI"
     }
     env.update(GIT_ENV)
-    env.update({"SENTRY_URL": url, "SENTRY_AUTH_TOKEN": token, "SENTRY_ORG": ORG,
-                "SENTRY_PROJECT": PROJECTS[0]})
+    env.update(
+        {
+            "SENTRY_URL": url,
+            "SENTRY_AUTH_TOKEN": token,
+            "SENTRY_ORG": ORG,
+            "SENTRY_PROJECT": PROJECTS[0],
+        }
+    )
     if home is not None:
         env["HOME"] = str(home)
     env.update(extra)

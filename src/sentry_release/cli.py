@@ -413,7 +413,7 @@ def set_commits_cmd(version: str | None, **values: Any) -> None:
     name = rt.version(version)
     mode = rt.settings.commits.mode
     repo = rt.repo(required=mode in ("auto", "local"))
-    associate_commits(rt.settings, rt.client(), repo, name, rt.out)
+    associate_commits(rt.settings, rt.client(), repo, name, rt.out, environ=os.environ)
 
 
 @cli.command("inject")
@@ -495,7 +495,7 @@ def run_cmd(version: str | None, **values: Any) -> None:
     repo = rt.repo(
         required=rt.settings.commits.mode in ("auto", "local") or rt.settings.release is None
     )
-    run(rt.settings, rt.client(), repo, rt.out)
+    run(rt.settings, rt.client(), repo, rt.out, environ=os.environ)
 
 
 @cli.command("dev-server")

@@ -1,17 +1,37 @@
 """Step 3: which commits belong to the release, sent as integration refs or local history.
 
-Built by the set-commits work (issue 3). The interface below is what the CLI, the pipeline
-and the action call.
+- manual: `owner/repo@SHA` or `owner/repo@PREV..SHA` specs become a `refs` PUT.
+- auto: the Sentry repository whose URL matches this checkout's remote (or GITHUB_REPOSITORY)
+  gets a `refs` PUT with HEAD and the previous release's commit; no match falls back to local.
+- local: the commits after the previous release's `lastCommit` up to HEAD, read with one
+  streaming `git log`, sent with patch sets in one `commits` PUT (Sentry replaces a release's
+  commits on every such PUT, so batches would erase each other; see docs/commits.md).
+Shallow clones are deepened (bounded) until the previous commit is found; otherwise the run
+fails with the fix, or with --ignore-missing sends the last --initial-depth commits.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from sentry_release.git import GitRepo
+from sentry_release.errors import ConfigError, GitError, SentryAPIError
+from sentry_release.git import DEEPEN_STEPS, GitRepo, LogCommit
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
 from sentry_release.settings import Settings
+
+HEX_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+# Sentry's CommitSerializer limits: longer values make the whole PUT fail with 400.
+MAX_AUTHOR_NAME = 128
+MAX_AUTHOR_EMAIL = 75
+MAX_REPOSITORY = 64
+MAX_PATH = 510
+FETCH_DEPTH_FIX = "set fetch-depth: 0 in actions/checkout (or run git fetch --unshallow)"
 
 
 @dataclass(frozen=True)
@@ -39,12 +59,401 @@ class CommitsResult:
         return sum(a.count for a in self.associations)
 
 
+# --- pure parts -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefSpec:
+    """A manual `--commit`: repository, head revision and optional previous revision."""
+
+    repository: str
+    commit: str
+    previous: str | None = None
+
+
+def parse_spec(spec: str) -> RefSpec:
+    """`owner/repo@SHA` or `owner/repo@PREV..SHA` (revisions may be tags or branches)."""
+    repository, sep, revs = spec.strip().partition("@")
+    previous, dots, commit = revs.partition("..")
+    if not dots:
+        previous, commit = "", revs
+    if not sep or not repository.strip() or not commit.strip() or (dots and not previous.strip()):
+        raise ConfigError(
+            f"--commit {spec!r} is not owner/repo@SHA or owner/repo@PREV..SHA: fix the value"
+        )
+    return RefSpec(repository.strip(), commit.strip(), previous.strip() or None)
+
+
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>(?!/).+)$")
+
+
+def normalize_url(url: str | None) -> str | None:
+    """A comparable form of a git remote or repository URL: `host/owner/repo`, lowercase.
+
+    https, http, ssh://, git://, scp-like `git@host:owner/repo` and `.git`/trailing-slash
+    variants of one repository compare equal; local paths and file:// URLs become the path.
+    """
+    if not url:
+        return None
+    text = url.strip()
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme == "file":
+            host, path = "", unquote(parts.path)
+        else:
+            host, path = (parts.hostname or ""), unquote(parts.path)
+    elif text.startswith(("/", ".", "~")) or re.match(r"^[A-Za-z]:[\\/]", text):
+        host, path = "", text
+    else:
+        match = _SCP_LIKE.match(text)
+        if not match:
+            return None
+        host, path = match["host"], match["path"]
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[: -len(".git")]
+    path = path.rstrip("/")
+    if not path:
+        return None
+    return f"{host.lower()}/{path.lower()}" if host else "/" + path.lower()
+
+
+def repo_name_from_url(url: str | None) -> str | None:
+    """`owner/repo` (case kept) from a remote URL, the name Sentry's integrations use."""
+    norm = normalize_url(url)
+    if norm is None or url is None:
+        return None
+    text = url.strip().rstrip("/")
+    if text.endswith(".git"):
+        text = text[: -len(".git")]
+    parts = [p for p in re.split(r"[/:]", text) if p]
+    if len(parts) < 2:
+        return None
+    return f"{parts[-2]}/{parts[-1]}"
+
+
+def identity_urls(remote_url: str | None, environ: Mapping[str, str]) -> list[str]:
+    """URLs this checkout is known by: GitHub's view of the job's repository, then the remote."""
+    urls = []
+    github_repo = (environ.get("GITHUB_REPOSITORY") or "").strip()
+    if github_repo:
+        server = (environ.get("GITHUB_SERVER_URL") or "https://github.com").strip().rstrip("/")
+        urls.append(f"{server}/{github_repo}")
+    if remote_url:
+        urls.append(remote_url)
+    return urls
+
+
+def match_repo(repos: Iterable[Mapping[str, Any]], urls: Sequence[str]) -> Mapping[str, Any] | None:
+    """The integration repository whose URL matches one of `urls` (first URL wins)."""
+    wanted = [n for n in (normalize_url(u) for u in urls) if n]
+    candidates = [r for r in repos if _integrated(r)]
+    for norm in wanted:
+        for repo in candidates:
+            if normalize_url(str(repo["url"])) == norm:
+                return repo
+    return None
+
+
+def _integrated(repo: Mapping[str, Any]) -> bool:
+    """Backed by an integration (it has a URL and a provider); repos that Sentry created
+    from local commits have neither, and refs to them could never be resolved."""
+    return bool(repo.get("url")) and (repo.get("provider") or {}).get("id") not in (
+        None,
+        "unknown",
+    )
+
+
+def commit_payload(commit: LogCommit, repository: str, warnings: list[str]) -> dict[str, Any]:
+    """One commit in Sentry's `commits` shape, kept within Sentry's field limits."""
+    payload: dict[str, Any] = {
+        "id": commit.sha,
+        "repository": repository,
+        "author_name": commit.author_name[:MAX_AUTHOR_NAME],
+        "timestamp": commit.timestamp,
+        "message": commit.message,
+        "patch_set": [],
+    }
+    if len(commit.author_email) <= MAX_AUTHOR_EMAIL:
+        payload["author_email"] = commit.author_email
+    else:
+        warnings.append(
+            f"commit {commit.sha[:12]}: author email longer than {MAX_AUTHOR_EMAIL} "
+            "characters left out (Sentry rejects it)"
+        )
+    for kind, path in commit.changes:
+        if len(path) > MAX_PATH:
+            warnings.append(
+                f"commit {commit.sha[:12]}: path longer than {MAX_PATH} characters left out"
+            )
+            continue
+        payload["patch_set"].append({"path": path, "type": kind})
+    return payload
+
+
+def describe_range(association: Association) -> str:
+    """`prev..head` for the table, with shortened shas."""
+    head = association.head[:12]
+    if association.previous:
+        return f"{association.previous[:12]}..{head}"
+    return f"..{head}" if association.mode == "local" else head
+
+
+# --- the step ---------------------------------------------------------------------------
+
+
 def associate_commits(
     settings: Settings,
     client: SentryClient,
     repo: GitRepo | None,
     version: str,
     out: Output,
+    *,
+    environ: Mapping[str, str] | None = None,
 ) -> CommitsResult:
     """Associate commits with `version` according to `settings.commits.mode`."""
-    raise NotImplementedError("set-commits is built by issue 3")
+    options = settings.commits
+    env = environ or {}
+    if options.mode == "skip":
+        return CommitsResult("skip")
+    org = settings.org
+    if not org:
+        raise ConfigError("organization is missing: set SENTRY_ORG or pass --org")
+    if options.mode == "manual":
+        result = _manual(client, org, repo, version, options.specs)
+    else:
+        if repo is None:
+            raise GitError(
+                f"set-commits {options.mode} needs a git checkout: run inside one or pass --cwd"
+            )
+        if options.mode == "auto":
+            result = _auto(settings, client, org, repo, version, out, env)
+        else:
+            result = _local(settings, client, org, repo, version, out, env, mode="local")
+    for warning in result.warnings:
+        out.warn(warning)
+    report(out, result, version)
+    return result
+
+
+def report(out: Output, result: CommitsResult, version: str) -> None:
+    """The table of what was associated, then one result line."""
+    if not result.associations:
+        return
+    out.table(
+        ["repository", "mode", "range", "commits"],
+        [
+            [
+                a.repository,
+                a.mode,
+                describe_range(a),
+                str(a.count) if a.mode == "local" or a.count else "fetched by Sentry",
+            ]
+            for a in result.associations
+        ],
+    )
+    if result.mode == "local":
+        out.result(f"Associated {result.count} commit(s) with release {version}")
+    else:
+        out.result(f"Sent commit refs of {len(result.associations)} repository(ies) for {version}")
+
+
+def _manual(
+    client: SentryClient,
+    org: str,
+    repo: GitRepo | None,
+    version: str,
+    specs: Sequence[str],
+) -> CommitsResult:
+    parsed = [parse_spec(s) for s in specs]
+    if not parsed:
+        raise ConfigError("set-commits manual needs --commit owner/repo@SHA")
+    refs = []
+    for spec in parsed:
+        head = _revision(repo, spec.commit, spec)
+        previous = _revision(repo, spec.previous, spec) if spec.previous else None
+        refs.append({"repository": spec.repository, "commit": head, "previousCommit": previous})
+    release = client.set_refs(org, version, refs)
+    return _refs_result(release, refs)
+
+
+def _revision(repo: GitRepo | None, rev: str, spec: RefSpec) -> str:
+    """A full sha for a spec's revision: as given when it is one, else resolved in the repo."""
+    if FULL_SHA.match(rev):
+        return rev
+    if repo is not None:
+        resolved = repo.resolve(rev)
+        if resolved:
+            return resolved
+    if HEX_SHA.match(rev) and repo is None:
+        return rev
+    raise ConfigError(
+        f"--commit {spec.repository}@...: cannot resolve {rev!r} in this checkout: "
+        "give a full commit sha"
+    )
+
+
+def _refs_result(release: Mapping[str, Any], refs: Sequence[Mapping[str, Any]]) -> CommitsResult:
+    count = int(release.get("commitCount") or 0) if len(refs) == 1 else 0
+    return CommitsResult(
+        "refs",
+        tuple(
+            Association(r["repository"], "refs", r.get("previousCommit"), r["commit"], count)
+            for r in refs
+        ),
+    )
+
+
+def _auto(
+    settings: Settings,
+    client: SentryClient,
+    org: str,
+    repo: GitRepo,
+    version: str,
+    out: Output,
+    environ: Mapping[str, str],
+) -> CommitsResult:
+    remote = settings.commits.remote
+    remote_url = repo.remote_url(remote)
+    urls = identity_urls(remote_url, environ)
+    try:
+        repos = list(client.list_repos(org))
+    except SentryAPIError as exc:
+        if exc.status not in (403, 404):
+            raise
+        repos = []
+        why = f"cannot list the organization's repositories ({exc.detail or exc.status})"
+    else:
+        why = ""
+    integrated = [r for r in repos if _integrated(r)]
+    matched = match_repo(integrated, urls) if urls else None
+    if matched is None:
+        if not why:
+            if not urls:
+                why = f"this checkout has no remote {remote!r} and GITHUB_REPOSITORY is not set"
+            elif not integrated:
+                why = (
+                    "no repositories are connected to Sentry through an integration "
+                    "(Settings > Integrations)"
+                )
+            else:
+                known = ", ".join(sorted(str(r.get("name")) for r in integrated)[:5])
+                why = f"no Sentry repository matches {' or '.join(urls)} (Sentry has: {known})"
+        out.info(f"{why}; associating commits from the local git history instead")
+        return _local(settings, client, org, repo, version, out, environ, mode="local", repos=repos)
+    head = repo.head_sha
+    previous = _previous_commit(client, org, version)
+    refs = [{"repository": str(matched["name"]), "commit": head, "previousCommit": previous}]
+    release = client.set_refs(org, version, refs)
+    return _refs_result(release, refs)
+
+
+def _previous_commit(client: SentryClient, org: str, version: str) -> str | None:
+    previous = client.previous_release_with_commits(org, version) or {}
+    last = previous.get("lastCommit") or {}
+    sha = last.get("id") if isinstance(last, dict) else None
+    return str(sha) if sha else None
+
+
+def _local(
+    settings: Settings,
+    client: SentryClient,
+    org: str,
+    repo: GitRepo,
+    version: str,
+    out: Output,
+    environ: Mapping[str, str],
+    *,
+    mode: str,
+    repos: Sequence[Mapping[str, Any]] = (),
+) -> CommitsResult:
+    options = settings.commits
+    head = repo.head_sha
+    previous = _previous_commit(client, org, version)
+    warnings: list[str] = []
+    repository = local_repository_name(repo, options.remote, environ, repos)
+    if previous == head:
+        out.info(f"the previous release already ends at HEAD ({head[:12]}): no new commits")
+        return CommitsResult(mode, (Association(repository, mode, previous, head, 0),))
+    revs: list[str]
+    max_count: int | None = None
+    if previous is None:
+        out.info(f"no previous release with commits: sending the last {options.initial_depth}")
+        revs, max_count = [head], options.initial_depth
+    else:
+        problem = ensure_commit(repo, previous, options.remote, out)
+        if problem is None:
+            revs = [f"{previous}..{head}"]
+        elif options.ignore_missing:
+            warnings.append(f"{problem}; sending the last {options.initial_depth} commits instead")
+            previous, revs, max_count = None, [head], options.initial_depth
+        else:
+            raise GitError(
+                f"{problem}: {FETCH_DEPTH_FIX if repo.is_shallow() else 'check the history'}, "
+                f"or pass --ignore-missing to send the last {options.initial_depth} commits"
+            )
+    commits = [commit_payload(c, repository, warnings) for c in repo.log(revs, max_count=max_count)]
+    if commits:
+        client.set_commits(org, version, commits)
+    else:
+        out.info("no commits in the range: leaving the release's commits alone")
+    return CommitsResult(
+        mode,
+        (Association(repository, mode, previous, head, len(commits)),),
+        tuple(warnings),
+    )
+
+
+def local_repository_name(
+    repo: GitRepo,
+    remote: str,
+    environ: Mapping[str, str],
+    repos: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """The repository name local commits are filed under: `owner/repo` from the remote URL
+    (or GITHUB_REPOSITORY), spelled as Sentry spells it when it already knows the repo."""
+    name = repo_name_from_url(repo.remote_url(remote)) or (
+        (environ.get("GITHUB_REPOSITORY") or "").strip() or None
+    )
+    if name is None:
+        name = repo.root.name
+    for known in repos:
+        if str(known.get("name", "")).lower() == name.lower():
+            return str(known["name"])
+    return name[:MAX_REPOSITORY]
+
+
+def ensure_commit(repo: GitRepo, sha: str, remote: str, out: Output) -> str | None:
+    """Make `sha` usable as the range start; None when it is, else why not.
+
+    In a shallow clone the commit must be present and an ancestor of HEAD (otherwise the
+    range would run to the shallow boundary: a wrong range). Deepen from `remote` in
+    growing steps, bounded by DEEPEN_STEPS, until it is.
+    """
+
+    def usable() -> bool:
+        if not repo.has_commit(sha):
+            return False
+        return not repo.is_shallow() or repo.is_ancestor(sha, repo.head_sha)
+
+    if usable():
+        return None
+    missing = f"the previous release's commit {sha[:12]} is not in the git history"
+    if not repo.is_shallow():
+        return f"{missing} (amended, squashed or force-pushed away?)"
+    if repo.remote_url(remote) is None:
+        return f"{missing} of this shallow clone and there is no remote {remote!r} to fetch from"
+    fetched = 0
+    for step in DEEPEN_STEPS:
+        out.info(f"shallow clone: fetching {step} more commits of history from {remote}")
+        try:
+            repo.deepen(remote, step)
+        except GitError as exc:
+            return f"{missing} of this shallow clone and fetching more failed ({exc})"
+        fetched += step
+        if usable():
+            out.info(f"found {sha[:12]} after deepening by {fetched} commits")
+            return None
+        if not repo.is_shallow():
+            return f"{missing} even with the full history (amended, squashed or force-pushed?)"
+    return f"{missing} within {fetched} more commits of this shallow clone"

@@ -63,7 +63,7 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> N
                 org=DEFAULT_ORG,
                 projects=(DEFAULT_PROJECT,),
                 working_directory=checkout,
-                commits=CommitOptions(mode="skip"),  # issue 3 switches this to local
+                commits=CommitOptions(mode="local"),
                 deploy=DeployOptions(environment="production", name="demo deploy"),
             )
             client = SentryClient(server.url, DEFAULT_TOKEN, echo=out.result)

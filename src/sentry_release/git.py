@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,3 +133,184 @@ class GitRepo:
                     raise dubious_ownership_error(self.root)
                 raise GitError(f"git {args[0]} failed: {stderr.strip().splitlines()[-1:] or code}")
             del git
+
+    # --- history for set-commits ---------------------------------------------------------
+
+    def resolve(self, rev: str) -> str | None:
+        """The full sha of a commit-ish (tag, branch, short sha), or None when unknown."""
+        try:
+            out = self.git(
+                "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
+            )
+        except GitError:
+            return None
+        return out.strip() or None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether `ancestor` is reachable from `descendant` in the local history."""
+        done = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", ancestor, descendant],
+            cwd=self.root,
+            capture_output=True,
+        )
+        return done.returncode == 0
+
+    def deepen(self, remote: str, by: int) -> None:
+        """Fetch `by` more commits of history behind the shallow boundary from `remote`."""
+        self.git("fetch", "--quiet", "--no-tags", f"--deepen={by}", remote)
+
+    def log(self, revs: Sequence[str], *, max_count: int | None = None) -> Iterator[LogCommit]:
+        """Stream commits of a range (newest first) with their file changes, in one git process.
+
+        Merge commits carry their diff against the first parent (what the merge brought into
+        the branch); the root commit lists every file as added; submodules are not entered.
+        """
+        args = [
+            "git",
+            "-c",
+            "log.showSignature=false",
+            "log",
+            "-z",
+            f"--format={LOG_FORMAT}",
+            "--name-status",
+            "--no-renames",
+            "--diff-merges=first-parent",
+            "--root",
+            "--ignore-submodules=all",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+        ]
+        if max_count is not None:
+            args.append(f"--max-count={max_count}")
+        args += [*revs, "--"]
+        proc = subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        finished = False
+        try:
+            chunks = iter(lambda: proc.stdout.read(READ_SIZE), b"")  # type: ignore[union-attr]
+            for record in split_records(chunks):
+                yield parse_record(record)
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()
+            proc.stdout.close()
+            stderr = proc.stderr.read().decode("utf-8", "replace").strip()
+            proc.stderr.close()
+            code = proc.wait()
+        if code != 0:
+            if DUBIOUS in stderr:
+                raise dubious_ownership_error(self.root)
+            last = stderr.splitlines()[-1] if stderr else f"exit status {code}"
+            raise GitError(f"git log failed: {last}")
+
+
+# --- history for set-commits ------------------------------------------------------------
+
+RECORD_SEP = b"\x1e"
+# One record per commit: sha, parents, author name, author email, author date, raw message;
+# NUL-separated so any byte in a message or name survives, then -z name-status pairs.
+LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B%x00"
+_SHA = re.compile(rb"(?:[0-9a-f]{40}|[0-9a-f]{64})\x00")
+DEEPEN_STEPS = (50, 200, 1000, 5000, 20000)  # growing, bounded: ~26k commits at most
+READ_SIZE = 1 << 16
+
+
+@dataclass(frozen=True)
+class LogCommit:
+    """One commit as `git log` reports it, with its file changes against the first parent."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    timestamp: str  # RFC 3339 with the author's offset
+    message: str
+    changes: tuple[tuple[str, str], ...]  # (A|M|D, path); renames are D + A
+
+
+def _text(raw: bytes) -> str:
+    """Decode git output that may not be UTF-8 (old commits, latin-1 names): never crash."""
+    return raw.decode("utf-8", "replace")
+
+
+def parse_changes(raw: bytes) -> tuple[tuple[str, str], ...]:
+    """`-z --name-status` pairs -> (type, path); R/C (if configured) become D+A / A, T -> M."""
+    tokens = [t for t in raw.lstrip(b"\x00\n").split(b"\x00")]
+    changes: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tokens):
+        status = tokens[i].strip(b"\n")
+        i += 1
+        if not status:
+            continue
+        kind = chr(status[0])
+        if kind in "RC":  # two paths follow; only when renames were not turned off
+            old, new = _text(tokens[i]), _text(tokens[i + 1]) if i + 1 < len(tokens) else ""
+            i += 2
+            if kind == "R":
+                changes.append(("D", old))
+            changes.append(("A", new))
+            continue
+        path = _text(tokens[i]) if i < len(tokens) else ""
+        i += 1
+        if kind in "AD":
+            changes.append((kind, path))
+        elif kind in "MT":  # a type change (file <-> symlink) is a modification to Sentry
+            changes.append(("M", path))
+    return tuple(changes)
+
+
+def parse_record(record: bytes) -> LogCommit:
+    """One `LOG_FORMAT` record (without its leading separator)."""
+    fields = record.split(b"\x00", 6)
+    if len(fields) < 6:
+        raise GitError(f"unexpected git log output: {record[:80]!r}")
+    sha, parents, name, email, date, message = fields[:6]
+    rest = fields[6] if len(fields) > 6 else b""
+    return LogCommit(
+        sha=sha.decode("ascii"),
+        parents=tuple(parents.decode("ascii").split()),
+        author_name=_text(name),
+        author_email=_text(email),
+        timestamp=date.decode("ascii"),
+        message=_text(message),
+        changes=parse_changes(rest),
+    )
+
+
+def split_records(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Cut a byte stream into commit records at separators that start a real header.
+
+    A message may contain the separator byte, so a separator only counts when `<sha>NUL`
+    follows it; we wait for enough bytes to tell before cutting.
+    """
+    buf = b""
+    scan = 1
+    lookahead = 66
+    for chunk in _with_end(iter(chunks)):
+        eof = chunk is None
+        if chunk is not None:
+            buf += chunk
+        while True:
+            p = buf.find(RECORD_SEP, scan)
+            if p == -1:
+                scan = max(len(buf), 1)
+                break
+            if not eof and len(buf) - p < lookahead:
+                scan = p
+                break
+            if _SHA.match(buf, p + 1):
+                yield buf[1:p]
+                buf = buf[p:]
+                scan = 1
+            else:
+                scan = p + 1
+        if eof and len(buf) > 1:
+            yield buf[1:]
+
+
+def _with_end(chunks: Iterator[bytes]) -> Iterator[bytes | None]:
+    yield from chunks
+    yield None

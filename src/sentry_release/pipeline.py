@@ -73,7 +73,8 @@ def run(
         report_release(out, result.release)
     if settings.commits.mode != "skip":
         result.commits = step(
-            "Associate commits", lambda: associate_commits(settings, client, repo, version, out)
+            "Associate commits",
+            lambda: associate_commits(settings, client, repo, version, out, environ=environ),
         )
     maps = settings.sourcemaps
     if maps.paths:

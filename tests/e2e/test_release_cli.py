@@ -29,8 +29,21 @@ def test_new_finalize_deploy_change_server_state(server: DevServer, env: dict[st
     assert "Finalized release 1.2.3" in done.stdout
     assert read(server, f"/organizations/{ORG}/releases/1.2.3/").json()["dateReleased"]
 
-    done = run_cli(["deploy", "1.2.3", "--env", "production", "--name", "blue",
-                    "--deploy-url", "https://example.com", "--started", "1700000000"], env)
+    done = run_cli(
+        [
+            "deploy",
+            "1.2.3",
+            "--env",
+            "production",
+            "--name",
+            "blue",
+            "--deploy-url",
+            "https://example.com",
+            "--started",
+            "1700000000",
+        ],
+        env,
+    )
     assert done.returncode == 0, done.stderr
     deploys = read(server, f"/organizations/{ORG}/releases/1.2.3/deploys/").json()
     assert len(deploys) == 1
@@ -63,7 +76,9 @@ def test_deploy_twice_records_one_deploy_unless_new(server: DevServer, env: dict
     assert len(read(server, f"/organizations/{ORG}/releases/3.0/deploys/").json()) == 2
 
 
-def test_version_defaults_to_tag_then_sha(server: DevServer, env: dict[str, str], tmp_path: Path) -> None:
+def test_version_defaults_to_tag_then_sha(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
     repo = tmp_path / "repo"
     shas = make_repo(repo, commits=2)
     done = run_cli(["new"], env, cwd=repo)
@@ -89,14 +104,18 @@ def test_dry_run_prints_requests_and_sends_none(server: DevServer, env: dict[str
 
 def test_demo_ends_with_finalized_release_and_deploy() -> None:
     import os
+    import subprocess
     import sys
 
     from tests.helpers import GIT_ENV
 
-    import subprocess
-
-    done = subprocess.run([sys.executable, "-m", "sentry_release", "demo"],
-                          env={**os.environ, **GIT_ENV}, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "sentry_release", "demo"],
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "What the stand-in now holds" in done.stdout
     assert "production" in done.stdout

@@ -16,11 +16,14 @@ SENTRY_CLI = shutil.which("sentry-cli")
 pytestmark = pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli (PyPI) not installed")
 
 
-def sentry_cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def sentry_cli(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real binary against the stand-in."""
     assert SENTRY_CLI is not None
-    return subprocess.run([SENTRY_CLI, *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [SENTRY_CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_release_sequence_runs_unchanged(server: DevServer, env: dict[str, str]) -> None:
@@ -38,8 +41,9 @@ def test_release_sequence_runs_unchanged(server: DevServer, env: dict[str, str])
     listing = sentry_cli(env, "deploys", "list", "-r", "4.5.6").stdout
     assert "production" in listing and "canary" in listing
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    release = requests.get(f"{server.url}api/0/organizations/{ORG}/releases/4.5.6/",
-                           headers=headers, timeout=10).json()
+    release = requests.get(
+        f"{server.url}api/0/organizations/{ORG}/releases/4.5.6/", headers=headers, timeout=10
+    ).json()
     assert release["dateReleased"] is not None
     assert release["deployCount"] == 1
 
