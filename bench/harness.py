@@ -116,8 +116,10 @@ class StandIn:
             raise RuntimeError(f"the stand-in did not start (see {log})")
         self.url = line
 
-    def _call(self, method: str, path: str) -> dict[str, Any]:
+    def _call(self, method: str, path: str, token: str | None = None) -> dict[str, Any]:
         request = urllib.request.Request(self.url.rstrip("/") + path, method=method)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
         with urllib.request.urlopen(request, timeout=30) as response:
             data: dict[str, Any] = json.loads(response.read())
             return data
@@ -129,6 +131,17 @@ class StandIn:
     def add_org(self, slug: str) -> None:
         """A fresh org: no previous release, so every round does the full work."""
         self._call("POST", f"/bench/orgs/{slug}/")
+
+    def release(self, org: str, version: str) -> dict[str, Any]:
+        """The release as Sentry's read endpoint returns it (to check what each tool left)."""
+        from urllib.parse import quote
+
+        try:
+            return self._call(
+                "GET", f"/api/0/organizations/{org}/releases/{quote(version, safe='')}/", TOKEN
+            )
+        except OSError as exc:
+            return {"error": str(exc)}
 
     def stop(self) -> None:
         """Terminate the stand-in and wait for it."""

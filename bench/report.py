@@ -225,6 +225,32 @@ def _one_command_row(name: str, run: Cell, seq: Sequence) -> str:
     )
 
 
+def checks_text(result: dict[str, Any]) -> str:
+    """What each tool left on the stand-in after the first pass (read back over the API)."""
+    rows = {}
+    for check in result.get("checks", []):
+        rows.setdefault(check["tool"], check)  # round 0 stands for all; differences listed
+    lines = [
+        f"Read back from the stand-in after the first pass (expected "
+        f"{result['fixture'].size.commits} commits, HEAD {result['fixture'].head[:12]}):"
+    ]
+    for tool, check in rows.items():
+        others = [
+            c
+            for c in result.get("checks", [])
+            if c["tool"] == tool
+            and (c["commits"], c["last_commit"]) != (check["commits"], check["last_commit"])
+        ]
+        lines.append(
+            f"- {tool}: {check['commits']} commits, last commit {check['last_commit'] or '-'}, "
+            f"{'finalized' if check['finalized'] else 'not finalized'}, "
+            f"{check['deploys']} deploy(s)"
+            + (f" (differs in {len(others)} other round(s))" if others else "")
+            + (f" — read failed: {check['error']}" if check["error"] else "")
+        )
+    return "\n".join(lines)
+
+
 def _notes_for(samples: list[Sample]) -> list[str]:
     seen: dict[tuple[str, str], str] = {}
     for s in samples:
@@ -429,6 +455,7 @@ def render(results: list[dict[str, Any]], context: dict[str, Any]) -> str:
             f"{fmt_bytes(f.bytes_on_disk)}), {f.size.commits} commits, {result['rounds']} "
             f"round(s)\n\n{size_table(result)}"
         )
+        parts.append(checks_text(result))
         notes = _notes_for(result["samples"])
         if notes:
             parts.append("Steps that did not run:\n\n" + "\n".join(notes))

@@ -43,10 +43,13 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+Check = dict[str, object]
+
+
 def run_size(
     size: fixtures.Size, rounds: int, tools: Tools, *, profile: bool
-) -> tuple[fixtures.FixtureSet, list[Sample], dict[str, str]]:
-    """All rounds of one size; returns the fixture, the samples and any profiles taken."""
+) -> tuple[fixtures.FixtureSet, list[Sample], dict[str, str], list[Check]]:
+    """All rounds of one size: the fixture, the samples, profiles taken, server-side checks."""
     fixture = fixtures.build(size, log=log)
     work = fixtures.WORK / "run" / size.name
     shutil.rmtree(work, ignore_errors=True)
@@ -55,7 +58,21 @@ def run_size(
     home.mkdir()
     server = StandIn(sys.executable, work / "standin.log")
     samples: list[Sample] = []
+    checks: list[Check] = []
     profiles: dict[str, str] = {}
+
+    def measure(
+        argv: list[str], env: dict[str, str], tool: str, step: str, k: int, phase: str
+    ) -> None:
+        sample = harness.measure_step(
+            server, argv, env=env, cwd=fixture.repo, tool=tool, step=step, round_=k, phase=phase
+        )
+        samples.append(sample)
+        log(
+            f"  {phase:6} {step:11} {tool:10} {sample.status:6} {sample.wall:7.2f}s "
+            f"{sample.note[:90]}"
+        )
+
     try:
         for k in range(rounds):
             order = TOOLS if k % 2 == 0 else tuple(reversed(TOOLS))
@@ -72,43 +89,20 @@ def run_size(
                     for tool in order:
                         env, dist = setups[tool]
                         argv = harness.step_argv(tools, tool, step, version, dist, size.commits)
-                        sample = harness.measure_step(
-                            server,
-                            argv,
-                            env=env,
-                            cwd=fixture.repo,
-                            tool=tool,
-                            step=step,
-                            round_=k,
-                            phase=phase,
-                        )
-                        samples.append(sample)
-                        log(
-                            f"  {phase:5} {step:11} {tool:10} {sample.status:6} "
-                            f"{sample.wall:7.2f}s {sample.note[:90]}"
-                        )
+                        measure(argv, env, tool, step, k, phase)
+                if phase == "first":
+                    for tool in TOOLS:
+                        org = setups[tool][0]["SENTRY_ORG"]
+                        checks.append(release_check(server, org, version, tool, k))
             # how the action runs it: `sentry-release run`, one process for every step
             org = f"{size.name}-r{k}-run"
             server.add_org(org)
             dist = fixtures.copy_dist(fixture, work / f"r{k}-run" / "dist")
             env = harness.tool_env(server.url, org, home)
             argv = harness.run_argv(tools, version, dist, size.commits)
-            for phase in ("one-command", "one-command-rerun"):
-                sample = harness.measure_step(
-                    server,
-                    argv,
-                    env=env,
-                    cwd=fixture.repo,
-                    tool=OURS,
-                    step="run",
-                    round_=k,
-                    phase=phase,
-                )
-                samples.append(sample)
-                log(
-                    f"  {phase:5} run         ours       {sample.status:6} "
-                    f"{sample.wall:7.2f}s {sample.note[:90]}"
-                )
+            measure(argv, env, OURS, "run", k, "one-command")
+            checks.append(release_check(server, org, version, "ours `run`", k))
+            measure(argv, env, OURS, "run", k, "one-command-rerun")
             for tool in (*TOOLS, "run"):
                 shutil.rmtree(work / f"r{k}-{tool}", ignore_errors=True)
         if profile:
@@ -117,7 +111,22 @@ def run_size(
                 profiles = profile_ours(server, tools, fixture, work, home, wanted)
     finally:
         server.stop()
-    return fixture, samples, profiles
+    return fixture, samples, profiles, checks
+
+
+def release_check(server: StandIn, org: str, version: str, tool: str, round_: int) -> Check:
+    """What a tool left on the server: commit count, last commit, finalized, deploys."""
+    rel = server.release(org, version)
+    last = rel.get("lastCommit") or {}
+    return {
+        "tool": tool,
+        "round": round_,
+        "commits": rel.get("commitCount"),
+        "last_commit": (last.get("id") or "")[:12] if isinstance(last, dict) else "",
+        "finalized": bool(rel.get("dateReleased")),
+        "deploys": rel.get("deployCount"),
+        "error": rel.get("error", ""),
+    }
 
 
 def steps_to_profile(samples: list[Sample]) -> list[str]:
@@ -318,11 +327,17 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in names:
         rounds = args.large_rounds if name == "large" and args.large_rounds else args.rounds
-        fixture, samples, profiles = run_size(
+        fixture, samples, profiles, checks = run_size(
             fixtures.SIZES[name], rounds, tools, profile=args.profile
         )
         results.append(
-            {"fixture": fixture, "rounds": rounds, "samples": samples, "profiles": profiles}
+            {
+                "fixture": fixture,
+                "rounds": rounds,
+                "samples": samples,
+                "profiles": profiles,
+                "checks": checks,
+            }
         )
     elapsed = time.perf_counter() - t0
     context = {
@@ -352,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                         "size": r["fixture"].size.name,
                         "rounds": r["rounds"],
                         "samples": [harness.sample_dict(s) for s in r["samples"]],
+                        "checks": r["checks"],
                     }
                     for r in results
                 ],
