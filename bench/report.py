@@ -279,6 +279,15 @@ def targets(results: list[dict[str, Any]], context: dict[str, Any]) -> list[str]
         else:
             verdict = f"{value:.2f}x: {'met' if value <= limit else 'MISSED'}"
         lines.append(f"- Whole sequence at most {limit}x sentry-cli on {name}: {verdict}")
+        run = Cell([s for s in result["samples"] if s.phase == "one-command"])
+        cli_wall = seq.tools[CLI]["wall"]
+        if run.samples and run.ok and seq.complete and cli_wall:
+            lines.append(
+                f"  - the same work as one `sentry-release run` (how the action runs it): "
+                f"{run.wall / cli_wall:.2f}x"
+                if run.wall is not None
+                else "  - `sentry-release run`: n/a"
+            )
     for result in results:
         name = result["fixture"].size.name
         rerun = [
