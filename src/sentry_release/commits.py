@@ -232,11 +232,11 @@ def associate_commits(
             result = _local(settings, client, org, repo, version, out, env, mode="local")
     for warning in result.warnings:
         out.warn(warning)
-    report(out, result, version)
+    report(out, result, version, dry_run=settings.dry_run)
     return result
 
 
-def report(out: Output, result: CommitsResult, version: str) -> None:
+def report(out: Output, result: CommitsResult, version: str, *, dry_run: bool = False) -> None:
     """The table of what was associated, then one result line."""
     if not result.associations:
         return
@@ -253,9 +253,13 @@ def report(out: Output, result: CommitsResult, version: str) -> None:
         ],
     )
     if result.mode == "local":
-        out.result(f"Associated {result.count} commit(s) with release {version}")
+        verb = "Would associate" if dry_run else "Associated"
+        out.result(f"{verb} {result.count} commit(s) with release {version}")
     else:
-        out.result(f"Sent commit refs of {len(result.associations)} repository(ies) for {version}")
+        verb = "Would send" if dry_run else "Sent"
+        out.result(
+            f"{verb} commit refs of {len(result.associations)} repository(ies) for {version}"
+        )
 
 
 def _manual(
@@ -342,17 +346,26 @@ def _auto(
         out.info(f"{why}; associating commits from the local git history instead")
         return _local(settings, client, org, repo, version, out, environ, mode="local", repos=repos)
     head = repo.head_sha
-    previous = _previous_commit(client, org, version)
-    refs = [{"repository": str(matched["name"]), "commit": head, "previousCommit": previous}]
+    name = str(matched["name"])
+    previous = _previous_commit(client, org, version, name)
+    refs = [{"repository": name, "commit": head, "previousCommit": previous}]
     release = client.set_refs(org, version, refs)
     return _refs_result(release, refs)
 
 
-def _previous_commit(client: SentryClient, org: str, version: str) -> str | None:
+def _previous_commit(
+    client: SentryClient, org: str, version: str, repository: str | None = None
+) -> str | None:
+    """The previous release's lastCommit; with `repository`, only when it is that repo's
+    (a different repository's sha would make a meaningless range)."""
     previous = client.previous_release_with_commits(org, version) or {}
     last = previous.get("lastCommit") or {}
-    sha = last.get("id") if isinstance(last, dict) else None
-    return str(sha) if sha else None
+    if not isinstance(last, dict) or not last.get("id"):
+        return None
+    owner = (last.get("repository") or {}).get("name") if repository else None
+    if owner and repository and str(owner).lower() != repository.lower():
+        return None
+    return str(last["id"])
 
 
 def _local(

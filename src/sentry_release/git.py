@@ -157,7 +157,16 @@ class GitRepo:
 
     def deepen(self, remote: str, by: int) -> None:
         """Fetch `by` more commits of history behind the shallow boundary from `remote`."""
-        self.git("fetch", "--quiet", "--no-tags", f"--deepen={by}", remote)
+        # Never wait for a credential prompt nobody will answer; never hang a CI job.
+        self.git(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            f"--deepen={by}",
+            remote,
+            env={"GIT_TERMINAL_PROMPT": "0"},
+            kill_after_timeout=FETCH_TIMEOUT,
+        )
 
     def log(self, revs: Sequence[str], *, max_count: int | None = None) -> Iterator[LogCommit]:
         """Stream commits of a range (newest first) with their file changes, in one git process.
@@ -215,6 +224,7 @@ LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B%x00"
 _SHA = re.compile(rb"(?:[0-9a-f]{40}|[0-9a-f]{64})\x00")
 DEEPEN_STEPS = (50, 200, 1000, 5000, 20000)  # growing, bounded: ~26k commits at most
 READ_SIZE = 1 << 16
+FETCH_TIMEOUT = 600.0  # seconds for one deepening fetch
 
 
 @dataclass(frozen=True)

@@ -334,7 +334,8 @@ def test_auto_with_a_matching_repository_sends_refs(
     linear_history(origin, 40)
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", f"file://{origin}", str(clone))
-    add_repo(server.store, ORG, "acme/other", "https://github.com/acme/other")
+    for i in range(105):  # the match is on the second page of repos
+        add_repo(server.store, ORG, f"acme/other{i}", f"https://github.com/acme/other{i}")
     add_repo(server.store, ORG, "acme/web", f"file://{origin}/")
 
     run_cli(["new", "1.0"], env, cwd=clone)
@@ -343,7 +344,10 @@ def test_auto_with_a_matching_repository_sends_refs(
     assert re.search(r"acme/web\s+refs\s", done.stdout)
     first = git(clone, "rev-parse", "HEAD")
     assert held_commits(server, "1.0") == git_says(origin, "-n", "30", first)
-    assert [r["method"] for r in server.store.requests if "/repos/" in r["path"]] == ["GET"]
+    assert [r["query"] for r in server.store.requests if "/repos/" in r["path"]] == [
+        "",
+        "cursor=0%3A100%3A0",
+    ]
 
     linear_history(origin, 5, start=40)
     git(clone, "pull", "-q", "--ff-only")
@@ -405,3 +409,46 @@ def test_run_associates_commits_with_the_default_auto_mode(
     rel = release(server, "3.0")
     assert rel["commitCount"] == 3 and rel["dateReleased"]
     assert held_commits(server, "3.0") == git_says(repo, "HEAD")
+
+
+def test_shallow_clone_with_unreachable_remote_fails_with_the_fix(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    _, clone, _ = shallow_setup(server, env, tmp_path)
+    git(clone, "remote", "set-url", "origin", f"file://{tmp_path}/gone")
+    done = run_cli(["set-commits", "2.0", "--mode", "local"], env, cwd=clone)
+    assert done.returncode == 2
+    assert "fetching more failed" in done.stderr
+    assert "set fetch-depth: 0 in actions/checkout" in done.stderr
+    assert puts(server, "2.0") == []
+
+
+def test_previous_commit_gone_from_full_history_is_never_a_silent_wrong_range(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    rewritten = tmp_path / "before-force-push"
+    make_repo(rewritten, commits=2)
+    run_cli(["new", "1.0"], env, cwd=rewritten)
+    assert run_cli(["set-commits", "1.0", "--mode", "local"], env, cwd=rewritten).returncode == 0
+    repo = tmp_path / "repo"
+    linear_history(repo, 4)
+    run_cli(["new", "2.0"], env, cwd=repo)
+    done = run_cli(["set-commits", "2.0", "--mode", "local"], env, cwd=repo)
+    assert done.returncode == 2
+    assert "force-pushed" in done.stderr and "--ignore-missing" in done.stderr
+    done = run_cli(["set-commits", "2.0", "--mode", "local", "--ignore-missing"], env, cwd=repo)
+    assert done.returncode == 0
+    assert held_commits(server, "2.0") == git_says(repo, "-n", "20", "HEAD")
+
+
+def test_dry_run_shows_the_payload_and_sends_nothing(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    shas = make_repo(repo, commits=2)
+    run_cli(["new", "1.0"], env, cwd=repo)
+    done = run_cli(["set-commits", "1.0", "--mode", "local", "--dry-run"], env, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "[dry-run] PUT" in done.stdout and shas[-1] in done.stdout
+    assert "Would associate 2 commit(s) with release 1.0" in done.stdout
+    assert puts(server, "1.0") == []

@@ -1,6 +1,379 @@
 """Stand-in endpoints for source maps: chunk upload, artifact bundle assemble, release files.
 
-Filled in by the source maps work (issue 4).
+Chunk blobs live in memory next to the JSON state (`chunk_blobs`), keyed by sha1, as Sentry's
+FileBlob store is; bundle metadata (manifests) lives in `store.data["artifact_bundles"]` so tests
+read back exactly what was uploaded. `store.data["chunk_upload"]` holds the advertised options
+and counters (`received_bytes`, `received_chunks`); tests may change the options (`enabled`,
+`accept`, `chunkSize`, ...) to play an older Sentry.
 """
 
 from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import re
+import zipfile
+from typing import Any
+
+from sentry_release.devserver.app import (
+    HTTPError,
+    Request,
+    Response,
+    bad_request,
+    paginate,
+    route,
+)
+from sentry_release.devserver.store import Store, now_iso
+
+ORG = r"/api/0/organizations/(?P<org>[^/]+)"
+PROJECT = r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)"
+SYSB_MAGIC = b"SYSB"
+MiB = 1024 * 1024
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "enabled": True,
+    "chunkSize": 8 * MiB,
+    "chunksPerRequest": 64,
+    "maxRequestSize": 32 * MiB,
+    "maxFileSize": 2048 * MiB,
+    "maxWait": 60,
+    "hashAlgorithm": "sha1",
+    "concurrency": 8,
+    "compression": ["gzip"],
+    "accept": [
+        "debug_files",
+        "release_files",
+        "pdbs",
+        "sources",
+        "bcsymbolmaps",
+        "il2cpp",
+        "portablepdbs",
+        "artifact_bundles",
+        "artifact_bundles_v2",
+        "proguard",
+    ],
+}
+_DISPOSITION = re.compile(rb'(\w+)="([^"]*)"')
+
+
+# --- state helpers (also used by tests) ------------------------------------------------
+
+
+def blobs(store: Store) -> dict[str, bytes]:
+    """The chunk and file blobs (bytes are kept out of the JSON state)."""
+    found: dict[str, bytes] | None = getattr(store, "chunk_blobs", None)
+    if found is None:
+        found = {}
+        store.chunk_blobs = found  # type: ignore[attr-defined]
+    return found
+
+
+def upload_state(store: Store) -> dict[str, Any]:
+    """Advertised options plus counters of what the chunk endpoint received."""
+    state: dict[str, Any] = store.data.setdefault(
+        "chunk_upload",
+        {**DEFAULT_OPTIONS, "received_bytes": 0, "received_chunks": 0, "received_requests": 0},
+    )
+    return state
+
+
+def artifact_bundles(store: Store, org: str) -> list[dict[str, Any]]:
+    """Assembled bundles of an org, oldest first."""
+    bundles: list[dict[str, Any]] = store.data.setdefault("artifact_bundles", {}).setdefault(
+        org, []
+    )
+    return bundles
+
+
+def bundle_manifest(store: Store, org: str, bundle_id: str) -> dict[str, Any]:
+    """The manifest.json of an assembled bundle (by its debug id)."""
+    for bundle in artifact_bundles(store, org):
+        if bundle["bundleId"] == bundle_id:
+            manifest: dict[str, Any] = bundle["manifest"]
+            return manifest
+    raise KeyError(bundle_id)
+
+
+def bundle_file(store: Store, org: str, bundle_id: str, path: str) -> bytes:
+    """One file's bytes inside an assembled bundle (`files/_/_/...` path or its url)."""
+    for bundle in artifact_bundles(store, org):
+        if bundle["bundleId"] != bundle_id:
+            continue
+        with zipfile.ZipFile(io.BytesIO(strip_sysb(blobs(store)[bundle["checksum"]]))) as zf:
+            if path not in zf.namelist():
+                for name, info in bundle["manifest"]["files"].items():
+                    if info.get("url") == path:
+                        path = name
+            return zf.read(path)
+    raise KeyError(bundle_id)
+
+
+def strip_sysb(data: bytes) -> bytes:
+    """sentry-cli prefixes the ZIP with `SYSB` and a u32 version; Sentry accepts both."""
+    return data[8:] if data[:4] == SYSB_MAGIC else data
+
+
+# --- chunk upload -------------------------------------------------------------------------
+
+
+@route("GET", ORG + "/chunk-upload/")
+def chunk_upload_options(request: Request) -> Response:
+    """The limits sentry-cli and we read first; 404 plays a Sentry without chunk upload."""
+    request.org()
+    state = upload_state(request.store)
+    if not state.get("enabled", True):
+        raise HTTPError(404)
+    body = {k: state[k] for k in DEFAULT_OPTIONS if k != "enabled"}
+    body["url"] = f"{request.server.url.rstrip('/')}{request.path}"
+    return Response(200, body)
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
+    """`(field name, filename, payload)` of each part of a multipart/form-data body."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type or "")
+    if not match or not content_type.startswith("multipart/form-data"):
+        raise HTTPError(400, {"detail": "Expected multipart/form-data"})
+    delimiter = b"--" + match.group(1).encode()
+    parts: list[tuple[str, str | None, bytes]] = []
+    for raw in body.split(delimiter)[1:]:
+        if raw.startswith(b"--"):
+            break
+        head, sep, payload = raw.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        if payload.endswith(b"\r\n"):
+            payload = payload[:-2]
+        fields: dict[bytes, bytes] = {}
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-disposition:"):
+                fields = dict(_DISPOSITION.findall(line))
+        name = fields.get(b"name", b"").decode()
+        filename = fields.get(b"filename")
+        parts.append((name, filename.decode() if filename is not None else None, payload))
+    return parts
+
+
+@route("POST", ORG + "/chunk-upload/")
+def upload_chunks(request: Request) -> Response:
+    """Store each part under the sha1 its filename names; 400 when they disagree."""
+    request.org()
+    state = upload_state(request.store)
+    if not state.get("enabled", True):
+        raise HTTPError(404)
+    parts = parse_multipart(request.header("content-type") or "", request.body)
+    store = blobs(request.store)
+    for name, filename, payload in parts:
+        if name == "file_gzip":
+            try:
+                data = gzip.decompress(payload)
+            except (OSError, EOFError):
+                raise HTTPError(400, {"detail": "Invalid gzip chunk"}) from None
+        elif name == "file":
+            data = payload
+        else:
+            continue
+        checksum = hashlib.sha1(data).hexdigest()
+        if filename != checksum:
+            raise HTTPError(400, {"detail": f"Checksum mismatch: {filename} != {checksum}"})
+        if len(data) > state["chunkSize"]:
+            raise HTTPError(400, {"detail": "Chunk size too large"})
+        store[checksum] = data
+        state["received_chunks"] += 1
+    state["received_bytes"] += len(request.body)
+    state["received_requests"] += 1
+    return Response(200, {})
+
+
+# --- artifact bundle assemble -------------------------------------------------------------
+
+
+@route("POST", ORG + "/artifactbundle/assemble/")
+def assemble_artifact_bundle(request: Request) -> Response:
+    """missingChunks first; once all are there, assemble (state created, then ok)."""
+    org = request.org()
+    body = request.json()
+    if not isinstance(body, dict):
+        raise HTTPError(400, {"detail": "Invalid data. Expected a dictionary"})
+    checksum = body.get("checksum")
+    chunks = body.get("chunks")
+    if not isinstance(checksum, str) or not re.fullmatch(r"[0-9a-f]{40}", checksum):
+        raise bad_request("checksum", "This field is required.")
+    if not isinstance(chunks, list) or not all(isinstance(c, str) for c in chunks):
+        raise bad_request("chunks", "This field is required.")
+    slugs = body.get("projects") or []
+    if not isinstance(slugs, list) or not slugs:
+        raise HTTPError(400, {"error": "You need to specify at least one project"})
+    projects = [request.store.project(org["slug"], str(s)) for s in slugs]
+    if any(p is None for p in projects):
+        raise HTTPError(400, {"error": "One or more projects are invalid"})
+    store = blobs(request.store)
+    bundles = artifact_bundles(request.store, org["slug"])
+    version, dist = body.get("version") or None, body.get("dist") or None
+    for bundle in bundles:
+        if (bundle["checksum"], bundle["release"], bundle["dist"]) == (checksum, version, dist):
+            for slug in (p["slug"] for p in projects if p):
+                if slug not in bundle["projects"]:
+                    bundle["projects"].append(slug)
+            return Response(200, {"state": "ok", "missingChunks": [], "detail": None})
+    missing = list(dict.fromkeys(c for c in chunks if c not in store))
+    if missing:
+        return Response(200, {"state": "not_found", "missingChunks": missing, "detail": None})
+    data = b"".join(store[c] for c in chunks)
+    if hashlib.sha1(data).hexdigest() != checksum:
+        return Response(200, _error("Reported checksum does not match the uploaded data"))
+    try:
+        with zipfile.ZipFile(io.BytesIO(strip_sysb(data))) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            names = set(zf.namelist())
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        return Response(200, _error(f"Invalid artifact bundle: {exc}"))
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        return Response(200, _error("Invalid artifact bundle: manifest has no files"))
+    absent = sorted(set(files) - names)
+    if absent:
+        return Response(200, _error(f"Invalid artifact bundle: {absent[0]} is not in the archive"))
+    store[checksum] = data
+    bundles.append(
+        {
+            "id": str(request.store.next_id()),
+            "bundleId": manifest.get("debug_id") or checksum,
+            "checksum": checksum,
+            "projects": [p["slug"] for p in projects if p],
+            "release": version,
+            "dist": dist,
+            "date": now_iso(),
+            "fileCount": len(files),
+            "manifest": manifest,
+            "userAgent": request.header("user-agent"),
+        }
+    )
+    # Real Sentry assembles in a background task: answer "created" now, "ok" when polled.
+    return Response(200, {"state": "created", "missingChunks": [], "detail": None})
+
+
+def _error(detail: str) -> dict[str, Any]:
+    return {"state": "error", "missingChunks": [], "detail": detail}
+
+
+def _project_or_404(request: Request) -> dict[str, Any]:
+    org = request.org()
+    project = request.store.project(org["slug"], request.params["project"])
+    if project is None:
+        raise HTTPError(404)
+    return project
+
+
+@route("GET", PROJECT + "/artifact-bundles/")
+def list_artifact_bundles(request: Request) -> Response:
+    """Bundles of a project, newest first (Sentry's source map debug listing)."""
+    project = _project_or_404(request)
+    items = [
+        {
+            "bundleId": b["bundleId"],
+            "release": b["release"],
+            "dist": b["dist"],
+            "fileCount": b["fileCount"],
+            "date": b["date"],
+        }
+        for b in reversed(artifact_bundles(request.store, request.params["org"]))
+        if project["slug"] in b["projects"]
+    ]
+    return paginate(request, items)
+
+
+@route("GET", PROJECT + "/artifact-bundles/(?P<bundle>[^/]+)/files/")
+def list_artifact_bundle_files(request: Request) -> Response:
+    """The manifest entries of one bundle, as `{filePath, url, fileType, headers, ...}`."""
+    project = _project_or_404(request)
+    for bundle in artifact_bundles(request.store, request.params["org"]):
+        if bundle["bundleId"] == request.params["bundle"] and project["slug"] in bundle["projects"]:
+            files = [
+                {
+                    "filePath": info.get("url"),
+                    "path": path,
+                    "fileType": info.get("type"),
+                    "headers": info.get("headers", {}),
+                    "debugId": (info.get("headers") or {}).get("debug-id"),
+                    "sourcemap": (info.get("headers") or {}).get("sourcemap")
+                    or (info.get("headers") or {}).get("Sourcemap"),
+                }
+                for path, info in sorted(bundle["manifest"]["files"].items())
+            ]
+            return Response(
+                200,
+                {
+                    "bundleId": bundle["bundleId"],
+                    "release": bundle["release"],
+                    "dist": bundle["dist"],
+                    "fileCount": bundle["fileCount"],
+                    "files": files,
+                },
+            )
+    raise HTTPError(404)
+
+
+# --- legacy release files -----------------------------------------------------------------
+
+RELEASE_FILES = PROJECT + r"/releases/(?P<version>[^/]+)/files/"
+
+
+def _release_files(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    project = _project_or_404(request)
+    release = request.store.release(request.params["org"], request.params["version"])
+    if release is None or project["slug"] not in release["projects"]:
+        raise HTTPError(404)
+    files: list[dict[str, Any]] = release.setdefault("files", [])
+    return project, files
+
+
+@route("POST", RELEASE_FILES)
+def upload_release_file(request: Request) -> Response:
+    """Old self-hosted upload: multipart `file`, `name`, `dist`, `header`; 409 on repeat."""
+    project, files = _release_files(request)
+    parts = parse_multipart(request.header("content-type") or "", request.body)
+    fields: dict[str, list[str]] = {}
+    content: bytes | None = None
+    for name, filename, payload in parts:
+        if name == "file" and filename is not None:
+            content = payload
+        else:
+            fields.setdefault(name, []).append(payload.decode("utf-8", "replace"))
+    if content is None:
+        raise bad_request("file", "No file was submitted.")
+    name = (fields.get("name") or [""])[0]
+    if not name:
+        raise bad_request("name", "This field is required.")
+    dist = (fields.get("dist") or [""])[0] or None
+    if any(f["name"] == name and f["dist"] == dist for f in files):
+        raise HTTPError(
+            409, {"detail": "A file matching this name already exists for the given release"}
+        )
+    headers: dict[str, str] = {}
+    for header in fields.get("header", []):
+        key, sep, value = header.partition(":")
+        if not sep:
+            raise bad_request("header", "header value was not formatted correctly")
+        headers[key.strip()] = value.strip()
+    sha1 = hashlib.sha1(content).hexdigest()
+    blobs(request.store)[sha1] = content
+    record = {
+        "id": str(request.store.next_id()),
+        "name": name,
+        "dist": dist,
+        "headers": headers,
+        "size": len(content),
+        "sha1": sha1,
+        "dateCreated": now_iso(),
+        "project": project["slug"],
+    }
+    files.append(record)
+    return Response(201, record)
+
+
+@route("GET", RELEASE_FILES)
+def list_release_files(request: Request) -> Response:
+    """Release files of a release (legacy listing)."""
+    _project, files = _release_files(request)
+    return paginate(request, files)

@@ -1,11 +1,61 @@
-"""Debug ID injection, compatible with `sentry-cli sourcemaps inject`."""
+"""Debug ID injection, compatible with `sentry-cli sourcemaps inject` (3.8).
+
+The id: an id already in the map wins; else a UUID from the first 16 bytes of one SHA-1 over
+the bundle's bytes and the map's bytes (for a data URL, the decoded map), each prefixed with a
+tag and its length, with version-5 and variant bits set (sentry-cli 2.x hashed the map alone);
+a bundle without a usable map hashes its own bytes.
+
+Placement: with a regular map the registration snippet goes on its own line after any
+hashbang, leading comments and a `"use strict";` prologue, and the map's mappings move down by
+the inserted lines; with an indexed map the snippet goes first (after a hashbang, repeating a
+"use ..." directive) and every section moves down one line; without a map the snippet goes at
+the end, where it moves no mapping. Files that already carry a `//# debugId=` are left alone,
+so a second run changes nothing.
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
+from sentry_release.sourcemaps.discover import (
+    DATA_PREAMBLE,
+    JS_EXTENSIONS,
+    MapRef,
+    associate,
+    debug_id_of_js,
+    debug_id_of_map,
+    is_sourcemap,
+    sourcemap_location,
+    walk,
+)
+from sentry_release.sourcemaps.vlq import shift_mappings
+
+SNIPPET = (
+    '!function(){try{var e="undefined"!=typeof window?window:"undefined"!=typeof global?global'
+    ':"undefined"!=typeof globalThis?globalThis:"undefined"!=typeof self?self:{},n=(new e.Error)'
+    '.stack;n&&(e._sentryDebugIds=e._sentryDebugIds||{},e._sentryDebugIds[n]="{id}")}catch(e){}}();'
+)
+DEBUG_ID_COMMENT = "//# debugId="
+# Hashbang, then comments and blank space, then one string-literal statement ("use strict";).
+PRE_INJECT_RE = re.compile(
+    r"""^(#!.*[\n\r])?(?:\s+|/\*[\s\S]*?\*/|//.*[\n\r])*(?:"[^"]*";|'[^']*';[\n\r]?)?"""
+)
+USE_DIRECTIVE_RE = re.compile(
+    r"""^(?:\s+|/\*[\s\S]*?\*/|//.*[\n\r])*(?:(?P<d>"use [^"]*"|'use [^']*');?[\n\r]?)"""
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +76,259 @@ class InjectResult:
     skipped: tuple[Path, ...] = field(default=())
 
 
+# --- pure pieces ------------------------------------------------------------------------------
+
+
+def _uuid_from_sha1(digest_bytes: bytes) -> str:
+    digest = bytearray(digest_bytes[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def debug_id_from_bytes(data: bytes) -> str:
+    """Id of a bundle without a map: SHA-1 of its bytes as a version-5 UUID (sentry-cli)."""
+    return _uuid_from_sha1(hashlib.sha1(data).digest())
+
+
+def debug_id_from_js_and_map(js: bytes, source_map: bytes) -> str:
+    """Id of a bundle and its map, as sentry-cli 3.8 derives it.
+
+    Both length-prefixed parts go into one SHA-1, so a map shared by two different bundles
+    (or a bundle rebuilt against the same map) never yields the same id.
+    """
+    digest = hashlib.sha1()
+    digest.update(b"js")
+    digest.update(len(js).to_bytes(8, "little"))
+    digest.update(js)
+    digest.update(b"sourcemap")
+    digest.update(len(source_map).to_bytes(8, "little"))
+    digest.update(source_map)
+    return _uuid_from_sha1(digest.digest())
+
+
+def snippet(debug_id: str) -> str:
+    """The one-line registration snippet for `debug_id`."""
+    return SNIPPET.replace("{id}", debug_id)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset)
+    return line, offset - (text.rfind("\n", 0, offset) + 1)
+
+
+def inject_regular(text: str, debug_id: str) -> tuple[str, tuple[int, int, int]]:
+    """Insert the snippet after the prologue; `(new text, (line, column, lines inserted))`."""
+    end = PRE_INJECT_RE.match(text)
+    offset = end.end() if end else 0
+    injected = (
+        text[:offset]
+        + "\n"
+        + snippet(debug_id)
+        + "\n"
+        + text[offset:]
+        + f"\n{DEBUG_ID_COMMENT}{debug_id}\n"
+    )
+    line, column = _position(text, offset)
+    return injected, (line, column, 2)
+
+
+def inject_at_start(text: str, debug_id: str) -> str:
+    """Snippet first (after a hashbang, repeating a use directive): one line for indexed maps."""
+    hashbang = ""
+    if text.startswith("#!"):
+        cut = text.find("\n")
+        cut = len(text) if cut == -1 else cut + 1
+        hashbang, text = text[:cut], text[cut:]
+    match = USE_DIRECTIVE_RE.match(text)
+    directive = match.group("d") + ";" if match else ""
+    return f"{hashbang}{directive}{snippet(debug_id)}\n{text}\n{DEBUG_ID_COMMENT}{debug_id}\n"
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _is_map_comment(line: str) -> bool:
+    return line.startswith(("//# sourceMappingURL=", "//@ sourceMappingURL="))
+
+
+def inject_at_end(text: str, debug_id: str) -> str:
+    """Snippet at the end, before a moved sourceMappingURL comment: no mapping moves."""
+    lines = _lines(text)
+    comment = None
+    for i in range(len(lines) - 1, -1, -1):
+        if _is_map_comment(lines[i]):
+            comment = lines.pop(i)
+            break
+    tail = [snippet(debug_id)] + ([comment] if comment else []) + [DEBUG_ID_COMMENT + debug_id]
+    return "".join(line + "\n" for line in [*lines, *tail])
+
+
+def replace_map_url(text: str, new_url: str) -> str:
+    """Rewrite the last sourceMappingURL comment (line-wise, as sentry-cli does)."""
+    lines = _lines(text)
+    for i in range(len(lines) - 1, -1, -1):
+        if _is_map_comment(lines[i]):
+            lines[i] = "//# sourceMappingURL=" + new_url
+            return "".join(line + "\n" for line in lines)
+    return text
+
+
+def dump_map(parsed: dict[str, Any]) -> bytes:
+    """Compact JSON as bundlers write it."""
+    return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def adjust_map(
+    parsed: dict[str, Any], debug_id: str, shift: tuple[int, int, int] | None
+) -> dict[str, Any]:
+    """The map with the debug id set and mappings (or sections) moved for the snippet."""
+    out = dict(parsed)
+    if "sections" in out:
+        sections = []
+        for section in out["sections"]:
+            moved = dict(section)
+            offset = dict(moved.get("offset") or {"line": 0, "column": 0})
+            offset["line"] = int(offset.get("line", 0)) + 1
+            moved["offset"] = offset
+            sections.append(moved)
+        out["sections"] = sections
+    elif shift is not None:
+        out["mappings"] = shift_mappings(str(out.get("mappings", "")), *shift)
+    out.pop("debug_id", None)
+    out.pop("debugId", None)
+    out["debug_id"] = debug_id  # sentry-cli 2.x and Sentry's older readers
+    out["debugId"] = debug_id  # the source map debug ID proposal / sentry-cli 3.x
+    return out
+
+
+@dataclass(frozen=True)
+class Change:
+    """Planned new contents for one bundle (and its map)."""
+
+    js_path: Path
+    debug_id: str
+    js_text: str | None  # None: unchanged
+    map_path: Path | None = None
+    map_bytes: bytes | None = None
+    fresh_map_id: bool = False
+
+
+def plan_file(
+    js_path: Path, js_bytes: bytes, ref: MapRef | None, map_bytes: bytes | None
+) -> Change:
+    """Decide what injecting one bundle writes; pure, so tests and dry runs share it."""
+    try:
+        text = js_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceMapError(f"{js_path} is not UTF-8: cannot inject a debug ID") from None
+    existing = debug_id_of_js(text)
+    if existing:
+        return Change(js_path, existing, None)
+    raw_map = ref.inline if ref is not None and ref.inline is not None else map_bytes
+    if ref is None or raw_map is None:
+        debug_id = debug_id_from_bytes(js_bytes)
+        return Change(js_path, debug_id, inject_at_end(text, debug_id))
+    try:
+        parsed = json.loads(raw_map)
+    except ValueError:
+        where = "inline source map" if ref.inline is not None else str(ref.url)
+        raise SourceMapError(
+            f"invalid source map {where} (referenced by {js_path}): not JSON; rebuild it"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise SourceMapError(f"invalid source map for {js_path}: not a JSON object")
+    own = debug_id_of_map(parsed)
+    debug_id = own or debug_id_from_js_and_map(js_bytes, raw_map)
+    if "sections" in parsed:
+        new_text = inject_at_start(text, debug_id)
+        new_map = adjust_map(parsed, debug_id, None)
+    else:
+        new_text, shift = inject_regular(text, debug_id)
+        new_map = adjust_map(parsed, debug_id, shift)
+    if ref.inline is not None:
+        encoded = base64.b64encode(dump_map(new_map)).decode("ascii")
+        return Change(js_path, debug_id, replace_map_url(new_text, DATA_PREAMBLE + encoded))
+    assert ref.url is not None
+    return Change(
+        js_path, debug_id, new_text, Path(ref.url), dump_map(new_map), fresh_map_id=own is None
+    )
+
+
+# --- I/O ----------------------------------------------------------------------------------------
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write through a temp file in the same directory and rename: never a half-written file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def plan_paths(
+    paths: Sequence[Path], extensions: Sequence[str] = JS_EXTENSIONS
+) -> tuple[list[Change], list[Path]]:
+    """Plan injection for every bundle under `paths`; `(changes, skipped)`."""
+    found = walk(paths, [*extensions, "map"])
+    contents = {f.path: f.path.read_bytes() for f in found}
+    urls = {f.path: f.path.as_posix() for f in found}
+    maps = sorted(urls[f.path] for f in found if is_sourcemap(contents[f.path]))
+    bundles = [
+        f
+        for f in found
+        if f.path.name.endswith(tuple("." + e for e in extensions)) and urls[f.path] not in maps
+    ]
+    by_url = {urls[f.path]: f.path for f in found}
+    locations: dict[str, str | None] = {}
+    for f in bundles:
+        text = contents[f.path].decode("utf-8", "replace")
+        locations[urls[f.path]] = sourcemap_location(text)
+    refs = associate([urls[f.path] for f in bundles], maps, locations)
+    changes: list[Change] = []
+    skipped: list[Path] = []
+    for f in bundles:
+        ref = refs.get(urls[f.path])
+        if ref is not None and ref.inline is None and ref.url is None:
+            ref = None  # the named map is not here: hash the bundle, like sentry-cli
+        if ref is not None and ref.inline is None and ref.url is not None:
+            map_path = by_url[ref.url]
+            change = plan_file(f.path, contents[f.path], ref, contents[map_path])
+        else:
+            change = plan_file(f.path, contents[f.path], ref, None)
+        if change.js_text is None:
+            skipped.append(f.path)
+        changes.append(change)
+    return changes, skipped
+
+
 def inject_paths(paths: tuple[Path, ...], *, dry_run: bool, out: Output) -> InjectResult:
-    """Inject debug IDs into every JS file under `paths` that has a source map."""
-    raise NotImplementedError("inject is built by issue 4")
+    """Inject debug IDs into every JS file under `paths` (with or without a source map)."""
+    changes, skipped = plan_paths(paths)
+    results: list[InjectedFile] = []
+    for change in changes:
+        changed = change.js_text is not None
+        verb = "would inject" if dry_run else "injected"
+        if changed:
+            target = f" (map {change.map_path})" if change.map_path else ""
+            out.info(f"{verb} {change.debug_id} into {change.js_path}{target}")
+        else:
+            out.info(f"already has {change.debug_id}: {change.js_path}")
+        if changed and not dry_run:
+            assert change.js_text is not None
+            if change.map_path is not None and change.map_bytes is not None:
+                atomic_write(change.map_path, change.map_bytes)
+            atomic_write(change.js_path, change.js_text.encode("utf-8"))
+        results.append(InjectedFile(change.js_path, change.debug_id, change.map_path, changed))
+    return InjectResult(tuple(results), tuple(skipped))

@@ -1,0 +1,133 @@
+"""Artifact bundles: the manifest entries sentry-cli writes, in a ZIP that is byte-for-byte
+deterministic, so an unchanged build yields the same chunks and a re-run uploads nothing.
+
+Entries are stored (not deflated): chunks are gzipped on the wire in parallel threads (zlib
+releases the GIL), which is faster than deflating every file serially and then gzipping
+already-compressed chunks again, and keeps equal files equal across bundles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+import uuid
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+SYSB_MAGIC = b"SYSB"
+SYSB_VERSION = 2
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+MINIFIED_SOURCE = "minified_source"
+SOURCE_MAP = "source_map"
+SOURCE = "source"
+# sentry-cli hashes Rust's Debug name of the file type into the bundle id.
+_TYPE_NAMES = {MINIFIED_SOURCE: "MinifiedSource", SOURCE_MAP: "SourceMap", SOURCE: "Source"}
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One file as it goes into the bundle."""
+
+    url: str
+    type: str
+    content: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    local_path: str = ""
+
+
+def bundle_path(url: str) -> str:
+    """`~/dist/app.js` -> `files/_/_/dist/app.js`; `https://cdn/x.js` -> `files/https/cdn/x.js`."""
+    if url.startswith("~/"):
+        return "files/_/_/" + url[2:].lstrip("/")
+    parts = urlsplit(url)
+    path = parts.path.lstrip("/")
+    if parts.fragment:
+        path += "#" + parts.fragment
+    if not parts.scheme:
+        return "files/_/_/" + url.lstrip("/")
+    return f"files/{parts.scheme}/{parts.netloc or '_'}/{path}"
+
+
+def bundle_debug_id(files: Sequence[BundleFile]) -> str:
+    """sentry-cli's bundle id: SHA-1 over each file's url, bytes, type and sorted headers."""
+    digest = hashlib.sha1()
+    for item in files:
+        digest.update(item.url.encode())
+        digest.update(item.content)
+        digest.update(_TYPE_NAMES.get(item.type, item.type).encode())
+        for key, value in sorted(item.headers.items()):
+            digest.update(key.encode())
+            digest.update(value.encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def manifest(
+    files: Sequence[BundleFile],
+    *,
+    org: str,
+    projects: Sequence[str],
+    release: str | None,
+    dist: str | None,
+    debug_id: str,
+) -> dict[str, object]:
+    """manifest.json as sentry-cli writes it (project only when there is exactly one)."""
+    entries = {
+        bundle_path(f.url): {
+            "type": f.type,
+            "url": f.url,
+            "headers": dict(sorted(f.headers.items())),
+        }
+        for f in files
+    }
+    body: dict[str, object] = {"files": entries, "debug_id": debug_id, "org": org}
+    if len(projects) == 1:
+        body["project"] = projects[0]
+    if release:
+        body["release"] = release
+    if dist:
+        body["dist"] = dist
+    return body
+
+
+def build_bundle(
+    files: Sequence[BundleFile],
+    *,
+    org: str,
+    projects: Sequence[str],
+    release: str | None,
+    dist: str | None,
+) -> tuple[bytes, str]:
+    """`(bundle bytes, bundle debug id)`: SYSB header + a deterministic stored ZIP."""
+    ordered = sorted(files, key=lambda f: f.url)
+    debug_id = bundle_debug_id(ordered)
+    meta = manifest(
+        ordered, org=org, projects=projects, release=release, dist=dist, debug_id=debug_id
+    )
+    buffer = io.BytesIO()
+    buffer.write(SYSB_MAGIC + struct.pack("<I", SYSB_VERSION))
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, content in [
+            ("manifest.json", json.dumps(meta, sort_keys=False).encode()),
+            *((bundle_path(f.url), f.content) for f in ordered),
+        ]:
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, content)
+    return buffer.getvalue(), debug_id
+
+
+def chunk(data: bytes, size: int) -> list[tuple[str, bytes]]:
+    """`(sha1, bytes)` of each `size`-byte piece, in order."""
+    view = memoryview(data)
+    return [
+        (hashlib.sha1(view[i : i + size]).hexdigest(), bytes(view[i : i + size]))
+        for i in range(0, len(data), size)
+    ] or [(hashlib.sha1(b"").hexdigest(), b"")]
