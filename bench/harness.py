@@ -55,6 +55,10 @@ class Sample:
     stderr_tail: str = ""
     argv: list[str] = field(default_factory=list)
 
+    def ok_status(self) -> bool:
+        """The step ran and exited 0."""
+        return self.status == "ok"
+
 
 @dataclass
 class Exec:

@@ -11,6 +11,26 @@ from typing import Any
 
 from harness import CLI, OURS, STEPS, Sample
 
+MEMORY_FACTOR = 2  # upload may hold at most 2x the bundle bytes above start-up
+
+
+def upload_memory(samples: list[Sample]) -> tuple[float, float] | None:
+    """(our upload's peak RSS, our `new`'s RSS) in bytes."""
+    upload = [
+        s.rss_kb
+        for s in samples
+        if s.tool == OURS and s.step == "upload" and s.phase == "first" and s.ok_status()
+    ]
+    base = [
+        s.rss_kb
+        for s in samples
+        if s.tool == OURS and s.step == "new" and s.phase == "first" and s.ok_status()
+    ]
+    if not upload or not base:
+        return None
+    return max(upload) * 1024.0, min(base) * 1024.0
+
+
 HERE = Path(__file__).resolve().parent
 NOTES = HERE / "NOTES.md"
 NA = "n/a"
@@ -301,6 +321,25 @@ def targets(results: list[dict[str, Any]], context: dict[str, Any]) -> list[str]
             sent = max(s.chunk_bytes for s in rerun)
             verdict = f"{fmt_bytes(sent)} of chunks: {'met' if sent == 0 else 'MISSED'}"
         lines.append(f"- Re-run uploads 0 chunk bytes ({name}): {verdict}")
+    for result in results:
+        name = result["fixture"].size.name
+        measured = upload_memory(result["samples"])
+        if measured is None:
+            continue
+        peak, base = measured
+        size = result["fixture"].bytes_on_disk
+        cli = [
+            s.rss_kb
+            for s in result["samples"]
+            if s.tool == CLI and s.step == "upload" and s.phase == "first" and s.ok_status()
+        ]
+        grown = (peak - base) / size if size else 0.0
+        verdict = "met" if peak - base <= MEMORY_FACTOR * size else "MISSED"
+        lines.append(
+            f"- Peak memory bounded, upload ({name}): {peak / 2**20:.0f} MiB peak RSS, "
+            f"{grown:.1f}x the {fmt_bytes(size)} of bundles above start-up (bound: "
+            f"{MEMORY_FACTOR}x); sentry-cli {max(cli) / 1024 if cli else 0:.0f} MiB: {verdict}"
+        )
     help_ = context["help"]
     med = help_["ours_median"]
     lines.append(

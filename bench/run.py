@@ -28,10 +28,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
 
-import fixtures  # noqa: E402
 import harness  # noqa: E402
 import report  # noqa: E402
 from harness import CLI, OURS, STEPS, TOOLS, Sample, StandIn, Tools  # noqa: E402
+
+import fixtures  # noqa: E402
 
 HELP_RUNS = 10
 HELP_TARGET = 0.3
@@ -109,6 +110,8 @@ def run_size(
             wanted = steps_to_profile(samples)
             if wanted:
                 profiles = profile_ours(server, tools, fixture, work, home, wanted)
+            if not memory_bounded(samples, fixture.bytes_on_disk):
+                profiles["upload (memory)"] = profile_memory(server, tools, fixture, work, home)
     finally:
         server.stop()
     return fixture, samples, profiles, checks
@@ -148,6 +151,40 @@ def steps_to_profile(samples: list[Sample]) -> list[str]:
         if ratio > SEQUENCE_TARGET or any(rerun_bytes):
             wanted.append(step)
     return wanted
+
+
+def memory_bounded(samples: list[Sample], input_bytes: int) -> bool:
+    """Whether the upload's memory growth stays under MEMORY_FACTOR x the bundle bytes
+    ("not the whole bundle set in memory twice")."""
+    measured = report.upload_memory(samples)
+    if measured is None:
+        return True  # nothing to profile
+    peak, base = measured
+    return peak - base <= report.MEMORY_FACTOR * input_bytes
+
+
+def profile_memory(
+    server: StandIn, tools: Tools, fixture: fixtures.FixtureSet, work: Path, home: Path
+) -> str:
+    """Our upload under tracemalloc (bench/memprofile.py) on a fresh org and injected copy."""
+    org = f"{fixture.size.name}-memprofile"
+    server.add_org(org)
+    dist = fixtures.copy_dist(fixture, work / "memprofile" / "dist")
+    env = harness.tool_env(server.url, org, home)
+    version = f"bench-{fixture.size.name}-memprofile"
+    log(f"{fixture.size.name}: memory profile of our upload")
+    for step in ("new", "inject"):
+        argv = harness.step_argv(tools, OURS, step, version, dist, fixture.size.commits)
+        harness.run_measured(argv, env=env, cwd=fixture.repo)
+    report_file = work / "memprofile" / "report.txt"
+    result = harness.run_measured(
+        [sys.executable, str(HERE / "memprofile.py"), version, str(dist), str(report_file)],
+        env=env,
+        cwd=fixture.repo,
+    )
+    text = report_file.read_text() if report_file.exists() else f"(failed: exit {result.rc})"
+    shutil.rmtree(work / "memprofile", ignore_errors=True)
+    return f"peak RSS of the profiled run: {result.rss_kb / 1024:.0f} MiB\n{text}"
 
 
 def profile_ours(
