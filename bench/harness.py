@@ -147,6 +147,12 @@ class StandIn:
         except OSError as exc:
             return {"error": str(exc)}
 
+    def __enter__(self) -> StandIn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """Terminate the stand-in and wait for it."""
         self.proc.terminate()
