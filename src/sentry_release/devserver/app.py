@@ -150,9 +150,6 @@ def paginate(request: Request, items: list[Any]) -> Response:
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
-    # TCP_NODELAY like real servers: headers and body go out in two writes, and with Nagle on
-    # every response after the first on a keep-alive connection waited ~40 ms for a delayed ACK
-    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.owner.verbose:
