@@ -19,10 +19,34 @@ if str(ROOT / "src") not in sys.path:
 
 from sentry_release.sourcemaps.vlq import encode_mappings  # noqa: E402
 
-WORDS = (
-    "user item cart price total render fetch state props value index count handle error "
-    "result config token event route store query cache layout widget order amount"
-).split()
+WORDS = [
+    "user",
+    "item",
+    "cart",
+    "price",
+    "total",
+    "render",
+    "fetch",
+    "state",
+    "props",
+    "value",
+    "index",
+    "count",
+    "handle",
+    "error",
+    "result",
+    "config",
+    "token",
+    "event",
+    "route",
+    "store",
+    "query",
+    "cache",
+    "layout",
+    "widget",
+    "order",
+    "amount",
+]
 STATEMENTS = (
     "const {a}={b}.{c}({d});",
     'if(!{a})throw new Error("{c} failed");',
@@ -79,7 +103,7 @@ def make_bundle(rng: random.Random, index: int, target: int) -> tuple[bytes, byt
 
 
 def make_bundles(directory: Path, count: int, total_bytes: int, seed: int = 0) -> list[Path]:
-    """Write `count` bundles + maps (about `total_bytes`) under `directory`; returns the JS paths."""
+    """Write `count` bundles + maps (about `total_bytes`) under `directory`; return the JS."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)

@@ -162,10 +162,14 @@ gate_options = _stack(
     click.option(
         "--min-errors", type=int, default=None, help="Errors needed to fail on rate. [10]"
     ),
+    click.option(
+        "--min-excess", type=int, default=None, help="Errors above max-ratio x baseline. [5]"
+    ),
     click.option("--health-url", multiple=True, help="URL to probe (repeatable)."),
     click.option("--health-status", help="Expected status: 2xx, 200, 200-299. [2xx]"),
     click.option("--health-body", help="Substring the body must contain."),
     click.option("--health-successes", type=int, default=None, help="Consecutive successes. [3]"),
+    click.option("--health-timeout", help="Timeout of one health probe. [10s]"),
     click.option(
         "--on-inconclusive",
         type=click.Choice(["pass", "fail"]),
@@ -236,8 +240,8 @@ def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "o
     out = Output()
     for warning in settings.warnings:
         out.warn(warning)
-    _configure_logging(settings.debug)
-    _warn_plain_http(settings, out)
+    configure_logging(settings.debug)
+    warn_plain_http(settings, out)
     return Runtime(settings, out)
 
 
@@ -248,7 +252,7 @@ def _home() -> Path | None:
         return None
 
 
-def _configure_logging(debug: bool) -> None:
+def configure_logging(debug: bool) -> None:
     if not debug:
         return
     import logging
@@ -266,7 +270,7 @@ def _configure_logging(debug: bool) -> None:
     root.setLevel(logging.DEBUG)
 
 
-def _warn_plain_http(settings: Settings, out: Output) -> None:
+def warn_plain_http(settings: Settings, out: Output) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(settings.url)
@@ -419,12 +423,28 @@ def set_commits_cmd(version: str | None, **values: Any) -> None:
 @cli.command("inject")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--dry-run", is_flag=True, help="List what would change; write nothing.")
-def inject_cmd(paths: tuple[str, ...], dry_run: bool) -> None:
+@click.option("--ext", multiple=True, help="Bundle extensions (repeatable). [js cjs mjs]")
+@click.option("--ignore", multiple=True, help="Glob to ignore (repeatable).")
+@click.option("--ignore-file", help=".gitignore-style file of globs to ignore.")
+def inject_cmd(
+    paths: tuple[str, ...],
+    dry_run: bool,
+    ext: tuple[str, ...],
+    ignore: tuple[str, ...],
+    ignore_file: str | None,
+) -> None:
     """Inject debug IDs into JavaScript bundles and their source maps."""
+    from sentry_release.sourcemaps.discover import JS_EXTENSIONS, load_ignore_rules
     from sentry_release.sourcemaps.inject import inject_paths
 
     out = Output()
-    result = inject_paths(tuple(Path(p) for p in paths), dry_run=dry_run, out=out)
+    result = inject_paths(
+        tuple(Path(p) for p in paths),
+        dry_run=dry_run,
+        out=out,
+        extensions=tuple(e.lstrip(".") for e in ext) or JS_EXTENSIONS,
+        ignore=load_ignore_rules(ignore, Path(ignore_file) if ignore_file else None),
+    )
     changed = sum(1 for f in result.files if f.changed)
     verb = "Would inject" if dry_run else "Injected"
     out.result(

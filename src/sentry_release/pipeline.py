@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from sentry_release.commits import CommitsResult, associate_commits
 from sentry_release.deploy import DeployResult, record_deploy
@@ -23,10 +22,9 @@ from sentry_release.release import (
 )
 from sentry_release.sentry.client import SentryClient
 from sentry_release.settings import Settings
+from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import InjectResult, inject_paths
 from sentry_release.sourcemaps.upload import UploadResult, upload_sourcemaps
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -60,46 +58,62 @@ def run(
     version = proposed.version
     out.info(f"Release {version} (from {proposed.source})")
 
-    def step(name: str, action: Callable[[], T]) -> T:
+    def step(name: str, field_name: str, action: Callable[[], object]) -> None:
+        """Run one step, store its result on `result`, then tell `on_step`."""
         with out.group(name):
-            value = action()
+            setattr(result, field_name, action())
         result.steps.append(name)
         if on_step is not None:
             on_step(result)
-        return value
 
     if settings.create:
-        result.release = step("Create release", lambda: create_release(settings, client, version))
+        step("Create release", "release", lambda: create_release(settings, client, version))
+        assert result.release is not None
         report_release(out, result.release)
     if settings.commits.mode != "skip":
-        result.commits = step(
+        step(
             "Associate commits",
+            "commits",
             lambda: associate_commits(settings, client, repo, version, out, environ=environ),
         )
     maps = settings.sourcemaps
     if maps.paths:
         if maps.inject:
-            result.injected = step(
+            step(
                 "Inject debug IDs",
-                lambda: inject_paths(maps.paths, dry_run=settings.dry_run, out=out),
+                "injected",
+                lambda: inject_paths(
+                    tuple(settings.working_directory / p for p in maps.paths),
+                    dry_run=settings.dry_run,
+                    out=out,
+                    ignore=load_ignore_rules(
+                        maps.ignore,
+                        settings.working_directory / maps.ignore_file if maps.ignore_file else None,
+                    ),
+                ),
             )
-        result.upload = step(
-            "Upload source maps", lambda: upload_sourcemaps(settings, client, version, out)
+        step(
+            "Upload source maps",
+            "upload",
+            lambda: upload_sourcemaps(settings, client, version, out),
         )
     if settings.finalize:
-        step("Finalize release", lambda: finalize_release(settings, client, version))
-        result.finalized = True
+        step(
+            "Finalize release",
+            "finalized",
+            lambda: finalize_release(settings, client, version) is not None,
+        )
         out.result(f"Finalized release {version}")
     if settings.deploy.enabled and settings.deploy.environment:
-        result.deploy = step("Record deploy", lambda: record_deploy(settings, client, version))
+        step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
+        assert result.deploy is not None
         verb = "Recorded" if result.deploy.created else "Deploy already recorded:"
         out.result(f"{verb} deploy {result.deploy.id} to {settings.deploy.environment}")
     if settings.gate.enabled:
         from sentry_release.watch import run_gate
 
-        result.gate = step(
-            "Deploy gate", lambda: run_gate(settings, client, version, result.deploy, out)
-        )
+        step("Deploy gate", "gate", lambda: run_gate(settings, client, version, result.deploy, out))
+        assert result.gate is not None
         if result.gate.verdict == FAIL and not settings.gate.dry_run:
             raise GateFailed(f"deploy gate failed: {result.gate.reason}")
     return result

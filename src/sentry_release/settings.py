@@ -513,6 +513,15 @@ def from_values(
     )
     if gate.alpha >= 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {gate.alpha}")
+    if gate.enabled:
+        from sentry_release.health import check_urls, parse_expected_status
+
+        if not deploy.environment:
+            raise ConfigError(
+                "the deploy gate needs an environment: set SENTRY_ENVIRONMENT or pass --env"
+            )
+        parse_expected_status(gate.health_status)
+        check_urls(gate.health_urls)
     timeout = parse_duration(values.get("timeout"), name="timeout")
     return Settings.from_connection(
         connection,

@@ -1,6 +1,726 @@
 """Stand-in endpoints for the gate: event ingestion, issues, events and sessions queries.
 
-Filled in by the deploy gate work (issue 5).
+Events are stored as sent (with their own timestamps, so a test can build a baseline in the
+past without waiting) and grouped into issues by fingerprint, else exception type + value,
+else message. Issue fields that Sentry scopes to an environment (firstSeen, lastSeen,
+firstRelease, count, userCount) are computed from the events at query time, so every filter
+(environment, start/end, release) is honoured the same way everywhere.
 """
 
 from __future__ import annotations
+
+import gzip
+import json
+import re
+import shlex
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from sentry_release.devserver.app import HTTPError, Request, Response, paginate, route
+from sentry_release.devserver.store import Store, parse_iso, to_iso
+
+ORG = r"/api/0/organizations/(?P<org>[^/]+)"
+INGEST = r"/api/(?P<project_id>\d+)"
+DEFAULT_PERIOD = "14d"
+MAX_TITLE = 200
+_PERIOD_RE = re.compile(r"^(\d+)([smhdw])$")
+_PERIOD_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_TOKEN_RE = re.compile(r'(!?)([\w.\-]+):("(?:[^"\\]|\\.)*"|\[[^\]]*\]|\S+)|("(?:[^"\\]|\\.)*"|\S+)')
+ISSUE_STATUSES = {
+    "resolved": ("resolved", None),
+    "resolvedInNextRelease": ("resolved", None),
+    "unresolved": ("unresolved", "ongoing"),
+    "ignored": ("ignored", "archived_until_escalating"),
+    "archived": ("ignored", "archived_until_escalating"),
+}
+
+
+# --- state -----------------------------------------------------------------------------
+
+
+def _events(store: Store, org: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = store.data.setdefault("events", {}).setdefault(org, [])
+    return events
+
+
+def _issues(store: Store, org: str) -> dict[str, dict[str, Any]]:
+    issues: dict[str, dict[str, Any]] = store.data.setdefault("issues", {}).setdefault(org, {})
+    return issues
+
+
+def _sessions(store: Store, org: str) -> list[dict[str, Any]]:
+    sessions: list[dict[str, Any]] = store.data.setdefault("sessions", {}).setdefault(org, [])
+    return sessions
+
+
+# --- ingestion ---------------------------------------------------------------------------
+
+
+def _decode_body(request: Request) -> bytes:
+    encoding = (request.header("content-encoding") or "").strip().lower()
+    body = request.body
+    try:
+        if encoding == "gzip" or body[:2] == b"\x1f\x8b":
+            return gzip.decompress(body)
+        if encoding == "deflate":
+            return zlib.decompress(body)
+        if encoding == "br":
+            import brotli  # type: ignore[import-not-found]  # only when an SDK sends br
+
+            return bytes(brotli.decompress(body))
+    except ImportError:
+        raise HTTPError(415, {"detail": "unsupported content encoding: br"}) from None
+    except (OSError, zlib.error, EOFError):
+        raise HTTPError(400, {"detail": f"invalid {encoding or 'gzip'} body"}) from None
+    if encoding not in ("", "identity"):
+        raise HTTPError(415, {"detail": f"unsupported content encoding: {encoding}"})
+    return body
+
+
+def _sentry_key(request: Request, envelope_dsn: str | None) -> str | None:
+    """The public key from X-Sentry-Auth, Authorization: Sentry, ?sentry_key= or the DSN."""
+    for header in ("x-sentry-auth", "authorization"):
+        value = request.header(header) or ""
+        if value.lower().startswith("sentry "):
+            match = re.search(r"sentry_key\s*=\s*([^,\s]+)", value)
+            if match:
+                return match.group(1)
+    if request.arg("sentry_key"):
+        return request.arg("sentry_key")
+    if envelope_dsn:
+        return urlsplit(envelope_dsn).username
+    return None
+
+
+def _ingest_project(request: Request, envelope_dsn: str | None = None) -> tuple[str, str]:
+    """`(org slug, project slug)` after checking the DSN key as Relay does."""
+    found = request.store.project_by_id(request.params["project_id"])
+    if found is None:
+        raise HTTPError(404, {"detail": "project not found"})
+    org, project = found
+    key = _sentry_key(request, envelope_dsn)
+    if not key:
+        raise HTTPError(401, {"detail": "missing authorization information"})
+    if key != project["public_key"]:
+        raise HTTPError(401, {"detail": "invalid api key"})
+    return org, project["slug"]
+
+
+def parse_envelope(raw: bytes) -> tuple[dict[str, Any], list[tuple[dict[str, Any], bytes]]]:
+    """Split an envelope into its header and `(item header, payload)` pairs."""
+    header_line, _, rest = raw.partition(b"\n")
+    try:
+        header = json.loads(header_line or b"{}")
+        items: list[tuple[dict[str, Any], bytes]] = []
+        while rest.strip():
+            item_line, _, rest = rest.partition(b"\n")
+            if not item_line.strip():
+                continue
+            item = json.loads(item_line)
+            length = item.get("length")
+            if length is not None:
+                payload, rest = rest[: int(length)], rest[int(length) :]
+                rest = rest[1:] if rest.startswith(b"\n") else rest
+            else:
+                payload, _, rest = rest.partition(b"\n")
+            items.append((item, payload))
+    except (ValueError, TypeError):
+        raise HTTPError(400, {"detail": "invalid envelope"}) from None
+    if not isinstance(header, dict):
+        raise HTTPError(400, {"detail": "invalid envelope"})
+    return header, items
+
+
+@route("POST", INGEST + "/envelope/")
+def ingest_envelope(request: Request) -> Response:
+    """Envelope endpoint: error events and sessions are kept; other items are accepted."""
+    header, items = parse_envelope(_decode_body(request))
+    org, project = _ingest_project(request, header.get("dsn"))
+    event_id = header.get("event_id")
+    for item, payload in items:
+        kind = item.get("type")
+        if kind in ("event", "error"):
+            event = _json_payload(payload)
+            event_id = store_event(request.store, org, project, event, header.get("event_id"))
+        elif kind in ("session", "sessions"):
+            store_sessions(request.store, org, project, kind, _json_payload(payload))
+    return Response(200, {"id": event_id} if event_id else {})
+
+
+@route("POST", INGEST + "/store/")
+def ingest_store(request: Request) -> Response:
+    """The legacy store endpoint: one JSON event per request."""
+    event = _json_payload(_decode_body(request))
+    org, project = _ingest_project(request)
+    return Response(200, {"id": store_event(request.store, org, project, event)})
+
+
+def _json_payload(payload: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        raise HTTPError(400, {"detail": "invalid event payload"}) from None
+    if not isinstance(value, dict):
+        raise HTTPError(400, {"detail": "invalid event payload"})
+    return value
+
+
+def _timestamp(value: Any, default: float) -> float:
+    if value in (None, ""):
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return parse_iso(str(value)).timestamp()
+    except ValueError:
+        return default
+
+
+def _message(event: dict[str, Any]) -> str:
+    for key in ("logentry", "message"):
+        value = event.get(key)
+        if isinstance(value, dict):
+            value = value.get("formatted") or value.get("message")
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _exception(event: dict[str, Any]) -> dict[str, Any] | None:
+    exc = event.get("exception")
+    values = exc.get("values") if isinstance(exc, dict) else exc
+    if isinstance(values, list) and values and isinstance(values[-1], dict):
+        # the last value is the outermost exception, the one Sentry titles the issue with
+        return values[-1]
+    return None
+
+
+def _culprit(event: dict[str, Any], exc: dict[str, Any] | None) -> str:
+    if event.get("culprit") or event.get("transaction"):
+        return str(event.get("culprit") or event.get("transaction"))
+    frames = ((exc or {}).get("stacktrace") or {}).get("frames") or []
+    for frame in reversed(frames):
+        if isinstance(frame, dict) and (frame.get("function") or frame.get("module")):
+            where = frame.get("module") or frame.get("filename") or ""
+            return f"{where} in {frame.get('function') or '?'}".strip()
+    return ""
+
+
+def _user(event: dict[str, Any]) -> str | None:
+    user = event.get("user")
+    if not isinstance(user, dict):
+        return None
+    for key in ("id", "email", "username", "ip_address"):
+        if user.get(key) not in (None, ""):
+            return f"{key}:{user[key]}"
+    return None
+
+
+def store_event(
+    store: Store,
+    org: str,
+    project: str,
+    event: dict[str, Any],
+    event_id: str | None = None,
+) -> str:
+    """Store one event and attach it to its issue (created or regressed as needed)."""
+    now = time.time()
+    exc = _exception(event)
+    message = _message(event)
+    exc_type = str((exc or {}).get("type") or "")
+    exc_value = str((exc or {}).get("value") or "")
+    if exc is not None:
+        title = f"{exc_type}: {exc_value}" if exc_value else exc_type or "<unknown>"
+        default_key = ["exception", exc_type, exc_value]
+    else:
+        title = message or "<unlabeled event>"
+        default_key = ["message", message]
+    fingerprint = event.get("fingerprint")
+    if isinstance(fingerprint, list) and fingerprint:
+        key = []
+        for part in fingerprint:
+            key.extend(default_key if part in ("{{ default }}", "{{default}}") else [str(part)])
+    else:
+        key = default_key
+    group_key = json.dumps([project, *key])
+    mechanism = (exc or {}).get("mechanism") or {}
+    unhandled = isinstance(mechanism, dict) and mechanism.get("handled") is False
+    level = str(event.get("level") or "error").lower()
+    if level == "warn":
+        level = "warning"
+    record: dict[str, Any] = {
+        "id": str(event.get("event_id") or event_id or uuid.uuid4().hex).replace("-", ""),
+        "project": project,
+        "timestamp": _timestamp(event.get("timestamp"), now),
+        "received": now,
+        "release": event.get("release") or None,
+        "environment": event.get("environment") or None,
+        "level": level,
+        "type": "error" if exc is not None else "default",
+        "user": _user(event),
+        "unhandled": unhandled,
+        "title": title[:MAX_TITLE],
+    }
+    with store.lock:
+        issues = _issues(store, org)
+        issue = next((i for i in issues.values() if i["key"] == group_key), None)
+        if issue is None:
+            project_record = store.project(org, project) or {"slug": project}
+            counter = store.data.setdefault("short_ids", {})
+            number = counter[f"{org}/{project}"] = counter.get(f"{org}/{project}", 0) + 1
+            issue = {
+                "id": str(store.next_id()),
+                "key": group_key,
+                "shortId": f"{str(project_record['slug']).upper()}-{number}",
+                "project": project,
+                "title": title[:MAX_TITLE],
+                "culprit": _culprit(event, exc),
+                "level": level,
+                "type": exc_type,
+                "value": exc_value,
+                "status": "unresolved",
+                "substatus": "new",
+                "resolvedAt": None,
+                "lastTimestamp": record["timestamp"],
+            }
+            issues[issue["id"]] = issue
+        elif issue["status"] == "resolved" and record["received"] > (issue["resolvedAt"] or 0):
+            # a resolved issue that sees a new event regresses, as in Sentry
+            issue.update(status="unresolved", substatus="regressed", resolvedAt=None)
+        if record["timestamp"] >= issue.get("lastTimestamp", 0):
+            # like Sentry, the issue takes the level of its latest event
+            issue["level"], issue["lastTimestamp"] = level, record["timestamp"]
+        record["issue"] = issue["id"]
+        _events(store, org).append(record)
+    return str(record["id"])
+
+
+def store_sessions(store: Store, org: str, project: str, kind: str, body: dict[str, Any]) -> None:
+    """Count new sessions (`init`) and aggregate buckets per release and environment."""
+    attrs = body.get("attrs") or {}
+    base = {
+        "project": project,
+        "release": attrs.get("release"),
+        "environment": attrs.get("environment") or None,
+    }
+    rows: list[dict[str, Any]] = []
+    if kind == "session":
+        if body.get("init"):
+            started = _timestamp(body.get("started"), time.time())
+            rows.append({**base, "started": started, "count": 1})
+    else:
+        for bucket in body.get("aggregates") or []:
+            count = sum(
+                int(bucket.get(k) or 0) for k in ("exited", "errored", "abnormal", "crashed")
+            )
+            if count:
+                started = _timestamp(bucket.get("started"), time.time())
+                rows.append({**base, "started": started, "count": count})
+    with store.lock:
+        _sessions(store, org).extend(rows)
+
+
+# --- query syntax ------------------------------------------------------------------------
+
+
+def parse_query(query: str) -> list[tuple[bool, str, list[str]]]:
+    """Sentry's search syntax: `[!]key:value`, `key:"quoted"`, `key:[a,b]`, free text."""
+    terms: list[tuple[bool, str, list[str]]] = []
+    for negate, key, value, text in _TOKEN_RE.findall(query or ""):
+        if not key:
+            terms.append((False, "message", [_unquote(text)]))
+            continue
+        if value.startswith("[") and value.endswith("]"):
+            values = [_unquote(v.strip()) for v in value[1:-1].split(",") if v.strip()]
+        else:
+            values = [_unquote(value)]
+        terms.append((bool(negate), key, values))
+    return terms
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            return shlex.split(text)[0]
+        except ValueError:
+            return text[1:-1]
+    return text
+
+
+def _time_range(request: Request) -> tuple[float, float]:
+    """`start`/`end` or `statsPeriod` (default 14d) as epoch seconds."""
+    now = time.time()
+    start, end = request.arg("start"), request.arg("end")
+    try:
+        if start or end:
+            if not (start and end):
+                raise HTTPError(400, {"detail": "start and end are both required"})
+            return parse_iso(start).timestamp(), parse_iso(end).timestamp()
+    except ValueError:
+        raise HTTPError(400, {"detail": "Error parsing start or end date"}) from None
+    period = request.arg("statsPeriod") or DEFAULT_PERIOD
+    match = _PERIOD_RE.match(period)
+    if not match:
+        raise HTTPError(400, {"detail": f"Invalid statsPeriod: {period!r}"})
+    return now - int(match.group(1)) * _PERIOD_UNITS[match.group(2)], now + 1
+
+
+def _projects(request: Request, org: str) -> set[str] | None:
+    """Project slugs from `project` params (ids or slugs; -1 or none: all)."""
+    wanted = [p for p in request.args("project") if p not in ("", "-1")]
+    if not wanted:
+        return None
+    slugs = set()
+    for value in wanted:
+        project = request.store.project(org, value)
+        if project is None:
+            raise HTTPError(403, {"detail": "You do not have permission to perform this action."})
+        slugs.add(project["slug"])
+    return slugs
+
+
+def _scoped_events(request: Request, org: str) -> list[dict[str, Any]]:
+    """Events of the selected projects and environments (any time)."""
+    projects = _projects(request, org)
+    environments = set(request.args("environment"))
+    with request.store.lock:
+        events = list(_events(request.store, org))
+    return [
+        e
+        for e in events
+        if (projects is None or e["project"] in projects)
+        and (not environments or (e["environment"] or "") in environments)
+    ]
+
+
+def _event_matches(event: dict[str, Any], terms: Iterable[tuple[bool, str, list[str]]]) -> bool:
+    for negate, key, values in terms:
+        if key == "event.type":
+            ok = event["type"] in values
+        elif key == "release":
+            ok = (event["release"] or "") in values
+        elif key == "environment":
+            ok = (event["environment"] or "") in values
+        elif key == "level":
+            ok = event["level"] in values
+        elif key in ("error.unhandled", "error.handled"):
+            want = values[0].lower() in ("true", "1")
+            ok = event["unhandled"] == (want if key == "error.unhandled" else not want)
+        elif key == "issue.id":
+            ok = event["issue"] in values
+        elif key == "user":
+            ok = (event["user"] or "") in values or any(
+                (event["user"] or "").endswith(":" + v) for v in values
+            )
+        elif key == "message":
+            ok = any(v.lower() in event["title"].lower() for v in values)
+        elif key in ("has",):
+            ok = all(event.get(v) not in (None, "") for v in values)
+        else:
+            raise HTTPError(400, {"detail": f"Invalid search query: unknown field {key!r}"})
+        if ok == negate:
+            return False
+    return True
+
+
+# --- issues ------------------------------------------------------------------------------
+
+
+def issue_json(
+    request: Request,
+    org: str,
+    issue: dict[str, Any],
+    events: list[dict[str, Any]],
+    start: float | None = None,
+    end: float | None = None,
+) -> dict[str, Any]:
+    """An issue as Sentry serialises it; per-environment fields come from `events`."""
+    mine = sorted((e for e in events if e["issue"] == issue["id"]), key=lambda e: e["timestamp"])
+    in_range = [
+        e
+        for e in mine
+        if (start is None or e["timestamp"] >= start) and (end is None or e["timestamp"] <= end)
+    ]
+    project = request.store.project(org, issue["project"]) or {"id": "0", "slug": issue["project"]}
+    first = mine[0] if mine else None
+    return {
+        "id": issue["id"],
+        "shortId": issue["shortId"],
+        "title": issue["title"],
+        "culprit": issue["culprit"],
+        "permalink": f"{request.server.url}organizations/{org}/issues/{issue['id']}/",
+        "level": issue["level"],
+        "status": issue["status"],
+        "substatus": issue["substatus"],
+        "statusDetails": {},
+        "isUnhandled": any(e["unhandled"] for e in mine),
+        "count": str(len(in_range)),
+        "userCount": len({e["user"] for e in in_range if e["user"]}),
+        "firstSeen": _iso(first["timestamp"]) if first else None,
+        "lastSeen": _iso(mine[-1]["timestamp"]) if mine else None,
+        "firstRelease": {"version": first["release"]} if first and first["release"] else None,
+        "project": {"id": str(project["id"]), "slug": project["slug"], "name": project["slug"]},
+        "type": "error",
+        "issueType": "error",
+        "issueCategory": "error",
+        "metadata": {"type": issue["type"], "value": issue["value"], "title": issue["title"]},
+        "numComments": 0,
+        "assignedTo": None,
+        "isBookmarked": False,
+        "hasSeen": False,
+    }
+
+
+def _iso(epoch: float) -> str:
+    return to_iso(datetime.fromtimestamp(epoch, tz=timezone.utc))
+
+
+def _issue_matches(
+    issue: dict[str, Any],
+    mine: list[dict[str, Any]],
+    terms: Iterable[tuple[bool, str, list[str]]],
+) -> bool:
+    for negate, key, values in terms:
+        if key == "is":
+            ok = all(_is(issue, mine, v) for v in values)
+        elif key in ("firstRelease", "first-release", "firstrelease"):
+            first = min(mine, key=lambda e: e["timestamp"]) if mine else None
+            ok = first is not None and (first["release"] or "") in values
+        elif key == "release":
+            ok = any((e["release"] or "") in values for e in mine)
+        elif key == "level":
+            ok = issue["level"] in values
+        elif key in ("issue.category", "issue.type", "event.type"):
+            ok = any(v in ("error", "default") for v in values)
+        elif key == "error.unhandled":
+            ok = any(e["unhandled"] for e in mine) == (values[0].lower() in ("true", "1"))
+        elif key in ("issue", "issue.id", "id"):
+            ok = issue["shortId"] in values or issue["id"] in values
+        elif key == "message":
+            ok = any(v.lower() in issue["title"].lower() for v in values)
+        elif key == "environment":
+            ok = any((e["environment"] or "") in values for e in mine)
+        else:
+            raise HTTPError(400, {"detail": f"Invalid search query: unknown field {key!r}"})
+        if ok == negate:
+            return False
+    return True
+
+
+def _is(issue: dict[str, Any], mine: list[dict[str, Any]], value: str) -> bool:
+    if value in ("unresolved", "resolved", "ignored"):
+        return bool(issue["status"] == value)
+    if value == "archived":
+        return bool(issue["status"] == "ignored")
+    if value in ("new", "regressed", "ongoing", "escalating"):
+        return bool(issue["substatus"] == value)
+    if value in ("unassigned", "unlinked"):
+        return True
+    if value in ("assigned", "linked", "bookmarked", "for_review"):
+        return False
+    raise HTTPError(400, {"detail": f"Invalid search query: unknown is:{value}"})
+
+
+SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "date": lambda i: i["lastSeen"] or "",
+    "new": lambda i: i["firstSeen"] or "",
+    "freq": lambda i: int(i["count"]),
+    "user": lambda i: i["userCount"],
+}
+
+
+@route("GET", ORG + "/issues/")
+def list_issues(request: Request) -> Response:
+    """Issues with events in the range, filtered by the query, scoped per environment."""
+    org = request.org()["slug"]
+    terms = parse_query(request.arg("query", "is:unresolved") or "")
+    start, end = _time_range(request)
+    sort = request.arg("sort") or "date"
+    if sort not in SORTS:
+        raise HTTPError(400, {"detail": f"Invalid sort: {sort!r}"})
+    events = _scoped_events(request, org)
+    with request.store.lock:
+        issues = list(_issues(request.store, org).values())
+    items = []
+    for issue in issues:
+        mine = [e for e in events if e["issue"] == issue["id"]]
+        if not any(start <= e["timestamp"] <= end for e in mine):
+            continue
+        if not _issue_matches(issue, mine, terms):
+            continue
+        items.append(issue_json(request, org, issue, mine, start, end))
+    items.sort(key=SORTS[sort], reverse=True)
+    limit = request.arg("limit")
+    if limit and not request.arg("per_page"):
+        request.query["per_page"] = [limit]
+    return paginate(request, items)
+
+
+def _set_status(issue: dict[str, Any], body: Any) -> None:
+    if not isinstance(body, dict):
+        raise HTTPError(400, {"detail": "Invalid data. Expected a dictionary"})
+    status = body.get("status")
+    if status is None:
+        return
+    if status not in ISSUE_STATUSES:
+        raise HTTPError(400, {"status": [f'"{status}" is not a valid choice.']})
+    issue["status"], substatus = ISSUE_STATUSES[status]
+    issue["substatus"] = body.get("substatus") or substatus
+    issue["resolvedAt"] = time.time() if issue["status"] == "resolved" else None
+
+
+@route("PUT", ORG + "/issues/")
+def bulk_update_issues(request: Request) -> Response:
+    """Resolve, ignore or reopen the issues named by `?id=`."""
+    org = request.org()["slug"]
+    ids = request.args("id")
+    if not ids:
+        raise HTTPError(400, {"detail": "You must specify a list of IDs for this operation"})
+    issues = _issues(request.store, org)
+    if any(i not in issues for i in ids):
+        raise HTTPError(404)
+    body = request.json()
+    for issue_id in ids:
+        _set_status(issues[issue_id], body)
+    first = issues[ids[0]]
+    return Response(200, {"status": first["status"], "substatus": first["substatus"]})
+
+
+def _one_issue(request: Request) -> tuple[str, dict[str, Any]]:
+    if "org" in request.params:
+        org = request.org()["slug"]
+        issue = _issues(request.store, org).get(request.params["issue_id"])
+        if issue is None:
+            raise HTTPError(404)
+        return org, issue
+    request.authenticate()
+    for org in request.store.data["orgs"]:
+        issue = _issues(request.store, org).get(request.params["issue_id"])
+        if issue is not None:
+            return org, issue
+    raise HTTPError(404)
+
+
+@route("GET", ORG + r"/issues/(?P<issue_id>\d+)/")
+@route("GET", r"/api/0/issues/(?P<issue_id>\d+)/")
+def get_issue(request: Request) -> Response:
+    """One issue (all environments)."""
+    org, issue = _one_issue(request)
+    with request.store.lock:
+        events = [e for e in _events(request.store, org) if e["issue"] == issue["id"]]
+    return Response(200, issue_json(request, org, issue, events))
+
+
+@route("PUT", ORG + r"/issues/(?P<issue_id>\d+)/")
+@route("PUT", r"/api/0/issues/(?P<issue_id>\d+)/")
+def update_issue(request: Request) -> Response:
+    """Resolve, ignore or reopen one issue."""
+    org, issue = _one_issue(request)
+    _set_status(issue, request.json())
+    events = [e for e in _events(request.store, org) if e["issue"] == issue["id"]]
+    return Response(200, issue_json(request, org, issue, events))
+
+
+# --- events and sessions -----------------------------------------------------------------
+
+_AGGREGATES: dict[str, Callable[[list[dict[str, Any]]], int]] = {
+    "count()": len,
+    "count_unique(user)": lambda rows: len({e["user"] for e in rows if e["user"]}),
+    "count_unique(issue)": lambda rows: len({e["issue"] for e in rows}),
+}
+_GROUP_FIELDS = {"release", "environment", "level", "event.type", "issue.id", "project"}
+
+
+@route("GET", ORG + "/events/")
+def query_events(request: Request) -> Response:
+    """Discover-style aggregates over stored events (`count()`, `count_unique(user)`)."""
+    org = request.org()["slug"]
+    fields = request.args("field")
+    if not fields:
+        raise HTTPError(400, {"detail": "No columns selected"})
+    for name in fields:
+        if name not in _AGGREGATES and name not in _GROUP_FIELDS:
+            raise HTTPError(400, {"detail": f"Invalid column: {name}"})
+    terms = parse_query(request.arg("query", "") or "")
+    start, end = _time_range(request)
+    rows = [
+        e
+        for e in _scoped_events(request, org)
+        if start <= e["timestamp"] <= end and _event_matches(e, terms)
+    ]
+    group_by = [f for f in fields if f in _GROUP_FIELDS]
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for event in rows:
+        key = tuple(_field(event, f) for f in group_by)
+        groups.setdefault(key, []).append(event)
+    if not group_by:
+        groups = {(): rows}
+    data = []
+    for key, members in groups.items():
+        row: dict[str, Any] = dict(zip(group_by, key, strict=True))
+        for name in fields:
+            if name in _AGGREGATES:
+                row[name] = _AGGREGATES[name](members)
+        data.append(row)
+    meta = {"fields": {f: "integer" if f in _AGGREGATES else "string" for f in fields}}
+    return Response(200, {"data": data, "meta": meta})
+
+
+def _field(event: dict[str, Any], name: str) -> Any:
+    return {"event.type": event["type"], "issue.id": event["issue"]}.get(name, event.get(name))
+
+
+@route("GET", ORG + "/sessions/")
+def query_sessions(request: Request) -> Response:
+    """`sum(session)` totals, optionally grouped by release (the gate's exposure)."""
+    org = request.org()["slug"]
+    fields = request.args("field") or ["sum(session)"]
+    if any(f != "sum(session)" for f in fields):
+        raise HTTPError(400, {"detail": f"Invalid field: {fields}"})
+    start, end = _time_range(request)
+    projects = _projects(request, org)
+    environments = set(request.args("environment"))
+    terms = parse_query(request.arg("query", "") or "")
+    wanted_releases = {v for neg, key, vals in terms if key == "release" and not neg for v in vals}
+    with request.store.lock:
+        sessions = list(_sessions(request.store, org))
+    rows = [
+        s
+        for s in sessions
+        if start <= s["started"] <= end
+        and (projects is None or s["project"] in projects)
+        and (not environments or (s["environment"] or "") in environments)
+        and (not wanted_releases or s["release"] in wanted_releases)
+    ]
+    by_release = "release" in request.args("groupBy")
+    totals: dict[str | None, int] = {}
+    for row in rows:
+        label = row["release"] if by_release else None
+        totals[label] = totals.get(label, 0) + int(row["count"])
+    groups = [
+        {
+            "by": {"release": label} if by_release else {},
+            "totals": {"sum(session)": total},
+            "series": {"sum(session)": [total]},
+        }
+        for label, total in totals.items()
+    ]
+    return Response(
+        200,
+        {
+            "start": _iso(start),
+            "end": _iso(end),
+            "intervals": [_iso(start)],
+            "groups": groups,
+            "query": request.arg("query", "") or "",
+        },
+    )

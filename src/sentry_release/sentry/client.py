@@ -37,6 +37,7 @@ USER_AGENT = f"sentry-release/{__version__}"
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 507, 524})
 RATE_LIMITED = 429
 CONNECT_TIMEOUT = 10.0
+COMMITS_TIMEOUT_FLOOR = 60.0  # seconds; plus 1 s per 100 commits sent in one PUT
 _LINK_RE = re.compile(r'<([^>]*)>;\s*rel="(\w+)";\s*results="(\w+)";\s*cursor="([^"]*)"')
 T = TypeVar("T")
 
@@ -157,6 +158,7 @@ class SentryClient:
         self.session = session or make_session(ca_bundle)
         self.bytes_sent = 0
         self.request_count = 0
+        self.rate_limit: dict[str, str] = {}  # last X-Sentry-Rate-Limit-* headers, lowercased
         self._host = urlsplit(self.base_url).hostname or ""
 
     def __repr__(self) -> str:
@@ -292,6 +294,13 @@ class SentryClient:
             headers=self._headers(url),
             timeout=(CONNECT_TIMEOUT, timeout or self.timeout),
         )
+        limits = {
+            k.lower(): v
+            for k, v in response.headers.items()
+            if k.lower().startswith("x-sentry-rate-limit-")
+        }
+        if limits:
+            self.rate_limit = limits
         body = response.request.body
         self.bytes_sent += len(body) if isinstance(body, (bytes, str)) else 0
         log.debug("%s %s -> %s", method, redact(url), response.status_code)
@@ -364,6 +373,13 @@ class SentryClient:
         )
         return result
 
+    def list_projects(self, org: str) -> Iterator[dict[str, Any]]:
+        """The org's projects (paginated); org-level queries take project ids, not slugs."""
+        return self.paginate(
+            self.org_path(org, "projects"),
+            not_found=f"organization not found: {org!r}: check SENTRY_ORG",
+        )
+
     # --- releases -------------------------------------------------------------------
 
     def _release_not_found(self, org: str, version: str) -> str:
@@ -420,13 +436,21 @@ class SentryClient:
             self.get_organization(org)  # raises with the SENTRY_ORG hint when that is the cause
             return None
 
-    def update_release(self, org: str, version: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def update_release(
+        self,
+        org: str,
+        version: str,
+        body: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """`PUT` release fields (dateReleased, url, refs, commits, projects)."""
         result: dict[str, Any] = self.request(
             "PUT",
             self.org_path(org, "releases", version),
             json_body=dict(body),
             not_found=self._release_not_found(org, version),
+            timeout=timeout,
         ).json()
         return result
 
@@ -465,8 +489,14 @@ class SentryClient:
     def set_commits(
         self, org: str, version: str, commits: Sequence[Mapping[str, Any]]
     ) -> dict[str, Any]:
-        """Local mode: send the commits (with patch sets) ourselves."""
-        return self.update_release(org, version, {"commits": [dict(c) for c in commits]})
+        """Local mode: send the commits (with patch sets) ourselves.
+
+        Sentry stores them before it answers, so a long range gets a longer read timeout.
+        """
+        timeout = max(self.timeout, COMMITS_TIMEOUT_FLOOR + len(commits) / 100)
+        return self.update_release(
+            org, version, {"commits": [dict(c) for c in commits]}, timeout=timeout
+        )
 
     def list_release_commits(self, org: str, version: str) -> Iterator[dict[str, Any]]:
         """The commits Sentry associated with the release (paginated)."""
@@ -692,15 +722,19 @@ class SentryClient:
         environment: str | None = None,
         projects: Sequence[str | int] = (),
         field: str = "sum(session)",
+        interval: str = "1h",
     ) -> dict[str, Any]:
-        """Session totals (exposure for error rates), grouped by release."""
+        """Session totals (exposure for error rates), grouped by release.
+
+        Sentry widens start/end to whole intervals, so short windows need a short interval.
+        """
         params: list[tuple[str, Any]] = [
             ("field", field),
             ("groupBy", "release"),
             ("query", query),
             ("start", isoformat(start)),
             ("end", isoformat(end)),
-            ("interval", "1h"),
+            ("interval", interval),
         ]
         if environment:
             params.append(("environment", environment))

@@ -145,8 +145,14 @@ def walk(
             continue
         if not path.is_dir():
             raise ConfigError(f"source map path does not exist: {path}")
+        visited: set[tuple[int, int]] = set()
         for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
             base = Path(dirpath)
+            stat = base.stat()
+            if (stat.st_dev, stat.st_ino) in visited:  # a symlink loop: walk each dir once
+                dirnames[:] = []
+                continue
+            visited.add((stat.st_dev, stat.st_ino))
             rel_dir = base.relative_to(path).as_posix()
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
             dirnames[:] = sorted(
@@ -244,6 +250,10 @@ def normalize_url(source_url: str, ref: str) -> str:
     """`dir/app.js` + `../maps/app.js.map` -> `maps/app.js.map`; leading `./` kept."""
     base = source_url.rsplit("/", 1)[0] if "/" in source_url else ""
     joined = ref if ref.startswith("/") else (f"{base}/{ref}" if base else ref)
+    scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", joined)
+    if scheme:  # app:///static/x.js: normalise the path only
+        rest = posixpath.normpath(joined[scheme.end() :] or "/")
+        return scheme.group(0) + rest
     cut = 0
     while joined.startswith("./", cut):
         cut += 2

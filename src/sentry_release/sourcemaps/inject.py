@@ -33,6 +33,7 @@ from sentry_release.output import Output
 from sentry_release.sourcemaps.discover import (
     DATA_PREAMBLE,
     JS_EXTENSIONS,
+    IgnoreRules,
     MapRef,
     associate,
     debug_id_of_js,
@@ -278,10 +279,12 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def plan_paths(
-    paths: Sequence[Path], extensions: Sequence[str] = JS_EXTENSIONS
+    paths: Sequence[Path],
+    extensions: Sequence[str] = JS_EXTENSIONS,
+    ignore: IgnoreRules | None = None,
 ) -> tuple[list[Change], list[Path]]:
     """Plan injection for every bundle under `paths`; `(changes, skipped)`."""
-    found = walk(paths, [*extensions, "map"])
+    found = walk(paths, [*extensions, "map"], ignore)
     contents = {f.path: f.path.read_bytes() for f in found}
     urls = {f.path: f.path.as_posix() for f in found}
     maps = sorted(urls[f.path] for f in found if is_sourcemap(contents[f.path]))
@@ -313,9 +316,16 @@ def plan_paths(
     return changes, skipped
 
 
-def inject_paths(paths: tuple[Path, ...], *, dry_run: bool, out: Output) -> InjectResult:
+def inject_paths(
+    paths: tuple[Path, ...],
+    *,
+    dry_run: bool,
+    out: Output,
+    extensions: Sequence[str] = JS_EXTENSIONS,
+    ignore: IgnoreRules | None = None,
+) -> InjectResult:
     """Inject debug IDs into every JS file under `paths` (with or without a source map)."""
-    changes, skipped = plan_paths(paths)
+    changes, skipped = plan_paths(paths, extensions, ignore)
     results: list[InjectedFile] = []
     for change in changes:
         changed = change.js_text is not None
@@ -327,8 +337,14 @@ def inject_paths(paths: tuple[Path, ...], *, dry_run: bool, out: Output) -> Inje
             out.info(f"already has {change.debug_id}: {change.js_path}")
         if changed and not dry_run:
             assert change.js_text is not None
-            if change.map_path is not None and change.map_bytes is not None:
-                atomic_write(change.map_path, change.map_bytes)
-            atomic_write(change.js_path, change.js_text.encode("utf-8"))
+            try:
+                if change.map_path is not None and change.map_bytes is not None:
+                    atomic_write(change.map_path, change.map_bytes)
+                atomic_write(change.js_path, change.js_text.encode("utf-8"))
+            except OSError as exc:
+                raise SourceMapError(
+                    f"cannot write {exc.filename or change.js_path}: {exc.strerror or exc}; "
+                    "check that the build output is writable"
+                ) from exc
         results.append(InjectedFile(change.js_path, change.debug_id, change.map_path, changed))
     return InjectResult(tuple(results), tuple(skipped))

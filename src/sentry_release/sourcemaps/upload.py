@@ -157,7 +157,9 @@ class Collected:
     notes: list[str]
 
 
-def collect(settings: Settings, *, max_file_size: int | None = None) -> Collected:
+def collect(
+    settings: Settings, *, max_file_size: int | None = None, out: Output | None = None
+) -> Collected:
     """Discover, classify, associate and validate the files to upload (no network)."""
     opts = settings.sourcemaps
     cwd = settings.working_directory
@@ -170,13 +172,18 @@ def collect(settings: Settings, *, max_file_size: int | None = None) -> Collecte
     notes: list[str] = []
     entries: list[tuple[str, Path, bytes]] = []  # (url, path, bytes)
     seen: dict[str, Path] = {}
+    bar = out.progress("Reading files", len(found), "files") if out is not None else None
     for f in found:
+        if bar is not None:
+            bar.advance()
         url = _url(opts.url_prefix, f.rel, opts.url_suffix)
         if url in seen and seen[url] != f.path:
             problems.append(Problem(str(f.path), f"has the same URL {url} as {seen[url]}"))
             continue
         seen[url] = f.path
         entries.append((url, f.path, f.path.read_bytes()))
+    if bar is not None:
+        bar.close()
     maps: dict[str, tuple[Path, bytes, dict[str, Any] | None]] = {}
     scripts: list[tuple[str, Path, bytes, str]] = []
     for url, path, data in entries:
@@ -331,6 +338,9 @@ def upload_bundle(
     checksums = [c for c, _ in pieces]
     checksum = hashlib.sha1(bundle).hexdigest()
     accept = options.get("accept") or []
+    assert settings.org is not None
+    # Sentry always names the chunk URL (it may be another host); fall back to the API path.
+    url = str(options.get("url") or client.url(client.org_path(settings.org, "chunk-upload")))
     concurrency = settings.sourcemaps.concurrency or int(options.get("concurrency") or 4)
     v2 = "artifact_bundles_v2" in accept
     if v2:
@@ -355,9 +365,7 @@ def upload_bundle(
             label = "Uploading" if rounds == 1 else "Re-sending missing chunks"
             bar = out.progress(label, sum(len(d) for _c, d in todo), "bytes")
             try:
-                sent_bytes += send_chunks(
-                    client, str(options["url"]), todo, options, concurrency, bar.advance
-                )
+                sent_bytes += send_chunks(client, url, todo, options, concurrency, bar.advance)
             finally:
                 bar.close()
             sent_chunks += len(todo)
@@ -445,7 +453,7 @@ def upload_sourcemaps(
         raise SourceMapError("no source map paths given: pass PATH (e.g. dist/)")
     settings.require("auth_token", "org", "projects")
     assert settings.org is not None
-    collected = collect(settings)
+    collected = collect(settings, out=out)
     warnings = report(collected.problems, strict=opts.strict, out=out)
     for note in collected.notes:
         out.info(note)
@@ -464,14 +472,23 @@ def upload_sourcemaps(
             "cannot upload: no release given and no file carries a debug ID; pass VERSION "
             "or run `sentry-release inject` first"
         )
+    if client.dry_run:
+        bundle, bundle_id = build_bundle(
+            files, org=settings.org, projects=settings.projects, release=version, dist=opts.dist
+        )
+        result = UploadResult(
+            bundle_ids=(bundle_id,),
+            files=len(files),
+            bytes_total=len(bundle),
+            warnings=tuple(warnings),
+            table=_rows(files),
+            state="dry-run",
+        )
+        _report(out, result)
+        return result
     options = client.chunk_upload_options(settings.org)
     accept = (options or {}).get("accept") or []
-    rows = tuple(
-        UploadedFile(
-            f.url, f.type, len(f.content), f.headers.get("debug-id"), f.headers.get("sourcemap")
-        )
-        for f in files
-    )
+    rows = _rows(files)
     if options is None or "artifact_bundles" not in accept:
         out.info("This Sentry has no artifact bundle upload: using release files")
         sent, _new = upload_legacy(settings, client, version, files, out)
@@ -524,6 +541,15 @@ def upload_sourcemaps(
     return result
 
 
+def _rows(files: Sequence[BundleFile]) -> tuple[UploadedFile, ...]:
+    return tuple(
+        UploadedFile(
+            f.url, f.type, len(f.content), f.headers.get("debug-id"), f.headers.get("sourcemap")
+        )
+        for f in files
+    )
+
+
 TABLE_ROWS = 50  # a 2,000-file build gets a summary, not 2,000 lines
 
 
@@ -547,6 +573,12 @@ def _report(out: Output, result: UploadResult) -> None:
     if result.legacy:
         out.result(
             f"Uploaded {result.files} release file(s): {human_bytes(result.bytes_sent)} sent"
+        )
+        return
+    if result.state == "dry-run":
+        out.result(
+            f"[dry-run] would upload {result.files} file(s) in bundle {result.bundle_ids[0]} "
+            f"({human_bytes(result.bytes_total)})"
         )
         return
     deduped = result.chunks_total - result.chunks_sent

@@ -1,0 +1,34 @@
+"""The stand-in for .ci/docker-smoke.sh: serve on 127.0.0.1:PORT and write the wall-clock
+time of the first request to a file, so the smoke can time container start to first request."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sentry_release.devserver import DevServer, Store
+
+
+def main() -> None:
+    port, token, first_file = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    store = Store(orgs=("acme",), projects=("web", "api"), tokens=(token,))
+    server = DevServer(store, host="127.0.0.1", port=port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with server:
+        print(f"stand-in ready on {server.url}", flush=True)
+        seen = 0
+        while not stop.is_set():
+            count = len(store.requests)
+            if count and not seen:
+                first_file.write_text(f"{time.time():.3f}\n")
+            seen = count
+            time.sleep(0.002)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""The watch loop at real-world scale (minutes) with a fake clock: grace, window, settle,
+poll and timeout are honoured without the test waiting; errors map as documented."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from sentry_release.devserver import DevServer
+from sentry_release.errors import AuthError, ConfigError
+from sentry_release.gate import FAIL, INCONCLUSIVE, PASS
+from sentry_release.output import Output
+from sentry_release.sentry.client import SentryClient
+from sentry_release.settings import DeployOptions, GatePolicy, Settings
+from sentry_release.watch import effective_poll, render_markdown, run_gate
+from tests.helpers import ORG, TOKEN
+
+
+class FakeTime:
+    """A clock that only moves when the code sleeps."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def setup(server: DevServer, finished: float, *, previous: bool = True) -> SentryClient:
+    client = SentryClient(server.url, TOKEN)
+    plan = [("1.0", finished - 7200)] if previous else []
+    for version, when in [*plan, ("1.1", finished)]:
+        client.create_release(ORG, version, ["web"])
+        client.create_deploy(
+            ORG,
+            version,
+            environment="production",
+            date_finished=datetime.fromtimestamp(when, tz=timezone.utc),
+        )
+    return client
+
+
+def settings(server: DevServer, token: str = TOKEN, **policy: Any) -> Settings:
+    return Settings(
+        url=server.url,
+        auth_token=token,
+        org=ORG,
+        projects=("web",),
+        deploy=DeployOptions(environment="production"),
+        gate=GatePolicy(enabled=True, **policy),
+    )
+
+
+def output() -> tuple[Output, io.StringIO, io.StringIO]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    return Output(stdout=stdout, stderr=stderr, is_tty=False), stdout, stderr
+
+
+def test_default_windows_are_honoured_with_a_fake_clock(server: DevServer) -> None:
+    fake = FakeTime(datetime.now(timezone.utc).timestamp())
+    deploy_at = fake.now
+    client = setup(server, deploy_at)
+    out, stdout, stderr = output()
+    reads_before = len(server.store.requests)
+    report = run_gate(
+        settings(server), client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep
+    )
+    assert report.verdict == INCONCLUSIVE  # no traffic at all; passes per on_inconclusive
+    assert fake.now - deploy_at >= 300 + 600 + 60  # grace + window + settle
+    assert fake.now - deploy_at < 300 + 600 + 60 + 31
+    assert max(fake.sleeps) <= 300  # the grace wait, then polls
+    issue_reads = [
+        r for r in server.store.requests[reads_before:] if r["path"].endswith("/issues/")
+    ]
+    assert 22 <= len(issue_reads) <= 24  # every 30 s over 600 s + 60 s, plus the final read
+    assert "waiting 300s of grace" in stderr.getvalue()
+    assert "warning: deploy gate inconclusive" in stderr.getvalue()
+    assert "Deploy gate: INCONCLUSIVE" in stdout.getvalue()
+
+
+def test_timeout_ends_the_watch_early(server: DevServer) -> None:
+    fake = FakeTime(datetime.now(timezone.utc).timestamp())
+    client = setup(server, fake.now)
+    out, _, _ = output()
+    report = run_gate(
+        settings(server, timeout=400.0, on_inconclusive="fail"),
+        client,
+        "1.1",
+        None,
+        out,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
+    assert report.verdict == FAIL
+    assert "timed out after 400s" in report.reason
+    assert "--on-inconclusive is fail" in report.reason
+
+
+def test_json_report_and_markdown(server: DevServer) -> None:
+    fake = FakeTime(datetime.now(timezone.utc).timestamp() + 2000)
+    client = setup(server, fake.now - 2000)
+    out, stdout, _ = output()
+    report = run_gate(
+        settings(server, json_output=True, grace=0.0, window=900.0),
+        client,
+        "1.1",
+        None,
+        out,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
+    data = json.loads(stdout.getvalue())
+    assert data["verdict"] == report.verdict == INCONCLUSIVE
+    assert data["baseline_release"] == "1.0"
+    assert data["rate"]["base_exposure"] == 900.0
+    assert data["deploy"]["dateFinished"]
+    text = render_markdown(report)
+    assert "Deploy gate: INCONCLUSIVE" in text
+    assert "baseline release: `1.0`" in text
+
+
+def test_bad_token_is_an_error_not_an_api_outage(server: DevServer) -> None:
+    setup(server, datetime.now(timezone.utc).timestamp())
+    out, _, _ = output()
+    client = SentryClient(server.url, "wrong-token")
+    with pytest.raises(AuthError):
+        run_gate(settings(server, token="wrong-token", on_api_error="pass"), client, "1.1",
+                 None, out)
+
+
+def test_missing_deploy_and_bad_status_spec_are_config_errors(server: DevServer) -> None:
+    client = SentryClient(server.url, TOKEN)
+    client.create_release(ORG, "2.0", ["web"])
+    out, _, _ = output()
+    with pytest.raises(ConfigError, match=r"no deploy of 2\.0 to production"):
+        run_gate(settings(server), client, "2.0", None, out)
+    count = len(server.store.requests)
+    with pytest.raises(ConfigError, match="health_status"):
+        run_gate(settings(server, health_status="ok"), client, "2.0", None, out)
+    assert len(server.store.requests) == count  # refused before any request
+
+
+def test_dry_run_observes_nothing(server: DevServer) -> None:
+    out, stdout, _ = output()
+    client = SentryClient(server.url, TOKEN, dry_run=True)
+    report = run_gate(settings(server), client, "1.1", None, out)
+    assert report.verdict == INCONCLUSIVE
+    assert "[dry-run] deploy gate" in stdout.getvalue()
+    assert server.store.requests == []
+
+
+def test_poll_is_never_faster_than_30s_against_remote_sentry() -> None:
+    out, _, stderr = output()
+    assert effective_poll(5.0, "https://sentry.io/", out) == 30.0
+    assert "faster than Sentry's rate limits" in stderr.getvalue()
+    assert effective_poll(0.5, "http://127.0.0.1:9000/", out) == 0.5
+    assert effective_poll(60.0, "https://sentry.io/", out) == 60.0
+
+
+def test_previous_release_is_the_last_one_deployed_to_the_environment(server: DevServer) -> None:
+    now = datetime.now(timezone.utc).timestamp()
+    client = SentryClient(server.url, TOKEN)
+    # 1.0 deployed to production, 1.0.1 only to staging, then 1.1 to production
+    for version, env, when in (
+        ("1.0", "production", now - 7200),
+        ("1.0.1", "staging", now - 3000),
+        ("1.1", "production", now),
+    ):
+        client.create_release(ORG, version, ["web"])
+        client.create_deploy(
+            ORG, version, environment=env,
+            date_finished=datetime.fromtimestamp(when, tz=timezone.utc),
+        )
+    fake = FakeTime(now + 1000)
+    out, _, _ = output()
+    report = run_gate(
+        settings(server, grace=0.0, window=900.0), client, "1.1", None, out,
+        clock=fake.clock, sleep=fake.sleep,
+    )
+    assert report.details["baseline_release"] == "1.0"
+    assert report.verdict in (PASS, INCONCLUSIVE)
+
+
+def test_timeout_still_fails_on_counted_new_issues(server: DevServer) -> None:
+    from tests.e2e.test_gate import error_event, send_envelopes
+
+    now = datetime.now(timezone.utc).timestamp()
+    client = setup(server, now - 10)
+    send_envelopes(server, [error_event("1.1", now - 5, "KeyError", "x", user=f"u{i}")
+                            for i in range(3)])
+    fake = FakeTime(now)
+    out, _, _ = output()
+    report = run_gate(
+        settings(server, grace=0.0, timeout=60.0),
+        client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep,
+    )
+    assert report.verdict == FAIL
+    assert report.reason.startswith("timed out after 60s")
+    assert "KeyError: x" in report.reason
+
+
+def test_remote_polls_faster_only_when_rate_limit_headers_allow() -> None:
+    from sentry_release.watch import poll_interval
+
+    now = 1_000_000.0
+    roomy = {"x-sentry-rate-limit-remaining": "100", "x-sentry-rate-limit-reset": str(now + 60)}
+    tight = {"x-sentry-rate-limit-remaining": "10", "x-sentry-rate-limit-reset": str(now + 60)}
+    # 60 s until reset at one poll per 5 s: 13 polls x 3 calls = 39 requests needed
+    assert poll_interval(5.0, roomy, now, 3) == 5.0
+    assert poll_interval(5.0, tight, now, 3) == 30.0
+    assert poll_interval(5.0, {}, now, 3) == 30.0
+    assert poll_interval(45.0, {}, now, 3) == 45.0
+
+
+def test_inconclusive_window_keeps_watching_until_the_timeout(server: DevServer) -> None:
+    from tests.e2e.test_gate import error_event, send_envelopes
+
+    now = datetime.now(timezone.utc).timestamp()
+    client = setup(server, now)
+    # the baseline: 3 errors in the last minute before the deploy, 20 more before that
+    send_envelopes(server, [error_event("1.0", now - 30 + i) for i in range(3)])
+    send_envelopes(server, [error_event("1.0", now - 500 + i * 10) for i in range(20)])
+    fake = FakeTime(now)
+    out, _, stderr = output()
+    report = run_gate(
+        settings(server, grace=0.0, window=60.0, settle=0.0, timeout=600.0),
+        client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep,
+    )
+    # 3 errors in 60 s could not show anything (INCONCLUSIVE); over 600 s on both sides,
+    # 23 baseline errors and none new is a conclusive PASS
+    assert "watching until the timeout" in stderr.getvalue()
+    assert report.verdict == PASS, report.reason
+    assert fake.now - now >= 600.0
+    rate = report.details["rate"]
+    assert rate["new_exposure"] == pytest.approx(600.0)
+    assert rate["base_exposure"] == pytest.approx(600.0)
+    assert rate["base_errors"] == 23

@@ -1,0 +1,72 @@
+"""Pure pieces of the upload: batching under server limits, map rewriting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sentry_release.settings import SourceMapOptions
+from sentry_release.sourcemaps.upload import batches, rewrite_map
+
+
+def chunks(*sizes: int) -> list[tuple[str, bytes]]:
+    return [(f"{i:040x}", b"x" * size) for i, size in enumerate(sizes)]
+
+
+def test_batches_respect_count_size_and_spread_over_workers() -> None:
+    groups = batches(chunks(*[10] * 10), per_request=3, max_size=1000, workers=1)
+    assert [len(g) for g in groups] == [3, 3, 3, 1]
+    groups = batches(chunks(60, 60, 60), per_request=64, max_size=100, workers=1)
+    assert [len(g) for g in groups] == [1, 1, 1]
+    groups = batches(chunks(*[1] * 8), per_request=64, max_size=1000, workers=4)
+    assert [len(g) for g in groups] == [2, 2, 2, 2]
+    assert [c for g in groups for c, _ in g] == [c for c, _ in chunks(*[1] * 8)]
+
+
+def test_rewrite_inlines_local_sources_and_strips_prefixes(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.js").write_text("let a = 1;\n")
+    parsed = {"version": 3, "sources": ["src/a.js", "webpack://x/b.js"], "mappings": "AAAA"}
+    out = rewrite_map(parsed, tmp_path, tmp_path, SourceMapOptions(strip_prefixes=("src/",)))
+    assert out is not None
+    assert out["sourcesContent"] == ["let a = 1;\n", None]
+    assert out["sources"] == ["a.js", "webpack://x/b.js"]
+
+
+def test_rewrite_leaves_complete_maps_alone(tmp_path: Path) -> None:
+    parsed = {"version": 3, "sources": ["a.js"], "sourcesContent": ["x"], "mappings": "AAAA"}
+    assert rewrite_map(parsed, tmp_path, tmp_path, SourceMapOptions()) is None
+
+
+def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
+    import gzip
+    import hashlib
+
+    import responses
+
+    from sentry_release.devserver.chunks import parse_multipart
+    from sentry_release.sentry.client import SentryClient
+    from sentry_release.sourcemaps.upload import send_chunks
+
+    data = [bytes([i]) * 1000 for i in range(5)]
+    pieces = [(hashlib.sha1(d).hexdigest(), d) for d in data]
+    received: list[tuple[str, str | None, bytes]] = []
+    url = "https://sentry.example.com/api/0/organizations/o/chunk-upload/"
+
+    def record(request: object) -> tuple[int, dict[str, str], str]:
+        body = request.body  # type: ignore[attr-defined]
+        ctype = request.headers["Content-Type"]  # type: ignore[attr-defined]
+        received.extend(parse_multipart(ctype, body))
+        return 200, {}, "{}"
+
+    with responses.RequestsMock() as mock:
+        mock.add_callback("POST", url, callback=record)
+        client = SentryClient("https://sentry.example.com/", "tok")
+        options = {"compression": ["gzip"], "chunksPerRequest": 2, "maxRequestSize": 10**6}
+        wire = send_chunks(client, url, pieces, options, 3, lambda n: None)
+        assert len(mock.calls) == 3
+    assert {f for _n, f, _p in received} == {c for c, _ in pieces}
+    assert all(name == "file_gzip" for name, _f, _p in received)
+    assert {hashlib.sha1(gzip.decompress(p)).hexdigest() for _n, _f, p in received} == {
+        c for c, _ in pieces
+    }
+    assert wire == sum(len(p) for _n, _f, p in received)
