@@ -62,12 +62,29 @@ def bundle_generator() -> tuple[str, Callable[..., object]]:
         return "bench/js_fixture.py make_js_bundles (bench's own)", make_js_bundles
 
 
+def _source_digest(*functions: Callable[..., object]) -> str:
+    """A digest of the generators' source files: an edited generator rebuilds the cache."""
+    import hashlib
+    import inspect
+
+    digest = hashlib.sha1()
+    for function in functions:
+        digest.update(Path(inspect.getfile(function)).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def build(size: Size, *, log: Callable[[str], None] = print) -> FixtureSet:
     """Build (or reuse) the fixture for `size`."""
     generator, make_bundles = bundle_generator()
     root = WORK / "fixtures" / size.name
     stamp = root / "fixture.json"
-    params = {"size": size.__dict__, "seed": SEED, "generator": generator, "v": FIXTURE_VERSION}
+    params = {
+        "size": size.__dict__,
+        "seed": SEED,
+        "generator": generator,
+        "v": FIXTURE_VERSION,
+        "code": _source_digest(make_bundles, make_repo),
+    }
     if stamp.is_file():
         saved = json.loads(stamp.read_text())
         if saved.get("params") == params:
