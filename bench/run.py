@@ -22,8 +22,10 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
@@ -342,6 +344,51 @@ def measure_help(tools: Tools) -> dict[str, object]:
     }
 
 
+def save_raw(path: Path, results: list[dict[str, Any]], context: dict[str, Any]) -> None:
+    """Everything the README is made of, as JSON (bench/results/ is git-ignored)."""
+    path.parent.mkdir(exist_ok=True)
+    data = {
+        "context": {k: v for k, v in context.items() if k not in ("tools", "started")},
+        "started": context["started"].isoformat(),
+        "tools": {"ours": list(context["tools"].ours), "cli": context["tools"].cli},
+        "sizes": [
+            {
+                "fixture": {**asdict(r["fixture"]), "size": asdict(r["fixture"].size)},
+                "rounds": r["rounds"],
+                "samples": [harness.sample_dict(s) for s in r["samples"]],
+                "checks": r["checks"],
+                "profiles": r["profiles"],
+            }
+            for r in results
+        ],
+    }
+    path.write_text(json.dumps(data, indent=1, default=str))
+
+
+def load_raw(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The inverse of save_raw: re-render a README (e.g. after editing NOTES.md) unmeasured."""
+    data = json.loads(path.read_text())
+    context = dict(data["context"])
+    context["started"] = datetime.fromisoformat(data["started"])
+    context["tools"] = Tools(ours=tuple(data["tools"]["ours"]), cli=data["tools"]["cli"])
+    results = []
+    for entry in data["sizes"]:
+        raw_fixture = dict(entry["fixture"])
+        raw_fixture["size"] = fixtures.Size(**raw_fixture["size"])
+        for key in ("repo", "dist"):
+            raw_fixture[key] = Path(raw_fixture[key])
+        results.append(
+            {
+                "fixture": fixtures.FixtureSet(**raw_fixture),
+                "rounds": entry["rounds"],
+                "samples": [Sample(**s) for s in entry["samples"]],
+                "checks": entry["checks"],
+                "profiles": entry["profiles"],
+            }
+        )
+    return results, context
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run the sizes, write the README."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -357,7 +404,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: small, 1 round")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--sentry-cli", default=None, help="path of the sentry-cli binary")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        help="re-render the README from a saved bench/results/*.json",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        results, context = load_raw(args.render)
+        out = args.out or HERE / "README.md"
+        out.write_text(report.render(results, context), encoding="utf-8")
+        log(f"rendered {out} from {args.render}")
+        return 0
     if args.quick:
         args.sizes, args.rounds, args.profile = "small", 1, False
     out = args.out or (fixtures.WORK / "README.quick.md" if args.quick else HERE / "README.md")
@@ -404,27 +463,11 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     raw = HERE / "results" / f"{started:%Y%m%dT%H%M%SZ}.json"
-    raw.parent.mkdir(exist_ok=True)
-    raw.write_text(
-        json.dumps(
-            {
-                "context": {k: v for k, v in context.items() if k not in ("tools", "started")},
-                "started": started.isoformat(),
-                "sizes": [
-                    {
-                        "size": r["fixture"].size.name,
-                        "rounds": r["rounds"],
-                        "samples": [harness.sample_dict(s) for s in r["samples"]],
-                        "checks": r["checks"],
-                    }
-                    for r in results
-                ],
-            },
-            indent=1,
-            default=str,
-        )
+    save_raw(raw, results, context)
+    log(
+        f"done in {elapsed:.0f} s: wrote {out} (raw results: {raw}; re-render with "
+        f"--render {raw.relative_to(HERE.parent)})"
     )
-    log(f"done in {elapsed:.0f} s: wrote {out} (raw samples: {raw})")
     print(report.tables_only(results, context))
     return 0
 
