@@ -352,6 +352,16 @@ def targets(results: list[dict[str, Any]], context: dict[str, Any]) -> list[str]
     return lines
 
 
+def current_rev() -> str:
+    """The commit being measured (saved with the results, so a re-render keeps it)."""
+    return subprocess.run(
+        ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
 def machine(context: dict[str, Any]) -> list[str]:
     """nproc, CPU model, RAM, Python, tool versions, load."""
     cpu = "unknown"
@@ -375,12 +385,7 @@ def machine(context: dict[str, Any]) -> list[str]:
     git_version = subprocess.run(
         ["git", "--version"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    rev = subprocess.run(
-        ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    rev = context.get("rev") or current_rev()
     from sentry_release import __version__
 
     before, after = context["load_before"], context["load_after"]
@@ -514,13 +519,17 @@ def render(results: list[dict[str, Any]], context: dict[str, Any]) -> str:
         (r["fixture"].size.name, step, text)
         for r in results
         for step, text in r["profiles"].items()
+        # small has no targets; finalize and deploy profile like new (start-up bound)
+        if r["fixture"].size.name != "small" and step not in ("finalize", "deploy")
     ]
     if profiles:
         body = [
             "Our steps that missed the target (slower than "
             f"{context['sequence_target']}x sentry-cli, or re-run sending chunk bytes), "
             "profiled with cProfile in one extra run (main thread only: time spent waiting "
-            "on worker threads or on git shows up as lock/read waits):"
+            "on worker threads or on git shows up as lock/read waits). `finalize` and `deploy` "
+            "are left out: they profile like `new` (start-up bound, see above); small has no "
+            "targets:"
         ]
         for size, step, text in profiles:
             body.append(f"### {size}: {step}\n\n```\n{text}\n```")

@@ -426,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown size(s) {unknown}; choose from {list(fixtures.SIZES)}")
     tools = Tools.find(args.sentry_cli)
     started = datetime.now(timezone.utc)
+    rev = report.current_rev()
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     precompile()
@@ -458,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         "help_target": HELP_TARGET,
         "sequence_target": SEQUENCE_TARGET,
         "quick": args.quick,
+        "rev": rev,
     }
     text = report.render(results, context)
     out.parent.mkdir(parents=True, exist_ok=True)
