@@ -453,17 +453,23 @@ How each figure is taken (`bench/harness.py`):
 - **Fixtures** (`bench/fixtures.py`, cached in `bench/.work/`, deterministic): a repository of
   N commits built by one `git fast-import` stream (`bench/git_fixture.py`: fixed authors incl.
   non-ASCII names, fixed dates, 1-8 files touched per commit with adds/edits/deletes/renames, a
-  merge every 50 commits) and N minified JS bundles with real v3 source maps (`sources`,
-  `sourcesContent`, `names`, VLQ `mappings` that decode to the right original tokens), sizes
-  spread like a real build (a few large chunks, many small ones).
-  Bundle generator used: {generator}.
+  merge every 50 commits) and N minified JS bundles, each with a `//# sourceMappingURL` and a v3
+  map (`sources`, `sourcesContent`, `names`, VLQ `mappings`). Bundle generator used:
+  {generator}. (The bench's own `bench/js_fixture.py`, used when the other is absent, also
+  spreads sizes like a real build and makes every mapping decode to the right original token.)
 - **The stand-in** runs in its own process (`bench/standin.py`: `sentry_release.devserver` plus two
-  bench-only endpoints, one that sums request bodies by Content-Length, one that adds orgs).
+  bench-only endpoints, one that sums request bodies by Content-Length, one that adds orgs). A
+  fresh one per round: its chunk store is global, so a deterministic bundle from an earlier round
+  would otherwise be deduplicated.
 - **Per round** each tool gets a fresh org (so there is no previous release and
   `set-commits --local --initial-depth N` sends all N commits, the same work for both) and its own
   copy of the bundles (inject rewrites them). Steps alternate between the tools and the tool that
   goes first alternates between rounds. Then the same sequence runs again on unchanged inputs
-  (same release, same injected files): the **re-run** rows.
+  (same release, same injected files): the **re-run** rows. Last, ours runs the same work as
+  one command, `sentry-release run V --mode local --initial-depth N --sourcemaps DIR --wait
+  --env production` (what the GitHub Action runs), in its own org and stand-in, twice: the
+  *italic* rows, compared with sentry-cli's six commands. After the first pass the release is
+  read back over the API (commit count, last commit, finalized, deploys) for each tool.
 - **Commands**: ours `new V`, `set-commits V --mode local --initial-depth N`, `inject DIR`,
   `upload-sourcemaps V DIR --wait`, `finalize V`, `deploy V --env production`; sentry-cli
   `releases new V`, `releases set-commits V --local --initial-depth N`, `sourcemaps inject DIR`,
@@ -496,8 +502,9 @@ def render(results: list[dict[str, Any]], context: dict[str, Any]) -> str:
         "`bench/NOTES.md` and are included below._",
         "Regenerate: `python bench/run.py [--sizes small,medium,large] [--rounds N] "
         "[--large-rounds N] [--out bench/README.md]`; smoke run: `python bench/run.py --quick` "
-        "(small, 1 round, writes `bench/.work/README.quick.md`). Never run as a test; nothing "
-        "asserts on timings.",
+        "(small, 1 round, writes `bench/.work/README.quick.md`); re-render this file from saved "
+        "results (kept locally, git-ignored) after editing `bench/NOTES.md`: `python bench/run.py --render "
+        "bench/results/<run>.json`. Never run as a test; nothing asserts on timings.",
     ]
     if context.get("quick"):
         parts.append("**This is a --quick smoke run (small size, 1 round): not a measurement.**")
