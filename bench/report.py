@@ -503,7 +503,8 @@ def render(results: list[dict[str, Any]], context: dict[str, Any]) -> str:
         "Regenerate: `python bench/run.py [--sizes small,medium,large] [--rounds N] "
         "[--large-rounds N] [--out bench/README.md]`; smoke run: `python bench/run.py --quick` "
         "(small, 1 round, writes `bench/.work/README.quick.md`); re-render this file from saved "
-        "results (kept locally, git-ignored) after editing `bench/NOTES.md`: `python bench/run.py --render "
+        "results (kept locally, git-ignored) after editing `bench/NOTES.md`: "
+        "`python bench/run.py --render "
         "bench/results/<run>.json`. Never run as a test; nothing asserts on timings.",
     ]
     if context.get("quick"):
