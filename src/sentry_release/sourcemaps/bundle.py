@@ -103,8 +103,12 @@ def build_bundle(
     projects: Sequence[str],
     release: str | None,
     dist: str | None,
-) -> tuple[bytes, str]:
-    """`(bundle bytes, bundle debug id)`: SYSB header + a deterministic stored ZIP."""
+) -> tuple[memoryview, str]:
+    """`(bundle bytes, bundle debug id)`: SYSB header + a deterministic stored ZIP.
+
+    The bytes are a view of the ZIP buffer, not a copy: a 100 MB build stays one bundle
+    in memory, and the chunks below are views into it too.
+    """
     ordered = sorted(files, key=lambda f: f.url)
     debug_id = bundle_debug_id(ordered)
     meta = manifest(
@@ -121,13 +125,13 @@ def build_bundle(
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             archive.writestr(info, content)
-    return buffer.getvalue(), debug_id
+    return buffer.getbuffer(), debug_id
 
 
-def chunk(data: bytes, size: int) -> list[tuple[str, bytes]]:
-    """`(sha1, bytes)` of each `size`-byte piece, in order."""
+def chunk(data: bytes | memoryview, size: int) -> list[tuple[str, memoryview]]:
+    """`(sha1, view)` of each `size`-byte piece, in order (views: no copy of the bundle)."""
     view = memoryview(data)
     return [
-        (hashlib.sha1(view[i : i + size]).hexdigest(), bytes(view[i : i + size]))
-        for i in range(0, len(data), size)
-    ] or [(hashlib.sha1(b"").hexdigest(), b"")]
+        (hashlib.sha1(view[i : i + size]).hexdigest(), view[i : i + size])
+        for i in range(0, len(view), size)
+    ] or [(hashlib.sha1(b"").hexdigest(), memoryview(b""))]

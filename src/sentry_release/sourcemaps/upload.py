@@ -190,9 +190,13 @@ def collect(
             unusable.append(url)
     if bar is not None:
         bar.close()
-    maps: dict[str, tuple[Path, bytes, dict[str, Any] | None]] = {}
-    scripts: list[tuple[str, Path, bytes, str]] = []
-    for url, path, data in entries:
+    # Each map is parsed, rewritten and dumped at once, and each script's text is read for its
+    # two comments and dropped: only bytes stay, so memory holds the bundle set about once.
+    maps: dict[str, BundleFile] = {}
+    scripts: list[tuple[str, Path, bytes, str | None, str | None]] = []
+    entries.reverse()  # pop() from the end walks them in order, releasing each as it goes
+    while entries:
+        url, path, data = entries.pop()
         if max_file_size and len(data) > max_file_size:
             problems.append(too_large(str(path), len(data), max_file_size))
             continue
@@ -202,19 +206,30 @@ def collect(
                 problems.append(problem)
                 unusable.append(url)
                 continue
-            maps[url] = (path, data, parsed)
+            assert parsed is not None
+            map_headers: dict[str, str] = {}
+            map_id = debug_id_of_map(parsed)
+            if map_id:
+                map_headers["debug-id"] = map_id
+            new = rewrite_map(parsed, path.parent, cwd, opts)
+            del parsed
+            content = (
+                json.dumps(new, separators=(",", ":"), ensure_ascii=False).encode()
+                if new is not None
+                else data
+            )
+            maps[url] = BundleFile(url, SOURCE_MAP, content, map_headers, str(path))
         else:
-            scripts.append((url, path, data, data.decode("utf-8", "replace")))
-    locations = {url: sourcemap_location(text) for url, _p, _d, text in scripts}
+            text = data.decode("utf-8", "replace")
+            scripts.append((url, path, data, sourcemap_location(text), debug_id_of_js(text)))
+    locations = {url: location for url, _p, _d, location, _id in scripts}
     refs = associate([s[0] for s in scripts], sorted([*maps, *unusable]), locations)
-    files: list[BundleFile] = []
-    for url, path, data, text in scripts:
+    files: list[BundleFile] = list(maps.values())
+    for url, path, data, location, own_id in scripts:
         headers: dict[str, str] = {}
-        own_id = debug_id_of_js(text)
         if own_id:
             headers["debug-id"] = own_id
         ref = refs.get(url)
-        location = locations.get(url)
         if ref is not None:
             headers["sourcemap"] = ref.reference
             if ref.inline is None and ref.url is None and not location_is_data(ref.reference):
@@ -224,19 +239,6 @@ def collect(
         elif path.suffix in (".js", ".mjs", ".cjs"):
             notes.append(f"{path}: no source map found (uploaded without one)")
         files.append(BundleFile(url, MINIFIED_SOURCE, data, headers, str(path)))
-    for url, (path, data, parsed) in maps.items():
-        assert parsed is not None
-        headers = {}
-        map_id = debug_id_of_map(parsed)
-        if map_id:
-            headers["debug-id"] = map_id
-        new = rewrite_map(parsed, path.parent, cwd, opts)
-        content = (
-            json.dumps(new, separators=(",", ":"), ensure_ascii=False).encode()
-            if new is not None
-            else data
-        )
-        files.append(BundleFile(url, SOURCE_MAP, content, headers, str(path)))
     files.sort(key=lambda f: f.url)
     return Collected(files, problems, notes)
 
@@ -249,14 +251,17 @@ def location_is_data(reference: str) -> bool:
 # --- the chunk protocol ---------------------------------------------------------------------
 
 
+Chunk = tuple[str, "bytes | memoryview"]
+
+
 def batches(
-    chunks: Sequence[tuple[str, bytes]], *, per_request: int, max_size: int, workers: int
-) -> list[list[tuple[str, bytes]]]:
+    chunks: Sequence[Chunk], *, per_request: int, max_size: int, workers: int
+) -> list[list[Chunk]]:
     """Group chunks under the server's limits, spread so every worker gets a share."""
     spread = max(1, math.ceil(len(chunks) / max(workers, 1)))
     limit = max(1, min(per_request, spread))
-    groups: list[list[tuple[str, bytes]]] = []
-    current: list[tuple[str, bytes]] = []
+    groups: list[list[Chunk]] = []
+    current: list[Chunk] = []
     size = 0
     for item in chunks:
         if current and (len(current) >= limit or size + len(item[1]) > max_size):
@@ -272,38 +277,38 @@ def batches(
 def send_chunks(
     client: SentryClient,
     url: str,
-    chunks: Sequence[tuple[str, bytes]],
+    chunks: Sequence[Chunk],
     options: dict[str, Any],
     concurrency: int,
     progress: Callable[[int], None],
 ) -> int:
     """Compress and POST `chunks` in parallel batches; returns bytes put on the wire.
 
+    Batches are cut on uncompressed size (never over the server's limit once gzipped) and
+    each is compressed just before it is sent, so memory holds only the batches in flight.
     `progress` gets the uncompressed bytes of each finished batch.
     """
     use_gzip = "gzip" in (options.get("compression") or [])
     field_name = "file_gzip" if use_gzip else "file"
 
-    def encode(item: tuple[str, bytes]) -> tuple[str, bytes]:
-        checksum, data = item
-        return checksum, gzip.compress(data, GZIP_LEVEL, mtime=0) if use_gzip else data
+    def encode(data: bytes | memoryview) -> bytes:
+        return gzip.compress(data, GZIP_LEVEL, mtime=0) if use_gzip else bytes(data)
 
     workers = max(1, concurrency)
-    raw_size = {c: len(d) for c, d in chunks}
+    groups = batches(
+        chunks,
+        per_request=int(options.get("chunksPerRequest") or 64),
+        max_size=int(options.get("maxRequestSize") or 32 * 1024 * 1024),
+        workers=workers,
+    )
+
+    def post(group: list[Chunk]) -> int:
+        payload = [(checksum, encode(data)) for checksum, data in group]
+        client.upload_chunks(url, payload, field_name=field_name)
+        progress(sum(len(d) for _c, d in group))
+        return sum(len(d) for _c, d in payload)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chunks") as pool:
-        encoded = list(pool.map(encode, chunks))
-        groups = batches(
-            encoded,
-            per_request=int(options.get("chunksPerRequest") or 64),
-            max_size=int(options.get("maxRequestSize") or 32 * 1024 * 1024),
-            workers=workers,
-        )
-
-        def post(group: list[tuple[str, bytes]]) -> int:
-            client.upload_chunks(url, group, field_name=field_name)
-            progress(sum(raw_size[c] for c, _d in group))
-            return sum(len(d) for _c, d in group)
-
         return sum(pool.map(post, groups))
 
 
@@ -329,7 +334,7 @@ def upload_bundle(
     settings: Settings,
     client: SentryClient,
     version: str | None,
-    bundle: bytes,
+    bundle: bytes | memoryview,
     options: dict[str, Any],
     out: Output,
     *,
@@ -541,11 +546,13 @@ def upload_sourcemaps(
             f"the bundle is {human_bytes(len(bundle))}, over Sentry's limit of "
             f"{human_bytes(limit)}: upload the directories in separate steps"
         )
-    out.info(f"Bundled {len(files)} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
+    n_files = len(files)
+    out.info(f"Bundled {n_files} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
+    del files, collected  # the bundle holds the bytes now; keep one copy, not two
     sent, n_chunks, n_sent, state = upload_bundle(settings, client, version, bundle, options, out)
     result = UploadResult(
         bundle_ids=(bundle_id,),
-        files=len(files),
+        files=n_files,
         bytes_total=len(bundle),
         bytes_sent=sent,
         warnings=tuple(warnings),
