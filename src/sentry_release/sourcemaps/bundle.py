@@ -12,10 +12,11 @@ import hashlib
 import io
 import json
 import struct
+import tempfile
 import uuid
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 SYSB_MAGIC = b"SYSB"
@@ -97,35 +98,61 @@ def manifest(
 
 
 def build_bundle(
-    files: Sequence[BundleFile],
+    files: list[BundleFile],
     *,
     org: str,
     projects: Sequence[str],
     release: str | None,
     dist: str | None,
+    consume: bool = False,
 ) -> tuple[memoryview, str]:
     """`(bundle bytes, bundle debug id)`: SYSB header + a deterministic stored ZIP.
 
-    The bytes are a view of the ZIP buffer, not a copy: a 100 MB build stays one bundle
-    in memory, and the chunks below are views into it too.
+    The bytes are a view of the ZIP buffer, not a copy, and the chunks are views into it.
+    With `consume`, each file's content is released from `files` once it is in the ZIP, so
+    a 100 MB build is in memory about once, not twice.
     """
-    ordered = sorted(files, key=lambda f: f.url)
+    order = sorted(range(len(files)), key=lambda i: files[i].url)
+    ordered = [files[i] for i in order]
     debug_id = bundle_debug_id(ordered)
     meta = manifest(
         ordered, org=org, projects=projects, release=release, dist=dist, debug_id=debug_id
     )
-    buffer = io.BytesIO()
-    buffer.write(SYSB_MAGIC + struct.pack("<I", SYSB_VERSION))
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, content in [
-            ("manifest.json", json.dumps(meta, sort_keys=False).encode()),
-            *((bundle_path(f.url), f.content) for f in ordered),
-        ]:
-            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_STORED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, content)
-    return buffer.getbuffer(), debug_id
+    del ordered
+    # The ZIP is spooled through a temporary file and read back in one allocation: a
+    # growing in-memory buffer would briefly hold the bundle twice on every resize.
+    with tempfile.TemporaryFile() as spool:
+        spool.write(SYSB_MAGIC + struct.pack("<I", SYSB_VERSION))
+        data = _write_zip(spool, files, order, meta, consume)
+    return memoryview(data), debug_id
+
+
+def _write_zip(
+    spool: io.BufferedIOBase,
+    files: list[BundleFile],
+    order: Sequence[int],
+    meta: dict[str, object],
+    consume: bool,
+) -> bytearray:
+    """Write the ZIP entries into `spool`; return the whole spool in one buffer."""
+
+    def entry(name: str, content: bytes) -> None:
+        info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, content)
+
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
+        entry("manifest.json", json.dumps(meta, sort_keys=False).encode())
+        for i in order:
+            entry(bundle_path(files[i].url), files[i].content)
+            if consume:
+                files[i] = replace(files[i], content=b"")
+    size = spool.tell()
+    spool.seek(0)
+    data = bytearray(size)
+    spool.readinto(data)
+    return data
 
 
 def chunk(data: bytes | memoryview, size: int) -> list[tuple[str, memoryview]]:

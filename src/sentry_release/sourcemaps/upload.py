@@ -480,6 +480,7 @@ def upload_sourcemaps(
     for note in collected.notes:
         out.info(note)
     files = collected.files
+    del collected  # `files` is the only holder of the bytes from here on
     if not files:
         if opts.ignore_empty:
             out.result("No source map files found; nothing uploaded (--ignore-empty)")
@@ -540,6 +541,7 @@ def upload_sourcemaps(
         projects=settings.projects,
         release=version,
         dist=opts.dist,
+        consume=True,
     )
     if limit and len(bundle) > limit:
         raise SourceMapError(
@@ -548,7 +550,7 @@ def upload_sourcemaps(
         )
     n_files = len(files)
     out.info(f"Bundled {n_files} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
-    del files, collected  # the bundle holds the bytes now; keep one copy, not two
+    del files  # build_bundle consumed the contents: the bundle holds the bytes once
     sent, n_chunks, n_sent, state = upload_bundle(settings, client, version, bundle, options, out)
     result = UploadResult(
         bundle_ids=(bundle_id,),
