@@ -62,6 +62,11 @@ def run_size(
     work = fixtures.WORK / "run" / size.name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    # The tools run in the fixture repository, and our CLI refuses source map paths outside
+    # its working directory: each round's copy of the bundles lives in an untracked folder
+    # of that repository (untracked files do not make the tree dirty).
+    scratch = fixture.repo / ".bench-dist"
+    shutil.rmtree(scratch, ignore_errors=True)
     home = work / "home"
     home.mkdir()
     samples: list[Sample] = []
@@ -95,7 +100,7 @@ def run_size(
             for tool in TOOLS:
                 org = f"{size.name}-r{k}-{'ours' if tool == OURS else 'cli'}"
                 server.add_org(org)
-                dist = fixtures.copy_dist(fixture, work / f"r{k}-{tool}" / "dist")
+                dist = fixtures.copy_dist(fixture, scratch / f"r{k}-{tool}" / "dist")
                 setups[tool] = (harness.tool_env(server.url, org, home), dist)
             for phase in ("first", "rerun"):
                 for step in STEPS:
@@ -111,14 +116,14 @@ def run_size(
         with StandIn(sys.executable, work / f"standin-r{k}-run.log") as server:
             org = f"{size.name}-r{k}-run"
             server.add_org(org)
-            dist = fixtures.copy_dist(fixture, work / f"r{k}-run" / "dist")
+            dist = fixtures.copy_dist(fixture, scratch / f"r{k}-run" / "dist")
             env = harness.tool_env(server.url, org, home)
             argv = harness.run_argv(tools, version, dist, size.commits)
             measure(server, argv, env, OURS, "run", k, "one-command")
             checks.append(release_check(server, org, version, "ours `run`", k))
             measure(server, argv, env, OURS, "run", k, "one-command-rerun")
         for tool in (*TOOLS, "run"):
-            shutil.rmtree(work / f"r{k}-{tool}", ignore_errors=True)
+            shutil.rmtree(scratch / f"r{k}-{tool}", ignore_errors=True)
     if profile:
         wanted = steps_to_profile(samples)
         if wanted:
@@ -182,7 +187,7 @@ def profile_memory(
     """Our upload under tracemalloc (bench/memprofile.py) on a fresh org and injected copy."""
     org = f"{fixture.size.name}-memprofile"
     server.add_org(org)
-    dist = fixtures.copy_dist(fixture, work / "memprofile" / "dist")
+    dist = fixtures.copy_dist(fixture, fixture.repo / ".bench-dist" / "memprofile" / "dist")
     env = harness.tool_env(server.url, org, home)
     version = f"bench-{fixture.size.name}-memprofile"
     log(f"{fixture.size.name}: memory profile of our upload")
@@ -197,6 +202,7 @@ def profile_memory(
     )
     text = report_file.read_text() if report_file.exists() else f"(failed: exit {result.rc})"
     shutil.rmtree(work / "memprofile", ignore_errors=True)
+    shutil.rmtree(dist.parent, ignore_errors=True)
     return f"peak RSS of the profiled run: {result.rss_kb / 1024:.0f} MiB\n{text}"
 
 
@@ -214,7 +220,7 @@ def profile_ours(
 
     org = f"{fixture.size.name}-profile"
     server.add_org(org)
-    dist = fixtures.copy_dist(fixture, work / "profile" / "dist")
+    dist = fixtures.copy_dist(fixture, fixture.repo / ".bench-dist" / "profile" / "dist")
     env = harness.tool_env(server.url, org, home)
     version = f"bench-{fixture.size.name}-profile"
     profiles: dict[str, str] = {}

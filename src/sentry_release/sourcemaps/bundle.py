@@ -9,14 +9,15 @@ already-compressed chunks again, and keeps equal files equal across bundles.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import struct
 import tempfile
+import threading
 import uuid
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import IO
 from urllib.parse import urlsplit
 
 SYSB_MAGIC = b"SYSB"
@@ -104,13 +105,26 @@ def build_bundle(
     projects: Sequence[str],
     release: str | None,
     dist: str | None,
-    consume: bool = False,
 ) -> tuple[memoryview, str]:
-    """`(bundle bytes, bundle debug id)`: SYSB header + a deterministic stored ZIP.
+    """`(bundle bytes, bundle debug id)`: SYSB header + a deterministic stored ZIP, in memory."""
+    spooled, debug_id = spool_bundle(files, org=org, projects=projects, release=release, dist=dist)
+    with spooled:
+        return memoryview(spooled.read(0, spooled.size)), debug_id
 
-    The bytes are a view of the ZIP buffer, not a copy, and the chunks are views into it.
+
+def spool_bundle(
+    files: list[BundleFile],
+    *,
+    org: str,
+    projects: Sequence[str],
+    release: str | None,
+    dist: str | None,
+    consume: bool = False,
+) -> tuple[SpooledBundle, str]:
+    """The bundle written to a temporary file, for uploads that read it a chunk at a time.
+
     With `consume`, each file's content is released from `files` once it is in the ZIP, so
-    a 100 MB build is in memory about once, not twice.
+    a 100 MB build is never in memory twice; the chunks are read back only when sent.
     """
     order = sorted(range(len(files)), key=lambda i: files[i].url)
     ordered = [files[i] for i in order]
@@ -119,22 +133,77 @@ def build_bundle(
         ordered, org=org, projects=projects, release=release, dist=dist, debug_id=debug_id
     )
     del ordered
-    # The ZIP is spooled through a temporary file and read back in one allocation: a
-    # growing in-memory buffer would briefly hold the bundle twice on every resize.
-    with tempfile.TemporaryFile() as spool:
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the SpooledBundle
+    try:
         spool.write(SYSB_MAGIC + struct.pack("<I", SYSB_VERSION))
-        data = _write_zip(spool, files, order, meta, consume)
-    return memoryview(data), debug_id
+        _write_zip(spool, files, order, meta, consume)
+        return SpooledBundle(spool, spool.tell()), debug_id
+    except BaseException:
+        spool.close()
+        raise
+
+
+class SpooledBundle:
+    """A bundle in a temporary file: its size, thread-safe reads, chunk checksums."""
+
+    def __init__(self, file: IO[bytes], size: int) -> None:
+        self.file = file
+        self.size = size
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` (parallel senders share the file)."""
+        with self._lock:
+            self.file.seek(offset)
+            return self.file.read(length)
+
+    def chunks(self, size: int) -> tuple[str, list[tuple[str, ChunkRef]]]:
+        """`(sha1 of the whole bundle, [(sha1, ref)...])`, reading each chunk once."""
+        whole = hashlib.sha1()
+        pieces: list[tuple[str, ChunkRef]] = []
+        for offset in range(0, max(self.size, 1), size):
+            data = self.read(offset, size)
+            whole.update(data)
+            pieces.append((hashlib.sha1(data).hexdigest(), ChunkRef(self, offset, len(data))))
+        return whole.hexdigest(), pieces
+
+    def close(self) -> None:
+        """Delete the temporary file."""
+        self.file.close()
+
+    def __enter__(self) -> SpooledBundle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """One chunk of a spooled bundle, read when it is sent."""
+
+    bundle: SpooledBundle
+    offset: int
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __bytes__(self) -> bytes:
+        return self.bundle.read(self.offset, self.length)
 
 
 def _write_zip(
-    spool: io.BufferedIOBase,
+    spool: IO[bytes],
     files: list[BundleFile],
     order: Sequence[int],
     meta: dict[str, object],
     consume: bool,
-) -> bytearray:
-    """Write the ZIP entries into `spool`; return the whole spool in one buffer."""
+) -> None:
+    """Write the ZIP entries into `spool`."""
 
     def entry(name: str, content: bytes) -> None:
         info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
@@ -148,17 +217,3 @@ def _write_zip(
             entry(bundle_path(files[i].url), files[i].content)
             if consume:
                 files[i] = replace(files[i], content=b"")
-    size = spool.tell()
-    spool.seek(0)
-    data = bytearray(size)
-    spool.readinto(data)
-    return data
-
-
-def chunk(data: bytes | memoryview, size: int) -> list[tuple[str, memoryview]]:
-    """`(sha1, view)` of each `size`-byte piece, in order (views: no copy of the bundle)."""
-    view = memoryview(data)
-    return [
-        (hashlib.sha1(view[i : i + size]).hexdigest(), view[i : i + size])
-        for i in range(0, len(view), size)
-    ] or [(hashlib.sha1(b"").hexdigest(), memoryview(b""))]

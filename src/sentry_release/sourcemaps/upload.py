@@ -29,8 +29,10 @@ from sentry_release.sourcemaps.bundle import (
     MINIFIED_SOURCE,
     SOURCE_MAP,
     BundleFile,
+    ChunkRef,
+    SpooledBundle,
     build_bundle,
-    chunk,
+    spool_bundle,
 )
 from sentry_release.sourcemaps.discover import (
     associate,
@@ -251,7 +253,7 @@ def location_is_data(reference: str) -> bool:
 # --- the chunk protocol ---------------------------------------------------------------------
 
 
-Chunk = tuple[str, "bytes | memoryview"]
+Chunk = tuple[str, "bytes | ChunkRef"]
 
 
 def batches(
@@ -291,8 +293,9 @@ def send_chunks(
     use_gzip = "gzip" in (options.get("compression") or [])
     field_name = "file_gzip" if use_gzip else "file"
 
-    def encode(data: bytes | memoryview) -> bytes:
-        return gzip.compress(data, GZIP_LEVEL, mtime=0) if use_gzip else bytes(data)
+    def encode(data: bytes | ChunkRef) -> bytes:
+        raw = bytes(data)  # a spooled chunk is read from disk only now
+        return gzip.compress(raw, GZIP_LEVEL, mtime=0) if use_gzip else raw
 
     workers = max(1, concurrency)
     groups = batches(
@@ -334,7 +337,7 @@ def upload_bundle(
     settings: Settings,
     client: SentryClient,
     version: str | None,
-    bundle: bytes | memoryview,
+    bundle: SpooledBundle,
     options: dict[str, Any],
     out: Output,
     *,
@@ -342,13 +345,11 @@ def upload_bundle(
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[int, int, int, str]:
     """Run the chunk protocol for one bundle: `(bytes sent, chunks, chunks sent, state)`."""
-    import hashlib
 
     size = int(options.get("chunkSize") or DEFAULT_CHUNK_SIZE)
-    pieces = chunk(bundle, size)
+    checksum, pieces = bundle.chunks(size)
     by_sum = dict(pieces)
     checksums = [c for c, _ in pieces]
-    checksum = hashlib.sha1(bundle).hexdigest()
     accept = options.get("accept") or []
     assert settings.org is not None
     # Sentry always names the chunk URL (it may be another host); fall back to the API path.
@@ -496,13 +497,13 @@ def upload_sourcemaps(
             "or run `sentry-release inject` first"
         )
     if client.dry_run:
-        bundle, bundle_id = build_bundle(
+        preview, bundle_id = build_bundle(
             files, org=settings.org, projects=settings.projects, release=version, dist=opts.dist
         )
         result = UploadResult(
             bundle_ids=(bundle_id,),
             files=len(files),
-            bytes_total=len(bundle),
+            bytes_total=len(preview),
             warnings=tuple(warnings),
             table=_rows(files),
             state="dry-run",
@@ -535,7 +536,7 @@ def upload_sourcemaps(
         if late:
             big = {p.path for p in late}
             files = [f for f in files if f.local_path not in big]
-    bundle, bundle_id = build_bundle(
+    bundle, bundle_id = spool_bundle(
         files,
         org=settings.org,
         projects=settings.projects,
@@ -543,15 +544,18 @@ def upload_sourcemaps(
         dist=opts.dist,
         consume=True,
     )
-    if limit and len(bundle) > limit:
-        raise SourceMapError(
-            f"the bundle is {human_bytes(len(bundle))}, over Sentry's limit of "
-            f"{human_bytes(limit)}: upload the directories in separate steps"
-        )
     n_files = len(files)
-    out.info(f"Bundled {n_files} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
-    del files  # build_bundle consumed the contents: the bundle holds the bytes once
-    sent, n_chunks, n_sent, state = upload_bundle(settings, client, version, bundle, options, out)
+    del files  # spool_bundle consumed the contents: they live in its file now
+    with bundle:
+        if limit and len(bundle) > limit:
+            raise SourceMapError(
+                f"the bundle is {human_bytes(len(bundle))}, over Sentry's limit of "
+                f"{human_bytes(limit)}: upload the directories in separate steps"
+            )
+        out.info(f"Bundled {n_files} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
+        sent, n_chunks, n_sent, state = upload_bundle(
+            settings, client, version, bundle, options, out
+        )
     result = UploadResult(
         bundle_ids=(bundle_id,),
         files=n_files,
