@@ -42,7 +42,7 @@ from sentry_release.settings import GatePolicy, Settings
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls
-MAX_RELEASES_SCANNED = 10  # newest releases searched for the previous deploy
+MAX_RELEASES_SCANNED = 50  # newest releases searched for the previous deploy
 MAX_ISSUES = 500
 MIN_SLEEP = 0.05
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
@@ -414,8 +414,8 @@ class _Watcher:
         releases = self.client.list_releases(self.org, project=project)
         for release in itertools.islice(releases, MAX_RELEASES_SCANNED):
             name = str(release.get("version"))
-            if name == self.version:
-                continue
+            if name == self.version or release.get("deployCount", 1) == 0:
+                continue  # never-deployed builds cost no request
             for deploy in self.client.list_deploys(self.org, name):
                 when = parse_when(deploy.get("dateFinished"))
                 if (

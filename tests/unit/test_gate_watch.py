@@ -183,6 +183,44 @@ def test_previous_release_is_the_last_one_deployed_to_the_environment(server: De
     assert report.verdict in (PASS, INCONCLUSIVE)
 
 
+def test_never_deployed_builds_do_not_hide_the_previous_deploy(server: DevServer) -> None:
+    now = datetime.now(timezone.utc).timestamp()
+    client = SentryClient(server.url, TOKEN)
+    client.create_release(ORG, "1.0", ["web"])
+    client.create_deploy(
+        ORG,
+        "1.0",
+        environment="production",
+        date_finished=datetime.fromtimestamp(now - 7200, tz=timezone.utc),
+    )
+    for build in range(15):  # CI builds since: releases created, never deployed
+        client.create_release(ORG, f"1.0-build.{build}", ["web"])
+    client.create_release(ORG, "1.1", ["web"])
+    client.create_deploy(
+        ORG,
+        "1.1",
+        environment="production",
+        date_finished=datetime.fromtimestamp(now, tz=timezone.utc),
+    )
+    fake = FakeTime(now + 1000)
+    out, _, _ = output()
+    before = len(server.store.requests)
+    report = run_gate(
+        settings(server, grace=0.0, window=900.0),
+        client,
+        "1.1",
+        None,
+        out,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
+    assert report.details["baseline_release"] == "1.0"
+    deploy_reads = [
+        r for r in server.store.requests[before:] if r["method"] == "GET" and "build." in r["path"]
+    ]
+    assert deploy_reads == []  # skipped by deployCount, without a request each
+
+
 def test_timeout_still_fails_on_counted_new_issues(server: DevServer) -> None:
     from tests.e2e.test_gate import error_event, send_envelopes
 
