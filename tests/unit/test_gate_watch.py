@@ -20,17 +20,19 @@ from sentry_release.watch import effective_poll, render_markdown, run_gate
 from tests.helpers import ORG, TOKEN, FakeTime
 
 
+def deployed(client: SentryClient, version: str, when: float, env: str = "production") -> None:
+    """Create `version` and record its deploy to `env`, finished at epoch `when`."""
+    client.create_release(ORG, version, ["web"])
+    client.create_deploy(
+        ORG, version, environment=env, date_finished=datetime.fromtimestamp(when, tz=timezone.utc)
+    )
+
+
 def setup(server: DevServer, finished: float, *, previous: bool = True) -> SentryClient:
     client = SentryClient(server.url, TOKEN)
     plan = [("1.0", finished - 7200)] if previous else []
     for version, when in [*plan, ("1.1", finished)]:
-        client.create_release(ORG, version, ["web"])
-        client.create_deploy(
-            ORG,
-            version,
-            environment="production",
-            date_finished=datetime.fromtimestamp(when, tz=timezone.utc),
-        )
+        deployed(client, version, when)
     return client
 
 
@@ -161,13 +163,7 @@ def test_previous_release_is_the_last_one_deployed_to_the_environment(server: De
         ("1.0.1", "staging", now - 3000),
         ("1.1", "production", now),
     ):
-        client.create_release(ORG, version, ["web"])
-        client.create_deploy(
-            ORG,
-            version,
-            environment=env,
-            date_finished=datetime.fromtimestamp(when, tz=timezone.utc),
-        )
+        deployed(client, version, when, env)
     fake = FakeTime(now + 1000)
     out, _, _ = output()
     report = run_gate(
@@ -186,22 +182,10 @@ def test_previous_release_is_the_last_one_deployed_to_the_environment(server: De
 def test_never_deployed_builds_do_not_hide_the_previous_deploy(server: DevServer) -> None:
     now = datetime.now(timezone.utc).timestamp()
     client = SentryClient(server.url, TOKEN)
-    client.create_release(ORG, "1.0", ["web"])
-    client.create_deploy(
-        ORG,
-        "1.0",
-        environment="production",
-        date_finished=datetime.fromtimestamp(now - 7200, tz=timezone.utc),
-    )
+    deployed(client, "1.0", now - 7200)
     for build in range(15):  # CI builds since: releases created, never deployed
         client.create_release(ORG, f"1.0-build.{build}", ["web"])
-    client.create_release(ORG, "1.1", ["web"])
-    client.create_deploy(
-        ORG,
-        "1.1",
-        environment="production",
-        date_finished=datetime.fromtimestamp(now, tz=timezone.utc),
-    )
+    deployed(client, "1.1", now)
     fake = FakeTime(now + 1000)
     out, _, _ = output()
     before = len(server.store.requests)
