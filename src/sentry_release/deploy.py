@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.client import SentryClient, matching_deploy
 from sentry_release.settings import Settings
 
 
@@ -21,18 +21,6 @@ class DeployResult:
     def id(self) -> str:
         """Sentry's deploy id."""
         return str(self.deploy.get("id", ""))
-
-
-def matching_deploy(
-    deploys: list[dict[str, Any]], environment: str, name: str | None
-) -> dict[str, Any] | None:
-    """An existing deploy of the same environment and name (a re-run of the same step)."""
-    for deploy in deploys:
-        if deploy.get("environment") == environment and (deploy.get("name") or None) == (
-            name or None
-        ):
-            return deploy
-    return None
 
 
 def record_deploy(

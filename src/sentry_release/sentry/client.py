@@ -225,15 +225,12 @@ class SentryClient:
         url = self.url(path)
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
-        if (self.dry_run and method != "GET") or (self.dry_run and dry_run_body is not None):
+        if self.dry_run:
             shown = (
                 f" {redact(json.dumps(json_body, default=str))}" if json_body is not None else ""
             )
             self.echo(f"[dry-run] {method} {url}{shown}")
             return DryRunResponse({} if dry_run_body is None else dry_run_body)
-        if self.dry_run:
-            self.echo(f"[dry-run] {method} {url}")
-            return DryRunResponse({})
         started = self.clock()
         waited = 0.0
         attempt = 0
@@ -603,14 +600,9 @@ class SentryClient:
             before = {d.get("id") for d in listed}
 
         def recover() -> requests.Response | None:
-            for deploy in self.list_deploys(org, version):
-                if (
-                    deploy.get("id") not in before
-                    and deploy.get("environment") == environment
-                    and (deploy.get("name") or None) == (name or None)
-                ):
-                    return DryRunResponse(deploy)
-            return None
+            new = [d for d in self.list_deploys(org, version) if d.get("id") not in before]
+            landed = matching_deploy(new, environment, name)
+            return DryRunResponse(landed) if landed is not None else None
 
         result: dict[str, Any] = self.request(
             "POST",
@@ -807,6 +799,21 @@ class SentryClient:
         params.extend(("project", p) for p in projects)
         result: dict[str, Any] = self.get_json(self.org_path(org, "sessions"), params=params)
         return result
+
+
+def matching_deploy(
+    deploys: Iterable[Mapping[str, Any]], environment: str, name: str | None
+) -> dict[str, Any] | None:
+    """The first deploy of the same environment and name (no name and "" are the same).
+
+    Both a re-run of the deploy step and a retry after a lost response look for it.
+    """
+    for deploy in deploys:
+        if deploy.get("environment") == environment and (deploy.get("name") or None) == (
+            name or None
+        ):
+            return dict(deploy)
+    return None
 
 
 def make_session(ca_bundle: str | None = None) -> requests.Session:
