@@ -356,9 +356,14 @@ def upload_bundle(
     url = str(options.get("url") or client.url(client.org_path(settings.org, "chunk-upload")))
     concurrency = settings.sourcemaps.concurrency or int(options.get("concurrency") or 4)
     v2 = "artifact_bundles_v2" in accept
+
+    def assemble() -> tuple[dict[str, Any], list[str]]:
+        """Ask Sentry to assemble; its answer and the chunks it still misses (deduplicated)."""
+        answer = _assemble(client, settings, checksum, checksums, version)
+        return answer, list(dict.fromkeys(answer.get("missingChunks") or []))
+
     if v2:
-        response = _assemble(client, settings, checksum, checksums, version)
-        missing = list(dict.fromkeys(response.get("missingChunks") or []))
+        response, missing = assemble()
     else:
         response, missing = {"state": "not_found"}, list(dict.fromkeys(checksums))
     sent_bytes = sent_chunks = 0
@@ -382,14 +387,12 @@ def upload_bundle(
             finally:
                 bar.close()
             sent_chunks += len(todo)
-            response = _assemble(client, settings, checksum, checksums, version)
-            missing = list(dict.fromkeys(response.get("missingChunks") or []))
+            response, missing = assemble()
             if missing:
                 out.warn(f"Sentry reports {len(missing)} chunk(s) missing; sending them again")
                 continue
         elif v2 and response.get("state") == "not_found":
-            response = _assemble(client, settings, checksum, checksums, version)
-            missing = list(dict.fromkeys(response.get("missingChunks") or []))
+            response, missing = assemble()
             if missing:
                 continue
         break
@@ -405,9 +408,8 @@ def upload_bundle(
             )
         sleep(delay)
         delay = min(POLL_MAX, delay * 2)
-        response = _assemble(client, settings, checksum, checksums, version)
+        response, lost = assemble()
         state = str(response.get("state") or "")
-        lost = list(dict.fromkeys(response.get("missingChunks") or []))
         if lost:
             # Resumable here too: send what Sentry names, within the same bound on rounds.
             rounds += 1
@@ -419,7 +421,7 @@ def upload_bundle(
             todo = [(c, by_sum[c]) for c in lost]
             sent_bytes += send_chunks(client, url, todo, options, concurrency, lambda _n: None)
             sent_chunks += len(todo)
-            response = _assemble(client, settings, checksum, checksums, version)
+            response, _lost = assemble()
             state = str(response.get("state") or "")
     if state == "error":
         raise UploadError(f"Sentry failed to process the bundle: {response.get('detail')}")
