@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sentry_release.errors import ConfigError, GateFailed, SentryReleaseError
-from sentry_release.output import Output, human_bytes
+from sentry_release.output import Output, human_bytes, md_cell
 from sentry_release.redact import redact, register_secret
 from sentry_release.settings import Settings, from_values, parse_bool
 
@@ -306,14 +306,9 @@ def release_link(settings: Settings | None, version: str) -> str | None:
     return f"{base}/organizations/{settings.org}/releases/{quote(version, safe='')}/"
 
 
-def _cell(value: object) -> str:
-    """A Markdown table cell: pipes escaped, newlines flattened."""
-    return str(value).replace("|", "\\|").replace("\n", " ").strip()
-
-
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
+    lines.extend("| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows)
     return lines
 
 
@@ -361,7 +356,7 @@ def render_summary(state: RunState) -> str:
     if failed and not (isinstance(state.error, GateFailed) and gate is not None):
         title = state.error.title if state.error is not None else "sentry-release failed"
         text = state.error_text or str(state.error)
-        lines += [f"### ❌ {title}", "", f"> {_cell(text)}", ""]
+        lines += [f"### ❌ {title}", "", f"> {md_cell(text)}", ""]
 
     commits = getattr(result, "commits", None)
     if commits is not None:
@@ -383,7 +378,7 @@ def render_summary(state: RunState) -> str:
         else:
             lines.append(f"No commits associated (mode {commits.mode}).")
         if commits.warnings:
-            lines += ["", *(f"- ⚠️ {_cell(w)}" for w in commits.warnings)]
+            lines += ["", *(f"- ⚠️ {md_cell(w)}" for w in commits.warnings)]
         lines.append("")
 
     injected = getattr(result, "injected", None)
@@ -412,7 +407,7 @@ def render_summary(state: RunState) -> str:
             )
         lines += _table(["", ""], rows)
         if upload is not None and upload.warnings:
-            lines += ["", *(f"- ⚠️ {_cell(w)}" for w in upload.warnings)]
+            lines += ["", *(f"- ⚠️ {md_cell(w)}" for w in upload.warnings)]
         lines.append("")
 
     deploy = getattr(result, "deploy", None)

@@ -97,6 +97,11 @@ class Output:
         return Progress(self, label, total, unit)
 
 
+def md_cell(value: object) -> str:
+    """A Markdown table cell for the job summary: pipes escaped, newlines flattened."""
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ").strip()
+
+
 def human_bytes(count: float) -> str:
     """1536 -> '1.5 KiB'."""
     for unit in ("B", "KiB", "MiB", "GiB"):

@@ -36,7 +36,7 @@ from sentry_release.gate import (
     parse_when,
 )
 from sentry_release.health import check_urls, parse_expected_status, probe
-from sentry_release.output import Output
+from sentry_release.output import Output, md_cell
 from sentry_release.sentry.client import SentryClient
 from sentry_release.settings import GatePolicy, Settings
 
@@ -604,17 +604,13 @@ def _num(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def _cell(text: Any) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(report: GateReport) -> str:
     """The report as Markdown for the GitHub job summary."""
     details = report.details
     lines = [
         f"### {ICONS.get(report.verdict, '')} Deploy gate: {report.verdict}".replace("  ", " "),
         "",
-        f"**Reason:** {_cell(report.reason)}",
+        f"**Reason:** {md_cell(report.reason)}",
         "",
     ]
     if details.get("version"):
@@ -624,7 +620,7 @@ def render_markdown(report: GateReport) -> str:
             "",
         ]
     if details.get("api_error"):
-        lines += [f"Sentry could not be read: `{_cell(details['api_error'])}`", ""]
+        lines += [f"Sentry could not be read: `{md_cell(details['api_error'])}`", ""]
     if report.new_issues:
         lines += [
             "| Issue | Level | Events | Users | First seen | Counted | Title |",
@@ -634,11 +630,11 @@ def render_markdown(report: GateReport) -> str:
             label = str(i.get("shortId") or i.get("id") or "?")
             link = f"[{label}]({i['permalink']})" if i.get("permalink") else label
             level = str(i.get("level") or "") + (" (unhandled)" if i.get("unhandled") else "")
-            counted = "yes" if i.get("counted") else "no: " + _cell(str(i.get("why") or ""))
+            counted = "yes" if i.get("counted") else "no: " + md_cell(str(i.get("why") or ""))
             lines.append(
                 f"| {link} | {level} | {i.get('events', '')} | {i.get('users', '')} "
-                f"| {_cell(str(i.get('firstSeen') or ''))} | {counted} "
-                f"| {_cell(str(i.get('title') or ''))} |"
+                f"| {md_cell(str(i.get('firstSeen') or ''))} | {counted} "
+                f"| {md_cell(str(i.get('title') or ''))} |"
             )
         lines.append("")
     else:
@@ -652,14 +648,14 @@ def render_markdown(report: GateReport) -> str:
             "",
             f"Rate ratio {_num(rate.get('ratio'))} (max {policy.get('max_ratio')}), "
             f"p-value {_num(rate.get('p_value'))} (alpha {policy.get('alpha')}): "
-            f"**{rate.get('verdict')}** — {_cell(rate.get('reason'))}",
+            f"**{rate.get('verdict')}** — {md_cell(rate.get('reason'))}",
             "",
         ]
     if details.get("health"):
         lines += ["| Health URL | Attempts | Healthy | Last |", "|---|---:|---|---|"]
         lines += [
-            f"| {_cell(p['url'])} | {p['attempts']} | {'yes' if p['healthy'] else 'no'} "
-            f"| {_cell(p['last'])} |"
+            f"| {md_cell(p['url'])} | {p['attempts']} | {'yes' if p['healthy'] else 'no'} "
+            f"| {md_cell(p['last'])} |"
             for p in details["health"]
         ]
         lines.append("")
