@@ -17,7 +17,7 @@ from sentry_release import __version__
 from sentry_release.errors import ConfigError, SentryReleaseError
 from sentry_release.output import Output
 from sentry_release.redact import redact
-from sentry_release.settings import Settings, from_values
+from sentry_release.settings import Settings, from_values, is_loopback
 
 if TYPE_CHECKING:
     from sentry_release.git import GitRepo
@@ -277,20 +277,6 @@ def configure_logging(debug: bool) -> None:
     root = logging.getLogger("sentry_release")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG)
-
-
-def is_loopback(host: str | None) -> bool:
-    """localhost, 127.0.0.0/8 and ::1: plain http there never leaves the machine."""
-    import ipaddress
-
-    if not host:
-        return False
-    if host.rstrip(".").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def warn_plain_http(settings: Settings, out: Output) -> None:

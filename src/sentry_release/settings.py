@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import configparser
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -133,6 +134,18 @@ def parse_choice(value: str | None, *, name: str, choices: Iterable[str], defaul
     if word not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return word
+
+
+def is_loopback(host: str | None) -> bool:
+    """localhost, 127.0.0.0/8 and ::1: plain http there never leaves the machine."""
+    if not host:
+        return False
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # --- connection resolution --------------------------------------------------------------

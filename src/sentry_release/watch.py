@@ -38,14 +38,13 @@ from sentry_release.gate import (
 from sentry_release.health import check_urls, parse_expected_status, probe
 from sentry_release.output import Output, md_cell
 from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import GatePolicy, Settings
+from sentry_release.settings import GatePolicy, Settings, is_loopback
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls
 MAX_RELEASES_SCANNED = 50  # newest releases searched for the previous deploy
 MAX_ISSUES = 500
 MIN_SLEEP = 0.05
-LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -124,15 +123,14 @@ def run_gate(
     return report
 
 
-def is_loopback(url: str) -> bool:
+def is_local_sentry(url: str) -> bool:
     """Whether the Sentry URL is this machine (the stand-in), where rate limits do not apply."""
-    host = urlsplit(url).hostname or ""
-    return host in LOOPBACK or host.startswith("127.")
+    return is_loopback(urlsplit(url).hostname)
 
 
 def effective_poll(poll: float, url: str, out: Output) -> float:
     """The first poll interval: at least 30 s against a non-loopback Sentry (rate limits)."""
-    if is_loopback(url):
+    if is_local_sentry(url):
         return max(poll, MIN_SLEEP)
     if poll < MIN_REMOTE_POLL:
         out.warn(
@@ -243,7 +241,7 @@ class _Watcher:
                 try:
                     data = self.read(plan, _at(now), window_end)
                     last_error = None
-                    if not is_loopback(self.settings.url):
+                    if not is_local_sentry(self.settings.url):
                         self.poll = poll_interval(
                             policy.poll,
                             self.client.rate_limit,
