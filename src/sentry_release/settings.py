@@ -138,6 +138,7 @@ def parse_choice(value: str | None, *, name: str, choices: Iterable[str], defaul
 
 def is_loopback(host: str | None) -> bool:
     """localhost, 127.0.0.0/8 and ::1: plain http there never leaves the machine."""
+
     if not host:
         return False
     if host.rstrip(".").lower() == "localhost":

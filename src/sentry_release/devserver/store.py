@@ -27,7 +27,7 @@ DEFAULT_PROJECT = "web"
 
 def now_iso() -> str:
     """Now in Sentry's date format."""
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return isoformat(datetime.now(timezone.utc))
 
 
 class Store:
