@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sentry_release.config.settings import Settings, from_values, parse_bool
 from sentry_release.errors import ConfigError, GateFailed, SentryReleaseError
 from sentry_release.output import Output, human_bytes, md_cell
 from sentry_release.redact import redact, register_secret
-from sentry_release.settings import Settings, from_values, parse_bool
 
 # action input -> the canonical value name `settings.from_values()` takes (the CLI's names).
 INPUTS: dict[str, str] = {
@@ -429,7 +429,7 @@ def render_summary(state: RunState) -> str:
         lines.append("")
 
     if gate is not None:
-        from sentry_release.watch import render_markdown
+        from sentry_release.gate.watch import render_markdown
 
         section = render_markdown(gate)
         if settings is not None and settings.gate.dry_run:
@@ -480,8 +480,8 @@ def run_action(
 ) -> None:
     """Inputs -> Settings -> pipeline; fills `state` as it goes (raises on failure)."""
     from sentry_release.cli import Runtime, configure_logging, warn_plain_http
-    from sentry_release.pipeline import PipelineResult, run
-    from sentry_release.release import propose_version
+    from sentry_release.steps.pipeline import PipelineResult, run
+    from sentry_release.steps.release import propose_version
 
     config = action_config(environ)
     for warning in config.warnings:

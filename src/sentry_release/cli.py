@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from sentry_release import __version__
+from sentry_release.config.settings import Settings, from_values, is_loopback
 from sentry_release.errors import ConfigError, SentryReleaseError
 from sentry_release.output import Output
 from sentry_release.redact import redact
-from sentry_release.settings import Settings, from_values, is_loopback
 
 if TYPE_CHECKING:
     from sentry_release.git import GitRepo
@@ -232,7 +232,7 @@ class Runtime:
 
     def version(self, explicit: str | None, *, repo_required: bool = False) -> str:
         """VERSION argument or the derived release name."""
-        from sentry_release.release import propose_version
+        from sentry_release.steps.release import propose_version
 
         if explicit:
             settings = self.settings.with_changes(release=explicit)
@@ -323,7 +323,7 @@ def propose_version_cmd(**values: Any) -> None:
 @click.option("--finalize", is_flag=True, default=False, help="Finalize right away.")
 def new_cmd(version: str | None, finalize: bool, **values: Any) -> None:
     """Create a release (idempotent: an existing release is success)."""
-    from sentry_release.release import create_release, finalize_release, report_release
+    from sentry_release.steps.release import create_release, finalize_release, report_release
 
     rt = runtime(values, need=("auth_token", "org", "projects"))
     name = rt.version(version)
@@ -341,8 +341,8 @@ def new_cmd(version: str | None, finalize: bool, **values: Any) -> None:
 @click.option("--released", help="Release time (unix or ISO 8601). [default: now]")
 def finalize_cmd(version: str | None, released: str | None, **values: Any) -> None:
     """Mark a release as released."""
-    from sentry_release.release import finalize_release
-    from sentry_release.settings import parse_time
+    from sentry_release.config.settings import parse_time
+    from sentry_release.steps.release import finalize_release
 
     rt = runtime(values)
     name = rt.version(version)
@@ -363,7 +363,7 @@ def finalize_cmd(version: str | None, released: str | None, **values: Any) -> No
 )
 def deploy_cmd(version: str | None, force_new: bool, **values: Any) -> None:
     """Record a deploy of a release to an environment."""
-    from sentry_release.deploy import record_deploy
+    from sentry_release.steps.deploy import record_deploy
 
     rt = runtime(values, need=("auth_token", "org", "environment"))
     name = rt.version(version)
@@ -422,7 +422,7 @@ def info_cmd(version: str | None, **values: Any) -> None:
 @commit_options
 def set_commits_cmd(version: str | None, **values: Any) -> None:
     """Associate commits with a release (integration refs or local history)."""
-    from sentry_release.commits import associate_commits
+    from sentry_release.steps.commits import associate_commits
 
     rt = runtime(values)
     name = rt.version(version)
@@ -492,8 +492,8 @@ def upload_sourcemaps_cmd(args: tuple[str, ...], release_opt: str | None, **valu
 def gate_cmd(version: str | None, **values: Any) -> None:
     """Watch Sentry after a deploy; exit 3 when the release regressed."""
     from sentry_release.errors import GateFailed
-    from sentry_release.gate import FAIL
-    from sentry_release.watch import run_gate
+    from sentry_release.gate.policy import FAIL
+    from sentry_release.gate.watch import run_gate
 
     values["gate"] = True
     rt = runtime(values, need=("auth_token", "org", "environment"))
@@ -520,7 +520,7 @@ def gate_cmd(version: str | None, **values: Any) -> None:
 @gate_options
 def run_cmd(version: str | None, **values: Any) -> None:
     """Run the whole release step: new, set-commits, source maps, finalize, deploy, gate."""
-    from sentry_release.pipeline import run
+    from sentry_release.steps.pipeline import run
 
     values["release"] = version or values.get("release")
     rt = runtime(values, need=("auth_token", "org", "projects"))

@@ -9,19 +9,19 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from sentry_release.devserver.app import DevServer
-from sentry_release.devserver.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
-from sentry_release.git import GitRepo
-from sentry_release.output import Output
-from sentry_release.pipeline import run
-from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import (
+from sentry_release.config.settings import (
     CommitOptions,
     DeployOptions,
     GatePolicy,
     Settings,
     SourceMapOptions,
 )
+from sentry_release.devserver.app import DevServer
+from sentry_release.devserver.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
+from sentry_release.git import GitRepo
+from sentry_release.output import Output
+from sentry_release.sentry.client import SentryClient
+from sentry_release.steps.pipeline import run
 
 DEMO_ENV = {
     "GIT_AUTHOR_NAME": "Demo Dev",

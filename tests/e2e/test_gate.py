@@ -444,8 +444,8 @@ def test_unhandled_error_fails_fast(server: DevServer, env: dict[str, str]) -> N
 
 
 def test_markdown_summary_of_a_failing_gate() -> None:
-    from sentry_release.gate import GateReport
-    from sentry_release.watch import render_markdown
+    from sentry_release.gate.policy import GateReport
+    from sentry_release.gate.watch import render_markdown
 
     report = GateReport(
         "FAIL",
@@ -578,7 +578,7 @@ def test_bad_gate_input_is_refused_before_any_request(
 
 
 def test_probe_status_body_timeout_and_unreachable(app_url: str) -> None:
-    from sentry_release.health import parse_expected_status, probe
+    from sentry_release.gate.health import parse_expected_status, probe
 
     ok = parse_expected_status("2xx")
     with requests.Session() as session:

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from sentry_release import action
-from sentry_release.commits import Association, CommitsResult
-from sentry_release.deploy import DeployResult
+from sentry_release.config.settings import Settings
 from sentry_release.errors import ConfigError, GateFailed
-from sentry_release.gate import GateReport
-from sentry_release.pipeline import PipelineResult
-from sentry_release.release import ReleaseResult
-from sentry_release.settings import Settings
+from sentry_release.gate.policy import GateReport
 from sentry_release.sourcemaps.inject import InjectedFile, InjectResult
 from sentry_release.sourcemaps.upload import UploadResult
+from sentry_release.steps.commits import Association, CommitsResult
+from sentry_release.steps.deploy import DeployResult
+from sentry_release.steps.pipeline import PipelineResult
+from sentry_release.steps.release import ReleaseResult
 from tests.helpers import make_repo
 
 
@@ -182,7 +182,7 @@ def test_action_builds_the_same_settings_as_the_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Same request through both front doors -> equal Settings."""
-    import sentry_release.pipeline as pipeline
+    import sentry_release.steps.pipeline as pipeline
     from sentry_release.cli import run_cli
 
     repo = tmp_path / "ws"
@@ -475,7 +475,7 @@ def test_a_crash_mid_step_still_writes_summary_and_outputs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """on_step's partial result and the step in progress survive an unexpected error."""
-    import sentry_release.pipeline as pipeline
+    import sentry_release.steps.pipeline as pipeline
 
     repo = tmp_path / "ws"
     make_repo(repo, commits=1)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sentry_release.commits import (
+from sentry_release.errors import ConfigError
+from sentry_release.git import LogCommit
+from sentry_release.steps.commits import (
     Association,
     RefSpec,
     commit_payload,
@@ -15,8 +17,6 @@ from sentry_release.commits import (
     parse_spec,
     repo_name_from_url,
 )
-from sentry_release.errors import ConfigError
-from sentry_release.git import LogCommit
 
 SHA1 = "a" * 40
 SHA2 = "b" * 40

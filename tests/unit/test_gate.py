@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from sentry_release.config.settings import GatePolicy
 from sentry_release.errors import ConfigError
-from sentry_release.gate import (
+from sentry_release.gate.health import parse_expected_status
+from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
     PASS,
@@ -26,8 +28,6 @@ from sentry_release.gate import (
     health_verdict,
     rate_test,
 )
-from sentry_release.health import parse_expected_status
-from sentry_release.settings import GatePolicy
 
 POLICY = GatePolicy()
 

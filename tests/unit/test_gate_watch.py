@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from sentry_release.config.settings import DeployOptions, GatePolicy, Settings
 from sentry_release.devserver import DevServer
 from sentry_release.errors import AuthError, ConfigError
-from sentry_release.gate import FAIL, INCONCLUSIVE, PASS
+from sentry_release.gate.policy import FAIL, INCONCLUSIVE, PASS
+from sentry_release.gate.watch import effective_poll, render_markdown, run_gate
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import DeployOptions, GatePolicy, Settings
-from sentry_release.watch import effective_poll, render_markdown, run_gate
 from tests.helpers import ORG, TOKEN, FakeTime
 
 
@@ -230,7 +230,7 @@ def test_timeout_still_fails_on_counted_new_issues(server: DevServer) -> None:
 
 
 def test_remote_polls_faster_only_when_rate_limit_headers_allow() -> None:
-    from sentry_release.watch import poll_interval
+    from sentry_release.gate.watch import poll_interval
 
     now = 1_000_000.0
     roomy = {"x-sentry-rate-limit-remaining": "100", "x-sentry-rate-limit-reset": str(now + 60)}

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sentry_release.errors import ConfigError
-from sentry_release.settings import (
+from sentry_release.config.settings import (
     DEFAULT_URL,
     decode_org_token,
     from_values,
@@ -20,6 +19,7 @@ from sentry_release.settings import (
     resolve_connection,
     split_list,
 )
+from sentry_release.errors import ConfigError
 
 
 def org_token(payload: dict[str, object]) -> str:

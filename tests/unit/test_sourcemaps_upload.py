@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sentry_release.settings import SourceMapOptions
+from sentry_release.config.settings import SourceMapOptions
 from sentry_release.sourcemaps.upload import batches, rewrite_map
 
 

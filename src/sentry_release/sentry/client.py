@@ -35,7 +35,7 @@ from sentry_release.errors import (
 from sentry_release.redact import redact
 
 if TYPE_CHECKING:
-    from sentry_release.settings import Settings
+    from sentry_release.config.settings import Settings
 
 log = logging.getLogger("sentry_release.http")
 

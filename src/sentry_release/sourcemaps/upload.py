@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sentry_release.config.settings import Settings, SourceMapOptions
 from sentry_release.errors import SourceMapError, UploadError
 from sentry_release.output import Output, human_bytes
 from sentry_release.paths import ensure_all_inside
 from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import Settings, SourceMapOptions
 from sentry_release.sourcemaps.bundle import (
     MINIFIED_SOURCE,
     SOURCE_MAP,

@@ -530,7 +530,7 @@ def from_values(
     if gate.alpha >= 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {gate.alpha}")
     if gate.enabled:
-        from sentry_release.health import check_urls, parse_expected_status
+        from sentry_release.gate.health import check_urls, parse_expected_status
 
         if not deploy.environment:
             raise ConfigError(

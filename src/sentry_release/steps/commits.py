@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sentry_release.config.settings import Settings
 from sentry_release.errors import ConfigError, GitError, SentryAPIError
 from sentry_release.git import DEEPEN_STEPS, GitRepo, LogCommit
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import Settings
 
 HEX_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from sentry_release.config.settings import Settings
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import Settings
 from sentry_release.version import ProposedVersion, derive_version, read_event
 
 

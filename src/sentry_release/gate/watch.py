@@ -20,9 +20,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from sentry_release.deploy import DeployResult
+from sentry_release.config.settings import GatePolicy, Settings, is_loopback
 from sentry_release.errors import AuthError, ConfigError, NotFoundError, SentryAPIError
-from sentry_release.gate import (
+from sentry_release.gate.health import check_urls, parse_expected_status, probe
+from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
     PASS,
@@ -35,10 +36,9 @@ from sentry_release.gate import (
     evaluate,
     parse_when,
 )
-from sentry_release.health import check_urls, parse_expected_status, probe
 from sentry_release.output import Output, md_cell
 from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import GatePolicy, Settings, is_loopback
+from sentry_release.steps.deploy import DeployResult
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from sentry_release.config.settings import Settings
 from sentry_release.sentry.client import SentryClient, matching_deploy
-from sentry_release.settings import Settings
 
 
 @dataclass(frozen=True)

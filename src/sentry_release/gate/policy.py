@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from sentry_release.config.settings import GatePolicy
 from sentry_release.dates import parse_rfc3339
-from sentry_release.settings import GatePolicy
 
 PASS = "PASS"
 FAIL = "FAIL"

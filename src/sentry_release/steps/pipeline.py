@@ -7,26 +7,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sentry_release.commits import CommitsResult, associate_commits
-from sentry_release.deploy import DeployResult, record_deploy
+from sentry_release.config.settings import Settings
 from sentry_release.errors import GateFailed
-from sentry_release.gate import FAIL, GateReport
+from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.paths import ensure_all_inside
-from sentry_release.release import (
+from sentry_release.sentry.client import SentryClient
+from sentry_release.sourcemaps.discover import load_ignore_rules
+from sentry_release.sourcemaps.inject import InjectResult, inject_paths
+from sentry_release.sourcemaps.upload import UploadResult, collect, upload_sourcemaps
+from sentry_release.sourcemaps.validate import report
+from sentry_release.steps.commits import CommitsResult, associate_commits
+from sentry_release.steps.deploy import DeployResult, record_deploy
+from sentry_release.steps.release import (
     ReleaseResult,
     create_release,
     finalize_release,
     propose_version,
     report_release,
 )
-from sentry_release.sentry.client import SentryClient
-from sentry_release.settings import Settings
-from sentry_release.sourcemaps.discover import load_ignore_rules
-from sentry_release.sourcemaps.inject import InjectResult, inject_paths
-from sentry_release.sourcemaps.upload import UploadResult, collect, upload_sourcemaps
-from sentry_release.sourcemaps.validate import report
 
 
 @dataclass
@@ -118,7 +118,7 @@ def run(
         verb = "Recorded" if result.deploy.created else "Deploy already recorded:"
         out.result(f"{verb} deploy {result.deploy.id} to {settings.deploy.environment}")
     if settings.gate.enabled:
-        from sentry_release.watch import run_gate
+        from sentry_release.gate.watch import run_gate
 
         step("Deploy gate", "gate", lambda: run_gate(settings, client, version, result.deploy, out))
         assert result.gate is not None

@@ -1,0 +1,1 @@
+"""The pipeline steps; each takes (settings, api, repo) and returns a typed result."""
