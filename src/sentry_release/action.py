@@ -413,18 +413,17 @@ def render_summary(state: RunState) -> str:
     deploy = getattr(result, "deploy", None)
     if deploy is not None:
         record = deploy.deploy
-        env = record.get("environment") or (settings.deploy.environment if settings else "")
+        env = record.environment or (settings.deploy.environment if settings else "")
         lines += ["### Deploy", ""]
         rows = [["Environment", f"`{env}`"], ["Deploy id", str(deploy.id)]]
-        if record.get("name"):
-            rows.append(["Name", str(record["name"])])
-        if record.get("url"):
-            rows.append(["URL", str(record["url"])])
-        if record.get("dateStarted"):
-            rows.append(["Started", str(record["dateStarted"])])
-        if record.get("dateFinished"):
-            rows.append(["Finished", str(record["dateFinished"])])
-        rows.append(["Recorded by this run", "yes" if deploy.created else "no (already there)"])
+        for label, value in (
+            ("Name", record.name),
+            ("URL", record.url),
+            ("Started", record.date_started),
+            ("Finished", record.date_finished),
+        ):
+            if value:
+                rows.append([label, value])
         lines += _table(["", ""], rows)
         lines.append("")
 

@@ -131,7 +131,11 @@ sourcemap_options = _stack(
         default=None,
         help="Validation problems are errors (default) or warnings.",
     ),
-    click.option("--wait/--no-wait", default=None, help="Wait until Sentry processed the bundle."),
+    click.option(
+        "--wait/--no-wait",
+        default=None,
+        help="Wait until Sentry has processed the bundle (default: done when accepted).",
+    ),
     click.option("--concurrency", type=int, default=None, help="Parallel chunk uploads."),
 )
 
@@ -355,21 +359,14 @@ def finalize_cmd(version: str | None, released: str | None, **values: Any) -> No
 @connection_options
 @version_options
 @deploy_options
-@click.option(
-    "--new",
-    "force_new",
-    is_flag=True,
-    help="Record a new deploy even if this (environment, name) is already recorded.",
-)
-def deploy_cmd(version: str | None, force_new: bool, **values: Any) -> None:
+def deploy_cmd(version: str | None, **values: Any) -> None:
     """Record a deploy of a release to an environment."""
     from sentry_release.steps.deploy import record_deploy
 
     rt = runtime(values, need=("auth_token", "org", "environment"))
     name = rt.version(version)
-    result = record_deploy(rt.settings, rt.client(), name, force_new=force_new)
-    verb = "Recorded" if result.created else "Deploy already recorded:"
-    rt.out.result(f"{verb} deploy {result.id} of {name} to {rt.settings.deploy.environment}")
+    result = record_deploy(rt.settings, rt.client(), name)
+    rt.out.result(f"Recorded deploy {result.id} of {name} to {rt.settings.deploy.environment}")
 
 
 @cli.command("deploys")
@@ -384,10 +381,7 @@ def deploys_cmd(version: str | None, **values: Any) -> None:
     deploys = rt.client().list_deploys(rt.settings.org, name)
     rt.out.table(
         ["id", "environment", "name", "finished"],
-        [
-            [d["id"], d["environment"], d.get("name") or "", d.get("dateFinished") or ""]
-            for d in deploys
-        ],
+        [[d.id, d.environment, d.name or "", d.date_finished or ""] for d in deploys],
     )
 
 
@@ -405,11 +399,11 @@ def info_cmd(version: str | None, **values: Any) -> None:
         ["version", "created", "released", "commits", "deploys"],
         [
             [
-                rel["version"],
-                rel.get("dateCreated") or "",
-                rel.get("dateReleased") or "(not final)",
-                str(rel.get("commitCount", 0)),
-                str(rel.get("deployCount", 0)),
+                rel.version,
+                rel.date_created or "",
+                rel.date_released or "(not final)",
+                str(rel.commit_count),
+                str(rel.deploy_count),
             ]
         ],
     )
@@ -503,21 +497,45 @@ def gate_cmd(version: str | None, **values: Any) -> None:
         raise GateFailed(f"deploy gate failed: {report.reason}")
 
 
+pipeline_options = _stack(
+    click.argument("version", required=False),
+    connection_options,
+    version_options,
+    click.option("--release-url", help="URL of the release (shown in Sentry)."),
+    click.option("--no-create", "create", flag_value=False, default=None, help="Skip `new`."),
+    click.option(
+        "--no-finalize", "finalize", flag_value=False, default=None, help="Skip finalize."
+    ),
+    click.option("--no-deploy", "deploy", flag_value=False, default=None, help="Skip the deploy."),
+    commit_options,
+    click.option("--sourcemaps", multiple=True, help="Paths to inject and upload (repeatable)."),
+    click.option("--inject/--no-inject", default=None, help="Inject debug IDs first. [on]"),
+    sourcemap_options,
+    deploy_options,
+    click.option("--gate/--no-gate", default=None, help="Run the deploy gate last. [off]"),
+    gate_options,
+)
+
+
+@cli.command("check")
+@pipeline_options
+def check_cmd(version: str | None, **values: Any) -> None:
+    """Check, before anything is written, that this configuration can run: the URL answers,
+    the token is accepted, the org and projects exist, the token holds every needed scope."""
+    from sentry_release.errors import ConfigError
+    from sentry_release.steps.check import run_check
+
+    values["release"] = version or values.get("release")
+    rt = runtime(values, need=("auth_token", "org"))
+    result = run_check(rt.settings, rt.client())
+    rt.out.table(["check", "status", "detail"], [[r.what, r.status, r.detail] for r in result.rows])
+    if not result.ok:
+        first = result.problems[0]
+        raise ConfigError(f"check failed: {first.what}: {first.status} ({first.detail})")
+
+
 @cli.command("run")
-@click.argument("version", required=False)
-@connection_options
-@version_options
-@click.option("--release-url", help="URL of the release (shown in Sentry).")
-@click.option("--no-create", "create", flag_value=False, default=None, help="Skip `new`.")
-@click.option("--no-finalize", "finalize", flag_value=False, default=None, help="Skip finalize.")
-@click.option("--no-deploy", "deploy", flag_value=False, default=None, help="Skip the deploy.")
-@commit_options
-@click.option("--sourcemaps", multiple=True, help="Paths to inject and upload (repeatable).")
-@click.option("--inject/--no-inject", default=None, help="Inject debug IDs first. [on]")
-@sourcemap_options
-@deploy_options
-@click.option("--gate/--no-gate", default=None, help="Run the deploy gate last. [off]")
-@gate_options
+@pipeline_options
 def run_cmd(version: str | None, **values: Any) -> None:
     """Run the whole release step: new, set-commits, source maps, finalize, deploy, gate."""
     from sentry_release.steps.pipeline import run

@@ -159,9 +159,11 @@ def test_settings_refuse_non_boolean_and_garbage_inputs(
 
 
 def test_remote_failures_exit_1_with_sentrys_words(server: DevServer, env: dict[str, str]) -> None:
+    # A rejected token is a configuration error (exit 2) naming what the endpoint needs.
     done = run_cli(["new", "1.0"], {**env, "SENTRY_AUTH_TOKEN": "wrong-token"})
-    assert done.returncode == 1
-    assert "Invalid token" in done.stderr and "check SENTRY_AUTH_TOKEN" in done.stderr
+    assert done.returncode == 2
+    assert "Invalid token" in done.stderr and "SENTRY_AUTH_TOKEN" in done.stderr
+    assert "org:ci" in done.stderr
     done = run_cli(["new", "1.0"], {**env, "SENTRY_ORG": "nope"})
     assert done.returncode == 1
     assert "organization not found: 'nope': check SENTRY_ORG" in done.stderr

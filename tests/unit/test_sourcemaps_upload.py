@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sentry_release.config.settings import SourceMapOptions
+from sentry_release.sentry.models import ChunkOptions
 from sentry_release.sourcemaps.upload import batches, rewrite_map
 
 
@@ -61,7 +62,9 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", url, callback=record)
         client = SentryClient("https://sentry.example.com/", "tok")
-        options = {"compression": ["gzip"], "chunksPerRequest": 2, "maxRequestSize": 10**6}
+        options = ChunkOptions(
+            url=url, compression=("gzip",), chunks_per_request=2, max_request_size=10**6
+        )
         wire = send_chunks(client, url, pieces, options, 3, lambda n: None)
         assert len(mock.calls) == 3
     assert {f for _n, f, _p in received} == {c for c, _ in pieces}

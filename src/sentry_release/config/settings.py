@@ -285,7 +285,7 @@ class SourceMapOptions:
     ignore_file: Path | None = None
     ignore_empty: bool = False
     strict: bool = True
-    wait: bool = True
+    wait: bool = False
     concurrency: int | None = None  # None: the server's advertised concurrency
 
 
@@ -329,6 +329,9 @@ class DeployOptions:
     url: str | None = None
     started: datetime | None = None
     finished: datetime | None = None
+    # Sent as the deploy's `projects` only when named: Sentry checks that field with
+    # project-level access, which org:ci tokens lack (`release_deploys.py`).
+    projects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -458,7 +461,7 @@ def from_values(
         ignore_file=Path(ignore_file) if ignore_file else None,
         ignore_empty=parse_bool(values.get("ignore_empty"), name="ignore_empty"),
         strict=parse_bool(values.get("strict"), name="strict", default=True),
-        wait=parse_bool(values.get("wait"), name="wait", default=True),
+        wait=parse_bool(values.get("wait"), name="wait", default=False),
         concurrency=parse_int(values.get("concurrency"), name="concurrency", default=0, minimum=0)
         or None,
     )
@@ -469,6 +472,7 @@ def from_values(
         url=_text(values, "deploy_url"),
         started=parse_time(_text(values, "started"), name="started_at"),
         finished=parse_time(_text(values, "finished"), name="finished_at"),
+        projects=split_list(values.get("deploy_projects")),
     )
     defaults = GatePolicy()
 

@@ -25,6 +25,7 @@ from sentry_release.errors import SourceMapError, UploadError
 from sentry_release.output import Output, human_bytes
 from sentry_release.paths import ensure_all_inside
 from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.models import AssembleState, ChunkOptions
 from sentry_release.sourcemaps.bundle import (
     MINIFIED_SOURCE,
     SOURCE_MAP,
@@ -280,7 +281,7 @@ def send_chunks(
     client: SentryClient,
     url: str,
     chunks: Sequence[Chunk],
-    options: dict[str, Any],
+    options: ChunkOptions,
     concurrency: int,
     progress: Callable[[int], None],
 ) -> int:
@@ -290,7 +291,7 @@ def send_chunks(
     each is compressed just before it is sent, so memory holds only the batches in flight.
     `progress` gets the uncompressed bytes of each finished batch.
     """
-    use_gzip = "gzip" in (options.get("compression") or [])
+    use_gzip = "gzip" in options.compression
     field_name = "file_gzip" if use_gzip else "file"
 
     def encode(data: bytes | ChunkRef) -> bytes:
@@ -300,8 +301,8 @@ def send_chunks(
     workers = max(1, concurrency)
     groups = batches(
         chunks,
-        per_request=int(options.get("chunksPerRequest") or 64),
-        max_size=int(options.get("maxRequestSize") or 32 * 1024 * 1024),
+        per_request=options.chunks_per_request,
+        max_size=options.max_request_size,
         workers=workers,
     )
 
@@ -321,7 +322,7 @@ def _assemble(
     checksum: str,
     checksums: list[str],
     version: str | None,
-) -> dict[str, Any]:
+) -> AssembleState:
     assert settings.org is not None
     return client.assemble_artifact_bundle(
         settings.org,
@@ -338,7 +339,7 @@ def upload_bundle(
     client: SentryClient,
     version: str | None,
     bundle: SpooledBundle,
-    options: dict[str, Any],
+    options: ChunkOptions,
     out: Output,
     *,
     sleep: Callable[[float], None] = time.sleep,
@@ -346,26 +347,23 @@ def upload_bundle(
 ) -> tuple[int, int, int, str]:
     """Run the chunk protocol for one bundle: `(bytes sent, chunks, chunks sent, state)`."""
 
-    size = int(options.get("chunkSize") or DEFAULT_CHUNK_SIZE)
-    checksum, pieces = bundle.chunks(size)
+    checksum, pieces = bundle.chunks(options.chunk_size)
     by_sum = dict(pieces)
     checksums = [c for c, _ in pieces]
-    accept = options.get("accept") or []
     assert settings.org is not None
-    # Sentry always names the chunk URL (it may be another host); fall back to the API path.
-    url = str(options.get("url") or client.url(client.org_path(settings.org, "chunk-upload")))
-    concurrency = settings.sourcemaps.concurrency or int(options.get("concurrency") or 4)
-    v2 = "artifact_bundles_v2" in accept
+    url = options.url  # resolved by the API so the token stays on Sentry's origin
+    concurrency = settings.sourcemaps.concurrency or options.concurrency
+    v2 = options.accepts("artifact_bundles_v2")
 
-    def assemble() -> tuple[dict[str, Any], list[str]]:
+    def assemble() -> tuple[AssembleState, list[str]]:
         """Ask Sentry to assemble; its answer and the chunks it still misses (deduplicated)."""
         answer = _assemble(client, settings, checksum, checksums, version)
-        return answer, list(dict.fromkeys(answer.get("missingChunks") or []))
+        return answer, list(dict.fromkeys(answer.missing_chunks))
 
     if v2:
         response, missing = assemble()
     else:
-        response, missing = {"state": "not_found"}, list(dict.fromkeys(checksums))
+        response, missing = AssembleState("not_found"), list(dict.fromkeys(checksums))
     sent_bytes = sent_chunks = 0
     rounds = 0
     while True:
@@ -391,13 +389,18 @@ def upload_bundle(
             if missing:
                 out.warn(f"Sentry reports {len(missing)} chunk(s) missing; sending them again")
                 continue
-        elif v2 and response.get("state") == "not_found":
+        elif v2 and response.state == "not_found":
             response, missing = assemble()
             if missing:
                 continue
         break
-    state = str(response.get("state") or "")
-    max_wait = float(options.get("maxWait") or 0) or 300.0
+    state = response.state
+    if response.failed:
+        raise UploadError(f"Sentry failed to process the bundle: {response.detail or state}")
+    # Accepted (created/assembling/ok with every chunk present) counts as uploaded: Sentry
+    # assembles in the background, and some compatible servers (Bugsink) answer `created`
+    # for ever. Waiting for `ok` is opt-in (--wait) and bounded.
+    max_wait = options.max_wait or 300.0
     started = clock()
     delay = POLL_START
     while settings.sourcemaps.wait and state not in ("ok", "error"):
@@ -409,7 +412,7 @@ def upload_bundle(
         sleep(delay)
         delay = min(POLL_MAX, delay * 2)
         response, lost = assemble()
-        state = str(response.get("state") or "")
+        state = response.state
         if lost:
             # Resumable here too: send what Sentry names, within the same bound on rounds.
             rounds += 1
@@ -422,9 +425,9 @@ def upload_bundle(
             sent_bytes += send_chunks(client, url, todo, options, concurrency, lambda _n: None)
             sent_chunks += len(todo)
             response, _lost = assemble()
-            state = str(response.get("state") or "")
-    if state == "error":
-        raise UploadError(f"Sentry failed to process the bundle: {response.get('detail')}")
+            state = response.state
+    if response.failed:
+        raise UploadError(f"Sentry failed to process the bundle: {response.detail or state}")
     return sent_bytes, len(pieces), sent_chunks, state
 
 
@@ -459,7 +462,7 @@ def upload_legacy(
             headers=headers,
         )
         bar.advance(1)
-        return len(item.content) if created is not None else -1
+        return len(item.content) if created else -1
 
     workers = settings.sourcemaps.concurrency or 4
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="release-files") as pool:
@@ -513,9 +516,8 @@ def upload_sourcemaps(
         _report(out, result)
         return result
     options = client.chunk_upload_options(settings.org)
-    accept = (options or {}).get("accept") or []
     rows = _rows(files)
-    if options is None or "artifact_bundles" not in accept:
+    if options is None or not options.accepts("artifact_bundles"):
         out.info("This Sentry has no artifact bundle upload: using release files")
         sent, _new = upload_legacy(settings, client, version, files, out)
         total = sum(len(f.content) for f in files)
@@ -529,7 +531,7 @@ def upload_sourcemaps(
         )
         _report(out, result)
         return result
-    limit = int(options.get("maxFileSize") or 0)
+    limit = options.max_file_size
     if limit:
         late = [
             too_large(f.local_path, len(f.content), limit) for f in files if len(f.content) > limit

@@ -115,8 +115,7 @@ def run(
     if settings.deploy.enabled and settings.deploy.environment:
         step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
         assert result.deploy is not None
-        verb = "Recorded" if result.deploy.created else "Deploy already recorded:"
-        out.result(f"{verb} deploy {result.deploy.id} to {settings.deploy.environment}")
+        out.result(f"Recorded deploy {result.deploy.id} to {settings.deploy.environment}")
     if settings.gate.enabled:
         from sentry_release.gate.watch import run_gate
 
