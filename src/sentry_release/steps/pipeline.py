@@ -14,9 +14,10 @@ from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.paths import ensure_all_inside
 from sentry_release.sentry.client import SentryClient
+from sentry_release.sourcemaps.collect import collect
 from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import InjectResult, inject_paths
-from sentry_release.sourcemaps.upload import UploadResult, collect, upload_sourcemaps
+from sentry_release.sourcemaps.upload import UploadResult, upload_sourcemaps
 from sentry_release.sourcemaps.validate import report
 from sentry_release.steps.commits import CommitsResult, associate_commits
 from sentry_release.steps.deploy import DeployResult, record_deploy
