@@ -70,7 +70,6 @@ def count_writes(tmp_path: Path) -> int:
     return calls
 
 
-@pytest.mark.xfail(strict=True, reason="#13.4: a crash between bundle and map shifts twice")
 def test_a_crash_at_any_write_is_repaired_by_the_next_run(
     tmp_path: Path, reference: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -115,7 +114,6 @@ inject_paths((dist,), dry_run=False, out=out, inside=dist.parent)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="#13.4: a hard kill leaves hidden *.tmp files in dist/")
 @pytest.mark.parametrize("kill_at", [1, 2, 5])
 def test_a_hard_kill_leaves_no_temp_file_after_the_next_run(
     tmp_path: Path, reference: dict[str, bytes], kill_at: int
@@ -133,7 +131,6 @@ def test_a_hard_kill_leaves_no_temp_file_after_the_next_run(
 # --- prologue: BOM, directives, hashbang -------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="#13.8: the snippet goes in front of a BOM")
 @pytest.mark.parametrize(
     ("prologue", "lines"),
     [
@@ -155,7 +152,6 @@ def test_snippet_goes_after_bom_hashbang_and_directives(prologue: str, lines: in
     assert line == lines
 
 
-@pytest.mark.xfail(strict=True, reason="#13.8: the snippet goes in front of a BOM")
 def test_maps_of_a_bom_bundle_still_point_at_the_right_code(tmp_path: Path) -> None:
     dist = tmp_path / "work" / "dist"
     dist.mkdir(parents=True)

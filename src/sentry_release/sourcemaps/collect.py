@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sentry_release.config.settings import Settings, SourceMapOptions
 from sentry_release.output import Output
+from sentry_release.paths import FileAccess, NotRegularFile, file_kind, mode_of, read_regular
 from sentry_release.sourcemaps.bundle import MINIFIED_SOURCE, SOURCE_MAP, BundleFile
 from sentry_release.sourcemaps.discover import (
     associate,
@@ -27,6 +29,8 @@ from sentry_release.sourcemaps.discover import (
     sourcemap_location,
     walk,
 )
+from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
+from sentry_release.sourcemaps.preflight import check
 from sentry_release.sourcemaps.validate import Problem, missing_map, parse_map, too_large
 
 
@@ -61,33 +65,64 @@ def _strip(sources: list[Any], prefixes: Sequence[str], common: bool) -> list[An
     return out
 
 
+def _source_text(candidate: Path, access: FileAccess) -> tuple[str | None, str | None]:
+    """`(text, None)` if the policy lets a local source be read, else `(None, why or None)`."""
+    if access.resolve(candidate) is None:
+        return None, "lies outside the working directory"
+    try:
+        return read_regular(candidate).decode("utf-8"), None
+    except NotRegularFile:
+        mode = mode_of(candidate)
+        return None, None if stat.S_ISDIR(mode) else f"is {file_kind(mode)}"
+    except (OSError, UnicodeDecodeError):
+        return None, None
+
+
 def rewrite_map(
-    parsed: dict[str, Any], map_dir: Path, cwd: Path, opts: SourceMapOptions
+    parsed: dict[str, Any],
+    map_dir: Path,
+    cwd: Path,
+    opts: SourceMapOptions,
+    *,
+    access: FileAccess | None = None,
+    left_out: Callable[[str, str], None] = lambda source, why: None,
 ) -> dict[str, Any] | None:
-    """Inline sourcesContent from local files and strip source prefixes; None if unchanged."""
+    """Inline sourcesContent from local files and strip source prefixes; None if unchanged.
+
+    A source is looked up next to the map, then under the working directory, and read only
+    when `access` (default: the working directory) allows it; one outside, in /proc, or a FIFO
+    is left out and reported through `left_out(source, why)`.
+    """
     if "sections" in parsed:
         return None  # indexed maps go up as they are; Sentry flattens them
     sources = parsed.get("sources")
     if not isinstance(sources, list):
         return None
+    access = access if access is not None else FileAccess.for_paths(cwd)
     changed = False
     contents = parsed.get("sourcesContent")
     contents = list(contents) if isinstance(contents, list) else []
     contents += [None] * (len(sources) - len(contents))
-    root = parsed.get("sourceRoot") or ""
+    root = parsed.get("sourceRoot")
+    root = root if isinstance(root, str) and "://" not in root else ""
     for i, source in enumerate(sources):
         if contents[i] is not None or not isinstance(source, str) or "://" in source:
             continue
-        rel = str(PurePosixPath(root) / source) if root and "://" not in root else source
+        rel = str(PurePosixPath(root) / source) if root else source
         for base in (map_dir, cwd):
             candidate = base / rel
-            if candidate.is_file():
-                try:
-                    contents[i] = candidate.read_text(encoding="utf-8")
-                    changed = True
-                except (OSError, UnicodeDecodeError):
-                    pass
+            try:
+                if not candidate.exists():
+                    continue
+            except (OSError, ValueError):  # a NUL byte, a name too long
                 break
+            text, why = _source_text(candidate, access)
+            if why is not None:
+                left_out(source, why)
+            if text is not None:
+                contents[i] = text
+                changed = True
+            break
     out = dict(parsed)
     if changed:
         out["sourcesContent"] = contents
@@ -99,6 +134,17 @@ def rewrite_map(
     return out if changed else None
 
 
+def _recorder(
+    left_out: dict[str, tuple[str, list[Path]]], map_path: Path
+) -> Callable[[str, str], None]:
+    """`left_out(source, why)` for one map: remembers every map that names each source."""
+
+    def record(source: str, why: str) -> None:
+        left_out.setdefault(source, (why, []))[1].append(map_path)
+
+    return record
+
+
 @dataclass
 class Collected:
     """Files ready to bundle plus what validation found."""
@@ -106,19 +152,30 @@ class Collected:
     files: list[BundleFile]
     problems: list[Problem]
     notes: list[str]
+    warnings: list[str] = field(default_factory=list)
 
 
 def collect(
-    settings: Settings, *, max_file_size: int | None = None, out: Output | None = None
+    settings: Settings,
+    *,
+    max_file_size: int | None = None,
+    out: Output | None = None,
+    read: Callable[[Path], bytes] = read_regular,
 ) -> Collected:
-    """Discover, classify, associate and validate the files to upload (no network)."""
+    """Discover, classify, associate and validate the files to upload (no network).
+
+    `read` lets `run` collect before inject has written, from inject's planned contents.
+    """
     opts = settings.sourcemaps
     cwd = settings.working_directory
     rules = load_ignore_rules(
         opts.ignore,
         (cwd / opts.ignore_file) if opts.ignore_file is not None else None,
     )
-    found = walk([cwd / p for p in opts.paths], opts.extensions, rules, inside=cwd)
+    access = FileAccess.for_paths(cwd, opts.paths)
+    found = walk([cwd / p for p in opts.paths], opts.extensions, rules, access=access)
+    check(found, inject=False)
+    left_out: dict[str, tuple[str, list[Path]]] = {}  # source -> (why, maps naming it)
     problems: list[Problem] = []
     notes: list[str] = []
     entries: list[tuple[str, Path, bytes]] = []  # (url, path, bytes)
@@ -134,7 +191,7 @@ def collect(
             continue
         seen[url] = f.path
         try:
-            entries.append((url, f.path, f.path.read_bytes()))
+            entries.append((url, f.path, read(f.path)))
         except OSError as exc:
             problems.append(Problem(str(f.path), f"cannot read ({exc.strerror}); fix or remove it"))
             unusable.append(url)
@@ -157,11 +214,22 @@ def collect(
                 unusable.append(url)
                 continue
             assert parsed is not None
+            if PENDING_KEY in parsed:
+                problems.append(Problem(str(path), INTERRUPTED))
+                unusable.append(url)
+                continue
             map_headers: dict[str, str] = {}
             map_id = debug_id_of_map(parsed)
             if map_id:
                 map_headers["debug-id"] = map_id
-            new = rewrite_map(parsed, path.parent, cwd, opts)
+            new = rewrite_map(
+                parsed,
+                path.parent,
+                cwd,
+                opts,
+                access=access,
+                left_out=_recorder(left_out, path),
+            )
             del parsed
             content = (
                 json.dumps(new, separators=(",", ":"), ensure_ascii=False).encode()
@@ -190,7 +258,13 @@ def collect(
             notes.append(f"{path}: no source map found (uploaded without one)")
         files.append(BundleFile(url, MINIFIED_SOURCE, data, headers, str(path)))
     files.sort(key=lambda f: f.url)
-    return Collected(files, problems, notes)
+    warnings = [
+        f"source {source!r} named by {where[0]}"
+        + (f" (and {len(where) - 1} more map(s))" if len(where) > 1 else "")
+        + f" {why}: left out of sourcesContent"
+        for source, (why, where) in sorted(left_out.items())
+    ]
+    return Collected(files, problems, notes, warnings)
 
 
 def location_is_data(reference: str) -> bool:

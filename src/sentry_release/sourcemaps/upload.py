@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sentry_release.config.settings import Settings
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output, human_bytes
-from sentry_release.paths import ensure_all_inside
+from sentry_release.paths import ensure_all_named, read_regular
 from sentry_release.sentry.client import SentryClient
 from sentry_release.sourcemaps.bundle import BundleFile, build_bundle, spool_bundle
 from sentry_release.sourcemaps.chunks import ChunkOptions, upload_bundle
-from sentry_release.sourcemaps.collect import collect
+from sentry_release.sourcemaps.collect import Collected, collect
+from sentry_release.sourcemaps.discover import load_ignore_rules
+from sentry_release.sourcemaps.inject import plan_paths
 from sentry_release.sourcemaps.legacy import upload_legacy
+from sentry_release.sourcemaps.preflight import preflight
 from sentry_release.sourcemaps.validate import report, too_large
 
 
@@ -51,17 +55,25 @@ class UploadResult:
 
 
 def upload_sourcemaps(
-    settings: Settings, client: SentryClient, version: str | None, out: Output
+    settings: Settings,
+    client: SentryClient,
+    version: str | None,
+    out: Output,
+    *,
+    collected: Collected | None = None,
 ) -> UploadResult:
-    """Discover, validate, bundle and upload source maps for `version`."""
+    """Collect (unless `run` already did), validate, bundle and upload source maps."""
     opts = settings.sourcemaps
     if not opts.paths:
         raise SourceMapError("no source map paths given: pass PATH (e.g. dist/)")
     settings.require("auth_token", "org", "projects")
     assert settings.org is not None
-    ensure_all_inside(opts.paths, settings.working_directory)
-    collected = collect(settings, out=out)
-    warnings = report(collected.problems, strict=opts.strict, out=out)
+    if collected is None:
+        ensure_all_named(opts.paths, settings.working_directory)
+        collected = collect(settings, out=out)
+    for line in collected.warnings:
+        out.warn(line)
+    warnings = [*collected.warnings, *report(collected.problems, strict=opts.strict, out=out)]
     for note in collected.notes:
         out.info(note)
     files = collected.files
@@ -151,6 +163,33 @@ def upload_sourcemaps(
     )
     _report(out, result)
     return result
+
+
+def prepare_upload(settings: Settings, out: Output) -> Collected | None:
+    """For `run`, before the release exists: check the build files and collect the upload once.
+
+    With inject on, inject is planned (nothing written) and the files are collected as it
+    will leave them, so an invalid map, a missing map, a FIFO or a read-only `dist/` stop the
+    run before its first write, and the upload step reuses this collection.
+    """
+    opts = settings.sourcemaps
+    if not opts.paths:
+        return None
+    preflight(settings)
+    cwd = settings.working_directory
+    planned: dict[Path, bytes] = {}
+    if opts.inject:
+        rules = load_ignore_rules(opts.ignore, cwd / opts.ignore_file if opts.ignore_file else None)
+        changes, _skipped = plan_paths(tuple(cwd / p for p in opts.paths), ignore=rules, inside=cwd)
+        for change in changes:
+            if change.js_text is not None:
+                planned[change.js_path] = change.js_text.encode("utf-8")
+            if change.map_path is not None and change.map_bytes is not None:
+                planned[change.map_path] = change.map_bytes
+    collected = collect(settings, read=lambda path: planned.pop(path, None) or read_regular(path))
+    if opts.strict:
+        report(collected.problems, strict=True, out=out)
+    return collected
 
 
 def _rows(files: Sequence[BundleFile]) -> tuple[UploadedFile, ...]:
