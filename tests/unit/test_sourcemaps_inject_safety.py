@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
-from sentry_release.sourcemaps.inject import inject_paths, inject_regular, snippet
+from sentry_release.paths import FileAccess
+from sentry_release.sourcemaps.discover import walk
+from sentry_release.sourcemaps.inject import inject_paths, inject_regular, locked, snippet
 from sentry_release.sourcemaps.vlq import decode_mappings, encode_mappings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"
@@ -171,3 +174,37 @@ def test_maps_of_a_bom_bundle_still_point_at_the_right_code(tmp_path: Path) -> N
         for segment in segments:
             # the generated text at each mapped position is the code line it came from
             assert lines[generated_line][segment[0] :].startswith(code[segment[2]][:8])
+
+
+# --- lock and temp files --------------------------------------------------------------------------
+
+
+def test_a_second_inject_of_the_same_folder_waits_then_gives_up_in_one_line(
+    tmp_path: Path,
+) -> None:
+    dist = tmp_path / "work" / "dist"
+    shutil.copytree(FIXTURES / "dist", dist)
+    with locked([dist]):
+        with pytest.raises(SourceMapError) as info, locked([dist / "."], wait=0.05):
+            pass
+        assert "another inject has held" in str(info.value)
+        assert info.value.exit_code == 2
+    with locked([dist], wait=0.05):  # released on exit
+        pass
+
+
+def test_temp_files_are_never_discovered_and_swept_by_the_next_inject(
+    tmp_path: Path, reference: dict[str, bytes]
+) -> None:
+    dist = tmp_path / "work" / "dist"
+    shutil.copytree(FIXTURES / "dist", dist)
+    leftover = dist / ".app.min.js.sentry-release-abcd1234.tmp"
+    leftover.write_text("half a bundle")
+    other = dist / ".keep.tmp"  # not ours: left alone
+    other.write_text("x")
+    found = walk([dist, leftover], ["js", "map", "tmp"], access=FileAccess.for_paths(dist.parent))
+    assert leftover not in {f.path for f in found}
+    inject(dist)
+    assert not leftover.exists() and other.exists()
+    other.unlink()
+    assert snapshot(dist) == reference
