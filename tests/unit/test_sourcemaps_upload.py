@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sentry_release.config.settings import SourceMapOptions
 from sentry_release.sentry.models import ChunkOptions
-from sentry_release.sourcemaps.upload import batches, rewrite_map
+from sentry_release.sourcemaps.chunks import batches
+from sentry_release.sourcemaps.collect import rewrite_map
 
 
 def chunks(*sizes: int) -> list[tuple[str, bytes]]:
@@ -46,7 +47,7 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
 
     from sentry_release.devserver.chunks import parse_multipart
     from sentry_release.sentry.client import SentryClient
-    from sentry_release.sourcemaps.upload import send_chunks
+    from sentry_release.sourcemaps.chunks import send_chunks
 
     data = [bytes([i]) * 1000 for i in range(5)]
     pieces = [(hashlib.sha1(d).hexdigest(), d) for d in data]
@@ -62,8 +63,8 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", url, callback=record)
         client = SentryClient("https://sentry.example.com/", "tok")
-        options = ChunkOptions(
-            url=url, compression=("gzip",), chunks_per_request=2, max_request_size=10**6
+        options = ChunkOptions.parse(
+            {"url": url, "compression": ["gzip"], "chunksPerRequest": 2, "maxRequestSize": 10**6}
         )
         wire = send_chunks(client, url, pieces, options, 3, lambda n: None)
         assert len(mock.calls) == 3

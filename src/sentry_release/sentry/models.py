@@ -237,6 +237,7 @@ DEFAULT_CHUNKS_PER_REQUEST = 64
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_WAIT = 300.0  # Sentry sends no maxWait; sentry-cli waits without a bound
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ class ChunkOptions:
     hash_algorithm: str = "sha1"
     compression: tuple[str, ...] = ()
     accept: tuple[str, ...] = ()
-    max_wait: float | None = None
+    max_wait: float = DEFAULT_MAX_WAIT
 
     @classmethod
     def parse(cls, data: object) -> ChunkOptions:
@@ -265,7 +266,7 @@ class ChunkOptions:
             value = _int(body.get(key), 0)
             return value if value > 0 else default
 
-        max_wait = body.get("maxWait")
+        max_wait = body.get("maxWait")  # sent by some compatible servers, not by Sentry
         return cls(
             url=url,
             chunk_size=positive("chunkSize", DEFAULT_CHUNK_SIZE),
@@ -276,14 +277,27 @@ class ChunkOptions:
             hash_algorithm=str(body.get("hashAlgorithm") or "sha1"),
             compression=tuple(str(c) for c in body.get("compression") or ()),
             accept=tuple(str(a) for a in body.get("accept") or ()),
-            max_wait=float(max_wait)
-            if isinstance(max_wait, (int, float)) and max_wait > 0
-            else None,
+            max_wait=float(_int(max_wait)) if _int(max_wait) > 0 else DEFAULT_MAX_WAIT,
         )
 
     def accepts(self, feature: str) -> bool:
         """Whether the server lists `feature` (`artifact_bundles`, `release_files` ...)."""
         return feature in self.accept
+
+    @property
+    def artifact_bundles(self) -> bool:
+        """Whether the server takes artifact bundles at all (else: legacy release files)."""
+        return self.accepts("artifact_bundles")
+
+    @property
+    def assemble_first(self) -> bool:
+        """`artifact_bundles_v2`: assemble before uploading, send only missing chunks."""
+        return self.accepts("artifact_bundles_v2")
+
+    @property
+    def gzip(self) -> bool:
+        """Whether chunks may be sent gzipped (`file_gzip`)."""
+        return "gzip" in self.compression
 
 
 # Sentry's ChunkFileState (`models/files/...`, sentry-cli `file_state.rs`).
