@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sentry_release.devserver import DevServer, Store
+from sentry_standin import DevServer, Store
 from sentry_release.redact import clear_secrets
 from tests.helpers import ORG, PROJECTS, TOKEN, cli_env
 

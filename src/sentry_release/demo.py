@@ -16,8 +16,8 @@ from sentry_release.config.settings import (
     Settings,
     SourceMapOptions,
 )
-from sentry_release.devserver.app import DevServer
-from sentry_release.devserver.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
+from sentry_standin.app import DevServer
+from sentry_standin.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sentry_release.config.settings import from_values
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from sentry_release.errors import ConfigError
 from tests.helpers import ORG, TOKEN, commit, git, make_repo, run_cli
 

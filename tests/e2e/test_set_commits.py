@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
-from sentry_release.devserver import DevServer
-from sentry_release.devserver.commits import add_repo
+from sentry_standin import DevServer
+from sentry_standin.commits import add_repo
 from tests.helpers import GIT_ENV, ORG, TOKEN, commit, git, make_repo, run_cli
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from sentry_release.devserver import DevServer
-from sentry_release.devserver.main import build_server
+from sentry_standin import DevServer
+from sentry_standin.main import build_server
 
 TOKEN = "t0k3n"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sentry_release.devserver.faults import FaultPlan, fault_plan
+from sentry_standin.faults import FaultPlan, fault_plan
 from sentry_release.errors import ConfigError
 
 DEPLOYS = "/api/0/organizations/acme/releases/1.0/deploys/"

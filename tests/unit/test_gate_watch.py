@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sentry_release.config.settings import DeployOptions, GatePolicy, Settings
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from sentry_release.errors import AuthError, ConfigError
 from sentry_release.gate.policy import FAIL, INCONCLUSIVE, PASS
 from sentry_release.gate.watch import effective_poll, render_markdown, run_gate

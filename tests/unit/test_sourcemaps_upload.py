@@ -43,7 +43,7 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
 
     import responses
 
-    from sentry_release.devserver.chunks import parse_multipart
+    from sentry_standin.chunks import parse_multipart
     from sentry_release.sentry.client import SentryClient
     from sentry_release.sourcemaps.upload import send_chunks
 

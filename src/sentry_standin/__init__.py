@@ -6,7 +6,7 @@ workflows, and as the server of every end-to-end test.
 
 from __future__ import annotations
 
-from sentry_release.devserver.app import DevServer
-from sentry_release.devserver.store import Store
+from sentry_standin.app import DevServer
+from sentry_standin.store import Store
 
 __all__ = ["DevServer", "Store"]

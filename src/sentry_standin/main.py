@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from sentry_release.devserver.app import DevServer
-from sentry_release.devserver.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
+from sentry_standin.app import DevServer
+from sentry_standin.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
 from sentry_release.errors import ConfigError
 
 
@@ -44,7 +44,7 @@ def build_server(
         state_file=state,
     )
     if repos:
-        from sentry_release.devserver.commits import add_repo
+        from sentry_standin.commits import add_repo
 
         for org in orgs or (DEFAULT_ORG,):
             for flag in repos:
@@ -52,7 +52,7 @@ def build_server(
                 add_repo(store, org, name, url)
     fault_plan = None
     if faults:
-        from sentry_release.devserver.faults import FaultPlan
+        from sentry_standin.faults import FaultPlan
 
         fault_plan = FaultPlan.parse(faults)
     return DevServer(store, host=host, port=port, faults=fault_plan, verbose=verbose)

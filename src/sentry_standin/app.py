@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from sentry_release.devserver.store import Store
+from sentry_standin.store import Store
 
 NOT_FOUND = "The requested resource does not exist"
 MAX_BODY = 256 * 1024 * 1024
@@ -328,4 +328,4 @@ class DevServer:
 def _load_routes() -> None:
     """Import every area module so their `@route`s register (modules import once; an area
     imported earlier on its own, like `commits` for `--repo`, must not stop the others)."""
-    from sentry_release.devserver import chunks, commits, events, releases  # noqa: F401
+    from sentry_standin import chunks, commits, events, releases  # noqa: F401

@@ -17,7 +17,7 @@ import re
 import zipfile
 from typing import Any
 
-from sentry_release.devserver.app import (
+from sentry_standin.app import (
     HTTPError,
     Request,
     Response,
@@ -25,8 +25,8 @@ from sentry_release.devserver.app import (
     paginate,
     route,
 )
-from sentry_release.devserver.faults import fault_plan
-from sentry_release.devserver.store import Store, now_iso
+from sentry_standin.faults import fault_plan
+from sentry_standin.store import Store, now_iso
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 PROJECT = r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)"

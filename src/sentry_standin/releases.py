@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sentry_release.devserver import commits as commit_area
-from sentry_release.devserver.app import (
+from sentry_standin import commits as commit_area
+from sentry_standin.app import (
     HTTPError,
     Request,
     Response,
@@ -13,7 +13,7 @@ from sentry_release.devserver.app import (
     paginate,
     route,
 )
-from sentry_release.devserver.store import Store, now_iso, parse_iso, to_iso
+from sentry_standin.store import Store, now_iso, parse_iso, to_iso
 from sentry_release.version import BAD_CHARS, MAX_LENGTH, RESERVED
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"

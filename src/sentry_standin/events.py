@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from sentry_release.devserver.app import HTTPError, Request, Response, paginate, route
-from sentry_release.devserver.store import Store, parse_iso, to_iso
+from sentry_standin.app import HTTPError, Request, Response, paginate, route
+from sentry_standin.store import Store, parse_iso, to_iso
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 INGEST = r"/api/(?P<project_id>\d+)"
