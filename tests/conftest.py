@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sentry_standin import DevServer, Store
 from sentry_release.redact import clear_secrets
+from sentry_standin import DevServer, Store
 from tests.helpers import ORG, PROJECTS, TOKEN, cli_env
 
 

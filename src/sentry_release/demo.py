@@ -16,12 +16,12 @@ from sentry_release.config.settings import (
     Settings,
     SourceMapOptions,
 )
-from sentry_standin.app import DevServer
-from sentry_standin.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
 from sentry_release.steps.pipeline import run
+from sentry_standin.app import DevServer
+from sentry_standin.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
 
 DEMO_ENV = {
     "GIT_AUTHOR_NAME": "Demo Dev",

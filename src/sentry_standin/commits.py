@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sentry_release.errors import GitError
 from sentry_standin.app import HTTPError, Request, Response, paginate, route
 from sentry_standin.store import Store, now_iso, parse_iso, to_iso
-from sentry_release.errors import GitError
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 RELEASE = ORG + r"/releases/(?P<version>[^/]+)"

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from sentry_release.errors import ConfigError
 from sentry_standin.app import DevServer
 from sentry_standin.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
-from sentry_release.errors import ConfigError
 
 
 def parse_repo_flag(value: str) -> tuple[str, str]:

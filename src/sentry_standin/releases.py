@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentry_release.version import BAD_CHARS, MAX_LENGTH, RESERVED
 from sentry_standin import commits as commit_area
 from sentry_standin.app import (
     HTTPError,
@@ -14,7 +15,6 @@ from sentry_standin.app import (
     route,
 )
 from sentry_standin.store import Store, now_iso, parse_iso, to_iso
-from sentry_release.version import BAD_CHARS, MAX_LENGTH, RESERVED
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 RELEASE = ORG + r"/releases/(?P<version>[^/]+)"
