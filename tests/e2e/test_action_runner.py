@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from tests.helpers import GIT_ENV, ORG, TOKEN, make_repo
 from tests.unit.test_action import parse_outputs
 
@@ -313,7 +313,7 @@ def test_default_set_commits_associates_the_history_and_reports_it(
 
 
 def test_manual_commits_from_repo_commit_previous_commit(server: DevServer, tmp_path: Path) -> None:
-    from sentry_release.devserver.commits import add_repo
+    from sentry_standin.commits import add_repo
 
     origin = tmp_path / "origin"
     shas = make_repo(origin, commits=4)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN
 
 SENTRY_CLI = shutil.which("sentry-cli")

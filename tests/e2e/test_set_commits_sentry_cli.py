@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from sentry_release.devserver import DevServer
-from sentry_release.devserver.commits import add_repo
+from sentry_standin import DevServer
+from sentry_standin.commits import add_repo
 from tests.e2e.test_set_commits import git_says, held_commits, linear_history, read_all
 from tests.helpers import ORG, git, make_repo, run_cli
 
