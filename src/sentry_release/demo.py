@@ -21,7 +21,7 @@ from sentry_release.devserver.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
-from sentry_release.steps.pipeline import run
+from sentry_release.steps.pipeline import PipelineResult, run
 
 DEMO_ENV = {
     "GIT_AUTHOR_NAME": "Demo Dev",
@@ -78,7 +78,7 @@ def write_demo_bundle(dist: Path) -> None:
     (dist / "app.min.js.map").write_text(json.dumps(DEMO_MAP), encoding="utf-8")
 
 
-def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> None:
+def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> PipelineResult:
     """Start the stand-in, run the pipeline, read the result back, print it."""
     workdir = Path(tempfile.mkdtemp(prefix="sentry-release-demo-")) if repo_path is None else None
     try:
@@ -120,6 +120,7 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> N
                     ]
                 ],
             )
+            return result
     finally:
         if workdir is not None and not keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from sentry_release import action
-from sentry_release.config.settings import Settings
+from sentry_release import action, report
+from sentry_release.config.settings import Settings, from_values
 from sentry_release.errors import ConfigError, GateFailed
 from sentry_release.gate.policy import GateReport
 from sentry_release.sourcemaps.inject import InjectedFile, InjectResult
@@ -173,7 +173,7 @@ def test_defaults_in_action_yml_give_the_same_settings_as_no_inputs(tmp_path: Pa
 
     def settings(env: dict[str, str]) -> Settings:
         config = action.action_config(env)
-        return action.from_values(config.values, cwd=tmp_path, home=None)
+        return from_values(config.values, cwd=tmp_path, home=None)
 
     assert settings({**base, **defaults}) == settings(base)
 
@@ -394,6 +394,15 @@ def full_result() -> PipelineResult:
                 "level": "error",
                 "counted": True,
             },
+            {  # new, but below the floors: shown, not counted
+                "id": "100",
+                "title": "Noise",
+                "events": 1,
+                "users": 1,
+                "level": "error",
+                "counted": False,
+                "why": "1 event < min_events 3",
+            },
         ),
     )
     return result
@@ -401,10 +410,10 @@ def full_result() -> PipelineResult:
 
 def test_summary_shows_every_step_a_person_looks_for() -> None:
     settings = Settings(url="https://sentry.example.com/", org="acme", projects=("web", "api"))
-    state = action.RunState("web@1.2.3", "git tag at HEAD", settings, full_result())
+    state = report.RunState("web@1.2.3", "git tag at HEAD", settings, full_result())
     state.error = GateFailed("deploy gate failed: 2 new issues (max 0)")
     state.failed_step = None
-    md = action.render_summary(state)
+    md = report.render_summary(state)
     link = "https://sentry.example.com/organizations/acme/releases/web%401.2.3/"
     assert md.startswith(f"## ❌ Sentry release [`web@1.2.3`]({link})")
     assert "| Release | created |" in md and "| Finalized | yes |" in md
@@ -431,14 +440,14 @@ def test_summary_of_a_failed_step_keeps_what_was_done() -> None:
     partial.release = ReleaseResult("1.0", False, ("web",), {})
     from sentry_release.errors import SentryAPIError
 
-    state = action.RunState("1.0", "explicit", settings, partial, failed_step="Finalize release")
+    state = report.RunState("1.0", "explicit", settings, partial, failed_step="Finalize release")
     state.error = SentryAPIError("Sentry answered 500 on PUT: boom")
-    md = action.render_summary(state)
+    md = report.render_summary(state)
     assert "| Failed step | **Finalize release** |" in md
     assert "| Release | already existed |" in md and "| Finalized | no |" in md
     assert "### ❌ Sentry API error" in md and "> Sentry answered 500 on PUT: boom" in md
     assert "### Deploy" not in md and "### Commits" not in md
-    outputs = action.outputs_for(state)
+    outputs = report.outputs_for(state)
     assert outputs == {
         "release": "1.0",
         "version": "1.0",
@@ -451,22 +460,22 @@ def test_summary_of_a_failed_step_keeps_what_was_done() -> None:
 
 
 def test_outputs_from_a_full_result() -> None:
-    state = action.RunState("web@1.2.3", "tag", None, full_result())
-    assert action.outputs_for(state) == {
+    state = report.RunState("web@1.2.3", "tag", None, full_result())
+    assert report.outputs_for(state) == {
         "release": "web@1.2.3",
         "version": "web@1.2.3",
         "commits": "10",
         "bundle_ids": "bundle-1 bundle-2",
         "deploy_id": "77",
         "gate_verdict": "FAIL",
-        "new_issues": "2",
+        "new_issues": "2",  # counted ones: the third is below the floors
     }
-    assert tuple(action.outputs_for(state)) == action.OUTPUT_NAMES
+    assert tuple(report.outputs_for(state)) == report.OUTPUT_NAMES
 
 
 def test_summary_without_a_version_still_says_what_failed() -> None:
-    state = action.RunState(error=ConfigError("finalize must be true or false, got 'maybe'"))
-    md = action.render_summary(state)
+    state = report.RunState(error=ConfigError("finalize must be true or false, got 'maybe'"))
+    md = report.render_summary(state)
     assert md.startswith("## ❌ Sentry release\n")
     assert "### ❌ Invalid configuration" in md and "got 'maybe'" in md
 
