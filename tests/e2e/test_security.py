@@ -91,6 +91,7 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # a sweep: every command, each in its own process
 def test_every_command_under_debug_never_prints_the_token(
     leaky_server: DevServer, repo: Path, tmp_path: Path
 ) -> None:

@@ -113,5 +113,5 @@ def test_the_stand_in_imports_nothing_of_the_product() -> None:
         and not (m == STANDIN or m.startswith(STANDIN + "."))
     }
     if found and STANDIN.startswith(PRODUCT + "."):
-        pytest.xfail(f"{STANDIN} still lives inside the product: {sorted(found)}")
+        pytest.xfail(f"{STANDIN} still lives inside the product ({len(found)} imports of it)")
     assert not found, sorted(found)

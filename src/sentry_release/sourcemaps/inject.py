@@ -216,7 +216,6 @@ class Change:
     js_text: str | None  # None: unchanged
     map_path: Path | None = None
     map_bytes: bytes | None = None
-    fresh_map_id: bool = False
 
 
 def plan_file(
@@ -255,9 +254,7 @@ def plan_file(
         encoded = base64.b64encode(dump_map(new_map)).decode("ascii")
         return Change(js_path, debug_id, replace_map_url(new_text, DATA_PREAMBLE + encoded))
     assert ref.url is not None
-    return Change(
-        js_path, debug_id, new_text, Path(ref.url), dump_map(new_map), fresh_map_id=own is None
-    )
+    return Change(js_path, debug_id, new_text, Path(ref.url), dump_map(new_map))
 
 
 # --- I/O ----------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import requests
 import yaml
 
 from sentry_release.devserver import DevServer
-from tests.helpers import GIT_ENV, ORG, TOKEN, make_repo
+from sentry_release.runtime import TIME_SCALE_ENV
+from tests.helpers import GIT_ENV, ORG, TIME_SCALE, TOKEN, make_repo
 from tests.unit.test_action import parse_outputs
 
 ROOT = Path(__file__).parents[2]
@@ -92,6 +93,7 @@ def run_step(
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
         "RUNNER_OS": "Linux",
+        TIME_SCALE_ENV: str(TIME_SCALE),
     }
     full = {**base, **GIT_ENV, **runner, **input_env(inputs), **(env or {})}
     done = subprocess.run(
