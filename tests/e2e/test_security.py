@@ -247,7 +247,7 @@ def test_action_never_shows_the_token(
 ) -> None:
     """stdout, stderr, $GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT hold no trace of the token;
     the only occurrence allowed is the `::add-mask::` command the runner consumes."""
-    from tests.e2e.test_action_runner import run_step
+    from tests.action.test_runner import run_step
 
     extra = dict(extra_env)
     plan = FaultPlan.parse(extra.pop("FAULTS", ""))
