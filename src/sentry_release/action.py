@@ -25,19 +25,11 @@ from sentry_release.redact import redact, register_secret
 from sentry_release.report import RunState, outputs_for, render_summary
 from sentry_release.runtime import Runtime, report_failure
 
-# Every input is an option of config/options.py (its input name there); these few shape the
-# run here rather than in Settings.
-LOCAL_INPUTS = (
-    "repo",
-    "commit",
-    "previous_commit",
-    "working_directory",
-    "disable_telemetry",
-    "disable_safe_directory",
-)
-# getsentry/action-release's old names, still accepted (with a warning).
-DEPRECATED = {o.input: o.replaced_by for o in OPTIONS if o.input and o.replaced_by}
+# Every input is an option of config/options.py. Those with a Settings field map to its value
+# name; the others (repo, commit, previous_commit, working_directory, disable_*) shape the run
+# here; the deprecated ones (getsentry/action-release's old names) still work, with a warning.
 INPUTS = {o.input: o.key for o in OPTIONS if o.input and o.field}  # input -> value name
+DEPRECATED = {o.input: o.replaced_by for o in OPTIONS if o.input and o.replaced_by}
 KNOWN_INPUTS = frozenset(BY_INPUT)
 
 

@@ -18,8 +18,8 @@ import yaml
 
 from sentry_release.devserver import DevServer
 from sentry_release.runtime import TIME_SCALE_ENV
-from tests.helpers import GIT_ENV, ORG, TIME_SCALE, TOKEN, make_repo
 from tests.action.test_action import parse_outputs
+from tests.helpers import GIT_ENV, ORG, TIME_SCALE, TOKEN, make_repo
 
 ROOT = Path(__file__).parents[2]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))

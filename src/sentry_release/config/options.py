@@ -87,7 +87,9 @@ class Option:
     def cli_help(self) -> str:
         """The `--help` line: help, then the default and the env var."""
         text = self.help
-        shown = _show(self.default)
+        shown = "" if self.switch == "off" else _show(self.default)
+        if shown and self.kind == "duration":
+            shown += "s"
         if shown and "[default:" not in text:
             text += f" [default: {shown}]"
         if self.env:
@@ -217,7 +219,7 @@ OPTIONS: tuple[Option, ...] = (
       field="sourcemaps.ignore", description="Space separated globs of files not to upload."),
     O("ignore_file", ".gitignore-style file of globs to ignore.", MAPS, ("--ignore-file",),
       field="sourcemaps.ignore_file"),
-    O("strict", "Validation problems are errors (default) or warnings.", MAPS, ("--strict",),
+    O("strict", "Validation problems are errors (or, --no-strict, warnings).", MAPS, ("--strict",),
       kind="bool", switch="pair", field="sourcemaps.strict"),
     O("wait", "Wait until Sentry processed the bundle.", MAPS, ("--wait",), kind="bool",
       switch="pair", field="sourcemaps.wait"),
