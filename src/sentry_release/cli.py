@@ -210,19 +210,13 @@ def finalize_cmd(version: str | None, released: str | None, **values: Any) -> No
 
 @command("deploy", *CONNECTION, *DEPLOY)
 @click.argument("version", required=False)
-@click.option(
-    "--new",
-    "force_new",
-    is_flag=True,
-    help="Record a new deploy even if this (environment, name) is already recorded.",
-)
-def deploy_cmd(version: str | None, force_new: bool, **values: Any) -> None:
+def deploy_cmd(version: str | None, **values: Any) -> None:
     """Record a deploy of a release to an environment."""
     from sentry_release.steps.deploy import record_deploy
 
     rt = runtime(values, need=("auth_token", "org", "environment"))
     name = rt.version(version)
-    result = record_deploy(rt.settings, rt.client(), name, force_new=force_new)
+    result = record_deploy(rt.settings, rt.client(), name)
     rt.out.result(report.deploy_line(result, name, rt.settings.deploy.environment))
     if rt.out.json_mode:
         rt.out.json({"version": name, "id": result.id, **report.json_object(result)})
@@ -241,10 +235,7 @@ def deploys_cmd(version: str | None, **values: Any) -> None:
         return
     rt.out.table(
         ["id", "environment", "name", "finished"],
-        [
-            [d["id"], d["environment"], d.get("name") or "", d.get("dateFinished") or ""]
-            for d in deploys
-        ],
+        [[d.id, d.environment, d.name or "", d.date_finished or ""] for d in deploys],
     )
 
 
@@ -263,11 +254,11 @@ def info_cmd(version: str | None, **values: Any) -> None:
         ["version", "created", "released", "commits", "deploys"],
         [
             [
-                rel["version"],
-                rel.get("dateCreated") or "",
-                rel.get("dateReleased") or "(not final)",
-                str(rel.get("commitCount", 0)),
-                str(rel.get("deployCount", 0)),
+                rel.version,
+                rel.date_created or "",
+                rel.date_released or "(not final)",
+                str(rel.commit_count),
+                str(rel.deploy_count),
             ]
         ],
     )
@@ -345,6 +336,28 @@ def gate_cmd(version: str | None, **values: Any) -> None:
     if rt.out.json_mode:
         rt.out.json(result.to_dict())
     enforce_gate(rt.settings, result)
+
+
+@command("check", *CONNECTION, *SECTIONS[1:])
+@click.argument("version", required=False)
+def check_cmd(version: str | None, **values: Any) -> None:
+    """Check, before anything is written, that this configuration can run: the URL answers,
+    the token is accepted, the org and projects exist, the token holds every needed scope."""
+    from sentry_release.errors import ConfigError
+    from sentry_release.steps.check import run_check
+
+    values["release"] = version or values.get("release")
+    rt = runtime(values, need=("auth_token", "org"))
+    result = run_check(rt.settings, rt.client())
+    if rt.out.json_mode:
+        rt.out.json(report.json_object(result))
+    else:
+        rt.out.table(
+            ["check", "status", "detail"], [[r.what, r.status, r.detail] for r in result.rows]
+        )
+    if not result.ok:
+        first = result.problems[0]
+        raise ConfigError(f"check failed: {first.what}: {first.status} ({first.detail})")
 
 
 @command("run", *CONNECTION, *SECTIONS[1:])

@@ -110,12 +110,12 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> P
                 ["release", "finalized", "commits", "bundles", "deploys", "environment", "gate"],
                 [
                     [
-                        release["version"],
-                        release.get("dateReleased") or "no",
-                        str(release.get("commitCount", 0)),
+                        release.version,
+                        release.date_released or "no",
+                        str(release.commit_count),
                         ", ".join(result.upload.bundle_ids) if result.upload else "none",
                         str(len(deploys)),
-                        ", ".join(d["environment"] for d in deploys),
+                        ", ".join(d.environment for d in deploys),
                         result.gate.verdict if result.gate else "off",
                     ]
                 ],

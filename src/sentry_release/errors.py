@@ -57,10 +57,22 @@ class SentryAPIError(SentryReleaseError):
         self.method = method
         self.endpoint = endpoint
 
+    def with_note(self, note: str) -> SentryAPIError:
+        """The same error with `note` appended to its message (errors are not edited)."""
+        return type(self)(
+            super().__str__() + note,
+            status=self.status,
+            detail=self.detail,
+            method=self.method,
+            endpoint=self.endpoint,
+        )
+
 
 class AuthError(SentryAPIError):
-    """401/403: the token is wrong, expired or lacks a scope."""
+    """401/403: the token is wrong, expired or lacks a scope: a configuration error in every
+    step (the gate included), since no retry or policy can fix it."""
 
+    exit_code = 2
     title = "Sentry authentication failed"
 
 
@@ -74,6 +86,7 @@ class NetworkError(SentryAPIError):
     """Sentry could not be reached or did not answer in time."""
 
     title = "Sentry unreachable"
+    unsent = False  # True when the request provably never reached the server
 
 
 class UploadError(SentryAPIError):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentry_release.errors import GitError
+from sentry_release.redact import strip_userinfo
 
 if TYPE_CHECKING:
     import git as gitpython
@@ -98,11 +99,13 @@ class GitRepo:
         return bool(self.git("status", "--porcelain", "--untracked-files=no").strip())
 
     def remote_url(self, name: str = "origin") -> str | None:
-        """The fetch URL of a remote, or None when there is no such remote."""
+        """The fetch URL of a remote without credentials (`https://user:TOKEN@host/...` as
+        GitLab CI clones), or None when there is no such remote."""
         try:
-            return self.git("remote", "get-url", name).strip() or None
+            url = self.git("remote", "get-url", name).strip()
         except GitError:
             return None
+        return strip_userinfo(url) or None
 
     def is_shallow(self) -> bool:
         """True for `--depth` clones (actions/checkout's default)."""

@@ -1,48 +1,134 @@
-"""Path safety: files the tool reads for upload must stay inside the working directory.
+"""The file-access policy for everything the tool reads from the build.
 
-A source-map path like `../../etc` or a symlink in `dist/` pointing at `~/.ssh` would
-otherwise upload files the user never meant to publish. Pure apart from resolving links.
+Who controls what (docs/security.md): the paths on the command line (or the `sourcemaps`
+input) come from the workflow author and are taken as given; what is found under them, and
+every path a source map names in `sources`, comes from the repository or a pull request and
+is read only when it resolves (symlinks followed) inside a root: the working directory or a
+directory the user named. `/proc`, `/sys` and `/dev` are never read (a map naming
+`/proc/self/environ` would upload the token), and only regular files are opened, never FIFOs,
+devices or sockets (a FIFO in `dist/` would hang the step).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import errno
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sentry_release.errors import ConfigError
 
+NEVER_READ = (Path("/proc"), Path("/sys"), Path("/dev"))
 
-def ensure_inside(path: Path | str, root: Path | str, *, name: str = "path") -> Path:
-    """`path` resolved (symlinks followed, relative to `root`); ConfigError when it leaves `root`.
 
-    The check runs on the resolved path, so a link inside `root` whose target is outside is
-    refused just like `../outside`. The path need not exist (resolution is non-strict).
+class NotRegularFile(OSError):
+    """A FIFO, device, socket or directory where a file was expected (never opened)."""
+
+
+class OutsideRoot(OSError):
+    """A path that resolves outside every root, or into /proc, /sys or /dev."""
+
+
+def file_kind(mode: int) -> str:
+    """`a FIFO`, `a device`, ...: what a non-regular file is, for messages."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def mode_of(path: Path) -> int:
+    """`st_mode` following links, 0 when it cannot be stat'ed (a dangling link)."""
+    try:
+        return path.stat().st_mode
+    except (OSError, ValueError):
+        return 0
+
+
+def is_never_read(resolved: Path) -> bool:
+    """Whether a resolved path lies in /proc, /sys or /dev."""
+    return any(resolved == top or top in resolved.parents for top in NEVER_READ)
+
+
+def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
+    """Read a regular file, refusing anything else before it is opened.
+
+    The type is checked with `stat` (which never blocks), the file is opened non-blocking
+    and checked again on the descriptor, so a file swapped for a FIFO in between cannot hang.
     """
-    base = Path(root).resolve()
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegularFile(errno.EINVAL, f"{file_kind(st.st_mode)}, not a file", str(path))
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, f"{file_kind(mode)}, not a file", str(path))
+        return handle.read() if limit is None else handle.read(limit)
+
+
+@dataclass(frozen=True)
+class FileAccess:
+    """Roots (resolved) under which build files may be read."""
+
+    roots: tuple[Path, ...]
+
+    @classmethod
+    def for_paths(cls, cwd: Path | str, paths: Iterable[Path | str] = ()) -> FileAccess:
+        """The working directory plus every directory the user named (a file: its folder).
+
+        A named path is the user's choice and is taken as given, wherever it leads, except
+        into /proc, /sys or /dev (ConfigError, exit 2).
+        """
+        base = Path(cwd).resolve()
+        roots = [base]
+        for path in paths:
+            resolved = named(path, base)
+            is_file = resolved.exists() and not resolved.is_dir()
+            roots.append(resolved.parent if is_file else resolved)
+        return cls(tuple(dict.fromkeys(roots)))
+
+    def resolve(self, path: Path | str) -> Path | None:
+        """`path` with symlinks resolved if it is inside a root and readable there, else None."""
+        try:
+            resolved = Path(path).resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            return None
+        if is_never_read(resolved):
+            return None
+        if any(resolved == root or root in resolved.parents for root in self.roots):
+            return resolved
+        return None
+
+    def read(self, path: Path | str, *, limit: int | None = None) -> bytes:
+        """The bytes of a regular file inside a root; OutsideRoot / NotRegularFile otherwise."""
+        resolved = self.resolve(path)
+        if resolved is None:
+            raise OutsideRoot(errno.EACCES, "outside the working directory", str(path))
+        return read_regular(resolved, limit=limit)
+
+
+def named(path: Path | str, base: Path) -> Path:
+    """A path the user named, resolved against `base`; only /proc, /sys, /dev are refused."""
     given = Path(path).expanduser()
-    candidate = (given if given.is_absolute() else base / given).resolve()
-    if candidate != base and base not in candidate.parents:
-        via = " through a symlink" if _has_symlink(given, base) else ""
+    resolved = (given if given.is_absolute() else base / given).resolve()
+    if is_never_read(resolved):
         raise ConfigError(
-            f"{name} {str(path)!r} leads{via} outside the working directory {base}: "
-            "pass a path inside it (or set working_directory / --cwd)"
+            f"source map path {str(path)!r} leads into {resolved}, which is never read: "
+            "pass the build output directory"
         )
-    return candidate
+    return resolved
 
 
-def _has_symlink(path: Path, base: Path) -> bool:
-    """Whether any existing component of `path` (under `base`) is a symlink."""
-    current = path if path.is_absolute() else base / path
-    for part in (current, *current.parents):
-        if part == base or base not in part.parents:
-            break
-        if part.is_symlink():
-            return True
-    return False
-
-
-def ensure_all_inside(
-    paths: Iterable[Path | str], root: Path | str, *, name: str = "source map path"
-) -> tuple[Path, ...]:
-    """`ensure_inside` for every path the user gave (checked before any request is sent)."""
-    return tuple(ensure_inside(p, root, name=name) for p in paths)
+def ensure_all_named(paths: Sequence[Path | str], cwd: Path | str) -> tuple[Path, ...]:
+    """Every path the user named, resolved; only /proc, /sys and /dev are refused."""
+    base = Path(cwd).resolve()
+    return tuple(named(p, base) for p in paths)

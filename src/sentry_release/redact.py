@@ -11,13 +11,21 @@ import base64
 import re
 import threading
 from collections.abc import Mapping
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 _MIN_SECRET_LENGTH = 4
 _secrets: set[str] = set()
 _lock = threading.Lock()
 _BEARER_RE = re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+# `scheme://user:secret@host`: credentials in URLs (git remotes as GitLab CI clones them,
+# a SENTRY_URL with basic auth, a health URL).
+_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+# Query parameters named like secrets (`?token=...`, `&api_key=...`, signed URLs).
+_SECRET_PARAM_RE = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|key|auth|sig|"
+    r"signature|credential|session)[a-z0-9_.-]*)=)[^&#\s]+"
+)
 
 
 def encodings(secret: str) -> tuple[str, ...]:
@@ -32,10 +40,13 @@ def encodings(secret: str) -> tuple[str, ...]:
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret so that `redact` removes it from any later text."""
-    if value and len(value.strip()) >= _MIN_SECRET_LENGTH:
-        with _lock:
-            _secrets.add(value.strip())
+    """Remember a secret so that `redact` removes it from any later text; each line of a
+    multi-line value too (a pasted token with a line break must not leak its second half)."""
+    if not value:
+        return
+    parts = {value.strip(), *(line.strip() for line in value.splitlines())}
+    with _lock:
+        _secrets.update(p for p in parts if len(p) >= _MIN_SECRET_LENGTH)
 
 
 def redact(text: str) -> str:
@@ -48,7 +59,20 @@ def redact(text: str) -> str:
                 text = text.replace(form, REDACTED)
     if "earer" in text:
         text = _BEARER_RE.sub(lambda m: m.group(1) + REDACTED, text)
+    if "@" in text:
+        text = _USERINFO_RE.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    if "=" in text:
+        text = _SECRET_PARAM_RE.sub(lambda m: m.group(1) + REDACTED, text)
     return text
+
+
+def strip_userinfo(url: str) -> str:
+    """The URL without `user:password@`, before it is used or sent anywhere (a git remote's
+    credentials must not become part of a repository name in Sentry)."""
+    parts = urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return url
 
 
 def clear_secrets() -> None:

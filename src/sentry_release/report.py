@@ -53,8 +53,7 @@ def finalized_line(version: str) -> str:
 
 def deploy_line(result: DeployResult, version: str, environment: str | None) -> str:
     """`deploy`'s outcome."""
-    verb = "Recorded" if result.created else "Deploy already recorded:"
-    return f"{verb} deploy {result.id} of {version} to {environment}"
+    return f"Recorded deploy {result.id} of {version} to {environment}"
 
 
 def inject_line(result: InjectResult, *, dry_run: bool) -> str:
@@ -270,18 +269,17 @@ def render_summary(state: RunState) -> str:
     deploy = result.deploy if result else None
     if deploy is not None:
         record = deploy.deploy
-        env = record.get("environment") or (settings.deploy.environment if settings else "")
+        env = record.environment or (settings.deploy.environment if settings else "")
         lines += ["### Deploy", ""]
         rows = [["Environment", f"`{env}`"], ["Deploy id", str(deploy.id)]]
-        if record.get("name"):
-            rows.append(["Name", str(record["name"])])
-        if record.get("url"):
-            rows.append(["URL", str(record["url"])])
-        if record.get("dateStarted"):
-            rows.append(["Started", str(record["dateStarted"])])
-        if record.get("dateFinished"):
-            rows.append(["Finished", str(record["dateFinished"])])
-        rows.append(["Recorded by this run", "yes" if deploy.created else "no (already there)"])
+        for label, value in (
+            ("Name", record.name),
+            ("URL", record.url),
+            ("Started", record.date_started),
+            ("Finished", record.date_finished),
+        ):
+            if value:
+                rows.append([label, value])
         lines += _table(["", ""], rows)
         lines.append("")
 

@@ -46,9 +46,10 @@ FAULTS: dict[str, tuple[str, str]] = {
     "500 on finalize": (f"PUT {ONE}=500@1", "500"),
     "502 twice on create": (f"POST {REL}=502@1-2", "502"),
     "503 on deploy create": (f"POST {DEPLOYS}=503@1", "503"),
-    "504 on deploy list": (f"GET {DEPLOYS}=504@1", "504"),
+    # The deploy list is read only to recover a lost POST: fail both.
+    "504 on deploy list": (f"POST {DEPLOYS}=503@1;GET {DEPLOYS}=504@1", "504"),
     "latency": (f"{REL}*=delay:0.2@1,3", "delay:0.2"),
-    "latency beyond the read timeout": (f"GET {DEPLOYS}=delay:1.5@1", "delay:1.5"),
+    "latency beyond the read timeout": (f"PUT {ONE}=delay:1.5@1", "delay:1.5"),
     "reset before handling (create)": (f"POST {REL}=reset@1", "reset"),
     "reset before handling (deploy)": (f"POST {DEPLOYS}=reset@1", "reset"),
     "reset after handling (create)": (f"POST {REL}=reset-after@1", "reset-after"),
@@ -120,10 +121,13 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[tuple[DevServer, FaultPla
 
 
 def test_fault_free_run_is_the_baseline(server: DevServer, env: dict[str, str], tmp_path: Path):
-    for runner in (sequence, pipeline):
-        for done in runner({**env, **FAST}, tmp_path):
-            assert done.returncode == 0, done.stderr
+    for done in sequence({**env, **FAST}, tmp_path):
+        assert done.returncode == 0, done.stderr
     assert snapshot(server.url) == EXPECTED
+    # `run` after the separate commands: the release stays one, the deploy step records again.
+    for done in pipeline({**env, **FAST}, tmp_path):
+        assert done.returncode == 0, done.stderr
+    assert snapshot(server.url) == [{**EXPECTED[0], "deploys": [("production", "")] * 2}]
 
 
 @pytest.mark.parametrize("runner", [sequence, pipeline], ids=["new-finalize-deploy", "run"])
@@ -197,7 +201,7 @@ def test_dev_server_faults_flag_in_a_subprocess(tmp_path: Path) -> None:
     """`sentry-release dev-server --faults` as a user would start it."""
     spec = (
         f"seed=3;POST {REL}=503@1;PUT {ONE}=429:1@1;POST {DEPLOYS}=reset-after@1;"
-        f"GET {DEPLOYS}=502@2"
+        f"GET {DEPLOYS}=502@1"
     )
     proc = subprocess.Popen(
         [
@@ -253,28 +257,29 @@ def test_bad_fault_spec_is_refused_in_one_line() -> None:
     ]
 
 
-def test_rerunning_the_pipeline_changes_nothing(
+def test_rerunning_the_pipeline_records_a_deploy_per_run_and_nothing_else(
     server: DevServer, env: dict[str, str], tmp_path: Path
 ) -> None:
+    # As action-release and `sentry-cli deploys new` do: a re-run job deploys again (so a
+    # rollback A, B, A is recorded); the release, its projects and finalization stay one.
     for _ in range(2):
         for done in pipeline({**env, **FAST}, tmp_path):
             assert done.returncode == 0, done.stderr
-    assert "Deploy already recorded" in done.stdout
-    assert snapshot(server.url) == EXPECTED
+    assert snapshot(server.url) == [{**EXPECTED[0], "deploys": [("production", "")] * 2}]
     posts = [r for r in server.store.requests if r["method"] == "POST" and "deploys" in r["path"]]
-    assert len(posts) == 1
+    assert len(posts) == 2
 
 
 @pytest.mark.parametrize("faulty", [f"POST {DEPLOYS}=reset-after@2"], indirect=True)
 def test_new_deploy_under_reset_after_handling_adds_exactly_one(
     faulty: tuple[DevServer, FaultPlan], tmp_path: Path
 ) -> None:
-    """`--new` asks for a second deploy; the lost response must not make it a third."""
+    """A second deploy step records a second deploy; its lost response must not make a third."""
     server, plan = faulty
     env = {**cli_env(server.url, home=tmp_path), **FAST}
     for done in sequence(env, tmp_path):
         assert done.returncode == 0, done.stderr
-    done = run_cli(["deploy", VERSION, "-e", "production", "--new"], env, cwd=tmp_path)
+    done = run_cli(["deploy", VERSION, "-e", "production"], env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert plan.fired("reset-after")
     plan.disarm()
@@ -318,7 +323,9 @@ def make_checkout(root: Path) -> Path:
 
 def full_pipeline(env: dict[str, str], repo: Path) -> subprocess.CompletedProcess[str]:
     """`run` doing every step: create, set-commits local, inject + upload, finalize, deploy."""
-    args = ["run", VERSION, "--mode", "local", "--sourcemaps", "dist", "-e", "production"]
+    # --wait: the stand-in assembles only while it is asked (Sentry does it in the
+    # background), so the snapshot holds the bundle even when assembly was stuck at first.
+    args = ["run", VERSION, "--mode", "local", "--sourcemaps", "dist", "-e", "production", "--wait"]
     return run_cli([*args, "--cwd", str(repo), "--timeout", "1"], env, cwd=repo)
 
 
@@ -465,11 +472,11 @@ def test_upload_that_cannot_complete_ends_with_exit_1_naming_why(
     assert artifact_bundles(server.store, ORG) == []  # nothing half-done reported as done
 
 
-def test_rerunning_the_full_pipeline_changes_nothing(
+def test_rerunning_the_full_pipeline_changes_nothing_but_the_deploys(
     server: DevServer, tmp_path: Path, fault_free: dict[str, Any]
 ) -> None:
     """Twice on the same commit: one release, one commit set, one bundle per content (the
-    second upload sends 0 chunk bytes), one deploy per (release, environment, name)."""
+    second upload sends 0 chunk bytes), and one deploy per run of the deploy step."""
     upload_state(server.store)["chunkSize"] = SMALL_CHUNKS
     env = {**cli_env(server.url, home=tmp_path), **FAST}
     repo = make_checkout(tmp_path)
@@ -480,8 +487,11 @@ def test_rerunning_the_full_pipeline_changes_nothing(
     assert again.returncode == 0, again.stderr
     assert upload_state(server.store)["received_bytes"] == sent
     assert "0 B sent" in again.stdout
-    assert "Deploy already recorded" in again.stdout
-    assert full_snapshot(server) == fault_free
+    assert "Recorded deploy" in again.stdout
+    state = full_snapshot(server)
+    assert state["releases"][0]["deploys"] == fault_free["releases"][0]["deploys"] * 2
+    state["releases"][0]["deploys"] = fault_free["releases"][0]["deploys"]
+    assert state == fault_free
 
 
 # --- the gate: Sentry unreadable vs. transient faults ---------------------------------------

@@ -67,13 +67,24 @@ def test_new_twice_is_success_and_leaves_one_release(
     assert [r["version"] for r in releases] == ["2.0.0"]
 
 
-def test_deploy_twice_records_one_deploy_unless_new(server: DevServer, env: dict[str, str]) -> None:
-    run_cli(["new", "3.0"], env)
-    for _ in range(2):
-        assert run_cli(["deploy", "3.0", "-e", "staging"], env).returncode == 0
-    assert len(read(server, f"/organizations/{ORG}/releases/3.0/deploys/").json()) == 1
-    assert run_cli(["deploy", "3.0", "-e", "staging", "--new"], env).returncode == 0
-    assert len(read(server, f"/organizations/{ORG}/releases/3.0/deploys/").json()) == 2
+def test_every_deploy_step_records_one_so_rollbacks_show(
+    server: DevServer, env: dict[str, str]
+) -> None:
+    """Deploy A, B, A: three deploys (A's deployCount 2, B's 1), as action-release and
+    `sentry-cli deploys new` record them, so Sentry shows A as live again."""
+    for version in ("A", "B"):
+        assert run_cli(["new", version], env).returncode == 0
+    for version in ("A", "B", "A"):
+        done = run_cli(["deploy", version, "-e", "production"], env)
+        assert done.returncode == 0, done.stderr
+        assert "Recorded deploy" in done.stdout
+    counts = {
+        v: read(server, f"/organizations/{ORG}/releases/{v}/").json()["deployCount"]
+        for v in ("A", "B")
+    }
+    assert counts == {"A": 2, "B": 1}
+    posts = [r for r in server.store.requests if r["method"] == "POST" and "deploys" in r["path"]]
+    assert len(posts) == 3
 
 
 def test_version_defaults_to_tag_then_sha(

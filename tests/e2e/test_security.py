@@ -41,8 +41,8 @@ COMMANDS: list[tuple[str, list[str], str, int]] = [
     ("dry-run new", ["new", "1.3", "--dry-run", "--debug"], TOKEN, 0),
     ("dry-run run", ["run", "1.3", "--mode", "skip", "-e", "p", "--dry-run", "--debug"], TOKEN, 0),
     ("token as flag", ["new", "1.4", "--auth-token", TOKEN, "--debug"], TOKEN, 0),
-    ("401", ["new", "1.5", "--debug"], WRONG_TOKEN, 1),
-    ("401 via flag", ["info", "1.0", "--auth-token", WRONG_TOKEN, "--debug"], WRONG_TOKEN, 1),
+    ("401", ["new", "1.5", "--debug"], WRONG_TOKEN, 2),
+    ("401 via flag", ["info", "1.0", "--auth-token", WRONG_TOKEN, "--debug"], WRONG_TOKEN, 2),
     ("bad org", ["new", "1.6", "--org", "nope", "--debug"], TOKEN, 1),
     ("missing release", ["finalize", "ghost", "--debug"], TOKEN, 1),
     ("500 exhausted", ["deploys", "500", "--debug"], TOKEN, 1),
@@ -104,7 +104,8 @@ def test_every_command_under_debug_never_prints_the_token(
             assert done.returncode == expected, (label, done.stdout, done.stderr)
         assert_no_leak(token, {f"{label} stdout": done.stdout, f"{label} stderr": done.stderr})
     # The failures really happened (and were scanned): 401, 404, 500 after retries.
-    assert seen["401"] == seen["bad org"] == seen["500 exhausted"] == 1
+    assert seen["bad org"] == seen["500 exhausted"] == 1
+    assert seen["401"] == 2  # a rejected token is a configuration error
     assert any(r["status"] == 401 for r in leaky_server.store.requests)
     # --debug logs requests: the scan covered HTTP logging, not only the final line.
     done = run_cli(["info", "1.0", "--debug"], cli_env(leaky_server.url, home=tmp_path), cwd=repo)
@@ -236,7 +237,7 @@ LEAKY = "sntrys_LEAKME_action_0123456789abcdef"
         ("success, token as input", {"set_commits": "skip", "auth_token": LEAKY}, {}, 0),
         ("dry run", {"set_commits": "local", "sourcemaps": "dist", "dry_run": "true"}, {}, 0),
         ("unknown project", {"set_commits": "skip", "projects": "ghost"}, {}, 1),
-        ("token refused", {"set_commits": "skip"}, {"SENTRY_AUTH_TOKEN": LEAKY + "x"}, 1),
+        ("token refused", {"set_commits": "skip"}, {"SENTRY_AUTH_TOKEN": LEAKY + "x"}, 2),
         ("429 past the budget", {"set_commits": "skip"}, {"FAULTS": "*=429:600"}, 1),
         ("bad input", {"finalize": "maybe"}, {}, 2),
     ],

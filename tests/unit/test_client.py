@@ -15,9 +15,9 @@ from sentry_release.errors import (
     NetworkError,
     NotFoundError,
     SentryAPIError,
-    UploadError,
 )
-from sentry_release.sentry.client import RetryPolicy, SentryClient, parse_link_header
+from sentry_release.sentry.client import RetryPolicy, SentryClient
+from sentry_release.sentry.transport import next_cursor
 from tests.helpers import FakeTime
 
 BASE = "https://sentry.example.com/"
@@ -56,7 +56,7 @@ def test_create_release_sends_method_url_body_auth_and_user_agent(client: Sentry
     )
     started = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
     body, created = client.create_release("acme", "1.0", ["web", "api"], date_started=started)
-    assert created is True and body["version"] == "1.0"
+    assert created is True and body.version == "1.0"
     call = responses.calls[0]
     assert call.request.method == "POST"
     assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -93,30 +93,58 @@ def test_pagination_follows_link_header_over_three_pages(client: SentryClient) -
     url = f"{API}/organizations/acme/repos/"
     responses.get(
         url,
-        json=[{"id": 1}],
+        json=[{"name": "a/1"}],
         headers={"Link": link("0:1:0")},
         match=[responses.matchers.query_param_matcher({})],
     )
     responses.get(
         url,
-        json=[{"id": 2}],
+        json=[{"name": "a/2"}],
         headers={"Link": link("0:2:0")},
         match=[responses.matchers.query_param_matcher({"cursor": "0:1:0"})],
     )
     responses.get(
         url,
-        json=[{"id": 3}],
+        json=[{"name": "a/3"}],
         headers={"Link": link(None)},
         match=[responses.matchers.query_param_matcher({"cursor": "0:2:0"})],
     )
-    assert [r["id"] for r in client.list_repos("acme")] == [1, 2, 3]
+    assert [r.name for r in client.list_repos("acme")] == ["a/1", "a/2", "a/3"]
     assert len(responses.calls) == 3
 
 
-def test_parse_link_header_reads_results_flag() -> None:
-    links = parse_link_header(link("0:100:0"))
-    assert links["next"] == (f"{API}/organizations/acme/repos/?cursor=0:100:0", True)
-    assert links["previous"][1] is False
+@responses.activate
+def test_pagination_reuses_only_the_cursor_never_the_link_host(client: SentryClient) -> None:
+    # Sentry builds Link URLs from system.url-prefix, which may be another host.
+    url = f"{API}/organizations/acme/repos/"
+    other = "https://prefix.elsewhere.example/api/0/organizations/acme/repos/?cursor=0:1:0"
+    responses.get(
+        url,
+        json=[{"name": "a/1"}],
+        headers={"Link": f'<{other}>; rel="next"; results="true"; cursor="0:1:0"'},
+        match=[responses.matchers.query_param_matcher({})],
+    )
+    responses.get(
+        url,
+        json=[{"name": "a/2"}],
+        match=[responses.matchers.query_param_matcher({"cursor": "0:1:0"})],
+    )
+    assert [r.name for r in client.list_repos("acme")] == ["a/1", "a/2"]
+    assert all(c.request.url.startswith(API) for c in responses.calls)
+
+
+@responses.activate
+def test_pagination_stops_on_a_repeated_cursor(client: SentryClient) -> None:
+    url = f"{API}/organizations/acme/repos/"
+    responses.get(url, json=[{"name": "a/1"}], headers={"Link": link("0:1:0")})
+    names = [r.name for r in client.list_repos("acme")]
+    assert len(responses.calls) == 2 and names == ["a/1", "a/1"]
+
+
+def test_next_cursor_reads_the_results_flag() -> None:
+    assert next_cursor(link("0:100:0")) == "0:100:0"
+    assert next_cursor(link(None)) is None
+    assert next_cursor(None) is None
 
 
 @responses.activate
@@ -126,8 +154,9 @@ def test_401_says_check_the_token(client: SentryClient) -> None:
     )
     with pytest.raises(AuthError) as err:
         client.create_release("acme", "1.0", ["web"])
-    assert "Invalid token" in str(err.value) and "check SENTRY_AUTH_TOKEN" in str(err.value)
-    assert err.value.exit_code == 1 and err.value.status == 401
+    assert "Invalid token" in str(err.value) and "SENTRY_AUTH_TOKEN" in str(err.value)
+    assert err.value.exit_code == 2 and err.value.status == 401
+    assert "org:ci" in str(err.value)  # the scope this endpoint needs
     assert TOKEN not in str(err.value)
 
 
@@ -163,7 +192,8 @@ def test_404_names_the_missing_release(client: SentryClient) -> None:
         ),
         (403, {"detail": "You do not have permission"}, "You do not have permission"),
         (409, {"detail": "Conflict"}, "HTTP 409: Conflict"),
-        (500, "<html>oops</html>", "<html>oops</html>"),
+        (500, "<html>oops</html>", "an HTML page"),
+        (500, "plain failure text", "plain failure text"),
     ],
 )
 @responses.activate
@@ -191,7 +221,7 @@ def test_429_waits_until_rate_limit_reset_then_succeeds(
         headers={"X-Sentry-Rate-Limit-Reset": reset, "X-Sentry-Rate-Limit-Remaining": "0"},
     )
     responses.get(url, json={"version": "1.0"})
-    assert client.get_release("acme", "1.0")["version"] == "1.0"
+    assert client.get_release("acme", "1.0").version == "1.0"
     assert len(fake_time.sleeps) == 1
     assert 7.0 <= fake_time.sleeps[0] <= 7.5
 
@@ -211,7 +241,7 @@ def test_503_is_retried_with_backoff(client: SentryClient, fake_time: FakeTime) 
     responses.get(url, status=503, body="unavailable")
     responses.get(url, status=502, body="bad gateway")
     responses.get(url, json={"version": "1.0"})
-    assert client.get_release("acme", "1.0")["version"] == "1.0"
+    assert client.get_release("acme", "1.0").version == "1.0"
     assert len(responses.calls) == 3
     assert len(fake_time.sleeps) == 2 and all(s > 0 for s in fake_time.sleeps)
 
@@ -231,25 +261,44 @@ def test_retries_stop_at_the_attempt_limit_with_a_precise_message(client: Sentry
 @responses.activate
 def test_deploy_post_is_not_retried_blindly(client: SentryClient) -> None:
     deploys = f"{API}/organizations/acme/releases/1.0/deploys/"
-    responses.get(deploys, json=[])  # before, and the recovery check finds nothing new
+    responses.get(deploys, json=[])  # the recovery check finds nothing new
     responses.post(deploys, status=503, body="unavailable")
     responses.post(deploys, status=201, json={"id": "7", "environment": "prod"})
     deploy = client.create_deploy("acme", "1.0", environment="prod")
-    assert deploy["id"] == "7"
+    assert deploy.id == "7"
     methods = [c.request.method for c in responses.calls]
     # every POST retry is preceded by a GET that looks for the lost attempt's deploy
-    assert methods == ["GET", "POST", "GET", "POST"]
+    assert methods == ["POST", "GET", "POST"]
 
 
 @responses.activate
 def test_deploy_found_after_a_lost_response_is_not_created_twice(client: SentryClient) -> None:
     deploys = f"{API}/organizations/acme/releases/1.0/deploys/"
-    responses.get(deploys, json=[])
+    finished = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=timezone.utc)
     responses.post(deploys, status=504, body="gateway timeout")
-    responses.get(deploys, json=[{"id": "8", "environment": "prod", "name": None}])
-    deploy = client.create_deploy("acme", "1.0", environment="prod")
-    assert deploy["id"] == "8"
+    responses.get(
+        deploys,
+        json=[
+            # an earlier deploy to the same environment is not this attempt's
+            {"id": "5", "environment": "prod", "dateFinished": "2026-11-25T10:00:00Z"},
+            {"id": "8", "environment": "prod", "dateFinished": "2026-11-26T12:00:00.123456Z"},
+        ],
+    )
+    deploy = client.create_deploy("acme", "1.0", environment="prod", date_finished=finished)
+    assert deploy.id == "8"
     assert [c.request.method for c in responses.calls].count("POST") == 1
+
+
+@responses.activate
+def test_deploy_body_has_no_projects_unless_named(client: SentryClient) -> None:
+    # Sentry checks `projects` with project-level access (release_deploys.py ProjectField):
+    # an org:ci token would get 400 "Insufficient access to project".
+    deploys = f"{API}/organizations/acme/releases/1.0/deploys/"
+    responses.post(deploys, status=201, json={"id": "1", "environment": "prod"})
+    client.create_deploy("acme", "1.0", environment="prod")
+    client.create_deploy("acme", "1.0", environment="prod", projects=["web"])
+    first, second = (json.loads(c.request.body or b"") for c in responses.calls)
+    assert "projects" not in first and second["projects"] == ["web"]
 
 
 @responses.activate
@@ -280,9 +329,34 @@ def test_every_request_has_a_timeout(client: SentryClient, monkeypatch: pytest.M
 @responses.activate
 def test_chunks_for_another_host_are_refused_before_sending(client: SentryClient) -> None:
     responses.post("https://uploads.elsewhere.example/chunks/", status=200)
-    with pytest.raises(UploadError, match="uploads.elsewhere.example"):
+    with pytest.raises(SentryAPIError, match="uploads.elsewhere.example"):
         client.upload_chunks("https://uploads.elsewhere.example/chunks/", [("a" * 40, b"x")])
     assert len(responses.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "/api/0/organizations/acme/chunk-upload/",  # self-hosted without a url-prefix
+        "https://other.example/api/0/organizations/acme/chunk-upload/",  # untrusted origin
+        "https://sentry.example.com:8443/api/0/organizations/acme/chunk-upload/",  # other port
+    ],
+)
+@responses.activate
+def test_chunk_url_is_resolved_onto_the_configured_sentry(client: SentryClient, given: str) -> None:
+    responses.post(f"{API}/organizations/acme/chunk-upload/", status=200)
+    client.upload_chunks(given, [("a" * 40, b"x")])
+    call = responses.calls[0]
+    assert call.request.url == f"{API}/organizations/acme/chunk-upload/"
+    assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@responses.activate
+def test_chunk_url_on_a_region_host_keeps_it_and_the_token(client: SentryClient) -> None:
+    region = "https://us.sentry.example.com/api/0/organizations/acme/chunk-upload/"
+    responses.post(region, status=200)
+    client.upload_chunks(region, [("a" * 40, b"x")])
+    assert responses.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_dry_run_sends_nothing_and_echoes_without_token() -> None:

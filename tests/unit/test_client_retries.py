@@ -10,7 +10,7 @@ import pytest
 import requests
 import responses
 
-from sentry_release.errors import NetworkError, SentryAPIError, UploadError
+from sentry_release.errors import NetworkError, SentryAPIError
 from sentry_release.sentry.client import RetryPolicy, SentryClient, rate_limit_wait
 from tests.helpers import FakeTime
 
@@ -48,7 +48,7 @@ def test_429_waits_for_sentry_reset_then_succeeds() -> None:
     )
     responses.post(RELEASES, status=201, json={"version": "1.0"})
     body, created = client(fake).create_release("acme", "1.0", ["web"])
-    assert created and body["version"] == "1.0"
+    assert created and body.version == "1.0"
     assert len(responses.calls) == 2
     assert len(fake.sleeps) == 1 and 3.0 <= fake.sleeps[0] <= 3.5
     resent = json.loads(responses.calls[1].request.body)
@@ -82,7 +82,7 @@ def test_5xx_on_idempotent_call_is_retried(status: int) -> None:
     responses.put(url, status=status, json={"detail": "boom"})
     responses.put(url, status=200, json={"version": "1.0", "dateReleased": "x"})
     result = client(fake).finalize_release("acme", "1.0", when=datetime.now(timezone.utc))
-    assert result["dateReleased"] == "x"
+    assert result.date_released == "x"
     assert [c.request.method for c in responses.calls] == ["PUT", "PUT"]
     assert len(fake.sleeps) == 1
 
@@ -101,12 +101,12 @@ def test_client_errors_are_not_retried(status: int) -> None:
 @responses.activate
 def test_post_deploy_503_is_verified_not_resent_when_it_landed() -> None:
     fake = FakeTime(NOW)
-    landed = {"id": "42", "environment": "prod", "name": None}
-    responses.get(DEPLOYS, json=[])  # before: none
+    finished = datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)
+    landed = {"id": "42", "environment": "prod", "dateFinished": "2026-11-26T09:30:00Z"}
     responses.post(DEPLOYS, status=503, json={"detail": "unavailable"})
     responses.get(DEPLOYS, json=[landed])  # the lost attempt did land
-    result = client(fake).create_deploy("acme", "1.0", environment="prod")
-    assert result["id"] == "42"
+    result = client(fake).create_deploy("acme", "1.0", environment="prod", date_finished=finished)
+    assert result.id == "42"
     posts = [c for c in responses.calls if c.request.method == "POST"]
     assert len(posts) == 1
 
@@ -114,13 +114,12 @@ def test_post_deploy_503_is_verified_not_resent_when_it_landed() -> None:
 @responses.activate
 def test_post_deploy_reset_is_resent_only_after_checking() -> None:
     fake = FakeTime(NOW)
-    responses.get(DEPLOYS, json=[])
     responses.post(DEPLOYS, body=requests.ConnectionError("Connection reset by peer"))
     responses.get(DEPLOYS, json=[])  # nothing landed: safe to send again
     responses.post(DEPLOYS, status=201, json={"id": "7", "environment": "prod", "name": None})
     result = client(fake).create_deploy("acme", "1.0", environment="prod")
-    assert result["id"] == "7"
-    assert [c.request.method for c in responses.calls] == ["GET", "POST", "GET", "POST"]
+    assert result.id == "7"
+    assert [c.request.method for c in responses.calls] == ["POST", "GET", "POST"]
 
 
 @responses.activate
@@ -202,22 +201,24 @@ def test_redirect_on_the_same_host_keeps_the_token() -> None:
     [
         (f"{API}/organizations/acme/chunk-upload/", True),
         ("https://us.sentry.example.com/api/0/chunk-upload/", True),  # region subdomain
+        ("https://sentry.example.com:443/api/0/x/", True),  # the default port, spelled out
         ("https://uploads.other.example/api/0/chunk-upload/", False),
         ("https://sentry.example.com.evil.net/chunk-upload/", False),
         ("http://sentry.example.com/api/0/chunk-upload/", False),  # https downgraded
+        ("https://sentry.example.com:8443/api/0/x/", False),  # another port, same host
     ],
 )
 def test_token_only_goes_to_the_sentry_host(url: str, trusted: bool) -> None:
     fake = FakeTime(NOW)
     c = client(fake)
-    assert c.is_trusted_host(url) is trusted
+    assert c.is_trusted(url) is trusted
     assert ("Authorization" in c._headers(url)) is trusted
 
 
 @responses.activate
 def test_chunk_upload_to_a_foreign_host_fails_loudly_and_sends_nothing() -> None:
     fake = FakeTime(NOW)
-    with pytest.raises(UploadError) as info:
+    with pytest.raises(SentryAPIError) as info:
         client(fake).upload_chunks("https://uploads.other.example/chunk-upload/", [("ab", b"x")])
     assert "refusing to send the auth token there" in str(info.value)
     assert len(responses.calls) == 0

@@ -6,6 +6,7 @@ import pytest
 
 from sentry_release.errors import ConfigError
 from sentry_release.git import LogCommit
+from sentry_release.sentry.models import Repo
 from sentry_release.steps.commits import (
     Association,
     RefSpec,
@@ -75,30 +76,21 @@ def test_repo_name_from_url_keeps_case() -> None:
 
 
 REPOS = [
-    {
-        "name": "acme/api",
-        "url": "https://github.com/acme/api",
-        "provider": {"id": "integrations:github"},
-    },
-    {
-        "name": "acme/web",
-        "url": "https://github.com/acme/web",
-        "provider": {"id": "integrations:github"},
-    },
-    {"name": "origin", "url": None, "provider": {"id": "unknown"}},
+    Repo("acme/api", "https://github.com/acme/api", "integrations:github"),
+    Repo("acme/web", "https://github.com/acme/web", "integrations:github"),
+    Repo("origin", None, "unknown"),
 ]
 
 
 def test_match_repo_by_remote_url() -> None:
-    assert match_repo(REPOS, ["git@github.com:acme/web.git"])["name"] == "acme/web"  # type: ignore[index]
+    matched = match_repo(REPOS, ["git@github.com:acme/web.git"])
+    assert matched is not None and matched.name == "acme/web"
     assert match_repo(REPOS, ["git@github.com:acme/other.git"]) is None
     assert match_repo(REPOS, []) is None
 
 
 def test_match_repo_ignores_repos_without_an_integration() -> None:
-    fake = [
-        {"name": "acme/web", "url": "https://github.com/acme/web", "provider": {"id": "unknown"}}
-    ]
+    fake = [Repo("acme/web", "https://github.com/acme/web", "unknown")]
     assert match_repo(fake, ["https://github.com/acme/web"]) is None
 
 
@@ -107,13 +99,7 @@ def test_identity_prefers_github_repository_then_remote() -> None:
     urls = identity_urls("file:///tmp/checkout", environ)
     assert urls == ["https://ghe.example.com/acme/web", "file:///tmp/checkout"]
     assert identity_urls(None, {"GITHUB_REPOSITORY": "acme/web"}) == ["https://github.com/acme/web"]
-    ghe = [
-        {
-            "name": "acme/web",
-            "url": "https://GHE.example.com/acme/web",
-            "provider": {"id": "integrations:github_enterprise"},
-        }
-    ]
+    ghe = [Repo("acme/web", "https://GHE.example.com/acme/web", "integrations:github_enterprise")]
     assert match_repo(ghe, urls) is ghe[0]
 
 

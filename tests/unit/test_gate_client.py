@@ -33,7 +33,7 @@ def test_list_projects_follows_pages() -> None:
     )
     responses.get(first, json=[{"id": "2", "slug": "api"}])
     client = SentryClient(BASE, "tok")
-    assert [p["slug"] for p in client.list_projects("acme")] == ["web", "api"]
+    assert [p.slug for p in client.list_projects("acme")] == ["web", "api"]
     assert len(responses.calls) == 2
 
 

@@ -10,6 +10,7 @@ from sentry_release import report
 from sentry_release.config.settings import DeployOptions, Settings
 from sentry_release.errors import ConfigError, GateFailed
 from sentry_release.gate.policy import GateReport
+from sentry_release.sentry.models import Deploy
 from sentry_release.sourcemaps.inject import InjectedFile, InjectResult
 from sentry_release.sourcemaps.upload import UploadResult
 from sentry_release.steps.commits import Association, CommitsResult
@@ -38,13 +39,13 @@ def full_result() -> PipelineResult:
     result.upload = UploadResult(("bundle-1", "bundle-2"), 12, 3 * 1024 * 1024, 1024, ())
     result.finalized = True
     result.deploy = DeployResult(
-        {
-            "id": "77",
-            "environment": "production",
-            "name": "blue",
-            "url": "https://example.com",
-            "dateFinished": "2026-01-01T00:00:00Z",
-        },
+        Deploy(
+            id="77",
+            environment="production",
+            name="blue",
+            url="https://example.com",
+            date_finished="2026-01-01T00:00:00Z",
+        ),
         True,
     )
     result.gate = GateReport(

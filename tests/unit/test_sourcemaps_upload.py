@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sentry_release.config.settings import SourceMapOptions
-from sentry_release.sourcemaps.upload import batches, rewrite_map
+from sentry_release.sentry.models import ChunkOptions
+from sentry_release.sourcemaps.chunks import batches
+from sentry_release.sourcemaps.collect import rewrite_map
 
 
 def chunks(*sizes: int) -> list[tuple[str, bytes]]:
@@ -45,7 +47,7 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
 
     from sentry_release.devserver.chunks import parse_multipart
     from sentry_release.sentry.client import SentryClient
-    from sentry_release.sourcemaps.upload import send_chunks
+    from sentry_release.sourcemaps.chunks import send_chunks
 
     data = [bytes([i]) * 1000 for i in range(5)]
     pieces = [(hashlib.sha1(d).hexdigest(), d) for d in data]
@@ -61,7 +63,9 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", url, callback=record)
         client = SentryClient("https://sentry.example.com/", "tok")
-        options = {"compression": ["gzip"], "chunksPerRequest": 2, "maxRequestSize": 10**6}
+        options = ChunkOptions.parse(
+            {"url": url, "compression": ["gzip"], "chunksPerRequest": 2, "maxRequestSize": 10**6}
+        )
         wire = send_chunks(client, url, pieces, options, 3, lambda n: None)
         assert len(mock.calls) == 3
     assert {f for _n, f, _p in received} == {c for c, _ in pieces}

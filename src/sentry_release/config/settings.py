@@ -74,7 +74,7 @@ class SourceMapOptions:
     ignore_file: Path | None = None
     ignore_empty: bool = False
     strict: bool = True
-    wait: bool = True
+    wait: bool = False
     concurrency: int | None = None  # None: the server's advertised concurrency
 
 
@@ -117,6 +117,9 @@ class DeployOptions:
     url: str | None = None
     started: datetime | None = None
     finished: datetime | None = None
+    # Sent as the deploy's `projects` only when named: Sentry checks that field with
+    # project-level access, which org:ci tokens lack (`release_deploys.py`).
+    projects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,6 +38,7 @@ from sentry_release.gate.policy import (
 )
 from sentry_release.output import Output, md_cell
 from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.models import Deploy
 from sentry_release.steps.deploy import DeployResult
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s
@@ -51,7 +52,7 @@ MIN_SLEEP = 0.05
 class Plan:
     """Where and when to look, fixed before the first poll."""
 
-    deploy: dict[str, Any]
+    deploy: Deploy
     deploy_start: datetime
     window_start: datetime
     window_end: datetime
@@ -68,9 +69,9 @@ class Plan:
         """Report fields that describe the plan."""
         return {
             "deploy": {
-                "id": str(self.deploy.get("id", "")),
-                "dateStarted": self.deploy.get("dateStarted"),
-                "dateFinished": self.deploy.get("dateFinished"),
+                "id": self.deploy.id,
+                "dateStarted": self.deploy.date_started,
+                "dateFinished": self.deploy.date_finished,
             },
             "baseline_window": {
                 "start": _iso(self.baseline_start) if self.baseline_start else None,
@@ -329,12 +330,12 @@ class _Watcher:
         """Find the deploy, the previous release's deploy and the baseline counts."""
         policy = self.policy
         deploy = self.given_deploy or self.find_deploy()
-        finished = parse_when(deploy.get("dateFinished")) or now
-        deploy_start = parse_when(deploy.get("dateStarted")) or finished
+        finished = parse_when(deploy.date_finished) or now
+        deploy_start = parse_when(deploy.date_started) or finished
         window_start = finished + timedelta(seconds=policy.grace)
         window_end = window_start + timedelta(seconds=policy.window)
         project_ids = self.project_ids()
-        previous = self.previous_deploy(deploy_start)
+        previous = self.previous_deploy(deploy_start, project_ids)
         plan = Plan(
             deploy=deploy,
             deploy_start=deploy_start,
@@ -376,26 +377,26 @@ class _Watcher:
             exposure_unit=unit,
         )
 
-    def find_deploy(self) -> dict[str, Any]:
+    def find_deploy(self) -> Deploy:
         """The latest deploy of this release to the environment."""
         deploys = [
             d
             for d in self.client.list_deploys(self.org, self.version)
-            if d.get("environment") == self.environment
+            if d.environment == self.environment
         ]
         if not deploys:
             raise ConfigError(
                 f"no deploy of {self.version} to {self.environment} is recorded: run "
                 f"`sentry-release deploy {self.version} --env {self.environment}` first"
             )
-        return max(deploys, key=lambda d: parse_when(d.get("dateFinished")) or _at(0))
+        return max(deploys, key=lambda d: parse_when(d.date_finished) or _at(0))
 
     def project_ids(self) -> tuple[str, ...]:
         """Numeric ids of the configured projects (org-level queries take ids)."""
         slugs = self.settings.projects
         if not slugs:
             return ()
-        known = {str(p.get("slug")): str(p.get("id")) for p in self.client.list_projects(self.org)}
+        known = {p.slug: str(p.id) for p in self.client.list_projects(self.org)}
         missing = [s for s in slugs if s not in known and s not in known.values()]
         if missing:
             raise ConfigError(
@@ -404,19 +405,22 @@ class _Watcher:
             )
         return tuple(known.get(s, s) for s in slugs)
 
-    def previous_deploy(self, before: datetime) -> tuple[str, datetime] | None:
+    def previous_deploy(
+        self, before: datetime, project_ids: tuple[str, ...] = ()
+    ) -> tuple[str, datetime] | None:
         """The release deployed to the same environment last before this deploy started."""
-        project = self.settings.projects[0] if self.settings.projects else None
         best: tuple[str, datetime] | None = None
-        releases = self.client.list_releases(self.org, project=project)
+        # Numeric ids only: Sentry answers 400 to a slug in `project=` on org-level lists.
+        ids = [int(p) for p in project_ids[:1] if str(p).isdigit()]
+        releases = self.client.list_releases(self.org, project_ids=ids)
         for release in itertools.islice(releases, MAX_RELEASES_SCANNED):
-            name = str(release.get("version"))
-            if name == self.version or release.get("deployCount", 1) == 0:
+            name = release.version
+            if name == self.version or release.deploy_count == 0:
                 continue  # never-deployed builds cost no request
             for deploy in self.client.list_deploys(self.org, name):
-                when = parse_when(deploy.get("dateFinished"))
+                when = parse_when(deploy.date_finished)
                 if (
-                    deploy.get("environment") == self.environment
+                    deploy.environment == self.environment
                     and when is not None
                     and when <= before
                     and (best is None or when > best[1])

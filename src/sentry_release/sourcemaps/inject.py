@@ -17,22 +17,29 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
+from sentry_release.paths import FileAccess, read_regular
 from sentry_release.sourcemaps.discover import (
     DATA_PREAMBLE,
     JS_EXTENSIONS,
+    TEMP_MARK,
+    TEMP_RE,
+    FoundFile,
     IgnoreRules,
     MapRef,
     associate,
@@ -42,6 +49,8 @@ from sentry_release.sourcemaps.discover import (
     sourcemap_location,
     walk,
 )
+from sentry_release.sourcemaps.preflight import check
+from sentry_release.sourcemaps.validate import parse_map
 from sentry_release.sourcemaps.vlq import shift_mappings
 
 SNIPPET = (
@@ -54,6 +63,12 @@ DEBUG_ID_COMMENT = "//# debugId="
 PRE_INJECT_RE = re.compile(
     r"""^(#!.*[\n\r])?(?:\s+|/\*[\s\S]*?\*/|//.*[\n\r])*(?:"[^"]*";|'[^']*';[\n\r]?)?"""
 )
+# Beyond sentry-cli's pattern: further directives, and directives ended by a line break (ASI).
+MORE_DIRECTIVES_RE = re.compile(
+    r"""(?:[ \t]*(?:/\*[^\n]*?\*/[ \t]*)?(?:\r?\n)?)*?(?:"[^"\n]*"|'[^'\n]*')"""
+    r"""[ \t]*(?:;[ \t]*|(?=\r?\n|$))"""
+)
+BOM = "\ufeff"
 USE_DIRECTIVE_RE = re.compile(
     r"""^(?:\s+|/\*[\s\S]*?\*/|//.*[\n\r])*(?:(?P<d>"use [^"]*"|'use [^']*');?[\n\r]?)"""
 )
@@ -118,11 +133,31 @@ def _position(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1)
 
 
-def inject_regular(text: str, debug_id: str) -> tuple[str, tuple[int, int, int]]:
-    """Insert the snippet after the prologue; `(new text, (line, column, lines inserted))`."""
+def prologue_end(text: str) -> int:
+    """Where the snippet may go: after a hashbang, comments and the directive prologue.
+
+    sentry-cli's pattern first (so common files get its exact bytes), then any further
+    directives and directives without a semicolon, which must stay first or strict mode is off.
+    """
     end = PRE_INJECT_RE.match(text)
     offset = end.end() if end else 0
-    injected = (
+    while True:
+        more = MORE_DIRECTIVES_RE.match(text, offset)
+        if more is None or more.end() == offset:
+            return offset
+        offset = more.end()
+
+
+def _split_bom(text: str) -> tuple[str, str]:
+    """A UTF-8 BOM stays first and out of the columns (engines strip it before parsing)."""
+    return (BOM, text[1:]) if text.startswith(BOM) else ("", text)
+
+
+def inject_regular(text: str, debug_id: str) -> tuple[str, tuple[int, int, int]]:
+    """Insert the snippet after the prologue; `(new text, (line, column, lines inserted))`."""
+    bom, text = _split_bom(text)
+    offset = prologue_end(text)
+    injected = bom + (
         text[:offset]
         + "\n"
         + snippet(debug_id)
@@ -136,7 +171,8 @@ def inject_regular(text: str, debug_id: str) -> tuple[str, tuple[int, int, int]]
 
 def inject_at_start(text: str, debug_id: str) -> str:
     """Snippet first (after a hashbang, repeating a use directive): one line for indexed maps."""
-    hashbang = ""
+    bom, text = _split_bom(text)
+    hashbang = bom
     if text.startswith("#!"):
         cut = text.find("\n")
         cut = len(text) if cut == -1 else cut + 1
@@ -207,15 +243,43 @@ def adjust_map(
     return out
 
 
+PENDING_KEY = "x_sentry_release_pending"
+INTERRUPTED = "an inject was interrupted while writing this map; run `sentry-release inject` again"
+LOCK_WAIT = 300.0  # seconds another inject of the same folders may hold them
+
+
 @dataclass(frozen=True)
 class Change:
-    """Planned new contents for one bundle (and its map)."""
+    """Planned new contents for one bundle (and its map).
+
+    A pair is written in three steps so that a crash anywhere leaves a state the next run
+    recognises: the new map marked with `PENDING_KEY`, then the bundle, then the map without
+    the mark. A marked map is already shifted: a re-run finishes the bundle from the map's id
+    and drops the mark, and never shifts the mappings again.
+    """
 
     js_path: Path
     debug_id: str
     js_text: str | None  # None: unchanged
     map_path: Path | None = None
-    map_bytes: bytes | None = None
+    map_bytes: bytes | None = None  # the final map
+    marked_map: bytes | None = None  # written first; None when resuming an interrupted pair
+    resumed: bool = False
+
+
+def _parse_map(where: str, raw: bytes, js_path: Path) -> dict[str, Any]:
+    """The parsed map, or SourceMapError naming it (the checks upload applies)."""
+    parsed, problem = parse_map(where, raw)
+    if problem is not None:
+        raise SourceMapError(f"{problem} (referenced by {js_path})")
+    assert parsed is not None
+    return parsed
+
+
+def _inject(text: str, debug_id: str, indexed: bool) -> tuple[str, tuple[int, int, int] | None]:
+    if indexed:
+        return inject_at_start(text, debug_id), None
+    return inject_regular(text, debug_id)
 
 
 def plan_file(
@@ -227,47 +291,54 @@ def plan_file(
     except UnicodeDecodeError:
         raise SourceMapError(f"{js_path} is not UTF-8: cannot inject a debug ID") from None
     existing = debug_id_of_js(text)
-    if existing:
-        return Change(js_path, existing, None)
     raw_map = ref.inline if ref is not None and ref.inline is not None else map_bytes
     if ref is None or raw_map is None:
+        if existing:
+            return Change(js_path, existing, None)
         debug_id = debug_id_from_bytes(js_bytes)
         return Change(js_path, debug_id, inject_at_end(text, debug_id))
-    try:
-        parsed = json.loads(raw_map)
-    except ValueError:
-        where = "inline source map" if ref.inline is not None else str(ref.url)
-        raise SourceMapError(
-            f"invalid source map {where} (referenced by {js_path}): not JSON; rebuild it"
-        ) from None
-    if not isinstance(parsed, dict):
-        raise SourceMapError(f"invalid source map for {js_path}: not a JSON object")
+    where = "inline source map" if ref.inline is not None else str(ref.url)
+    parsed = _parse_map(where, raw_map, js_path)
+    map_path = Path(ref.url) if ref.inline is None and ref.url is not None else None
+    if PENDING_KEY in parsed and map_path is not None:
+        # An interrupted inject: the map is final but for the mark; finish the pair.
+        final = dict(parsed)
+        del final[PENDING_KEY]
+        debug_id = debug_id_of_map(parsed) or existing or ""
+        new_text = None if existing else _inject(text, debug_id, "sections" in parsed)[0]
+        return Change(js_path, debug_id, new_text, map_path, dump_map(final), None, True)
+    if existing:
+        return Change(js_path, existing, None)
     own = debug_id_of_map(parsed)
     debug_id = own or debug_id_from_js_and_map(js_bytes, raw_map)
-    if "sections" in parsed:
-        new_text = inject_at_start(text, debug_id)
-        new_map = adjust_map(parsed, debug_id, None)
-    else:
-        new_text, shift = inject_regular(text, debug_id)
-        new_map = adjust_map(parsed, debug_id, shift)
-    if ref.inline is not None:
+    new_text, shift = _inject(text, debug_id, "sections" in parsed)
+    new_map = adjust_map(parsed, debug_id, shift)
+    if map_path is None:
         encoded = base64.b64encode(dump_map(new_map)).decode("ascii")
         return Change(js_path, debug_id, replace_map_url(new_text, DATA_PREAMBLE + encoded))
-    assert ref.url is not None
-    return Change(js_path, debug_id, new_text, Path(ref.url), dump_map(new_map))
+    marked = dump_map({**new_map, PENDING_KEY: True})
+    return Change(js_path, debug_id, new_text, map_path, dump_map(new_map), marked)
 
 
 # --- I/O ----------------------------------------------------------------------------------------
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write through a temp file in the same directory and rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace `path` with `data` through a temp file in its folder: never a half-written file.
+
+    The temp file gets the original's mode and owner before it takes its place (inside the
+    action's container we run as root over a workspace owned by the runner's user), and its
+    name (`.NAME.sentry-release-XXXX.tmp`) is one discovery skips and the next inject sweeps.
+    """
+    st = path.stat()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), stat.S_IMODE(st.st_mode))
+            if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(PermissionError):  # not root: the file becomes ours
+                    os.fchown(handle.fileno(), st.st_uid, st.st_gid)
             handle.write(data)
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -275,9 +346,51 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def sweep_temp_files(directory: Path) -> int:
+    """Remove temp files an earlier, killed inject left in `directory`; how many."""
+    removed = 0
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def locked(directories: Sequence[Path], *, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold an exclusive `flock` on each folder (in one global order, so no deadlock).
+
+    Two injects of the same build output wait for each other instead of interleaving; the
+    lock lives on the folder itself, so nothing is created and nothing can be left behind.
+    """
+    held: list[int] = []
+    try:
+        for directory in sorted({d.resolve() for d in directories}):
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            held.append(fd)
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise SourceMapError(
+                            f"another inject has held {directory} for {wait:.0f}s: "
+                            "wait for it to finish, or stop it"
+                        ) from None
+                    time.sleep(0.02)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # closing releases the lock
+
+
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except OSError as exc:
         raise SourceMapError(f"cannot read {path} ({exc.strerror}); fix or remove it") from None
 
@@ -287,12 +400,20 @@ def plan_paths(
     extensions: Sequence[str] = JS_EXTENSIONS,
     ignore: IgnoreRules | None = None,
     inside: Path | None = None,
+    *,
+    found: Sequence[FoundFile] | None = None,
 ) -> tuple[list[Change], list[Path]]:
     """Plan injection for every bundle under `paths`; `(changes, skipped)`."""
-    found = walk(paths, [*extensions, "map"], ignore, inside=inside)
+    if found is None:
+        found = _find(paths, extensions, ignore, inside, writing=False)
     contents = {f.path: _read(f.path) for f in found}
     urls = {f.path: f.path.as_posix() for f in found}
-    maps = sorted(urls[f.path] for f in found if is_sourcemap(contents[f.path]))
+    # A `.map` that is not a valid map is still the bundle's map: plan_file refuses it.
+    maps = sorted(
+        urls[f.path]
+        for f in found
+        if f.path.name.endswith(".map") or is_sourcemap(contents[f.path])
+    )
     bundles = [
         f
         for f in found
@@ -315,10 +436,34 @@ def plan_paths(
             change = plan_file(f.path, contents[f.path], ref, contents[map_path])
         else:
             change = plan_file(f.path, contents[f.path], ref, None)
-        if change.js_text is None:
+        if change.js_text is None and change.map_bytes is None:
             skipped.append(f.path)
         changes.append(change)
     return changes, skipped
+
+
+def _find(
+    paths: Sequence[Path],
+    extensions: Sequence[str],
+    ignore: IgnoreRules | None,
+    inside: Path | None,
+    *,
+    writing: bool,
+) -> list[FoundFile]:
+    access = FileAccess.for_paths(inside, paths) if inside is not None else None
+    found = walk(paths, [*extensions, "map"], ignore, access=access)
+    check(found, inject=writing)
+    return found
+
+
+def write_change(change: Change) -> None:
+    """Write one pair in the crash-safe order (see `Change`)."""
+    if change.map_path is not None and change.marked_map is not None:
+        atomic_write(change.map_path, change.marked_map)
+    if change.js_text is not None:
+        atomic_write(change.js_path, change.js_text.encode("utf-8"))
+    if change.map_path is not None and change.map_bytes is not None:
+        atomic_write(change.map_path, change.map_bytes)
 
 
 def inject_paths(
@@ -332,28 +477,44 @@ def inject_paths(
 ) -> InjectResult:
     """Inject debug IDs into every JS file under `paths` (with or without a source map).
 
-    With `inside` (the working directory), files outside it are refused, never rewritten.
+    With `inside` (the working directory), nothing outside it and the named paths is read.
+    Every problem is found before the first write; the folders are locked while planning and
+    writing, and temp files of a killed earlier run are removed first.
     """
-    changes, skipped = plan_paths(paths, extensions, ignore, inside)
-    results: list[InjectedFile] = []
-    for change in changes:
-        changed = change.js_text is not None
-        verb = "would inject" if dry_run else "injected"
-        if changed:
-            target = f" (map {change.map_path})" if change.map_path else ""
-            out.info(f"{verb} {change.debug_id} into {change.js_path}{target}")
-        else:
-            out.info(f"already has {change.debug_id}: {change.js_path}")
-        if changed and not dry_run:
-            assert change.js_text is not None
+    found = _find(paths, extensions, ignore, inside, writing=not dry_run)
+    folders = sorted({f.path.parent for f in found})
+    if dry_run:
+        changes, skipped = plan_paths(paths, extensions, found=found)
+        return _report(changes, skipped, dry_run=True, out=out)
+    with locked(folders):
+        for folder in folders:
+            sweep_temp_files(folder)
+        changes, skipped = plan_paths(paths, extensions, found=found)
+        for change in changes:
             try:
-                if change.map_path is not None and change.map_bytes is not None:
-                    atomic_write(change.map_path, change.map_bytes)
-                atomic_write(change.js_path, change.js_text.encode("utf-8"))
+                write_change(change)
             except OSError as exc:
                 raise SourceMapError(
                     f"cannot write {exc.filename or change.js_path}: {exc.strerror or exc}; "
                     "check that the build output is writable"
                 ) from exc
+    return _report(changes, skipped, dry_run=False, out=out)
+
+
+def _report(
+    changes: Sequence[Change], skipped: Sequence[Path], *, dry_run: bool, out: Output
+) -> InjectResult:
+    results: list[InjectedFile] = []
+    for change in changes:
+        changed = change.js_text is not None or change.map_bytes is not None
+        if change.resumed:
+            verb = "would finish" if dry_run else "finished"
+            out.info(f"{verb} the interrupted inject of {change.debug_id} into {change.js_path}")
+        elif changed:
+            verb = "would inject" if dry_run else "injected"
+            target = f" (map {change.map_path})" if change.map_path else ""
+            out.info(f"{verb} {change.debug_id} into {change.js_path}{target}")
+        else:
+            out.info(f"already has {change.debug_id}: {change.js_path}")
         results.append(InjectedFile(change.js_path, change.debug_id, change.map_path, changed))
     return InjectResult(tuple(results), tuple(skipped))

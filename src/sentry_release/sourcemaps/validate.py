@@ -41,7 +41,26 @@ def parse_map(path: str, data: bytes) -> tuple[dict[str, Any] | None, Problem | 
         return None, Problem(
             path, "source map has no `mappings`; enable source maps in the bundler"
         )
+    if "sections" in parsed and not _valid_sections(parsed["sections"]):
+        return None, Problem(path, "source map has invalid `sections`; rebuild it")
+    if "sections" not in parsed and not isinstance(parsed["mappings"], str):
+        return None, Problem(path, "source map `mappings` is not a string; rebuild it")
     return parsed, None
+
+
+def _valid_sections(sections: object) -> bool:
+    """An indexed map's sections: objects whose `offset` has integer `line` and `column`."""
+    if not isinstance(sections, list):
+        return False
+    for section in sections:
+        offset = section.get("offset") if isinstance(section, dict) else None
+        if not isinstance(offset, dict):
+            return False
+        for key in ("line", "column"):
+            value = offset.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                return False
+    return True
 
 
 def missing_map(path: str, reference: str) -> Problem:

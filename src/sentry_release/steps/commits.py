@@ -23,6 +23,7 @@ from sentry_release.errors import ConfigError, GitError, SentryAPIError
 from sentry_release.git import DEEPEN_STEPS, GitRepo, LogCommit
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.models import Release, Repo
 
 HEX_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
@@ -144,24 +145,21 @@ def identity_urls(remote_url: str | None, environ: Mapping[str, str]) -> list[st
     return urls
 
 
-def match_repo(repos: Iterable[Mapping[str, Any]], urls: Sequence[str]) -> Mapping[str, Any] | None:
+def match_repo(repos: Iterable[Repo], urls: Sequence[str]) -> Repo | None:
     """The integration repository whose URL matches one of `urls` (first URL wins)."""
     wanted = [n for n in (normalize_url(u) for u in urls) if n]
     candidates = [r for r in repos if _integrated(r)]
     for norm in wanted:
         for repo in candidates:
-            if normalize_url(str(repo["url"])) == norm:
+            if repo.url and normalize_url(repo.url) == norm:
                 return repo
     return None
 
 
-def _integrated(repo: Mapping[str, Any]) -> bool:
+def _integrated(repo: Repo) -> bool:
     """Backed by an integration (it has a URL and a provider); repos that Sentry created
     from local commits have neither, and refs to them could never be resolved."""
-    return bool(repo.get("url")) and (repo.get("provider") or {}).get("id") not in (
-        None,
-        "unknown",
-    )
+    return bool(repo.url) and repo.provider not in (None, "unknown")
 
 
 def commit_payload(commit: LogCommit, repository: str, warnings: list[str]) -> dict[str, Any]:
@@ -297,8 +295,9 @@ def _revision(repo: GitRepo | None, rev: str, spec: RefSpec) -> str:
     )
 
 
-def _refs_result(release: Mapping[str, Any], refs: Sequence[Mapping[str, Any]]) -> CommitsResult:
-    count = int(release.get("commitCount") or 0) if len(refs) == 1 else 0
+def _refs_result(release: Release, refs: Sequence[Mapping[str, Any]]) -> CommitsResult:
+    # Sentry resolves refs in the background: the count in the PUT's answer may be stale.
+    count = release.commit_count if len(refs) == 1 else 0
     return CommitsResult(
         "refs",
         tuple(
@@ -341,12 +340,12 @@ def _auto(
                     "(Settings > Integrations)"
                 )
             else:
-                known = ", ".join(sorted(str(r.get("name")) for r in integrated)[:5])
+                known = ", ".join(sorted(r.name for r in integrated)[:5])
                 why = f"no Sentry repository matches {' or '.join(urls)} (Sentry has: {known})"
         out.info(f"{why}; associating commits from the local git history instead")
         return _local(settings, client, org, repo, version, out, environ, mode="local", repos=repos)
     head = repo.head_sha
-    name = str(matched["name"])
+    name = matched.name
     previous = _previous_commit(client, org, version, name)
     refs = [{"repository": name, "commit": head, "previousCommit": previous}]
     release = client.set_refs(org, version, refs)
@@ -358,14 +357,24 @@ def _previous_commit(
 ) -> str | None:
     """The previous release's lastCommit; with `repository`, only when it is that repo's
     (a different repository's sha would make a meaningless range)."""
-    previous = client.previous_release_with_commits(org, version) or {}
-    last = previous.get("lastCommit") or {}
-    if not isinstance(last, dict) or not last.get("id"):
+    previous = client.previous_release_with_commits(org, version)
+    if previous is None or not previous.last_commit_id:
         return None
-    owner = (last.get("repository") or {}).get("name") if repository else None
-    if owner and repository and str(owner).lower() != repository.lower():
+    owner = previous.last_commit_repository if repository else None
+    if owner and repository and not same_repository(owner, repository):
         return None
-    return str(last["id"])
+    return previous.last_commit_id
+
+
+def same_repository(a: str, b: str) -> bool:
+    """Whether two repository names may mean the same repository. Only two `owner/repo`
+    names can tell repositories apart; a checkout without a remote is named after its
+    directory, and treating that as "another repository" would silently drop the range
+    start (a wrong range) instead of reporting a missing commit."""
+    a, b = a.lower().strip("/"), b.lower().strip("/")
+    if "/" in a and "/" in b:
+        return a == b
+    return True
 
 
 def _local(
@@ -378,13 +387,14 @@ def _local(
     environ: Mapping[str, str],
     *,
     mode: str,
-    repos: Sequence[Mapping[str, Any]] = (),
+    repos: Sequence[Repo] = (),
 ) -> CommitsResult:
     options = settings.commits
     head = repo.head_sha
-    previous = _previous_commit(client, org, version)
     warnings: list[str] = []
     repository = local_repository_name(repo, options.remote, environ, repos)
+    # The previous release's last commit bounds the range only when it is this repository's.
+    previous = _previous_commit(client, org, version, repository)
     if previous == head:
         out.info(f"the previous release already ends at HEAD ({head[:12]}): no new commits")
         return CommitsResult(mode, (Association(repository, mode, previous, head, 0),))
@@ -421,7 +431,7 @@ def local_repository_name(
     repo: GitRepo,
     remote: str,
     environ: Mapping[str, str],
-    repos: Sequence[Mapping[str, Any]] = (),
+    repos: Sequence[Repo] = (),
 ) -> str:
     """The repository name local commits are filed under: `owner/repo` from the remote URL
     (or GITHUB_REPOSITORY), spelled as Sentry spells it when it already knows the repo."""
@@ -431,8 +441,8 @@ def local_repository_name(
     if name is None:
         name = repo.root.name
     for known in repos:
-        if str(known.get("name", "")).lower() == name.lower():
-            return str(known["name"])
+        if known.name.lower() == name.lower():
+            return known.name
     return name[:MAX_REPOSITORY]
 
 

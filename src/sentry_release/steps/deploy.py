@@ -1,26 +1,33 @@
-"""Step 5b: record the deploy, once per (release, environment, name)."""
+"""Step 5b: record the deploy, each time the step runs.
+
+Sentry keeps every deploy; the release's deploy count and the environment's "last deployed"
+come from them. So a re-run job deploys again and a rollback (A, B, A) is recorded as three
+deploys, as getsentry/action-release and `sentry-cli deploys new` do. Within one run a deploy
+is never recorded twice: a lost answer is looked for before resending (see `SentryApi
+.create_deploy`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from sentry_release.config.settings import Settings
-from sentry_release.sentry.client import SentryClient, matching_deploy
+from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.models import Deploy
 
 
 @dataclass(frozen=True)
 class DeployResult:
-    """The deploy record and whether this run created it."""
+    """The deploy this run recorded."""
 
-    deploy: dict[str, Any]
-    created: bool
+    deploy: Deploy
+    created: bool = True
 
     @property
     def id(self) -> str:
         """Sentry's deploy id."""
-        return str(self.deploy.get("id", ""))
+        return self.deploy.id
 
 
 def record_deploy(
@@ -28,18 +35,11 @@ def record_deploy(
     client: SentryClient,
     version: str,
     *,
-    force_new: bool = False,
     now: datetime | None = None,
 ) -> DeployResult:
-    """Create the deploy unless the same one is already recorded (unless `force_new`)."""
+    """Record one deploy of `version` to the configured environment."""
     options = settings.deploy
     assert settings.org is not None and options.environment is not None
-    known: list[dict[str, Any]] | None = None
-    if not client.dry_run:
-        known = client.list_deploys(settings.org, version)
-        existing = None if force_new else matching_deploy(known, options.environment, options.name)
-        if existing is not None:
-            return DeployResult(existing, False)
     deploy = client.create_deploy(
         settings.org,
         version,
@@ -48,7 +48,6 @@ def record_deploy(
         url=options.url,
         date_started=options.started,
         date_finished=options.finished or now or datetime.now(timezone.utc),
-        projects=settings.projects,
-        known=known,
+        projects=options.projects,
     )
     return DeployResult(deploy, True)

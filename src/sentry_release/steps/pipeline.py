@@ -13,12 +13,10 @@ from sentry_release.errors import GateFailed
 from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
-from sentry_release.paths import ensure_all_inside
 from sentry_release.sentry.client import SentryClient
 from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import InjectResult, inject_paths
-from sentry_release.sourcemaps.upload import UploadResult, collect, upload_sourcemaps
-from sentry_release.sourcemaps.validate import report
+from sentry_release.sourcemaps.upload import UploadResult, prepare_upload, upload_sourcemaps
 from sentry_release.steps.commits import CommitsResult, associate_commits
 from sentry_release.steps.deploy import DeployResult, record_deploy
 from sentry_release.steps.release import (
@@ -55,11 +53,9 @@ def run(
     on_step: Callable[[PipelineResult], None] | None = None,
 ) -> PipelineResult:
     """Run every enabled step; raise GateFailed (exit 3) after reporting a failing gate."""
-    # Source maps are local input: refuse a path outside the tree, and (strict) an unreadable
-    # or invalid map, before any request, not after the release was created.
-    ensure_all_inside(settings.sourcemaps.paths, settings.working_directory)
-    if settings.sourcemaps.paths and settings.sourcemaps.strict:
-        report(collect(settings).problems, strict=True, out=out)
+    # Build files are local input: bad names, FIFOs, a read-only dist/, invalid maps are
+    # refused before the release is created; the upload reuses this one collection.
+    collected = prepare_upload(settings, out)
     proposed = propose_version(settings, repo, environ)
     result = PipelineResult(proposed.version, proposed.source)
     version = proposed.version
@@ -101,7 +97,7 @@ def run(
         step(
             "Upload source maps",
             "upload",
-            lambda: upload_sourcemaps(settings, client, version, out),
+            lambda: upload_sourcemaps(settings, client, version, out, collected=collected),
         )
     if settings.finalize:
         step(

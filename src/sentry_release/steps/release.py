@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from sentry_release.config.settings import Settings
 from sentry_release.git import GitRepo
 from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.models import Release
 from sentry_release.version import ProposedVersion, derive_version, read_event
 
 
@@ -43,7 +43,7 @@ class ReleaseResult:
     version: str
     created: bool
     projects: tuple[str, ...]
-    release: dict[str, Any]
+    release: Release
 
 
 def create_release(
@@ -64,7 +64,7 @@ def create_release(
 
 def finalize_release(
     settings: Settings, client: SentryClient, version: str, *, when: datetime | None = None
-) -> dict[str, Any]:
+) -> Release:
     """Mark the release as released now (or at `when`); repeating it only moves the date."""
     assert settings.org is not None
     return client.finalize_release(

@@ -1,0 +1,699 @@
+"""HTTP to Sentry: one session, the token only for Sentry's origin, deadlines, retries, errors.
+
+What every request gets here, whatever endpoint it is:
+- a deadline for the whole exchange (connect, headers and body), not only per socket read, so
+  a server that drips bytes cannot hold a step; a cap on the answer's size;
+- retries: 429 waits for Sentry's rate-limit reset (or Retry-After); 5xx and lost connections
+  are retried for idempotent calls, and a non-idempotent call can pass `recover` to look for
+  the effect of a lost attempt first; all within a retry budget and the step's deadline;
+- redirects followed for reads only (requests drops the token when the host or port changes);
+  a 3xx to a write is an error naming where it pointed, never a silent GET;
+- errors mapped once: 401/403 → `AuthError` (exit 2, naming the scope the endpoint needs),
+  404 → `NotFoundError`, anything else → `SentryAPIError` with Sentry's own `detail`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import requests.adapters
+
+from sentry_release import __version__
+from sentry_release.errors import (
+    AuthError,
+    ConfigError,
+    NetworkError,
+    NotFoundError,
+    SentryAPIError,
+)
+from sentry_release.redact import redact
+from sentry_release.sentry.models import ShapeError
+
+log = logging.getLogger("sentry_release.http")
+
+USER_AGENT = f"sentry-release/{__version__}"
+RETRY_STATUSES = frozenset({500, 502, 503, 504, 507, 524})
+RATE_LIMITED = 429
+CONNECT_TIMEOUT = 10.0
+MAX_BODY = 32 * 1024 * 1024  # no Sentry answer we read comes near this
+MAX_PAGES = 1000  # 100 items a page: far beyond any list a step reads
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
+
+_CURSOR_RE = re.compile(r'<[^>]*>;\s*rel="(\w+)";\s*results="(\w+)";\s*cursor="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded by attempts and by total time."""
+
+    attempts: int = 6
+    base: float = 0.5
+    factor: float = 2.0
+    cap: float = 20.0
+    budget: float = 120.0  # total seconds one call may spend across its retries
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Delay before retry number `attempt` (1-based)."""
+        ceiling = min(self.cap, self.base * self.factor ** (attempt - 1))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait after a 429: Sentry's reset header, else Retry-After (seconds or date);
+    None when neither is usable (a garbled header falls back to backoff, never crashes)."""
+    reset = headers.get("X-Sentry-Rate-Limit-Reset")
+    if reset:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(reset) - now)
+    retry_after = headers.get("Retry-After")
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            pass
+        try:
+            parsed = email.utils.parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if parsed is not None and parsed.tzinfo is not None:
+            return max(0.0, parsed.timestamp() - now)
+    return None
+
+
+def next_cursor(link: str | None) -> str | None:
+    """The `next` cursor of Sentry's Link header when it says more results follow.
+
+    Only the cursor is used: Sentry builds the Link URLs from `system.url-prefix`
+    (`api/base.py` `build_cursor_link`), which need not be the host we called.
+    """
+    for rel, results, cursor in _CURSOR_RE.findall(link or ""):
+        if rel == "next" and results == "true" and cursor:
+            return str(cursor)
+    return None
+
+
+def error_detail(body: bytes, reason: str, status: int) -> str:
+    """Sentry's own words from an error body: `detail`, field errors, or the raw text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        text = body.decode("utf-8", "replace").strip()
+        if text.lower().startswith(("<!doctype", "<html")):
+            return f"{reason or 'HTTP ' + str(status)} (an HTML page)"
+        return " ".join(text.split())[:300] if text else reason or f"HTTP {status}"
+    if isinstance(data, dict):
+        detail = data.get("detail")
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, dict) and "message" in detail:
+            return str(detail["message"])
+        parts = []
+        for key, value in data.items():
+            values = value if isinstance(value, list) else [value]
+            parts.append(f"{key}: {' '.join(str(v) for v in values)}")
+        if parts:
+            return "; ".join(parts)
+    return json.dumps(data)[:300]
+
+
+def check_token(token: str | None) -> None:
+    """A token is printable ASCII without whitespace; anything else is a paste error that
+    would otherwise crash in the HTTP layer or leak its second line past log masking."""
+    if token is None:
+        return
+    if not token or any(not (33 <= ord(c) <= 126) for c in token):
+        raise ConfigError(
+            "the auth token contains spaces, line breaks or non-ASCII characters: paste the "
+            "token alone into SENTRY_AUTH_TOKEN (or the auth_token input)"
+        )
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+@dataclass
+class Reply:
+    """One answer, read whole within its deadline and size cap."""
+
+    method: str
+    endpoint: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    dry_run: bool = False
+
+    def json(self) -> Any:
+        """The body as JSON, or ShapeError naming the endpoint and what came instead."""
+        try:
+            return json.loads(self.content)
+        except ValueError:
+            kind = self.headers.get("Content-Type", "no content type").split(";")[0]
+            text = " ".join(self.content[:80].decode("utf-8", "replace").split())
+            raise ShapeError(
+                f"{self.method} {self.endpoint}: expected JSON, got {kind}"
+                + (f" ({text!r})" if text else " (an empty body)"),
+                status=self.status,
+                method=self.method,
+                endpoint=self.endpoint,
+            ) from None
+
+    def parse(self, parser: Callable[[Any], T]) -> T:
+        """Decode and parse into a model; a wrong shape names the endpoint."""
+        try:
+            return parser(self.json())
+        except ShapeError as exc:
+            if exc.endpoint:
+                raise
+            raise ShapeError(
+                f"{self.method} {self.endpoint}: {exc}",
+                status=self.status,
+                method=self.method,
+                endpoint=self.endpoint,
+            ) from None
+
+
+@dataclass
+class Stats:
+    """What went over the wire (the bench and progress lines read it)."""
+
+    requests: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    rate_limit: dict[str, str] = field(default_factory=dict)  # last X-Sentry-Rate-Limit-*
+
+
+class Transport:
+    """Sends requests to one Sentry (base URL and token); see the module docstring."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        ca_bundle: str | None = None,
+        dry_run: bool = False,
+        echo: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        session: requests.Session | None = None,
+        headers: Mapping[str, str] | None = None,
+        step_timeout: float | None = None,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        check_token(token)
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"Sentry URL {redact(base_url)!r} is not an http(s) URL: set SENTRY_URL "
+                "to e.g. https://sentry.io/"
+            )
+        self.base_url = base_url.rstrip("/") + "/"
+        self.api_url = self.base_url + "api/0"
+        self.token = token
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.dry_run = dry_run
+        self.echo = echo or (lambda line: None)
+        self.sleep = sleep
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.session = session or make_session(ca_bundle)
+        self.verify: str | None = ca_bundle
+        self.extra_headers = dict(headers or {})
+        self.step_timeout = step_timeout
+        self.max_body = max_body
+        self.stats = Stats()
+        self._origin = origin(self.base_url)
+        self._step_end: float | None = None
+        self._step_name = ""
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact(self.base_url)!r})"
+
+    # --- where the token may go -----------------------------------------------------
+
+    def is_trusted(self, url: str) -> bool:
+        """The token goes to the configured origin (scheme, host and port), or to a
+        subdomain of its host with the same scheme and port (Sentry's region hosts such as
+        us.sentry.io for sentry.io); never to another port, another host or plain http."""
+        scheme, host, port = origin(url)
+        base_scheme, base_host, base_port = self._origin
+        if (scheme, port) != (base_scheme, base_port):
+            return False
+        return host == base_host or host.endswith("." + base_host)
+
+    def url(self, path: str) -> str:
+        """Absolute URL for an API path (`/organizations/...`); full URLs as they are."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.api_url + path
+
+    def resolve_upload_url(self, url: str) -> str:
+        """Where chunks go, from the chunk-upload options' `url` (`api/endpoints/chunk.py`).
+
+        Relative (self-hosted without a url-prefix): under our own API root, never
+        `.../api/0/api/0/`. Absolute on a trusted origin: as given. Absolute elsewhere (an
+        upload-url-prefix or url-prefix we cannot vouch for): the same API path on the
+        configured Sentry, which serves it too, so the token never leaves for another host.
+        """
+        parts = urlsplit(url)
+        marker = "/api/0/"
+        if parts.scheme and self.is_trusted(url):
+            return url
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if marker in path:
+            resolved = self.api_url + "/" + path.split(marker, 1)[1]
+        elif not parts.scheme:
+            resolved = urljoin(self.base_url, path)
+        else:
+            raise SentryAPIError(
+                f"Sentry's chunk-upload URL {redact(url)} is on another host and is not an API "
+                "path: refusing to send the auth token there; set SENTRY_URL to that host"
+            )
+        if parts.scheme:
+            log.info(
+                "chunk-upload URL %s is not on %s: using %s", redact(url), self.base_url, resolved
+            )
+        return resolved
+
+    def _headers(self, url: str) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT}
+        if self.is_trusted(url):
+            headers.update(self.extra_headers)
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def endpoint(self, url: str) -> str:
+        """The URL as messages show it: API path only, no query, secrets removed."""
+        return redact(url.split("?", 1)[0].replace(self.api_url, ""))
+
+    # --- deadlines ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def step(self, name: str, seconds: float | None = None) -> Iterator[None]:
+        """Bound every request of a step by one deadline (nested steps keep the outer one)."""
+        limit = seconds if seconds is not None else self.step_timeout
+        if self._step_end is not None or not limit:
+            yield
+            return
+        self._step_end, self._step_name = time.monotonic() + limit, name
+        try:
+            yield
+        finally:
+            self._step_end, self._step_name = None, ""
+
+    def _remaining(self) -> float | None:
+        return None if self._step_end is None else self._step_end - time.monotonic()
+
+    # --- one call -------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        files: Any = None,
+        idempotent: bool | None = None,
+        recover: Callable[[], Reply | None] | None = None,
+        not_found: str | None = None,
+        scopes: str | None = None,
+        ok: Iterable[int] = (),
+        timeout: float | None = None,
+        dry_run_body: Any = None,
+    ) -> Reply:
+        """Send one call with retries; raise a domain error for anything but 2xx (or `ok`)."""
+        url = self.url(path)
+        endpoint = self.endpoint(url)
+        if idempotent is None:
+            idempotent = method in READS or method in ("PUT", "DELETE")
+        if self.dry_run:
+            shown = f" {json.dumps(json_body, default=str)}" if json_body is not None else ""
+            self.echo(redact(f"[dry-run] {method} {url}{shown}"))
+            body = json.dumps({} if dry_run_body is None else dry_run_body).encode()
+            return Reply(method, endpoint, 200, {"Content-Type": "application/json"}, body, True)
+        started = time.monotonic()
+        waited = 0.0
+        attempt = 0
+        ok_statuses = frozenset(ok)
+        while True:
+            attempt += 1
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                raise NetworkError(
+                    f"{method} {endpoint}: the {self._step_name} step ran out of its "
+                    f"{self.step_timeout:g}s deadline (raise it with --step-timeout)",
+                    method=method,
+                    endpoint=endpoint,
+                )
+            limit = timeout or self.timeout
+            if remaining is not None:
+                limit = min(limit, remaining)
+            failure: SentryAPIError
+            try:
+                reply = self._send(
+                    _Call(method, url, endpoint, params, json_body, data, files), limit
+                )
+            except SentryAPIError as exc:
+                failure = exc
+                retriable = idempotent or recover is not None or bool(getattr(exc, "unsent", False))
+                delay = self.retry.backoff(attempt, self.rng)
+            else:
+                status = reply.status
+                if 200 <= status < 300 or status in ok_statuses:
+                    return reply
+                if 300 <= status < 400:
+                    location = reply.headers.get("Location", "(no Location)")
+                    raise SentryAPIError(
+                        f"{method} {endpoint} was answered with a redirect ({status}) to "
+                        f"{redact(location)}: writes are not redirected; set SENTRY_URL to "
+                        "the address Sentry really answers on",
+                        status=status,
+                        method=method,
+                        endpoint=endpoint,
+                    )
+                failure = self._error(method, endpoint, reply, not_found, scopes)
+                if status == RATE_LIMITED:
+                    retriable = True
+                    hinted = rate_limit_wait(reply.headers, self.clock())
+                    delay = (
+                        hinted + self.rng.uniform(0, 0.5)
+                        if hinted is not None
+                        else self.retry.backoff(attempt, self.rng)
+                    )
+                elif status in RETRY_STATUSES:
+                    retriable = idempotent or recover is not None
+                    delay = self.retry.backoff(attempt, self.rng)
+                else:
+                    retriable, delay = False, 0.0
+            spent = max(waited, time.monotonic() - started)
+            remaining = self._remaining()
+            out_of_time = spent + delay > self.retry.budget or (
+                remaining is not None and delay >= remaining
+            )
+            if not retriable or attempt >= self.retry.attempts or out_of_time:
+                raise self._final(failure, method, retriable, attempt, spent, delay)
+            log.info(
+                "%s %s failed (%s); retry %d in %.1fs",
+                method,
+                endpoint,
+                failure.status or "network",
+                attempt,
+                delay,
+            )
+            self.sleep(delay)
+            waited += delay
+            if recover is not None:
+                recovered = recover()
+                if recovered is not None:
+                    return recovered
+
+    def _final(
+        self,
+        failure: SentryAPIError,
+        method: str,
+        retriable: bool,
+        attempt: int,
+        spent: float,
+        delay: float,
+    ) -> SentryAPIError:
+        """The error to raise when a call gives up, with why it stopped."""
+        if retriable:
+            why = (
+                f"Sentry asked to wait {delay:.0f}s more, beyond"
+                if failure.status == RATE_LIMITED and spent + delay > self.retry.budget
+                else "out of"
+            )
+            note = (
+                f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''} in "
+                f"{spent:.1f}s: {why} the retry budget of {self.retry.budget:g}s and "
+                f"{self.retry.attempts} attempts; raise it with --retry-budget)"
+            )
+        elif isinstance(failure, NetworkError):
+            note = f" (not retried: the {method} may have reached Sentry and is not safe to repeat)"
+        else:
+            return failure
+        return failure.with_note(note)
+
+    def _send(self, call: _Call, limit: float) -> Reply:
+        """One exchange in a worker thread, abandoned at the deadline (a dripping server
+        keeps every socket read under its timeout, so only a wall-clock bound holds)."""
+        result: dict[str, Any] = {}
+        deadline = time.monotonic() + limit
+        method, endpoint = call.method, call.endpoint
+
+        def work() -> None:
+            try:
+                result["reply"] = self._exchange(call, limit, deadline)
+            except BaseException as exc:  # handed to the caller's thread
+                result["error"] = exc
+
+        with self._lock:
+            self.stats.requests += 1
+        worker = threading.Thread(target=work, name="sentry-request", daemon=True)
+        worker.start()
+        worker.join(limit + 0.5)
+        if worker.is_alive():
+            raise NetworkError(
+                f"{method} {endpoint} timed out: no complete answer within {limit:g}s",
+                method=method,
+                endpoint=endpoint,
+            )
+        if "error" in result:
+            raise self._network_error(method, endpoint, result["error"]) from None
+        reply: Reply = result["reply"]
+        return reply
+
+    def _exchange(self, call: _Call, limit: float, deadline: float) -> Reply:
+        method, url = call.method, call.url
+        response = self.session.request(
+            method,
+            url,
+            params=call.params,
+            json=call.json_body,
+            data=call.data,
+            files=call.files,
+            headers=self._headers(url),
+            timeout=(min(CONNECT_TIMEOUT, limit), limit),
+            allow_redirects=method in READS,
+            stream=True,
+            verify=self.verify,
+        )
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > self.max_body:
+                    raise _TooLarge(f"answer larger than {self.max_body // (1024 * 1024)} MiB")
+                if time.monotonic() > deadline:
+                    raise requests.Timeout(f"no complete answer within {limit:g}s")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        limits = {
+            k.lower(): v
+            for k, v in response.headers.items()
+            if k.lower().startswith("x-sentry-rate-limit-")
+        }
+        body = response.request.body
+        with self._lock:
+            if limits:
+                self.stats.rate_limit = limits
+            self.stats.bytes_sent += len(body) if isinstance(body, (bytes, str)) else 0
+            self.stats.bytes_received += size
+        log.debug("%s %s -> %s", method, redact(url), response.status_code)
+        return Reply(
+            method, call.endpoint, response.status_code, response.headers, b"".join(chunks)
+        )
+
+    def _network_error(self, method: str, endpoint: str, exc: BaseException) -> Exception:
+        """A requests/urllib3/socket failure as one line; bad local input as ConfigError."""
+        if isinstance(exc, SentryAPIError | ConfigError):
+            return exc
+        if isinstance(exc, requests.exceptions.SSLError):
+            return NetworkError(
+                f"{method} {endpoint}: TLS verification failed ({_short_exc(exc)}): for a "
+                "self-hosted Sentry with its own CA pass --ca-bundle /path/to/ca.pem (or set "
+                "REQUESTS_CA_BUNDLE)",
+                method=method,
+                endpoint=endpoint,
+            )
+        if isinstance(exc, requests.TooManyRedirects):
+            return SentryAPIError(
+                f"{method} {endpoint}: Sentry's answers redirect in a loop; check SENTRY_URL",
+                method=method,
+                endpoint=endpoint,
+            )
+        if isinstance(exc, _TooLarge):
+            return SentryAPIError(f"{method} {endpoint}: {exc}", method=method, endpoint=endpoint)
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+            kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+            error = NetworkError(
+                f"{method} {endpoint} {kind}: {_short_exc(exc)}", method=method, endpoint=endpoint
+            )
+            error.unsent = _never_sent(exc)
+            return error
+        if isinstance(exc, OSError) and "CA certificate bundle" in str(exc):
+            # requests' message for a CA bundle path that does not exist: bad input.
+            return ConfigError(f"{_short_exc(exc)}: fix REQUESTS_CA_BUNDLE / --ca-bundle")
+        if isinstance(exc, (requests.RequestException, OSError, ValueError, UnicodeError)):
+            return NetworkError(
+                f"{method} {endpoint} failed: {_short_exc(exc)}", method=method, endpoint=endpoint
+            )
+        return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+    def _error(
+        self,
+        method: str,
+        endpoint: str,
+        reply: Reply,
+        not_found: str | None,
+        scopes: str | None,
+    ) -> SentryAPIError:
+        status = reply.status
+        detail = error_detail(reply.content, "", status)
+        where = f"{method} {endpoint}"
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "detail": detail,
+            "method": method,
+            "endpoint": endpoint,
+        }
+        needs = f"; {where} needs {scopes}" if scopes else ""
+        if status == 401:
+            return AuthError(
+                f"Sentry rejected the auth token ({detail}){needs}: check the token "
+                "(SENTRY_AUTH_TOKEN / auth_token) and that it belongs to this Sentry",
+                **kwargs,
+            )
+        if status == 403:
+            return AuthError(
+                f"the auth token may not do this ({detail}){needs}: give the token that "
+                "scope (see the README's token scopes table)",
+                **kwargs,
+            )
+        if status == 404:
+            return NotFoundError(f"{not_found or where + ': not found'} ({detail})", **kwargs)
+        return SentryAPIError(f"{where} failed with HTTP {status}: {detail}", **kwargs)
+
+    # --- lists ----------------------------------------------------------------------
+
+    def paginate(
+        self,
+        path: str,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Items across pages: the `next` cursor reused against our own base URL (never the
+        Link URL's host), stopping on `results="false"`, a repeated cursor or MAX_PAGES."""
+        base: list[tuple[str, Any]] = (
+            list(params.items()) if isinstance(params, Mapping) else list(params or [])
+        )
+        seen: set[str] = set()
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            query = base + ([("cursor", cursor)] if cursor else [])
+            reply = self.request("GET", path, params=query or None, **kwargs)
+            items = reply.json()
+            if reply.dry_run and not isinstance(items, list):
+                return
+            if not isinstance(items, list):
+                raise ShapeError(
+                    f"GET {reply.endpoint}: expected a JSON list, got {type(items).__name__}",
+                    method="GET",
+                    endpoint=reply.endpoint,
+                )
+            yield from items
+            cursor = next_cursor(reply.headers.get("Link"))
+            if cursor is None or cursor in seen:
+                return
+            seen.add(cursor)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request as the caller gave it."""
+
+    method: str
+    url: str
+    endpoint: str
+    params: Any
+    json_body: Any
+    data: Any
+    files: Any
+
+
+class _TooLarge(Exception):
+    """The answer passed the size cap."""
+
+
+def make_session(ca_bundle: str | None = None) -> requests.Session:
+    """The one session factory: pooled connections sized for parallel chunk uploads.
+
+    `trust_env` stays on so HTTPS_PROXY / NO_PROXY work on self-hosted runners; the token is
+    still only sent to Sentry's origin (through a CONNECT tunnel for https).
+    """
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if ca_bundle:
+        session.verify = ca_bundle
+    return session
+
+
+def with_budget(transport: Transport, budget: float) -> Transport:
+    """A view of the transport with its own retry budget (the gate polls with a short one);
+    the session, token and counters are shared, the original is left untouched."""
+    clone = object.__new__(type(transport))
+    clone.__dict__.update(transport.__dict__)
+    clone.retry = replace(transport.retry, budget=budget)
+    return clone
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """A refused connection means the request never reached the server: safe to resend."""
+    return isinstance(exc, requests.ConnectTimeout) or (
+        isinstance(exc, requests.ConnectionError) and "Connection refused" in str(exc)
+    )
+
+
+def _short_exc(exc: BaseException) -> str:
+    text = str(exc)
+    match = re.search(r"(certificate verify failed[^')(]*)", text) or re.search(
+        r"\[Errno -?\d+\] ([^')\]]+)|Error\(-?\d+, '([^']+)'\)|(Read timed out)"
+        r"|(Connection refused)|(no complete answer within [\d.]+s)",
+        text,
+    )
+    if match:
+        return next(g for g in match.groups() if g).strip()
+    return redact(text)[:200] or type(exc).__name__

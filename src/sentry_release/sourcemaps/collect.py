@@ -1,0 +1,272 @@
+"""Collect the files to upload: discover, classify, associate, validate, rewrite maps.
+
+No network. Each map is parsed once and, only when it helps, rewritten: `sourcesContent`
+filled from local files (inside the file-access root, `paths.py`) and `--strip-prefix` /
+`--strip-common-prefix` applied to `sources`; otherwise its bytes go up untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sentry_release.config.settings import Settings, SourceMapOptions
+from sentry_release.output import Output
+from sentry_release.paths import FileAccess, NotRegularFile, file_kind, mode_of, read_regular
+from sentry_release.sourcemaps.bundle import MINIFIED_SOURCE, SOURCE_MAP, BundleFile
+from sentry_release.sourcemaps.discover import (
+    associate,
+    debug_id_of_js,
+    debug_id_of_map,
+    is_remote,
+    is_sourcemap,
+    load_ignore_rules,
+    sourcemap_location,
+    walk,
+)
+from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
+from sentry_release.sourcemaps.preflight import check
+from sentry_release.sourcemaps.validate import Problem, missing_map, parse_map, too_large
+
+
+def _url(prefix: str, rel: str, suffix: str) -> str:
+    prefix = prefix[:-1] if prefix.endswith("/") else prefix
+    return f"{prefix}/{rel}{suffix}"
+
+
+def _strip(sources: list[Any], prefixes: Sequence[str], common: bool) -> list[Any]:
+    paths = [s for s in sources if isinstance(s, str)]
+    wanted = list(prefixes)
+    if common and len(paths) > 1:
+        shared = os.path.commonpath(paths) if all(p.startswith("/") for p in paths) else ""
+        if not shared:
+            parts = [p.split("/") for p in paths]
+            head: list[str] = []
+            for segs in zip(*[p[:-1] for p in parts], strict=False):
+                if len(set(segs)) != 1:
+                    break
+                head.append(segs[0])
+            shared = "/".join(head)
+        if shared:
+            wanted.append(shared.rstrip("/") + "/")
+    out: list[Any] = []
+    for source in sources:
+        if isinstance(source, str):
+            for prefix in wanted:
+                if prefix and source.startswith(prefix):
+                    source = source[len(prefix) :].lstrip("/")
+                    break
+        out.append(source)
+    return out
+
+
+def _source_text(candidate: Path, access: FileAccess) -> tuple[str | None, str | None]:
+    """`(text, None)` if the policy lets a local source be read, else `(None, why or None)`."""
+    if access.resolve(candidate) is None:
+        return None, "lies outside the working directory"
+    try:
+        return read_regular(candidate).decode("utf-8"), None
+    except NotRegularFile:
+        mode = mode_of(candidate)
+        return None, None if stat.S_ISDIR(mode) else f"is {file_kind(mode)}"
+    except (OSError, UnicodeDecodeError):
+        return None, None
+
+
+def rewrite_map(
+    parsed: dict[str, Any],
+    map_dir: Path,
+    cwd: Path,
+    opts: SourceMapOptions,
+    *,
+    access: FileAccess | None = None,
+    left_out: Callable[[str, str], None] = lambda source, why: None,
+) -> dict[str, Any] | None:
+    """Inline sourcesContent from local files and strip source prefixes; None if unchanged.
+
+    A source is looked up next to the map, then under the working directory, and read only
+    when `access` (default: the working directory) allows it; one outside, in /proc, or a FIFO
+    is left out and reported through `left_out(source, why)`.
+    """
+    if "sections" in parsed:
+        return None  # indexed maps go up as they are; Sentry flattens them
+    sources = parsed.get("sources")
+    if not isinstance(sources, list):
+        return None
+    access = access if access is not None else FileAccess.for_paths(cwd)
+    changed = False
+    contents = parsed.get("sourcesContent")
+    contents = list(contents) if isinstance(contents, list) else []
+    contents += [None] * (len(sources) - len(contents))
+    root = parsed.get("sourceRoot")
+    root = root if isinstance(root, str) and "://" not in root else ""
+    for i, source in enumerate(sources):
+        if contents[i] is not None or not isinstance(source, str) or "://" in source:
+            continue
+        rel = str(PurePosixPath(root) / source) if root else source
+        for base in (map_dir, cwd):
+            candidate = base / rel
+            try:
+                if not candidate.exists():
+                    continue
+            except (OSError, ValueError):  # a NUL byte, a name too long
+                break
+            text, why = _source_text(candidate, access)
+            if why is not None:
+                left_out(source, why)
+            if text is not None:
+                contents[i] = text
+                changed = True
+            break
+    out = dict(parsed)
+    if changed:
+        out["sourcesContent"] = contents
+    if opts.strip_prefixes or opts.strip_common_prefix:
+        stripped = _strip(sources, opts.strip_prefixes, opts.strip_common_prefix)
+        if stripped != sources:
+            out["sources"] = stripped
+            changed = True
+    return out if changed else None
+
+
+def _recorder(
+    left_out: dict[str, tuple[str, list[Path]]], map_path: Path
+) -> Callable[[str, str], None]:
+    """`left_out(source, why)` for one map: remembers every map that names each source."""
+
+    def record(source: str, why: str) -> None:
+        left_out.setdefault(source, (why, []))[1].append(map_path)
+
+    return record
+
+
+@dataclass
+class Collected:
+    """Files ready to bundle plus what validation found."""
+
+    files: list[BundleFile]
+    problems: list[Problem]
+    notes: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def collect(
+    settings: Settings,
+    *,
+    max_file_size: int | None = None,
+    out: Output | None = None,
+    read: Callable[[Path], bytes] = read_regular,
+) -> Collected:
+    """Discover, classify, associate and validate the files to upload (no network).
+
+    `read` lets `run` collect before inject has written, from inject's planned contents.
+    """
+    opts = settings.sourcemaps
+    cwd = settings.working_directory
+    rules = load_ignore_rules(
+        opts.ignore,
+        (cwd / opts.ignore_file) if opts.ignore_file is not None else None,
+    )
+    access = FileAccess.for_paths(cwd, opts.paths)
+    found = walk([cwd / p for p in opts.paths], opts.extensions, rules, access=access)
+    check(found, inject=False)
+    left_out: dict[str, tuple[str, list[Path]]] = {}  # source -> (why, maps naming it)
+    problems: list[Problem] = []
+    notes: list[str] = []
+    entries: list[tuple[str, Path, bytes]] = []  # (url, path, bytes)
+    unusable: list[str] = []  # maps already reported: bundles naming them add no 2nd problem
+    seen: dict[str, Path] = {}
+    bar = out.progress("Reading files", len(found), "files") if out is not None else None
+    for f in found:
+        if bar is not None:
+            bar.advance()
+        url = _url(opts.url_prefix, f.rel, opts.url_suffix)
+        if url in seen and seen[url] != f.path:
+            problems.append(Problem(str(f.path), f"has the same URL {url} as {seen[url]}"))
+            continue
+        seen[url] = f.path
+        try:
+            entries.append((url, f.path, read(f.path)))
+        except OSError as exc:
+            problems.append(Problem(str(f.path), f"cannot read ({exc.strerror}); fix or remove it"))
+            unusable.append(url)
+    if bar is not None:
+        bar.close()
+    # Each map is parsed, rewritten and dumped at once, and each script's text is read for its
+    # two comments and dropped: only bytes stay, so memory holds the bundle set about once.
+    maps: dict[str, BundleFile] = {}
+    scripts: list[tuple[str, Path, bytes, str | None, str | None]] = []
+    entries.reverse()  # pop() from the end walks them in order, releasing each as it goes
+    while entries:
+        url, path, data = entries.pop()
+        if max_file_size and len(data) > max_file_size:
+            problems.append(too_large(str(path), len(data), max_file_size))
+            continue
+        if path.name.endswith(".map") or is_sourcemap(data):
+            parsed, problem = parse_map(str(path), data)
+            if problem:
+                problems.append(problem)
+                unusable.append(url)
+                continue
+            assert parsed is not None
+            if PENDING_KEY in parsed:
+                problems.append(Problem(str(path), INTERRUPTED))
+                unusable.append(url)
+                continue
+            map_headers: dict[str, str] = {}
+            map_id = debug_id_of_map(parsed)
+            if map_id:
+                map_headers["debug-id"] = map_id
+            new = rewrite_map(
+                parsed,
+                path.parent,
+                cwd,
+                opts,
+                access=access,
+                left_out=_recorder(left_out, path),
+            )
+            del parsed
+            content = (
+                json.dumps(new, separators=(",", ":"), ensure_ascii=False).encode()
+                if new is not None
+                else data
+            )
+            maps[url] = BundleFile(url, SOURCE_MAP, content, map_headers, str(path))
+        else:
+            text = data.decode("utf-8", "replace")
+            scripts.append((url, path, data, sourcemap_location(text), debug_id_of_js(text)))
+    locations = {url: location for url, _p, _d, location, _id in scripts}
+    refs = associate([s[0] for s in scripts], sorted([*maps, *unusable]), locations)
+    files: list[BundleFile] = list(maps.values())
+    for url, path, data, location, own_id in scripts:
+        headers: dict[str, str] = {}
+        if own_id:
+            headers["debug-id"] = own_id
+        ref = refs.get(url)
+        if ref is not None:
+            headers["sourcemap"] = ref.reference
+            if ref.inline is None and ref.url is None and not location_is_data(ref.reference):
+                problems.append(missing_map(str(path), ref.reference))
+        elif location and not is_remote(location) and not location.startswith("data:"):
+            problems.append(missing_map(str(path), location))
+        elif path.suffix in (".js", ".mjs", ".cjs"):
+            notes.append(f"{path}: no source map found (uploaded without one)")
+        files.append(BundleFile(url, MINIFIED_SOURCE, data, headers, str(path)))
+    files.sort(key=lambda f: f.url)
+    warnings = [
+        f"source {source!r} named by {where[0]}"
+        + (f" (and {len(where) - 1} more map(s))" if len(where) > 1 else "")
+        + f" {why}: left out of sourcesContent"
+        for source, (why, where) in sorted(left_out.items())
+    ]
+    return Collected(files, problems, notes, warnings)
+
+
+def location_is_data(reference: str) -> bool:
+    """Data URLs that sentry-cli cannot decode still travel as the `sourcemap` header."""
+    return reference.startswith("data:")
