@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pytest
+
+from sentry_release.runtime import TIME_SCALE_ENV
+
 TOKEN = "test-token-5ecr3t-do-not-print"
+# The suite's clock: the CLI's retry backoff runs at this fraction of real time (never below
+# runtime.MIN_WAIT). The stand-in's fault delays stay real: each is set against a client read
+# timeout (`--timeout 1`), and scaling both would put timeouts under 250 ms, which flakes on a
+# loaded 2-core machine.
+TIME_SCALE = 0.25
 ORG = "acme"
 PROJECTS = ("web", "api")
 
@@ -33,6 +43,15 @@ KNOWN_CLIENT_FEATURES = {"global-views"}
 # Sentry's system.url-prefix in the product's tests: another loopback host on the same port,
 # so a client that builds URLs from Link headers or the chunk URL shows it.
 URL_PREFIX = "http://127.0.0.2:{port}/"
+# The real sentry-cli (PyPI `sentry-cli`, a test dependency): on PATH or beside this Python.
+SENTRY_CLI = shutil.which("sentry-cli") or shutil.which(
+    "sentry-cli", path=str(Path(sys.executable).parent)
+)
+# An interop test against sentry-cli: slow, and under CI=true a skip is a failure (conftest).
+NEEDS_SENTRY_CLI = [
+    pytest.mark.interop,
+    pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli (PyPI) not installed"),
+]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -104,6 +123,7 @@ def cli_env(
             "SENTRY_PROJECT": PROJECTS[0],
         }
     )
+    env[TIME_SCALE_ENV] = str(TIME_SCALE)  # retry backoff shrunk (never below 100 ms)
     if home is not None:
         env["HOME"] = str(home)
     env.update(extra)

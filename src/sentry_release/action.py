@@ -9,95 +9,28 @@ pipeline had done by then.
 from __future__ import annotations
 
 import os
-import sys
-import traceback
 import uuid
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from sentry_release.config.settings import Settings, from_values, parse_bool
-from sentry_release.errors import ConfigError, GateFailed, SentryReleaseError
-from sentry_release.output import Output, human_bytes, md_cell
+from sentry_release.config.options import BY_INPUT, BY_KEY, OPTIONS
+from sentry_release.config.parse import parse_bool
+from sentry_release.config.settings import from_values
+from sentry_release.errors import ConfigError, SentryReleaseError
+from sentry_release.output import Output
 from sentry_release.redact import redact, register_secret
+from sentry_release.report import RunState, outputs_for, render_summary
+from sentry_release.runtime import Runtime, report_failure
 
-# action input -> the canonical value name `settings.from_values()` takes (the CLI's names).
-INPUTS: dict[str, str] = {
-    "url": "url",
-    "org": "org",
-    "auth_token": "auth_token",
-    "projects": "projects",
-    "environment": "environment",
-    "release": "release",
-    "release_prefix": "release_prefix",
-    "tag_pattern": "tag_pattern",
-    "release_url": "release_url",
-    "finalize": "finalize",
-    "set_commits": "commit_mode",
-    "ignore_missing": "ignore_missing",
-    "ignore_empty": "ignore_empty",
-    "sourcemaps": "sourcemaps",
-    "inject": "inject",
-    "dist": "dist",
-    "url_prefix": "url_prefix",
-    "url_suffix": "url_suffix",
-    "strip_prefix": "strip_prefix",
-    "strip_common_prefix": "strip_common_prefix",
-    "ignore": "ignore",
-    "started_at": "started",
-    "deploy_name": "deploy_name",
-    "deploy_url": "deploy_url",
-    "gate": "gate",
-    "gate_grace": "grace",
-    "gate_window": "window",
-    "gate_timeout": "gate_timeout",
-    "gate_query": "gate_query",
-    "max_new_issues": "max_new_issues",
-    "min_events": "min_events",
-    "min_users": "min_users",
-    "max_error_ratio": "max_ratio",
-    "health_url": "health_url",
-    "health_status": "health_status",
-    "on_inconclusive": "on_inconclusive",
-    "on_api_error": "on_api_error",
-    "gate_dry_run": "gate_dry_run",
-    "dry_run": "dry_run",
-    "debug": "debug",
-    "ca_bundle": "ca_bundle",
-}
-# Inputs that shape the run here rather than in Settings.
-LOCAL_INPUTS = (
-    "repo",
-    "commit",
-    "previous_commit",
-    "working_directory",
-    "disable_telemetry",
-    "disable_safe_directory",
-)
-# getsentry/action-release's old names, still accepted (with a warning).
-DEPRECATED = {"version": "release", "version_prefix": "release_prefix"}
-# What the CLI reads from the environment when a flag is absent; the action does the same.
-ENV_FALLBACKS = {
-    "url": "SENTRY_URL",
-    "auth_token": "SENTRY_AUTH_TOKEN",
-    "org": "SENTRY_ORG",
-    "projects": "SENTRY_PROJECT",
-    "environment": "SENTRY_ENVIRONMENT",
-    "ca_bundle": "SENTRY_CA_BUNDLE",
-}
-KNOWN_INPUTS = frozenset(INPUTS) | frozenset(LOCAL_INPUTS) | frozenset(DEPRECATED)
-OUTPUT_NAMES = (
-    "release",
-    "version",
-    "commits",
-    "bundle_ids",
-    "deploy_id",
-    "gate_verdict",
-    "new_issues",
-)
+# Every input is an option of config/options.py. Those with a Settings field map to its value
+# name; the others (repo, commit, previous_commit, working_directory, disable_*) shape the run
+# here; the deprecated ones (getsentry/action-release's old names) still work, with a warning.
+INPUTS = {o.input: o.key for o in OPTIONS if o.input and o.field}  # input -> value name
+DEPRECATED = {o.input: o.replaced_by for o in OPTIONS if o.input and o.replaced_by}
+KNOWN_INPUTS = frozenset(BY_INPUT)
 
 
 # --- reading the runner's environment (pure) ----------------------------------------------
@@ -169,9 +102,8 @@ def action_config(environ: Mapping[str, str]) -> ActionConfig:
     for name, key in INPUTS.items():
         if name in inputs:
             values[key] = inputs[name]
-    for key, variable in ENV_FALLBACKS.items():
-        if key not in values and environ.get(variable, "").strip():
-            values[key] = environ[variable]
+        elif (variable := BY_KEY[key].env) and environ.get(variable, "").strip():
+            values[key] = environ[variable]  # as the CLI reads it when the flag is absent
     if "debug" not in values and environ.get("RUNNER_DEBUG") == "1":
         values["debug"] = "true"
 
@@ -263,182 +195,6 @@ def append_file(path: str | None, text: str, out: Output) -> None:
         out.warn(f"cannot write {path}: {exc.strerror or exc}")
 
 
-# --- what the run did ---------------------------------------------------------------------
-
-
-@dataclass
-class RunState:
-    """What the summary and outputs are made from; filled as the pipeline goes."""
-
-    version: str | None = None
-    version_source: str | None = None
-    settings: Settings | None = None
-    result: Any = None  # pipeline.PipelineResult (typed loosely: imported lazily)
-    failed_step: str | None = None
-    error: SentryReleaseError | None = None
-    error_text: str | None = None
-
-
-def outputs_for(state: RunState) -> dict[str, str]:
-    """The action's outputs from what the run did (empty strings for what it did not do)."""
-    result = state.result
-    version = state.version or ""
-    commits = getattr(result, "commits", None)
-    upload = getattr(result, "upload", None)
-    deploy = getattr(result, "deploy", None)
-    gate = getattr(result, "gate", None)
-    return {
-        "release": version,
-        "version": version,
-        "commits": str(commits.count) if commits is not None else "",
-        "bundle_ids": " ".join(upload.bundle_ids) if upload is not None else "",
-        "deploy_id": deploy.id if deploy is not None else "",
-        "gate_verdict": gate.verdict if gate is not None else "",
-        "new_issues": str(len(gate.new_issues)) if gate is not None else "",
-    }
-
-
-def release_link(settings: Settings | None, version: str) -> str | None:
-    """The release's page in Sentry."""
-    if settings is None or not settings.org:
-        return None
-    base = settings.url.rstrip("/")
-    return f"{base}/organizations/{settings.org}/releases/{quote(version, safe='')}/"
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines.extend("| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows)
-    return lines
-
-
-def _short(sha: str | None) -> str:
-    return sha[:12] if sha else ""
-
-
-def render_summary(state: RunState) -> str:
-    """The Markdown job summary: what a person reads instead of the log."""
-    result = state.result
-    settings = state.settings
-    version = state.version
-    lines: list[str] = []
-    failed = state.error is not None or state.error_text is not None
-    icon = "❌" if failed else "✅"
-    if version:
-        link = release_link(settings, version)
-        name = f"[`{version}`]({link})" if link else f"`{version}`"
-        lines.append(f"## {icon} Sentry release {name}")
-    else:
-        lines.append(f"## {icon} Sentry release")
-    lines.append("")
-    if settings is not None and settings.dry_run:
-        lines += ["> **Dry run**: requests were printed to the log, none was sent.", ""]
-    facts: list[list[str]] = []
-    if version and state.version_source:
-        facts.append(["Release name from", state.version_source])
-    if settings is not None:
-        if settings.org:
-            facts.append(["Organization", f"`{settings.org}`"])
-        if settings.projects:
-            facts.append(["Projects", ", ".join(f"`{p}`" for p in settings.projects)])
-    release = getattr(result, "release", None)
-    if release is not None:
-        facts.append(["Release", "created" if release.created else "already existed"])
-    if result is not None:
-        facts.append(["Finalized", "yes" if result.finalized else "no"])
-    if state.failed_step:
-        facts.append(["Failed step", f"**{state.failed_step}**"])
-    if facts:
-        lines += _table(["", ""], facts)
-        lines.append("")
-
-    gate = getattr(result, "gate", None)
-    if failed and not (isinstance(state.error, GateFailed) and gate is not None):
-        title = state.error.title if state.error is not None else "sentry-release failed"
-        text = state.error_text or str(state.error)
-        lines += [f"### ❌ {title}", "", f"> {md_cell(text)}", ""]
-
-    commits = getattr(result, "commits", None)
-    if commits is not None:
-        lines += [f"### Commits ({commits.count})", ""]
-        if commits.associations:
-            lines += _table(
-                ["Repository", "Mode", "From", "To", "Commits"],
-                [
-                    [
-                        f"`{a.repository}`",
-                        a.mode,
-                        f"`{_short(a.previous)}`" if a.previous else "(first release)",
-                        f"`{_short(a.head)}`",
-                        str(a.count),
-                    ]
-                    for a in commits.associations
-                ],
-            )
-        else:
-            lines.append(f"No commits associated (mode {commits.mode}).")
-        if commits.warnings:
-            lines += ["", *(f"- ⚠️ {md_cell(w)}" for w in commits.warnings)]
-        lines.append("")
-
-    injected = getattr(result, "injected", None)
-    upload = getattr(result, "upload", None)
-    if upload is not None or injected is not None:
-        lines += ["### Source maps", ""]
-        rows: list[list[str]] = []
-        if injected is not None:
-            changed = sum(1 for f in injected.files if f.changed)
-            rows.append(
-                [
-                    "Debug IDs injected",
-                    f"{changed} new, {len(injected.files) - changed} already present",
-                ]
-            )
-        if upload is not None:
-            rows.append(["Files uploaded", str(upload.files)])
-            rows.append(
-                [
-                    "Size",
-                    f"{human_bytes(upload.bytes_total)} ({human_bytes(upload.bytes_sent)} sent)",
-                ]
-            )
-            rows.append(
-                ["Artifact bundles", ", ".join(f"`{b}`" for b in upload.bundle_ids) or "none"]
-            )
-        lines += _table(["", ""], rows)
-        if upload is not None and upload.warnings:
-            lines += ["", *(f"- ⚠️ {md_cell(w)}" for w in upload.warnings)]
-        lines.append("")
-
-    deploy = getattr(result, "deploy", None)
-    if deploy is not None:
-        record = deploy.deploy
-        env = record.environment or (settings.deploy.environment if settings else "")
-        lines += ["### Deploy", ""]
-        rows = [["Environment", f"`{env}`"], ["Deploy id", str(deploy.id)]]
-        for label, value in (
-            ("Name", record.name),
-            ("URL", record.url),
-            ("Started", record.date_started),
-            ("Finished", record.date_finished),
-        ):
-            if value:
-                rows.append([label, value])
-        lines += _table(["", ""], rows)
-        lines.append("")
-
-    if gate is not None:
-        from sentry_release.gate.watch import render_markdown
-
-        section = render_markdown(gate)
-        if settings is not None and settings.gate.dry_run:
-            section = section.replace(
-                f": {gate.verdict}", f": {gate.verdict} (dry run: not enforced)", 1
-            )
-        lines += [section, ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
 # --- running ----------------------------------------------------------------------------
 
 
@@ -478,9 +234,7 @@ def run_action(
     environ: MutableMapping[str, str], out: ActionOutput, state: RunState, masked: set[str]
 ) -> None:
     """Inputs -> Settings -> pipeline; fills `state` as it goes (raises on failure)."""
-    from sentry_release.cli import Runtime, configure_logging, warn_plain_http
     from sentry_release.steps.pipeline import PipelineResult, run
-    from sentry_release.steps.release import propose_version
 
     config = action_config(environ)
     for warning in config.warnings:
@@ -497,20 +251,14 @@ def run_action(
     os.chdir(settings.working_directory)
     mask(settings.auth_token, out, masked)  # e.g. from a .sentryclirc in the checkout
     settings.require("auth_token", "org", "projects")
-    for warning in settings.warnings:
-        out.warn(warning)
-    configure_logging(settings.debug)
-    warn_plain_http(settings, out)
-
-    runtime = Runtime(settings, out)
-    repo = runtime.repo(
-        required=settings.commits.mode in ("auto", "local") or settings.release is None
-    )
-    proposed = propose_version(settings, repo, environ)
+    runtime = Runtime.start(settings, out, environ)
+    repo = runtime.repo(required=runtime.needs_repo())
+    proposed = runtime.propose()
     state.version, state.version_source = proposed.version, proposed.source
 
     def on_step(partial: PipelineResult) -> None:
         state.result = partial
+        runtime.narrate(partial)
 
     state.result = run(settings, runtime.client(), repo, out, environ=environ, on_step=on_step)
 
@@ -525,18 +273,15 @@ def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | No
     code = 0
     try:
         run_action(environ, out, state, masked)
-    except SentryReleaseError as exc:
-        state.error, state.failed_step = exc, out.current_step
-        if state.settings is not None and state.settings.debug:
-            sys.stderr.write(redact(traceback.format_exc()))
-        out.error(str(exc), title=exc.title)
-        code = exc.exit_code
-    except Exception as exc:  # a bug: one line, traceback when debugging
+    except Exception as exc:
+        debug = state.settings is not None and state.settings.debug
+        failure = report_failure(exc, out, debug=debug)
         state.failed_step = out.current_step
-        state.error_text = f"internal error: {exc.__class__.__name__}: {redact(str(exc))}"
-        sys.stderr.write(redact(traceback.format_exc()))
-        out.error(state.error_text, title="sentry-release crashed")
-        code = 1
+        if isinstance(exc, SentryReleaseError):
+            state.error = exc
+        else:
+            state.error_text = failure.message
+        code = failure.code
     finally:
         if state.version or state.result is not None:
             append_file(environ.get("GITHUB_OUTPUT"), format_outputs(outputs_for(state)), out)

@@ -19,7 +19,7 @@ from sentry_release.config.settings import (
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
-from sentry_release.steps.pipeline import run
+from sentry_release.steps.pipeline import PipelineResult, run
 from sentry_standin import Options
 from sentry_standin.app import DevServer
 from sentry_standin.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
@@ -79,7 +79,7 @@ def write_demo_bundle(dist: Path) -> None:
     (dist / "app.min.js.map").write_text(json.dumps(DEMO_MAP), encoding="utf-8")
 
 
-def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> None:
+def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> PipelineResult:
     """Start the stand-in, run the pipeline, read the result back, print it."""
     workdir = Path(tempfile.mkdtemp(prefix="sentry-release-demo-")) if repo_path is None else None
     try:
@@ -123,6 +123,7 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> N
                     ]
                 ],
             )
+            return result
     finally:
         if workdir is not None and not keep:
             shutil.rmtree(workdir, ignore_errors=True)

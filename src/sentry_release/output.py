@@ -35,12 +35,14 @@ class Output:
         github: bool = False,
         quiet: bool = False,
         is_tty: bool | None = None,
+        json_mode: bool = False,
     ) -> None:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.github = github
         self.quiet = quiet
         self.is_tty = self.stderr.isatty() if is_tty is None else is_tty
+        self.json_mode = json_mode  # stdout carries one JSON object; lines go to stderr
         self.warnings: list[str] = []
 
     def _write(self, stream: TextIO, line: str) -> None:
@@ -48,8 +50,14 @@ class Output:
         stream.flush()
 
     def result(self, line: str) -> None:
-        """The one-line outcome of a command (stdout, never quiet)."""
-        self._write(self.stdout, line)
+        """The one-line outcome of a command (stdout, never quiet; stderr under --json)."""
+        self._write(self.stderr if self.json_mode else self.stdout, line)
+
+    def json(self, data: object) -> None:
+        """The command's result as one JSON object on stdout (`--json`)."""
+        import json
+
+        self._write(self.stdout, json.dumps(data, indent=2, default=str))
 
     def info(self, line: str) -> None:
         """Progress narration (stderr)."""

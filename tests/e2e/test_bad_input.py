@@ -328,7 +328,7 @@ def test_shallow_clone_without_remote_names_the_fetch_depth_fix(
 def test_action_refuses_bad_inputs_in_one_error_line(
     server: DevServer, tmp_path: Path, inputs: dict[str, str], message: str
 ) -> None:
-    from tests.e2e.test_action_runner import run_step
+    from tests.action.test_runner import run_step
 
     workspace = tmp_path / "workspace"
     make_repo(workspace, commits=1)

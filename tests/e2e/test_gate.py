@@ -177,6 +177,7 @@ def raise_and_catch(exc: BaseException) -> BaseException:
         return caught
 
 
+@pytest.mark.interop  # the real sentry-sdk sends the events
 def test_sdk_baseline_and_no_new_errors_pass(
     server: DevServer, env: dict[str, str], history: float, sdk: Any
 ) -> None:
@@ -198,6 +199,7 @@ def test_sdk_baseline_and_no_new_errors_pass(
     assert "No new issues" not in done.stdout  # text report, not the Markdown one
 
 
+@pytest.mark.interop  # the real sentry-sdk sends the events
 def test_sdk_new_error_above_floors_fails_and_names_issue(
     server: DevServer, env: dict[str, str], history: float, sdk: Any
 ) -> None:

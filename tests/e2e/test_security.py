@@ -91,6 +91,7 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # a sweep: every command, each in its own process
 def test_every_command_under_debug_never_prints_the_token(
     leaky_server: DevServer, repo: Path, tmp_path: Path
 ) -> None:
@@ -247,7 +248,7 @@ def test_action_never_shows_the_token(
 ) -> None:
     """stdout, stderr, $GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT hold no trace of the token;
     the only occurrence allowed is the `::add-mask::` command the runner consumes."""
-    from tests.e2e.test_action_runner import run_step
+    from tests.action.test_runner import run_step
 
     extra = dict(extra_env)
     plan = FaultPlan.parse(extra.pop("FAULTS", ""))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import requests
 
 from sentry_standin import DevServer
-from tests.helpers import ORG, TOKEN
+from tests.helpers import NEEDS_SENTRY_CLI, ORG, SENTRY_CLI, TOKEN
 
-SENTRY_CLI = shutil.which("sentry-cli")
-pytestmark = pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli (PyPI) not installed")
+pytestmark = NEEDS_SENTRY_CLI
 
 
 def sentry_cli(

@@ -7,23 +7,16 @@ which only looks at releases sharing a project, gives each tool its own previous
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from sentry_standin import DevServer
 from sentry_standin.commits import add_repo
 from tests.e2e.test_set_commits import git_says, held_commits, linear_history, read_all
-from tests.helpers import ORG, git, make_repo, run_cli
+from tests.helpers import NEEDS_SENTRY_CLI, ORG, SENTRY_CLI, git, make_repo, run_cli
 
-SENTRY_CLI = shutil.which("sentry-cli") or shutil.which(
-    "sentry-cli", path=str(Path(sys.executable).parent)
-)
-pytestmark = pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli (PyPI) not installed")
+pytestmark = NEEDS_SENTRY_CLI
 URL = "https://github.com/acme/web"
 
 

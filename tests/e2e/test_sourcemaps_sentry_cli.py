@@ -14,13 +14,10 @@ from sentry_release.sourcemaps.vlq import decode_mappings
 from sentry_standin import DevServer
 from sentry_standin.chunks import artifact_bundles
 from tests import helpers
-from tests.helpers import ORG
+from tests.helpers import NEEDS_SENTRY_CLI, ORG, SENTRY_CLI
 
-SENTRY_CLI = shutil.which("sentry-cli") or str(
-    Path(__import__("sys").executable).parent / "sentry-cli"
-)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"
-pytestmark = pytest.mark.skipif(not Path(SENTRY_CLI).exists(), reason="sentry-cli not installed")
+pytestmark = NEEDS_SENTRY_CLI
 
 
 def run_cli(

@@ -85,6 +85,7 @@ def test_non_utf8_names_and_messages_never_crash(tmp_path: Path) -> None:
     assert only.timestamp == "2023-11-15T00:13:20+02:00"
 
 
+@pytest.mark.slow  # stress: thousands of files in one commit
 def test_commit_with_thousands_of_files(tmp_path: Path) -> None:
     make_repo(tmp_path, commits=1)
     for i in range(3000):

@@ -1,261 +1,50 @@
-"""One frozen Settings object, built from CLI flags/env or from GitHub action inputs.
-
-Connection values are resolved the way sentry-cli resolves them: flag > env var >
-`.sentryclirc` (working dir, then home); an org auth token (`sntrys_…`) carries its own URL
-and org, which win over the others (with a warning) because the token only works there.
+"""The settings model: one frozen Settings object for a run, and `from_values`, which builds
+it from raw values keyed by the option names of `config/options.py` (click's parsed options
+or the action's inputs), so parsing, validation and defaults exist once.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import configparser
-import ipaddress
-import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sentry_release.config.connection import (
+    DEFAULT_URL,
+    Connection,
+    default_rc_paths,
+    is_loopback,
+    resolve_connection,
+)
+from sentry_release.config.options import OPTIONS, Option
+from sentry_release.config.parse import (
+    check_urls,
+    parse_bool,
+    parse_choice,
+    parse_duration,
+    parse_expected_status,
+    parse_float,
+    parse_int,
+    parse_time,
+    split_list,
+)
 from sentry_release.errors import ConfigError
-from sentry_release.redact import register_secret
 
-DEFAULT_URL = "https://sentry.io/"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_BUDGET = 120.0  # seconds one API call may spend retrying
-ORG_TOKEN_PREFIX = "sntrys_"
 COMMIT_MODES = ("auto", "local", "manual", "skip")
-TRUE_WORDS = ("true", "yes", "1", "on")
-FALSE_WORDS = ("false", "no", "0", "off", "")
-_DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-# --- value parsers (pure; each raises ConfigError naming the input and the fix) -------------
-
-
-def parse_bool(value: str | bool | None, *, name: str, default: bool = False) -> bool:
-    """Strict boolean: true/false/yes/no/1/0/on/off; anything else is an error."""
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    word = value.strip().lower()
-    if word == "":
-        return default
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {value!r}")
-
-
-def parse_duration(value: str | float | int | None, *, name: str) -> float | None:
-    """Seconds from `90`, `90s`, `5m`, `1.5h`, `250ms`; negative or garbage is an error."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        if value.strip() == "":
-            return None
-        match = _DURATION_RE.match(value.lower())
-        if not match:
-            raise ConfigError(f"{name} must be a duration like 300, 300s, 5m or 1h, got {value!r}")
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    if seconds < 0:
-        raise ConfigError(f"{name} must not be negative, got {value!r}")
-    return seconds
-
-
-def parse_time(value: str | None, *, name: str) -> datetime | None:
-    """A point in time from unix seconds or ISO 8601 (`Z` allowed); naive means UTC."""
-    if value is None or value.strip() == "":
-        return None
-    text = value.strip()
-    try:
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            return datetime.fromtimestamp(float(text), tz=timezone.utc)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        raise ConfigError(
-            f"{name} must be unix seconds or ISO 8601 (2024-05-01T12:00:00Z), got {value!r}"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def split_list(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Split space, comma or newline separated values; accepts repeated flags too."""
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else list(value)
-    out: list[str] = []
-    for item in items:
-        out.extend(part for part in re.split(r"[\s,]+", item) if part)
-    return tuple(dict.fromkeys(out))
-
-
-def parse_int(value: str | int | None, *, name: str, default: int, minimum: int = 0) -> int:
-    """An integer input with a lower bound."""
-    if value is None or (isinstance(value, str) and value.strip() == ""):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
-    if number < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
-    return number
-
-
-def parse_float(
-    value: str | float | None, *, name: str, default: float, minimum: float = 0.0
-) -> float:
-    """A decimal input with a lower bound."""
-    if value is None or (isinstance(value, str) and value.strip() == ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if number < minimum or number != number:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
-    return number
-
-
-def parse_choice(value: str | None, *, name: str, choices: Iterable[str], default: str) -> str:
-    """One of a fixed set of words, case-insensitive."""
-    if value is None or value.strip() == "":
-        return default
-    word = value.strip().lower()
-    allowed = tuple(choices)
-    if word not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return word
-
-
-def is_loopback(host: str | None) -> bool:
-    """localhost, 127.0.0.0/8 and ::1: plain http there never leaves the machine."""
-
-    if not host:
-        return False
-    if host.rstrip(".").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# --- connection resolution --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """What an org auth token says about itself."""
-
-    url: str | None = None
-    org: str | None = None
-    region_url: str | None = None
-
-
-def decode_org_token(token: str | None) -> TokenInfo:
-    """Read the URL and org embedded in an org auth token (`sntrys_<base64 json>_<secret>`)."""
-    if not token or not token.startswith(ORG_TOKEN_PREFIX):
-        return TokenInfo()
-    payload = token[len(ORG_TOKEN_PREFIX) :].split("_", 1)[0]
-    try:
-        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=False)
-        data = json.loads(raw)
-    except (binascii.Error, ValueError):
-        return TokenInfo()
-    if not isinstance(data, dict):
-        return TokenInfo()
-    return TokenInfo(
-        url=data.get("url") or None,
-        org=data.get("org") or None,
-        region_url=data.get("region_url") or None,
-    )
-
-
-def read_sentryclirc(paths: Iterable[Path]) -> dict[str, str]:
-    """Merge `[defaults] url/org/project` and `[auth] token` from rc files; earlier paths win."""
-    found: dict[str, str] = {}
-    for path in paths:
-        if not path.is_file():
-            continue
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            problem = exc.__class__.__name__
-            raise ConfigError(f"cannot read {path}: {problem}; fix or remove it") from None
-        for section, key, name in (
-            ("defaults", "url", "url"),
-            ("defaults", "org", "org"),
-            ("defaults", "project", "project"),
-            ("auth", "token", "token"),
-        ):
-            value = parser.get(section, key, fallback=None)
-            if value and name not in found:
-                found[name] = value.strip()
-    return found
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where to talk to Sentry and as whom; resolved once for every front door."""
-
-    url: str
-    token: str | None
-    org: str | None
-    projects: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-
-
-def resolve_connection(
-    *,
-    url: str | None,
-    token: str | None,
-    org: str | None,
-    projects: Iterable[str] | str | None,
-    rc_paths: Iterable[Path] = (),
-) -> Connection:
-    """sentry-cli's precedence: explicit > .sentryclirc > default; an org token's url/org win."""
-    rc = read_sentryclirc(rc_paths)
-    token = (token or "").strip() or rc.get("token") or None
-    url = (url or "").strip() or rc.get("url") or DEFAULT_URL
-    org = (org or "").strip() or rc.get("org") or None
-    project_list = split_list(projects) or split_list(rc.get("project"))
-    warnings: list[str] = []
-    info = decode_org_token(token)
-    if info.org and org and info.org != org:
-        warnings.append(
-            f"the auth token belongs to organization {info.org!r}; using it instead of {org!r}"
-        )
-    if info.url and url != DEFAULT_URL and info.url.rstrip("/") != url.rstrip("/"):
-        warnings.append(f"the auth token is for {info.url}; using it instead of {url}")
-    register_secret(token)
-    return Connection(
-        url=(info.url or url).rstrip("/") + "/",
-        token=token,
-        org=info.org or org,
-        projects=project_list,
-        warnings=tuple(warnings),
-    )
-
-
-def default_rc_paths(cwd: Path, home: Path | None) -> tuple[Path, ...]:
-    """`.sentryclirc` in the working dir, then in home."""
-    paths = [cwd / ".sentryclirc"]
-    if home is not None:
-        paths.append(home / ".sentryclirc")
-    return tuple(paths)
-
-
-# --- the settings -----------------------------------------------------------------------
+__all__ = [  # parse and connection names were public here before config/ was split
+    "DEFAULT_URL",
+    "Settings",
+    "from_values",
+    "is_loopback",
+    "parse_bool",
+    "parse_duration",
+    "parse_time",
+    "split_list",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,7 +105,6 @@ class GatePolicy:
     on_inconclusive: str = "pass"
     on_api_error: str = "fail"
     dry_run: bool = False
-    json_output: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,7 +124,7 @@ class DeployOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Everything one run needs; built by `from_cli` or the action front door, never mutated."""
+    """Everything one run needs; built by `from_values` for both front doors, never mutated."""
 
     url: str = DEFAULT_URL
     auth_token: str | None = field(default=None, repr=False)
@@ -355,6 +143,7 @@ class Settings:
     gate: GatePolicy = field(default_factory=GatePolicy)
     dry_run: bool = False
     debug: bool = False
+    json_output: bool = False  # one JSON object on stdout instead of lines
     timeout: float = DEFAULT_TIMEOUT
     retry_budget: float = DEFAULT_RETRY_BUDGET
     ca_bundle: str | None = None
@@ -390,18 +179,48 @@ class Settings:
         )
 
 
-def environ_value(environ: Mapping[str, str], name: str) -> str | None:
-    """An env var, with empty meaning unset (as the GitHub runner passes unset inputs)."""
-    value = environ.get(name)
-    return value if value not in (None, "") else None
-
-
-def _text(values: Mapping[str, Any], key: str) -> str | None:
-    value = values.get(key)
+def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def parse_value(option: Option, value: Any) -> Any:
+    """One raw value (a string, click's parsed value or None) as its option's type; unset
+    values become the option's default."""
+    default = option.default
+    name = option.name
+    if option.kind == "bool":
+        return parse_bool(value, name=name, default=bool(default))
+    if option.kind == "list":
+        return split_list(value)
+    if option.kind == "int":
+        base = default if isinstance(default, int) else 0
+        return parse_int(value, name=name, default=base, minimum=int(option.minimum))
+    if option.kind == "float":
+        assert isinstance(default, float)
+        return parse_float(value, name=name, default=default, minimum=option.minimum)
+    if option.kind == "duration":
+        seconds = parse_duration(value, name=name)
+        return default if seconds is None else seconds
+    if option.kind == "time":
+        return parse_time(_text(value), name=name)
+    if option.kind == "choice":
+        assert isinstance(default, str)
+        return parse_choice(_text(value), name=name, choices=option.choices, default=default)
+    text = _text(value)
+    return default if text is None else text
+
+
+# Values whose parsed form needs one more turn before it fits its Settings field.
+ADJUST: dict[str, Callable[[Any], Any]] = {
+    "sourcemaps": lambda paths: tuple(Path(p) for p in paths),
+    "ext": lambda exts: tuple(e.lstrip(".") for e in exts) or SourceMapOptions().extensions,
+    "ignore_file": lambda path: Path(path) if path else None,
+    "concurrency": lambda number: number or None,  # 0: the server's advertised concurrency
+    "timeout": lambda seconds: seconds or DEFAULT_TIMEOUT,
+}
 
 
 def from_values(
@@ -410,159 +229,62 @@ def from_values(
     cwd: Path,
     home: Path | None = None,
 ) -> Settings:
-    """Build Settings from raw values keyed by canonical names.
+    """Build Settings from raw values keyed by option names (`config/options.py`).
 
     Both front doors end here: the CLI passes click's parsed options, the action passes its
-    INPUT_* strings mapped to the same names, so validation and defaults exist once.
+    INPUT_* strings under the same names, so validation and defaults exist once.
     """
-    workdir = Path(_text(values, "cwd") or cwd)
+    workdir = Path(_text(values.get("cwd")) or cwd)
     if not workdir.is_absolute():
         workdir = (cwd / workdir).resolve()
     if not workdir.is_dir():
         raise ConfigError(f"working directory does not exist: {workdir}")
-    connection = resolve_connection(
-        url=_text(values, "url"),
-        token=_text(values, "auth_token"),
-        org=_text(values, "org"),
-        projects=values.get("projects"),
-        rc_paths=default_rc_paths(workdir, home),
-    )
-    mode = parse_choice(
-        _text(values, "commit_mode"), name="set_commits", choices=COMMIT_MODES, default="auto"
-    )
-    commits = CommitOptions(
-        mode=mode,
-        specs=split_list(values.get("commits")),
-        ignore_missing=parse_bool(values.get("ignore_missing"), name="ignore_missing"),
-        initial_depth=parse_int(
-            values.get("initial_depth"), name="initial_depth", default=20, minimum=1
-        ),
-        remote=_text(values, "remote") or "origin",
-    )
-    if mode == "manual" and not commits.specs:
+    parsed: dict[str, dict[str, Any]] = {"": {}}
+    for option in OPTIONS:
+        if option.field is None or option.field in ("url", "auth_token", "org", "projects"):
+            continue
+        value = parse_value(option, values.get(option.key))
+        value = ADJUST[option.key](value) if option.key in ADJUST else value
+        group, _, name = option.field.rpartition(".")
+        parsed.setdefault(group, {})[name] = value
+    commits = CommitOptions(**parsed["commits"], remote=_text(values.get("remote")) or "origin")
+    if commits.mode == "manual" and not commits.specs:
         raise ConfigError(
             "set_commits is manual but no commit was given: pass --commit owner/repo@SHA "
             "(or the repo and commit inputs)"
         )
-    ignore_file = _text(values, "ignore_file")
-    maps = SourceMapOptions(
-        paths=tuple(Path(p) for p in split_list(values.get("sourcemaps"))),
-        inject=parse_bool(values.get("inject"), name="inject", default=True),
-        dist=_text(values, "dist"),
-        url_prefix=_text(values, "url_prefix") or "~",
-        url_suffix=_text(values, "url_suffix") or "",
-        strip_prefixes=split_list(values.get("strip_prefix")),
-        strip_common_prefix=parse_bool(
-            values.get("strip_common_prefix"), name="strip_common_prefix"
-        ),
-        extensions=tuple(e.lstrip(".") for e in split_list(values.get("ext")))
-        or SourceMapOptions().extensions,
-        ignore=split_list(values.get("ignore")),
-        ignore_file=Path(ignore_file) if ignore_file else None,
-        ignore_empty=parse_bool(values.get("ignore_empty"), name="ignore_empty"),
-        strict=parse_bool(values.get("strict"), name="strict", default=True),
-        wait=parse_bool(values.get("wait"), name="wait", default=False),
-        concurrency=parse_int(values.get("concurrency"), name="concurrency", default=0, minimum=0)
-        or None,
-    )
-    deploy = DeployOptions(
-        enabled=parse_bool(values.get("deploy"), name="deploy", default=True),
-        environment=_text(values, "environment"),
-        name=_text(values, "deploy_name"),
-        url=_text(values, "deploy_url"),
-        started=parse_time(_text(values, "started"), name="started_at"),
-        finished=parse_time(_text(values, "finished"), name="finished_at"),
-        projects=split_list(values.get("deploy_projects")),
-    )
-    defaults = GatePolicy()
-
-    def duration(key: str, default: float) -> float:
-        value = parse_duration(values.get(key), name=key)
-        return default if value is None else value
-
-    gate = GatePolicy(
-        enabled=parse_bool(values.get("gate"), name="gate"),
-        grace=duration("grace", defaults.grace),
-        window=duration("window", defaults.window),
-        settle=duration("settle", defaults.settle),
-        poll=duration("poll", defaults.poll),
-        timeout=parse_duration(values.get("gate_timeout"), name="gate_timeout"),
-        query=_text(values, "gate_query") or defaults.query,
-        min_events=parse_int(
-            values.get("min_events"), name="min_events", default=defaults.min_events
-        ),
-        min_users=parse_int(values.get("min_users"), name="min_users", default=defaults.min_users),
-        max_new_issues=parse_int(
-            values.get("max_new_issues"), name="max_new_issues", default=defaults.max_new_issues
-        ),
-        fail_fast=parse_bool(values.get("fail_fast"), name="fail_fast", default=defaults.fail_fast),
-        max_ratio=parse_float(
-            values.get("max_ratio"), name="max_error_ratio", default=defaults.max_ratio, minimum=1.0
-        ),
-        alpha=parse_float(values.get("alpha"), name="alpha", default=defaults.alpha, minimum=1e-9),
-        min_errors=parse_int(
-            values.get("min_errors"), name="min_errors", default=defaults.min_errors
-        ),
-        min_excess=parse_int(
-            values.get("min_excess"), name="min_excess", default=defaults.min_excess
-        ),
-        health_urls=split_list(values.get("health_url")),
-        health_status=_text(values, "health_status") or defaults.health_status,
-        health_body=_text(values, "health_body"),
-        health_successes=parse_int(
-            values.get("health_successes"),
-            name="health_successes",
-            default=defaults.health_successes,
-            minimum=1,
-        ),
-        health_timeout=duration("health_timeout", defaults.health_timeout),
-        on_inconclusive=parse_choice(
-            _text(values, "on_inconclusive"),
-            name="on_inconclusive",
-            choices=("pass", "fail"),
-            default=defaults.on_inconclusive,
-        ),
-        on_api_error=parse_choice(
-            _text(values, "on_api_error"),
-            name="on_api_error",
-            choices=("pass", "fail"),
-            default=defaults.on_api_error,
-        ),
-        dry_run=parse_bool(values.get("gate_dry_run"), name="gate_dry_run"),
-        json_output=parse_bool(values.get("json"), name="json"),
-    )
+    deploy = DeployOptions(**parsed["deploy"])
+    gate = GatePolicy(**parsed["gate"])
     if gate.alpha >= 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {gate.alpha}")
     if gate.enabled:
-        from sentry_release.gate.health import check_urls, parse_expected_status
-
         if not deploy.environment:
             raise ConfigError(
                 "the deploy gate needs an environment: set SENTRY_ENVIRONMENT or pass --env"
             )
         parse_expected_status(gate.health_status)
         check_urls(gate.health_urls)
-    timeout = parse_duration(values.get("timeout"), name="timeout")
-    retry_budget = parse_duration(values.get("retry_budget"), name="retry_budget")
-    ca_bundle = _text(values, "ca_bundle")
-    if ca_bundle is not None and not (workdir / ca_bundle).expanduser().is_file():
-        raise ConfigError(f"CA bundle not found: {ca_bundle} (--ca-bundle / SENTRY_CA_BUNDLE)")
+    top = parsed[""]
+    ca_bundle = top.pop("ca_bundle")
+    if ca_bundle is not None:
+        bundle = (workdir / ca_bundle).expanduser()
+        if not bundle.is_file():
+            raise ConfigError(f"CA bundle not found: {ca_bundle} (--ca-bundle / SENTRY_CA_BUNDLE)")
+        ca_bundle = str(bundle)
+    connection = resolve_connection(
+        url=_text(values.get("url")),
+        token=_text(values.get("auth_token")),
+        org=_text(values.get("org")),
+        projects=values.get("projects"),
+        rc_paths=default_rc_paths(workdir, home),
+    )
     return Settings.from_connection(
         connection,
-        release=values.get("release") or None,
-        release_prefix=_text(values, "release_prefix") or "",
-        tag_pattern=_text(values, "tag_pattern"),
+        **top,
         working_directory=workdir,
-        release_url=_text(values, "release_url"),
-        create=parse_bool(values.get("create"), name="create", default=True),
-        finalize=parse_bool(values.get("finalize"), name="finalize", default=True),
         commits=commits,
-        sourcemaps=maps,
+        sourcemaps=SourceMapOptions(**parsed["sourcemaps"]),
         deploy=deploy,
         gate=gate,
-        dry_run=parse_bool(values.get("dry_run"), name="dry_run"),
-        debug=parse_bool(values.get("debug"), name="debug"),
-        timeout=timeout if timeout else DEFAULT_TIMEOUT,
-        retry_budget=DEFAULT_RETRY_BUDGET if retry_budget is None else retry_budget,
-        ca_bundle=str((workdir / ca_bundle).expanduser()) if ca_bundle else None,
+        ca_bundle=ca_bundle,
     )

@@ -4,46 +4,15 @@ their own session and never carry the Sentry token."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import requests
 
-from sentry_release.errors import ConfigError
+# The specs are validated with the other settings (config/parse.py), before any request.
+from sentry_release.config.parse import check_urls as check_urls
+from sentry_release.config.parse import parse_expected_status as parse_expected_status
 
-_RANGE_RE = re.compile(r"^(\d{3})\s*-\s*(\d{3})$")
-_CLASS_RE = re.compile(r"^([1-5])xx$")
 MAX_BODY = 1024 * 1024  # read at most this much when looking for the substring
-
-
-def parse_expected_status(spec: str) -> Callable[[int], bool]:
-    """`2xx`, `200`, `200-299`, or a comma-separated mix; ConfigError on anything else."""
-    ranges: list[tuple[int, int]] = []
-    for part in (p.strip().lower() for p in spec.split(",")):
-        if match := _CLASS_RE.match(part):
-            low = int(match.group(1)) * 100
-            ranges.append((low, low + 99))
-        elif match := _RANGE_RE.match(part):
-            first, last = int(match.group(1)), int(match.group(2))
-            if first > last:
-                raise ConfigError(f"health_status range is backwards: {part!r}; write low-high")
-            ranges.append((first, last))
-        elif part.isdigit() and len(part) == 3:
-            ranges.append((int(part), int(part)))
-        else:
-            raise ConfigError(f"health_status must look like 2xx, 200 or 200-299, got {spec!r}")
-
-    def matches(status: int) -> bool:
-        return any(low <= status <= high for low, high in ranges)
-
-    return matches
-
-
-def check_urls(urls: tuple[str, ...]) -> None:
-    """Refuse health URLs that are not http(s) before any request is made."""
-    for url in urls:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ConfigError(f"health_url must be an http(s) URL, got {url!r}")
 
 
 def probe(

@@ -22,7 +22,7 @@ import requests
 
 from sentry_release.config.settings import GatePolicy, Settings, is_loopback
 from sentry_release.errors import AuthError, ConfigError, NotFoundError, SentryAPIError
-from sentry_release.gate.health import check_urls, parse_expected_status, probe
+from sentry_release.gate.health import parse_expected_status, probe
 from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
@@ -97,7 +97,6 @@ def run_gate(
     """
     policy = settings.gate
     expected = parse_expected_status(policy.health_status)
-    check_urls(policy.health_urls)
     settings.require("org", "environment")
     if client.dry_run:
         report = GateReport(
@@ -120,7 +119,7 @@ def run_gate(
         session.close()
     if warning:
         out.warn(warning)
-    print_report(out, report, json_output=policy.json_output)
+    print_report(out, report)
     return report
 
 

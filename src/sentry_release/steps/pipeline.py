@@ -1,6 +1,7 @@
 """The whole release step, in order: version, new, commits, inject, upload, finalize,
-deploy, gate. Each step is skippable; the result carries what each did for the CLI's
-final lines and the action's outputs and job summary."""
+deploy, gate. Each step is skippable; the result carries what each did, and `on_step` hands
+it to the front door after each step (for `report`'s lines, the action's outputs and job
+summary)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from sentry_release.steps.release import (
     create_release,
     finalize_release,
     propose_version,
-    report_release,
 )
 
 
@@ -49,7 +49,7 @@ def run(
     repo: GitRepo | None,
     out: Output,
     *,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     on_step: Callable[[PipelineResult], None] | None = None,
 ) -> PipelineResult:
     """Run every enabled step; raise GateFailed (exit 3) after reporting a failing gate."""
@@ -71,8 +71,6 @@ def run(
 
     if settings.create:
         step("Create release", "release", lambda: create_release(settings, client, version))
-        assert result.release is not None
-        report_release(out, result.release)
     if settings.commits.mode != "skip":
         step(
             "Associate commits",
@@ -107,16 +105,18 @@ def run(
             "finalized",
             lambda: finalize_release(settings, client, version) is not None,
         )
-        out.result(f"Finalized release {version}")
     if settings.deploy.enabled and settings.deploy.environment:
         step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
-        assert result.deploy is not None
-        out.result(f"Recorded deploy {result.deploy.id} to {settings.deploy.environment}")
     if settings.gate.enabled:
         from sentry_release.gate.watch import run_gate
 
         step("Deploy gate", "gate", lambda: run_gate(settings, client, version, result.deploy, out))
         assert result.gate is not None
-        if result.gate.verdict == FAIL and not settings.gate.dry_run:
-            raise GateFailed(f"deploy gate failed: {result.gate.reason}")
+        enforce_gate(settings, result.gate)
     return result
+
+
+def enforce_gate(settings: Settings, report: GateReport) -> None:
+    """The one place a failed gate stops the run (exit 3), unless it is a gate dry run."""
+    if report.verdict == FAIL and not settings.gate.dry_run:
+        raise GateFailed(f"deploy gate failed: {report.reason}")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sentry_release.config.settings import Settings
 from sentry_release.git import GitRepo
-from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
 from sentry_release.sentry.models import Release
 from sentry_release.version import ProposedVersion, derive_version, read_event
@@ -18,10 +16,10 @@ from sentry_release.version import ProposedVersion, derive_version, read_event
 def propose_version(
     settings: Settings,
     repo: GitRepo | None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
 ) -> ProposedVersion:
-    """The release name for this checkout (explicit > env > CI > tag > sha)."""
-    environ = os.environ if environ is None else environ
+    """The release name for this checkout (explicit > env > CI > tag > sha); `environ` is
+    what the front door read (SENTRY_RELEASE, GITHUB_*)."""
     head = tags = None
     explicit = settings.release is not None or environ.get("SENTRY_RELEASE", "").strip()
     if not explicit and repo is not None:
@@ -75,9 +73,3 @@ def finalize_release(
         projects=settings.projects,
         when=when or datetime.now(timezone.utc),
     )
-
-
-def report_release(out: Output, result: ReleaseResult) -> None:
-    """One line for the user."""
-    verb = "Created" if result.created else "Release already exists:"
-    out.result(f"{verb} release {result.version} ({', '.join(result.projects)})")

@@ -11,14 +11,8 @@ from typing import Any
 import pytest
 
 from sentry_release import action
-from sentry_release.config.settings import Settings
-from sentry_release.errors import ConfigError, GateFailed
-from sentry_release.gate.policy import GateReport
-from sentry_release.sentry.models import Deploy
-from sentry_release.sourcemaps.inject import InjectedFile, InjectResult
-from sentry_release.sourcemaps.upload import UploadResult
-from sentry_release.steps.commits import Association, CommitsResult
-from sentry_release.steps.deploy import DeployResult
+from sentry_release.config.settings import Settings, from_values
+from sentry_release.errors import ConfigError
 from sentry_release.steps.pipeline import PipelineResult
 from sentry_release.steps.release import ReleaseResult
 from tests.helpers import make_repo
@@ -174,7 +168,7 @@ def test_defaults_in_action_yml_give_the_same_settings_as_no_inputs(tmp_path: Pa
 
     def settings(env: dict[str, str]) -> Settings:
         config = action.action_config(env)
-        return action.from_values(config.values, cwd=tmp_path, home=None)
+        return from_values(config.values, cwd=tmp_path, home=None)
 
     assert settings({**base, **defaults}) == settings(base)
 
@@ -340,136 +334,6 @@ def test_outputs_are_heredoc_blocks_safe_for_newlines_and_delimiters() -> None:
     )
     assert parse_outputs(text) == {"a": "one", "b": "two\nlines", "c": "ghadelimiter_x"}
     assert text.startswith("a<<ghadelimiter_x\none\nghadelimiter_x\n")
-
-
-def full_result() -> PipelineResult:
-    result = PipelineResult("web@1.2.3", "git tag at HEAD")
-    result.release = ReleaseResult("web@1.2.3", True, ("web", "api"), {})
-    result.commits = CommitsResult(
-        "local",
-        (
-            Association("acme/web", "local", "a" * 40, "b" * 40, 7),
-            Association("acme/lib", "refs", None, "c" * 40, 3),
-        ),
-        ("shallow clone: fetched 20 commits",),
-    )
-    result.injected = InjectResult(
-        (
-            InjectedFile(Path("dist/a.js"), "id-1", Path("dist/a.js.map"), True),
-            InjectedFile(Path("dist/b.js"), "id-2", None, False),
-        )
-    )
-    result.upload = UploadResult(("bundle-1", "bundle-2"), 12, 3 * 1024 * 1024, 1024, ())
-    result.finalized = True
-    result.deploy = DeployResult(
-        Deploy(
-            id="77",
-            environment="production",
-            name="blue",
-            url="https://example.com",
-            date_finished="2026-01-01T00:00:00Z",
-        ),
-        True,
-    )
-    result.gate = GateReport(
-        "FAIL",
-        "2 new issues (max 0)",
-        (
-            {
-                "shortId": "WEB-1",
-                "title": "TypeError: x | y",
-                "permalink": "https://s/1",
-                "events": 12,
-                "users": 4,
-                "level": "error",
-                "unhandled": True,
-                "firstSeen": "2026-01-01T00:01:00Z",
-                "counted": True,
-                "why": "",
-            },
-            {
-                "id": "99",
-                "title": "ZeroDivisionError",
-                "events": 5,
-                "users": 1,
-                "level": "error",
-                "counted": True,
-            },
-        ),
-    )
-    return result
-
-
-def test_summary_shows_every_step_a_person_looks_for() -> None:
-    settings = Settings(url="https://sentry.example.com/", org="acme", projects=("web", "api"))
-    state = action.RunState("web@1.2.3", "git tag at HEAD", settings, full_result())
-    state.error = GateFailed("deploy gate failed: 2 new issues (max 0)")
-    state.failed_step = None
-    md = action.render_summary(state)
-    link = "https://sentry.example.com/organizations/acme/releases/web%401.2.3/"
-    assert md.startswith(f"## ❌ Sentry release [`web@1.2.3`]({link})")
-    assert "| Release | created |" in md and "| Finalized | yes |" in md
-    assert "### Commits (10)" in md
-    assert f"| `acme/web` | local | `{'a' * 12}` | `{'b' * 12}` | 7 |" in md
-    assert "| `acme/lib` | refs | (first release) |" in md
-    assert "shallow clone: fetched 20 commits" in md
-    assert "| Debug IDs injected | 1 new, 1 already present |" in md
-    assert "| Files uploaded | 12 |" in md and "3.0 MiB" in md
-    assert "`bundle-1`, `bundle-2`" in md
-    assert "| Environment | `production` |" in md and "| Deploy id | 77 |" in md
-    assert "### ❌ Deploy gate: FAIL" in md
-    assert (
-        "| [WEB-1](https://s/1) | error (unhandled) | 12 | 4 | 2026-01-01T00:01:00Z | yes "
-        "| TypeError: x \\| y |" in md
-    )
-    assert "| 99 | error | 5 | 1 |" in md
-    assert "### ❌ Deploy gate failed" not in md  # the gate section says it, once
-
-
-def test_summary_of_a_failed_step_keeps_what_was_done() -> None:
-    settings = Settings(url="https://sentry.io/", org="acme", projects=("web",))
-    partial = PipelineResult("1.0", "explicit")
-    partial.release = ReleaseResult("1.0", False, ("web",), {})
-    from sentry_release.errors import SentryAPIError
-
-    state = action.RunState("1.0", "explicit", settings, partial, failed_step="Finalize release")
-    state.error = SentryAPIError("Sentry answered 500 on PUT: boom")
-    md = action.render_summary(state)
-    assert "| Failed step | **Finalize release** |" in md
-    assert "| Release | already existed |" in md and "| Finalized | no |" in md
-    assert "### ❌ Sentry API error" in md and "> Sentry answered 500 on PUT: boom" in md
-    assert "### Deploy" not in md and "### Commits" not in md
-    outputs = action.outputs_for(state)
-    assert outputs == {
-        "release": "1.0",
-        "version": "1.0",
-        "commits": "",
-        "bundle_ids": "",
-        "deploy_id": "",
-        "gate_verdict": "",
-        "new_issues": "",
-    }
-
-
-def test_outputs_from_a_full_result() -> None:
-    state = action.RunState("web@1.2.3", "tag", None, full_result())
-    assert action.outputs_for(state) == {
-        "release": "web@1.2.3",
-        "version": "web@1.2.3",
-        "commits": "10",
-        "bundle_ids": "bundle-1 bundle-2",
-        "deploy_id": "77",
-        "gate_verdict": "FAIL",
-        "new_issues": "2",
-    }
-    assert tuple(action.outputs_for(state)) == action.OUTPUT_NAMES
-
-
-def test_summary_without_a_version_still_says_what_failed() -> None:
-    state = action.RunState(error=ConfigError("finalize must be true or false, got 'maybe'"))
-    md = action.render_summary(state)
-    assert md.startswith("## ❌ Sentry release\n")
-    assert "### ❌ Invalid configuration" in md and "got 'maybe'" in md
 
 
 def test_a_crash_mid_step_still_writes_summary_and_outputs(

@@ -16,9 +16,10 @@ import pytest
 import requests
 import yaml
 
+from sentry_release.runtime import TIME_SCALE_ENV
 from sentry_standin import DevServer
-from tests.helpers import GIT_ENV, ORG, TOKEN, make_repo
-from tests.unit.test_action import parse_outputs
+from tests.action.test_action import parse_outputs
+from tests.helpers import GIT_ENV, ORG, TIME_SCALE, TOKEN, make_repo
 
 ROOT = Path(__file__).parents[2]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
@@ -92,6 +93,7 @@ def run_step(
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
         "RUNNER_OS": "Linux",
+        TIME_SCALE_ENV: str(TIME_SCALE),
     }
     full = {**base, **GIT_ENV, **runner, **input_env(inputs), **(env or {})}
     done = subprocess.run(

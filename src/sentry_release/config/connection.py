@@ -1,0 +1,143 @@
+"""The connection: where to talk to Sentry and as whom.
+
+Resolved the way sentry-cli resolves it: flag > env var > `.sentryclirc` (working dir, then
+home); an org auth token (`sntrys_…`) carries its own URL and org, which win over the others
+(with a warning) because the token only works there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import configparser
+import ipaddress
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentry_release.config.parse import split_list
+from sentry_release.errors import ConfigError
+from sentry_release.redact import register_secret
+
+DEFAULT_URL = "https://sentry.io/"
+ORG_TOKEN_PREFIX = "sntrys_"
+
+
+def is_loopback(host: str | None) -> bool:
+    """localhost, 127.0.0.0/8 and ::1: plain http there never leaves the machine."""
+
+    if not host:
+        return False
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- connection resolution --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What an org auth token says about itself."""
+
+    url: str | None = None
+    org: str | None = None
+    region_url: str | None = None
+
+
+def decode_org_token(token: str | None) -> TokenInfo:
+    """Read the URL and org embedded in an org auth token (`sntrys_<base64 json>_<secret>`)."""
+    if not token or not token.startswith(ORG_TOKEN_PREFIX):
+        return TokenInfo()
+    payload = token[len(ORG_TOKEN_PREFIX) :].split("_", 1)[0]
+    try:
+        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=False)
+        data = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return TokenInfo()
+    if not isinstance(data, dict):
+        return TokenInfo()
+    return TokenInfo(
+        url=data.get("url") or None,
+        org=data.get("org") or None,
+        region_url=data.get("region_url") or None,
+    )
+
+
+def read_sentryclirc(paths: Iterable[Path]) -> dict[str, str]:
+    """Merge `[defaults] url/org/project` and `[auth] token` from rc files; earlier paths win."""
+    found: dict[str, str] = {}
+    for path in paths:
+        if not path.is_file():
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            problem = exc.__class__.__name__
+            raise ConfigError(f"cannot read {path}: {problem}; fix or remove it") from None
+        for section, key, name in (
+            ("defaults", "url", "url"),
+            ("defaults", "org", "org"),
+            ("defaults", "project", "project"),
+            ("auth", "token", "token"),
+        ):
+            value = parser.get(section, key, fallback=None)
+            if value and name not in found:
+                found[name] = value.strip()
+    return found
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where to talk to Sentry and as whom; resolved once for every front door."""
+
+    url: str
+    token: str | None
+    org: str | None
+    projects: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_connection(
+    *,
+    url: str | None,
+    token: str | None,
+    org: str | None,
+    projects: Iterable[str] | str | None,
+    rc_paths: Iterable[Path] = (),
+) -> Connection:
+    """sentry-cli's precedence: explicit > .sentryclirc > default; an org token's url/org win."""
+    rc = read_sentryclirc(rc_paths)
+    token = (token or "").strip() or rc.get("token") or None
+    url = (url or "").strip() or rc.get("url") or DEFAULT_URL
+    org = (org or "").strip() or rc.get("org") or None
+    project_list = split_list(projects) or split_list(rc.get("project"))
+    warnings: list[str] = []
+    info = decode_org_token(token)
+    if info.org and org and info.org != org:
+        warnings.append(
+            f"the auth token belongs to organization {info.org!r}; using it instead of {org!r}"
+        )
+    if info.url and url != DEFAULT_URL and info.url.rstrip("/") != url.rstrip("/"):
+        warnings.append(f"the auth token is for {info.url}; using it instead of {url}")
+    register_secret(token)
+    return Connection(
+        url=(info.url or url).rstrip("/") + "/",
+        token=token,
+        org=info.org or org,
+        projects=project_list,
+        warnings=tuple(warnings),
+    )
+
+
+def default_rc_paths(cwd: Path, home: Path | None) -> tuple[Path, ...]:
+    """`.sentryclirc` in the working dir, then in home."""
+    paths = [cwd / ".sentryclirc"]
+    if home is not None:
+        paths.append(home / ".sentryclirc")
+    return tuple(paths)

@@ -1,0 +1,150 @@
+"""Raw values -> typed values: booleans, durations, times, numbers, choices, lists.
+
+Pure; each parser raises ConfigError naming the input and the fix, so bad input stops the run
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+
+from sentry_release.errors import ConfigError
+
+TRUE_WORDS = ("true", "yes", "1", "on")
+FALSE_WORDS = ("false", "no", "0", "off", "")
+_DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_STATUS_RANGE_RE = re.compile(r"^(\d{3})\s*-\s*(\d{3})$")
+_STATUS_CLASS_RE = re.compile(r"^([1-5])xx$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_bool(value: str | bool | None, *, name: str, default: bool = False) -> bool:
+    """Strict boolean: true/false/yes/no/1/0/on/off; anything else is an error."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    word = value.strip().lower()
+    if word == "":
+        return default
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def parse_duration(value: str | float | int | None, *, name: str) -> float | None:
+    """Seconds from `90`, `90s`, `5m`, `1.5h`, `250ms`; negative or garbage is an error."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        if value.strip() == "":
+            return None
+        match = _DURATION_RE.match(value.lower())
+        if not match:
+            raise ConfigError(f"{name} must be a duration like 300, 300s, 5m or 1h, got {value!r}")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds < 0:
+        raise ConfigError(f"{name} must not be negative, got {value!r}")
+    return seconds
+
+
+def parse_time(value: str | None, *, name: str) -> datetime | None:
+    """A point in time from unix seconds or ISO 8601 (`Z` allowed); naive means UTC."""
+    if value is None or value.strip() == "":
+        return None
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return datetime.fromtimestamp(float(text), tz=timezone.utc)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise ConfigError(
+            f"{name} must be unix seconds or ISO 8601 (2024-05-01T12:00:00Z), got {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def split_list(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Split space, comma or newline separated values; accepts repeated flags too."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        out.extend(part for part in re.split(r"[\s,]+", item) if part)
+    return tuple(dict.fromkeys(out))
+
+
+def parse_int(value: str | int | None, *, name: str, default: int, minimum: int = 0) -> int:
+    """An integer input with a lower bound."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def parse_float(
+    value: str | float | None, *, name: str, default: float, minimum: float = 0.0
+) -> float:
+    """A decimal input with a lower bound."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number < minimum or number != number:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
+    return number
+
+
+def parse_choice(value: str | None, *, name: str, choices: Iterable[str], default: str) -> str:
+    """One of a fixed set of words, case-insensitive."""
+    if value is None or value.strip() == "":
+        return default
+    word = value.strip().lower()
+    allowed = tuple(choices)
+    if word not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return word
+
+
+def parse_expected_status(spec: str) -> Callable[[int], bool]:
+    """`2xx`, `200`, `200-299`, or a comma-separated mix; ConfigError on anything else."""
+    ranges: list[tuple[int, int]] = []
+    for part in (p.strip().lower() for p in spec.split(",")):
+        if match := _STATUS_CLASS_RE.match(part):
+            low = int(match.group(1)) * 100
+            ranges.append((low, low + 99))
+        elif match := _STATUS_RANGE_RE.match(part):
+            first, last = int(match.group(1)), int(match.group(2))
+            if first > last:
+                raise ConfigError(f"health_status range is backwards: {part!r}; write low-high")
+            ranges.append((first, last))
+        elif part.isdigit() and len(part) == 3:
+            ranges.append((int(part), int(part)))
+        else:
+            raise ConfigError(f"health_status must look like 2xx, 200 or 200-299, got {spec!r}")
+
+    def matches(status: int) -> bool:
+        return any(low <= status <= high for low, high in ranges)
+
+    return matches
+
+
+def check_urls(urls: tuple[str, ...]) -> None:
+    """Refuse health URLs that are not http(s) before any request is made."""
+    for url in urls:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"health_url must be an http(s) URL, got {url!r}")

@@ -1,0 +1,295 @@
+"""Every result rendered for people and machines: the terminal's result lines, the `--json`
+object, and the action's outputs and Markdown job summary. Pure text from the steps' typed
+results; the front doors decide where it goes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from sentry_release.config.settings import Settings
+from sentry_release.errors import GateFailed, SentryReleaseError
+from sentry_release.output import human_bytes, md_cell
+
+if TYPE_CHECKING:
+    from sentry_release.gate.policy import GateReport
+    from sentry_release.sourcemaps.inject import InjectResult
+    from sentry_release.steps.deploy import DeployResult
+    from sentry_release.steps.pipeline import PipelineResult
+    from sentry_release.steps.release import ReleaseResult
+
+# The action's outputs (action.yml declares exactly these; a test checks).
+OUTPUT_NAMES = (
+    "release",
+    "version",
+    "commits",
+    "bundle_ids",
+    "deploy_id",
+    "gate_verdict",
+    "new_issues",
+)
+
+
+# --- terminal lines -----------------------------------------------------------------------
+
+
+def release_line(result: ReleaseResult) -> str:
+    """`new`'s outcome."""
+    verb = "Created" if result.created else "Release already exists:"
+    return f"{verb} release {result.version} ({', '.join(result.projects)})"
+
+
+def finalized_line(version: str) -> str:
+    """`finalize`'s outcome."""
+    return f"Finalized release {version}"
+
+
+def deploy_line(result: DeployResult, version: str, environment: str | None) -> str:
+    """`deploy`'s outcome."""
+    return f"Recorded deploy {result.id} of {version} to {environment}"
+
+
+def inject_line(result: InjectResult, *, dry_run: bool) -> str:
+    """`inject`'s outcome."""
+    changed = sum(1 for f in result.files if f.changed)
+    verb = "Would inject" if dry_run else "Injected"
+    return f"{verb} debug IDs into {changed} file(s); {len(result.files) - changed} already had one"
+
+
+def step_line(result: PipelineResult, settings: Settings) -> str | None:
+    """The line for the pipeline's step that just finished (None: the step says its own)."""
+    if not result.steps:
+        return None
+    last = result.steps[-1]
+    if last == "Create release" and result.release is not None:
+        return release_line(result.release)
+    if last == "Finalize release":
+        return finalized_line(result.version)
+    if last == "Record deploy" and result.deploy is not None:
+        return deploy_line(result.deploy, result.version, settings.deploy.environment)
+    return None
+
+
+def counted_new_issues(gate: GateReport) -> int:
+    """New issues above the noise floors: what the gate judged, and the `new_issues` output
+    (action.yml: "Number of new issues the gate counted")."""
+    return sum(1 for issue in gate.new_issues if issue.get("counted"))
+
+
+# --- JSON (--json) ------------------------------------------------------------------------
+
+
+def jsonable(value: object) -> object:
+    """A result as plain JSON data: dataclasses as objects, paths and times as strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        from sentry_release.dates import isoformat
+
+        return isoformat(value)
+    if isinstance(value, (Path, Enum)):
+        return str(value)
+    return value
+
+
+def json_object(value: object) -> dict[str, object]:
+    """A result that is a dataclass or mapping, as a JSON object."""
+    data = jsonable(value)
+    assert isinstance(data, dict)
+    return data
+
+
+def pipeline_json(result: PipelineResult) -> dict[str, object]:
+    """`run --json`: the outputs the action would write, then every step's result."""
+    state = RunState(version=result.version, version_source=result.version_source, result=result)
+    data: dict[str, object] = dict(outputs_for(state))
+    data["new_issues"] = counted_new_issues(result.gate) if result.gate else None
+    data["result"] = jsonable(result)
+    return data
+
+
+# --- the action's outputs and job summary ------------------------------------------------
+
+
+@dataclass
+class RunState:
+    """What the summary and outputs are made from; filled as the pipeline goes."""
+
+    version: str | None = None
+    version_source: str | None = None
+    settings: Settings | None = None
+    result: PipelineResult | None = None
+    failed_step: str | None = None
+    error: SentryReleaseError | None = None
+    error_text: str | None = None
+
+
+def outputs_for(state: RunState) -> dict[str, str]:
+    """The action's outputs from what the run did (empty strings for what it did not do)."""
+    result = state.result
+    version = state.version or ""
+    commits = result.commits if result else None
+    upload = result.upload if result else None
+    deploy = result.deploy if result else None
+    gate = result.gate if result else None
+    return {
+        "release": version,
+        "version": version,
+        "commits": str(commits.count) if commits is not None else "",
+        "bundle_ids": " ".join(upload.bundle_ids) if upload is not None else "",
+        "deploy_id": deploy.id if deploy is not None else "",
+        "gate_verdict": gate.verdict if gate is not None else "",
+        "new_issues": str(counted_new_issues(gate)) if gate is not None else "",
+    }
+
+
+def release_link(settings: Settings | None, version: str) -> str | None:
+    """The release's page in Sentry."""
+    if settings is None or not settings.org:
+        return None
+    base = settings.url.rstrip("/")
+    return f"{base}/organizations/{settings.org}/releases/{quote(version, safe='')}/"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines.extend("| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows)
+    return lines
+
+
+def _short(sha: str | None) -> str:
+    return sha[:12] if sha else ""
+
+
+def render_summary(state: RunState) -> str:
+    """The Markdown job summary: what a person reads instead of the log."""
+    result = state.result
+    settings = state.settings
+    version = state.version
+    lines: list[str] = []
+    failed = state.error is not None or state.error_text is not None
+    icon = "❌" if failed else "✅"
+    if version:
+        link = release_link(settings, version)
+        name = f"[`{version}`]({link})" if link else f"`{version}`"
+        lines.append(f"## {icon} Sentry release {name}")
+    else:
+        lines.append(f"## {icon} Sentry release")
+    lines.append("")
+    if settings is not None and settings.dry_run:
+        lines += ["> **Dry run**: requests were printed to the log, none was sent.", ""]
+    facts: list[list[str]] = []
+    if version and state.version_source:
+        facts.append(["Release name from", state.version_source])
+    if settings is not None:
+        if settings.org:
+            facts.append(["Organization", f"`{settings.org}`"])
+        if settings.projects:
+            facts.append(["Projects", ", ".join(f"`{p}`" for p in settings.projects)])
+    release = result.release if result else None
+    if release is not None:
+        facts.append(["Release", "created" if release.created else "already existed"])
+    if result is not None:
+        facts.append(["Finalized", "yes" if result.finalized else "no"])
+    if state.failed_step:
+        facts.append(["Failed step", f"**{state.failed_step}**"])
+    if facts:
+        lines += _table(["", ""], facts)
+        lines.append("")
+
+    gate = result.gate if result else None
+    if failed and not (isinstance(state.error, GateFailed) and gate is not None):
+        title = state.error.title if state.error is not None else "sentry-release failed"
+        text = state.error_text or str(state.error)
+        lines += [f"### ❌ {title}", "", f"> {md_cell(text)}", ""]
+
+    commits = result.commits if result else None
+    if commits is not None:
+        lines += [f"### Commits ({commits.count})", ""]
+        if commits.associations:
+            lines += _table(
+                ["Repository", "Mode", "From", "To", "Commits"],
+                [
+                    [
+                        f"`{a.repository}`",
+                        a.mode,
+                        f"`{_short(a.previous)}`" if a.previous else "(first release)",
+                        f"`{_short(a.head)}`",
+                        str(a.count),
+                    ]
+                    for a in commits.associations
+                ],
+            )
+        else:
+            lines.append(f"No commits associated (mode {commits.mode}).")
+        if commits.warnings:
+            lines += ["", *(f"- ⚠️ {md_cell(w)}" for w in commits.warnings)]
+        lines.append("")
+
+    injected = result.injected if result else None
+    upload = result.upload if result else None
+    if upload is not None or injected is not None:
+        lines += ["### Source maps", ""]
+        rows: list[list[str]] = []
+        if injected is not None:
+            changed = sum(1 for f in injected.files if f.changed)
+            rows.append(
+                [
+                    "Debug IDs injected",
+                    f"{changed} new, {len(injected.files) - changed} already present",
+                ]
+            )
+        if upload is not None:
+            rows.append(["Files uploaded", str(upload.files)])
+            rows.append(
+                [
+                    "Size",
+                    f"{human_bytes(upload.bytes_total)} ({human_bytes(upload.bytes_sent)} sent)",
+                ]
+            )
+            rows.append(
+                ["Artifact bundles", ", ".join(f"`{b}`" for b in upload.bundle_ids) or "none"]
+            )
+        lines += _table(["", ""], rows)
+        if upload is not None and upload.warnings:
+            lines += ["", *(f"- ⚠️ {md_cell(w)}" for w in upload.warnings)]
+        lines.append("")
+
+    deploy = result.deploy if result else None
+    if deploy is not None:
+        record = deploy.deploy
+        env = record.environment or (settings.deploy.environment if settings else "")
+        lines += ["### Deploy", ""]
+        rows = [["Environment", f"`{env}`"], ["Deploy id", str(deploy.id)]]
+        for label, value in (
+            ("Name", record.name),
+            ("URL", record.url),
+            ("Started", record.date_started),
+            ("Finished", record.date_finished),
+        ):
+            if value:
+                rows.append([label, value])
+        lines += _table(["", ""], rows)
+        lines.append("")
+
+    if gate is not None:
+        from sentry_release.gate.watch import render_markdown
+
+        section = render_markdown(gate)
+        if settings is not None and settings.gate.dry_run:
+            section = section.replace(
+                f": {gate.verdict}", f": {gate.verdict} (dry run: not enforced)", 1
+            )
+        lines += [section, ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,199 @@
+"""What both front doors share: the client and the repository built once per run, logging,
+the plain-http warning, and the one place an error becomes a message and an exit code.
+
+`cli.py` and `action.py` sit side by side on this module; neither imports the other, and
+nothing below imports them or this.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from sentry_release.config.connection import is_loopback
+from sentry_release.config.settings import Settings
+from sentry_release.errors import GitError, SentryReleaseError
+from sentry_release.output import Output
+from sentry_release.redact import redact
+
+if TYPE_CHECKING:
+    from sentry_release.git import GitRepo
+    from sentry_release.sentry.client import SentryClient
+    from sentry_release.steps.pipeline import PipelineResult
+    from sentry_release.version import ProposedVersion
+
+CRASH_TITLE = "sentry-release crashed"
+# Tests set this to shrink retry backoff (0.25: a quarter); no backoff drops below MIN_WAIT,
+# so a loaded CI machine still sees the same order of events.
+TIME_SCALE_ENV = "SENTRY_RELEASE_TIME_SCALE"
+MIN_WAIT = 0.1  # seconds: the shortest scaled wait (backoff's jitter takes half the base)
+
+
+def time_scale(environ: Mapping[str, str]) -> float:
+    """The factor `TIME_SCALE_ENV` asks for (1.0 when unset or not a number in (0, 1])."""
+    try:
+        scale = float(environ.get(TIME_SCALE_ENV, "") or 1.0)
+    except ValueError:
+        return 1.0
+    return scale if 0 < scale <= 1 else 1.0
+
+
+@dataclass
+class Runtime:
+    """One run: its settings, its output, the environment the front door read, and (built on
+    first use, then kept) its Sentry client and git repository."""
+
+    settings: Settings
+    out: Output
+    environ: Mapping[str, str]
+    _client: SentryClient | None = field(default=None, repr=False)
+    _repo: GitRepo | None = field(default=None, repr=False)
+
+    @classmethod
+    def start(cls, settings: Settings, out: Output, environ: Mapping[str, str]) -> Runtime:
+        """Warnings, logging and the plain-http check, once, before any work."""
+        for warning in settings.warnings:
+            out.warn(warning)
+        configure_logging(settings.debug)
+        warn_plain_http(settings, out)
+        return cls(settings, out, environ)
+
+    def client(self) -> SentryClient:
+        """The run's Sentry client (one session, one connection pool), built on first use."""
+        if self._client is None:
+            from sentry_release.sentry.client import SentryClient
+
+            client = SentryClient.from_settings(self.settings, echo=self.out.result)
+            scale = time_scale(self.environ)
+            if scale != 1.0:
+                retry = client.retry
+                client.retry = replace(
+                    retry,
+                    base=max(2 * MIN_WAIT, retry.base * scale),
+                    cap=max(MIN_WAIT, retry.cap * scale),
+                )
+            self._client = client
+        return self._client
+
+    def repo(self, *, required: bool = True) -> GitRepo | None:
+        """The git checkout (None when not required and not a repository), opened once; a
+        dirty checkout is worth a warning, once."""
+        if self._repo is not None:
+            return self._repo
+        from sentry_release.git import GitRepo
+
+        try:
+            repo = GitRepo(self.settings.working_directory)
+        except GitError:
+            if required:
+                raise
+            return None
+        if repo.is_dirty():
+            self.out.warn(
+                f"{repo.root} has uncommitted changes: the release is named for HEAD, "
+                "not for what is on disk; commit them first"
+            )
+        self._repo = repo
+        return repo
+
+    def named(self) -> bool:
+        """Whether the release is named without git: an explicit release or SENTRY_RELEASE."""
+        explicit = self.settings.release is not None
+        return explicit or bool(self.environ.get("SENTRY_RELEASE", "").strip())
+
+    def needs_repo(self) -> bool:
+        """Whether the run cannot work without a checkout: commits from git, or a name
+        from HEAD."""
+        return self.settings.commits.mode in ("auto", "local") or not self.named()
+
+    def propose(
+        self, explicit: str | None = None, *, repo_required: bool = False
+    ) -> ProposedVersion:
+        """The release name: VERSION when given, else derived (SENTRY_RELEASE, CI, git)."""
+        from sentry_release.steps.release import propose_version
+
+        if explicit:
+            return propose_version(self.settings.with_changes(release=explicit), None, self.environ)
+        repo = self.repo(required=repo_required or not self.named())
+        return propose_version(self.settings, repo, self.environ)
+
+    def narrate(self, partial: PipelineResult) -> None:
+        """`run`'s `on_step`: the line of the step that just finished."""
+        from sentry_release.report import step_line
+
+        line = step_line(partial, self.settings)
+        if line is not None:
+            self.out.result(line)
+
+    def version(self, explicit: str | None = None, *, repo_required: bool = False) -> str:
+        """VERSION argument or the derived release name."""
+        return self.propose(explicit, repo_required=repo_required).version
+
+
+def configure_logging(debug: bool) -> None:
+    """With --debug, the tool's own loggers (HTTP calls) on stderr, secrets redacted."""
+    if not debug:
+        return
+    import logging
+
+    class Redacting(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return redact(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Redacting("debug: %(name)s: %(message)s"))
+    root = logging.getLogger("sentry_release")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG)
+
+
+def warn_plain_http(settings: Settings, out: Output) -> None:
+    """The token in clear text on the network is worth a warning (not an error: some
+    self-hosted installs sit behind a private network on purpose)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and settings.auth_token:
+        out.warn(
+            f"the auth token will be sent over plain http to {parts.hostname}: use an "
+            "https SENTRY_URL"
+        )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the user is told when a run stops: exit code, annotation title, one message."""
+
+    code: int
+    title: str
+    message: str
+
+
+def failure_of(exc: BaseException) -> Failure:
+    """The one error -> exit code mapping: the error's own code (2 bad input, 1 Sentry,
+    3 gate), 130 for an interrupt, 1 for a bug."""
+    if isinstance(exc, SentryReleaseError):
+        return Failure(exc.exit_code, exc.title, str(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        return Failure(130, "Interrupted", "interrupted")
+    return Failure(1, CRASH_TITLE, f"internal error: {exc.__class__.__name__}: {redact(str(exc))}")
+
+
+def report_failure(exc: BaseException, out: Output, *, debug: bool) -> Failure:
+    """Tell the user: one line (an `::error title=…::` annotation on GitHub), the traceback
+    only with --debug (and always for a bug on GitHub, where the log is the only trace)."""
+    failure = failure_of(exc)
+    expected = isinstance(exc, (SentryReleaseError, KeyboardInterrupt))
+    traced = debug or (out.github and not expected)
+    if traced:
+        sys.stderr.write(redact(traceback.format_exc()))
+    message = failure.message
+    if not out.github:
+        message = " ".join(message.splitlines())
+    if not expected and not traced:
+        message += " (run with --debug for details)"
+    out.error(message, title=failure.title)
+    return failure

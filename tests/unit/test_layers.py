@@ -1,0 +1,117 @@
+"""The import rules of docs/architecture.md, read from the source (every import, lazy ones too):
+front doors -> runtime/report -> steps -> sentry/, git and the base modules; nothing imports a
+front door; the stand-in imports nothing of the product."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[2] / "src"
+PRODUCT = "sentry_release"
+# The stand-in: its own package, or (before the move) a package of the product.
+STANDIN = "sentry_standin" if (SRC / "sentry_standin").is_dir() else f"{PRODUCT}.devserver"
+
+FRONT_DOORS = {"cli", "action", "__main__"}
+# Floors, top to bottom: a module may import its own floor and the ones below it.
+FLOORS: dict[str, int] = {
+    "cli": 4,
+    "action": 4,
+    "__main__": 4,
+    "runtime": 3,
+    "report": 3,
+    "demo": 3,
+    "steps": 2,
+    "gate": 2,
+    "sourcemaps": 2,
+    "sentry": 1,
+    "git": 1,
+    "version": 1,
+    "config": 0,
+    "output": 0,
+    "paths": 0,
+    "dates": 0,
+    "errors": 0,
+    "redact": 0,
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module `path` imports, absolute, wherever the import statement sits."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def sources(package: str) -> list[Path]:
+    root = SRC / package.replace(".", "/")
+    return sorted(root.rglob("*.py")) if root.is_dir() else [root.with_suffix(".py")]
+
+
+def floor_of(module: str) -> tuple[str, int] | None:
+    """(area, floor) of a product module; None for the stand-in and the package root."""
+    if module == STANDIN or module.startswith(STANDIN + "."):
+        return None
+    parts = module.split(".")
+    if parts[0] != PRODUCT or len(parts) < 2 or parts[1] == "__version__":
+        return None
+    return parts[1], FLOORS[parts[1]]
+
+
+PRODUCT_FILES = [p for p in sources(PRODUCT) if floor_of(module_name(p)) is not None]
+
+
+def test_every_module_has_a_floor() -> None:
+    areas = {floor_of(module_name(p)) for p in PRODUCT_FILES}
+    assert areas, "no product modules found"
+    assert {area for area, _ in filter(None, areas)} <= set(FLOORS)
+
+
+@pytest.mark.parametrize("path", PRODUCT_FILES, ids=lambda p: module_name(p))
+def test_imports_only_go_down(path: Path) -> None:
+    here = floor_of(module_name(path))
+    assert here is not None
+    area, floor = here
+    for target in imports(path):
+        there = floor_of(target)
+        if there is None or there[0] == area:
+            continue
+        assert there[0] not in FRONT_DOORS or area == "__main__", (
+            f"{module_name(path)} imports the front door {target}"
+        )
+        assert there[1] <= floor, f"{module_name(path)} (floor {floor}) imports {target} up"
+
+
+def test_front_doors_do_not_import_each_other() -> None:
+    for door in ("cli", "action"):
+        other = "action" if door == "cli" else "cli"
+        assert f"{PRODUCT}.{other}" not in imports(SRC / PRODUCT / f"{door}.py")
+
+
+def test_the_stand_in_imports_nothing_of_the_product() -> None:
+    files = sources(STANDIN)
+    assert files, f"no stand-in found at {STANDIN}"
+    found = {
+        f"{module_name(path)} -> {m}"
+        for path in files
+        for m in imports(path)
+        if (m == PRODUCT or m.startswith(PRODUCT + "."))
+        and not (m == STANDIN or m.startswith(STANDIN + "."))
+    }
+    if found and STANDIN.startswith(PRODUCT + "."):
+        pytest.xfail(f"{STANDIN} still lives inside the product ({len(found)} imports of it)")
+    assert not found, sorted(found)
