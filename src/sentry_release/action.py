@@ -34,6 +34,7 @@ INPUTS: dict[str, str] = {
     "release": "release",
     "release_prefix": "release_prefix",
     "tag_pattern": "tag_pattern",
+    "release_from": "release_from",
     "release_url": "release_url",
     "finalize": "finalize",
     "set_commits": "commit_mode",

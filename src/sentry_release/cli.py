@@ -79,6 +79,14 @@ connection_options = _stack(
 version_options = _stack(
     click.option("--release-prefix", "release_prefix", help="Prefix for the release (web@)."),
     click.option("--tag-pattern", help="Glob for tags at HEAD that name a release (web@*)."),
+    click.option(
+        "--release-from",
+        type=click.Choice(["sha", "describe", "tag", "package"]),
+        default=None,
+        help="Name the release from: sha (as sentry-cli propose-version), describe "
+        "(git describe --always), tag (a tag at HEAD), package (name@version of "
+        "package.json/pyproject.toml). [default: sha]",
+    ),
 )
 
 commit_options = _stack(
@@ -239,7 +247,10 @@ class Runtime:
             return propose_version(settings, None).version
         needs_repo = repo_required or not os.environ.get("SENTRY_RELEASE", "").strip()
         repo = self.repo(required=needs_repo and self.settings.release is None)
-        return propose_version(self.settings, repo).version
+        proposed = propose_version(self.settings, repo)
+        for warning in proposed.warnings:
+            self.out.warn(warning)
+        return proposed.version
 
 
 def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "org")) -> Runtime:

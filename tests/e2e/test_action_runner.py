@@ -139,6 +139,7 @@ def test_runner_run_creates_finalizes_deploys_and_reports(
             "deploy_name": "blue",
             "deploy_url": "https://example.com",
             "started_at": "2024-05-01T12:00:00Z",
+            "release_from": "tag",
         },
         env={"SENTRY_AUTH_TOKEN": TOKEN},
         ref="refs/tags/v1.4.0",
@@ -169,7 +170,7 @@ def test_runner_run_creates_finalizes_deploys_and_reports(
     }
     link = f"{server.url}organizations/{ORG}/releases/v1.4.0/"
     assert run.summary.startswith(f"## ✅ Sentry release [`v1.4.0`]({link})")
-    assert "| Release name from | GITHUB_REF tag |" in run.summary
+    assert "| Release name from | pushed tag (GITHUB_REF) |" in run.summary
     assert "| Environment | `production` |" in run.summary
     assert f"| Deploy id | {deploys[0]['id']} |" in run.summary
     # one collapsible group per step

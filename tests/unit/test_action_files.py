@@ -28,6 +28,7 @@ SAMPLES = {
     "release": "9.9.9",
     "release_prefix": "web@",
     "tag_pattern": "web@*",
+    "release_from": "describe",
     "release_url": "https://example.com/r",
     "finalize": "false",
     "set_commits": "local",

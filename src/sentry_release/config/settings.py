@@ -342,6 +342,7 @@ class Settings:
     release: str | None = None  # explicit release name; None derives it from git/CI
     release_prefix: str = ""
     tag_pattern: str | None = None
+    release_from: str | None = None  # sha | describe | tag | package (version.RELEASE_FROM)
     working_directory: Path = field(default_factory=Path.cwd)
     release_url: str | None = None
     create: bool = True
@@ -399,6 +400,18 @@ def _text(values: Mapping[str, Any], key: str) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _release_from(values: Mapping[str, Any]) -> str | None:
+    """The naming scheme (issue #15); None keeps sentry-cli's propose-version naming."""
+    from sentry_release.version import RELEASE_FROM
+
+    word = _text(values, "release_from")
+    return (
+        None
+        if word is None
+        else parse_choice(word, name="release_from", choices=RELEASE_FROM, default="sha")
+    )
 
 
 def from_values(
@@ -548,6 +561,7 @@ def from_values(
         release=values.get("release") or None,
         release_prefix=_text(values, "release_prefix") or "",
         tag_pattern=_text(values, "tag_pattern"),
+        release_from=_release_from(values),
         working_directory=workdir,
         release_url=_text(values, "release_url"),
         create=parse_bool(values.get("create"), name="create", default=True),

@@ -64,6 +64,8 @@ def run(
     result = PipelineResult(proposed.version, proposed.source)
     version = proposed.version
     out.info(f"Release {version} (from {proposed.source})")
+    for warning in proposed.warnings:
+        out.warn(warning)
 
     def step(name: str, field_name: str, action: Callable[[], object]) -> None:
         """Run one step, store its result on `result`, then tell `on_step`."""

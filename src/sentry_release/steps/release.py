@@ -12,7 +12,8 @@ from sentry_release.config.settings import Settings
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
-from sentry_release.version import ProposedVersion, derive_version, read_event
+from sentry_release.version import ProposedVersion, derive_version
+from sentry_release.version_inputs import gather
 
 
 def propose_version(
@@ -20,22 +21,16 @@ def propose_version(
     repo: GitRepo | None,
     environ: Mapping[str, str] | None = None,
 ) -> ProposedVersion:
-    """The release name for this checkout (explicit > env > CI > tag > sha)."""
+    """The release name for this checkout (explicit > env > release_from > sentry-cli's)."""
     environ = os.environ if environ is None else environ
-    head = tags = None
-    explicit = settings.release is not None or environ.get("SENTRY_RELEASE", "").strip()
-    if not explicit and repo is not None:
-        head = repo.head_sha
-        tags = repo.tags_at_head()
-    return derive_version(
-        explicit=settings.release,
-        environ=environ,
-        head_sha=head,
-        tags_at_head=tags or (),
-        tag_pattern=settings.tag_pattern,
-        prefix=settings.release_prefix,
-        event=read_event(environ),
-    )
+    naming: dict[str, Any] = {
+        "explicit": settings.release,
+        "environ": environ,
+        "release_from": settings.release_from,
+        "tag_pattern": settings.tag_pattern,
+    }
+    facts = gather(**naming, repo=repo, workdir=settings.working_directory)
+    return derive_version(**naming, prefix=settings.release_prefix, **facts)
 
 
 @dataclass(frozen=True)
