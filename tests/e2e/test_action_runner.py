@@ -59,8 +59,10 @@ def run_step(
     env: dict[str, str] | None = None,
     ref: str = "refs/heads/main",
     event: dict[str, Any] | None = None,
+    command: list[str] | None = None,
 ) -> RunnerRun:
-    """Run the entry point the way the runner runs the container."""
+    """Run the entry point the way the runner runs the container (or `command` instead:
+    the composite's run step, tests/action/)."""
     files = tmp_path / "_runner_file_commands"
     files.mkdir(exist_ok=True)
     output, summary = files / "set_output", files / "step_summary"
@@ -95,7 +97,7 @@ def run_step(
     }
     full = {**base, **GIT_ENV, **runner, **input_env(inputs), **(env or {})}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "entrypoint.py")],
+        command or [sys.executable, str(ROOT / "entrypoint.py")],
         cwd=workspace,
         env=full,
         capture_output=True,
