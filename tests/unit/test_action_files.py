@@ -194,7 +194,13 @@ def tool(name: str) -> str:
 
 def test_action_yml_validates_against_githubs_schema() -> None:
     done = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", "action.yml", "from-source/action.yml"],
+        [
+            tool("check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-actions",
+            "action.yml",
+            "from-source/action.yml",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -227,9 +233,9 @@ def test_dockerfile_runs_the_entrypoint_with_pinned_dependencies() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.1[12]-slim$", text, flags=re.M)
     assert 'ENTRYPOINT ["python", "/app/entrypoint.py"]' in text
-    assert "--require-hashes --only-binary :all: --no-deps" in text
-    assert "-r /build/requirements-action.txt" in text and "--no-deps --no-compile /build" in text
-    assert "COPY --from=builder /install /usr/local" in text
+    assert "--no-deps --require-hashes --only-binary :all:" in text
+    assert "-r /build/requirements-action.txt" in text and "--no-deps /build" in text
+    assert "COPY --from=builder /install /\n" in text
     assert "PYTHONUNBUFFERED=1" in text and "rm -rf /var/lib/apt/lists/*" in text
     entry = (ROOT / "entrypoint.py").read_text(encoding="utf-8")
     assert "sys.exit(sentry_release.action.main())" in entry
