@@ -79,6 +79,7 @@ def git_sha(repo: Path, rev: str) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.slow
 @needs_sentry_cli
 @pytest.mark.parametrize("event_name", EVENTS)
 @pytest.mark.parametrize("example", list(EXAMPLES))
