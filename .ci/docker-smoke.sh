@@ -108,8 +108,13 @@ if [ ! -x "$R/usr/bin/python3" ]; then
 fi
 # HTTPS from here passes a re-signing proxy: the host's CA bundle goes into the stand-in.
 cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/ca-certificates.crt"
-if ! docker image inspect "$BASE" >/dev/null 2>&1; then
+# Labelled, so that a stand-in left by an older version of this script (with git) is replaced.
+STANDIN=slim-1
+if [ "$(docker image inspect -f '{{index .Config.Labels "sentry-release.smoke-base"}}' "$BASE" \
+      2>/dev/null)" != "$STANDIN" ]; then
+  docker rmi -f "$BASE" >/dev/null 2>&1 || true
   tar -C "$R" -c . | docker import \
+    --change "LABEL sentry-release.smoke-base=$STANDIN" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
