@@ -21,7 +21,7 @@ FROM_SOURCE = yaml.safe_load((ROOT / "from-source" / "action.yml").read_text(enc
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 PYPROJECT = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
 VERSION = re.search(r'^version = "([^"]+)"$', PYPROJECT, flags=re.M)[1]  # type: ignore[index]
-OWNER = "sentry-release"
+PUBLISHER = "sentry-release"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 STEPS = {step["id"]: step for step in ACTION["runs"]["steps"]}
 
@@ -50,7 +50,7 @@ def test_each_path_passes_every_input_as_input_env(step_id: str) -> None:
 
 def test_linux_runs_this_versions_published_image() -> None:
     assert ACTION["runs"]["using"] == "composite"
-    assert STEPS["image"]["uses"] == f"docker://ghcr.io/{OWNER}/sentry-release:{VERSION}"
+    assert STEPS["image"]["uses"] == f"docker://ghcr.io/{PUBLISHER}/sentry-release:{VERSION}"
     assert sentry_release.__version__ == VERSION == "1.0.0"
 
 
@@ -112,7 +112,7 @@ def test_release_workflow_publishes_pypi_image_and_moves_the_major_tag() -> None
     assert jobs["pypi"]["permissions"] == {"id-token": "write"}  # trusted publishing, no token
     assert any("twine check --strict" in s.get("run", "") for s in jobs["dist"]["steps"])
     assert any("check_release.py" in s.get("run", "") for s in jobs["dist"]["steps"])
-    assert release["env"]["IMAGE"] == f"ghcr.io/{OWNER}/sentry-release"
+    assert release["env"]["IMAGE"] == f"ghcr.io/{PUBLISHER}/sentry-release"
     assert jobs["major-tag"]["needs"] == ["pypi", "image"]
 
 
