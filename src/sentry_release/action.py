@@ -260,7 +260,9 @@ def run_action(
         state.result = partial
         runtime.narrate(partial)
 
-    state.result = run(settings, runtime.client(), repo, out, environ=environ, on_step=on_step)
+    state.result = run(
+        settings, runtime.client(), repo, out, environ=environ, on_step=on_step, proposed=proposed
+    )
 
 
 def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | None = None) -> int:

@@ -20,7 +20,12 @@ from sentry_release.runtime import Runtime, report_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-CONNECTION = (*COMMON, "release_prefix", "tag_pattern")  # what every Sentry command takes
+CONNECTION = (
+    *COMMON,
+    "release_prefix",
+    "tag_pattern",
+    "release_from",
+)  # what every Sentry command takes
 DEPLOY = ("environment", "deploy_name", "deploy_url", "started", "finished")
 MAPS = tuple(o.key for o in select(["Source maps"]) if o.key not in ("sourcemaps", "inject"))
 GATE = tuple(o.key for o in select(["Deploy gate"]) if o.key != "gate")
@@ -162,7 +167,7 @@ def cli(**values: Any) -> None:
     """
 
 
-@command("propose-version", "cwd", "debug", "json", "release_prefix", "tag_pattern")
+@command("propose-version", "cwd", "debug", "json", "release_prefix", "tag_pattern", "release_from")
 def propose_version_cmd(**values: Any) -> None:
     """Print the release name this checkout would get."""
     rt = runtime(values, need=())

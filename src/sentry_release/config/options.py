@@ -149,17 +149,28 @@ OPTIONS: tuple[Option, ...] = (
     O("retry_budget", "Time one API call may spend retrying.", CONNECTION, ("--retry-budget",),
       env="SENTRY_RELEASE_RETRY_BUDGET", kind="duration", field="retry_budget"),
     # --- release name
-    O("release", "Release name. Omit to derive it: SENTRY_RELEASE, a pushed tag, a PR's head, "
-      "a tag at HEAD, else the commit sha.", RELEASE, input="release", field="release"),
+    O("release", "Release name. Omit to derive it: SENTRY_RELEASE, else as release_from says "
+      "(default: as sentry-cli propose-version, the commit sha or a pull request's head).",
+      RELEASE, input="release", field="release"),
     O("version", "Deprecated: use release.", RELEASE, input="version", replaced_by="release"),
     O("release_prefix", "Prefix for the release (web@).", RELEASE, ("--release-prefix",),
       "release_prefix", field="release_prefix",
       description="Prepended to the release name (web@)."),
     O("version_prefix", "Deprecated: use release_prefix.", RELEASE, input="version_prefix",
       replaced_by="release_prefix"),
-    O("tag_pattern", "Glob for tags at HEAD that name a release (web@*).", RELEASE,
-      ("--tag-pattern",), "tag_pattern", field="tag_pattern",
-      description="Glob for tags at HEAD that name the release in a monorepo (web@*)."),
+    O("tag_pattern", "Glob for the tags that name the release (web@*); implies --release-from "
+      "tag.", RELEASE, ("--tag-pattern",), "tag_pattern", field="tag_pattern",
+      description="Glob for the tags that name the release (web@*); implies release_from tag. "
+      "Default with release_from tag: version-like tags (v1.2.3, web@1.2.3)."),
+    # Checked by version.resolve_scheme (sha | describe | tag | package).
+    O("release_from", "Name the release from: sha (as sentry-cli propose-version), describe "
+      "(git describe --always), tag (a tag at HEAD), package (name@version of "
+      "package.json/pyproject.toml). [default: sha]", RELEASE, ("--release-from",),
+      "release_from", field="release_from",
+      description="How to name the release when release is not given: sha (as sentry-cli "
+      "propose-version: the commit, or a pull request's head), describe (git describe "
+      "--always), tag (the pushed tag or a tag at HEAD), package (name@version from "
+      "package.json or pyproject.toml). Default: sha."),
     O("release_url", "URL of the release (shown in Sentry).", RELEASE, ("--release-url",),
       "release_url", field="release_url", description="URL shown with the release in Sentry."),
     O("create", "Skip `new`.", RELEASE, ("--no-create",), kind="bool", switch="off",

@@ -133,6 +133,7 @@ class Settings:
     release: str | None = None  # explicit release name; None derives it from git/CI
     release_prefix: str = ""
     tag_pattern: str | None = None
+    release_from: str | None = None  # sha | describe | tag | package (version.RELEASE_FROM)
     working_directory: Path = field(default_factory=Path.cwd)
     release_url: str | None = None
     create: bool = True
