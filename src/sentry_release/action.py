@@ -64,6 +64,8 @@ INPUTS: dict[str, str] = {
     "on_inconclusive": "on_inconclusive",
     "on_api_error": "on_api_error",
     "gate_dry_run": "gate_dry_run",
+    "gate_report_only": "report_only",  # deploy gate, second generation (issue #14)
+    "gate_auth_token": "gate_auth_token",
     "dry_run": "dry_run",
     "debug": "debug",
     "ca_bundle": "ca_bundle",
@@ -87,6 +89,7 @@ ENV_FALLBACKS = {
     "projects": "SENTRY_PROJECT",
     "environment": "SENTRY_ENVIRONMENT",
     "ca_bundle": "SENTRY_CA_BUNDLE",
+    "gate_auth_token": "SENTRY_GATE_AUTH_TOKEN",
 }
 KNOWN_INPUTS = frozenset(INPUTS) | frozenset(LOCAL_INPUTS) | frozenset(DEPRECATED)
 OUTPUT_NAMES = (
@@ -97,6 +100,7 @@ OUTPUT_NAMES = (
     "deploy_id",
     "gate_verdict",
     "new_issues",
+    "rollback_hint",
 )
 
 
@@ -295,6 +299,7 @@ def outputs_for(state: RunState) -> dict[str, str]:
         "deploy_id": deploy.id if deploy is not None else "",
         "gate_verdict": gate.verdict if gate is not None else "",
         "new_issues": str(len(gate.new_issues)) if gate is not None else "",
+        "rollback_hint": gate.rollback_hint if gate is not None else "",
     }
 
 
@@ -429,7 +434,7 @@ def render_summary(state: RunState) -> str:
         lines.append("")
 
     if gate is not None:
-        from sentry_release.gate.watch import render_markdown
+        from sentry_release.gate.render import render_markdown
 
         section = render_markdown(gate)
         if settings is not None and settings.gate.dry_run:
@@ -471,7 +476,13 @@ def mask(value: str | None, out: Output, masked: set[str]) -> None:
 
 def mask_token(environ: Mapping[str, str], out: Output, masked: set[str]) -> None:
     """Mask every token candidate before anything else is printed."""
-    for name in ("INPUT_AUTH_TOKEN", "INPUT_AUTH-TOKEN", "SENTRY_AUTH_TOKEN"):
+    for name in (
+        "INPUT_AUTH_TOKEN",
+        "INPUT_AUTH-TOKEN",
+        "SENTRY_AUTH_TOKEN",
+        "INPUT_GATE_AUTH_TOKEN",
+        "SENTRY_GATE_AUTH_TOKEN",
+    ):
         mask(environ.get(name), out, masked)
 
 

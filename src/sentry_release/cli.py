@@ -193,6 +193,22 @@ gate_options = _stack(
         "--gate-dry-run", is_flag=True, default=None, help="Report the verdict but always exit 0."
     ),
     click.option("--json", "json", is_flag=True, default=None, help="Print the report as JSON."),
+    # --- deploy gate, second generation (issue #14)
+    click.option(
+        "--report-only",
+        "report_only",
+        help="Rules to report but not fail on: new-issues, regressed-issues, "
+        "escalating-issues, rate, health, release-name (comma separated).",
+    ),
+    click.option("--settle-sessions", help="Ingestion lag of session aggregates. [120s]"),
+    click.option("--bucket", help="Time bucket of the rate test. [60s]"),
+    click.option(
+        "--gate-auth-token",
+        "gate_auth_token",
+        envvar="SENTRY_GATE_AUTH_TOKEN",
+        help="Token with event:read and org:read for the gate (else the auth token). "
+        "[env: SENTRY_GATE_AUTH_TOKEN]",
+    ),
 )
 
 

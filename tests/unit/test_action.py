@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import pytest
 from sentry_release import action
 from sentry_release.config.settings import Settings
 from sentry_release.errors import ConfigError, GateFailed
-from sentry_release.gate.policy import GateReport
+from sentry_release.gate.models import Issue
+from sentry_release.gate.policy import GateReport, IssueRow
 from sentry_release.sourcemaps.inject import InjectedFile, InjectResult
 from sentry_release.sourcemaps.upload import UploadResult
 from sentry_release.steps.commits import Association, CommitsResult
@@ -21,6 +23,23 @@ from sentry_release.steps.deploy import DeployResult
 from sentry_release.steps.pipeline import PipelineResult
 from sentry_release.steps.release import ReleaseResult
 from tests.helpers import make_repo
+
+GATE_ISSUE = {
+    "id": "1",
+    "short_id": "",
+    "title": "",
+    "level": "error",
+    "status": "unresolved",
+    "substatus": "new",
+    "unhandled": False,
+    "events": 5,
+    "users": 1,
+    "first_seen": None,
+    "last_seen": None,
+    "permalink": None,
+    "project_id": "1",
+    "project_slug": "web",
+}
 
 
 def parse_outputs(text: str) -> dict[str, str]:
@@ -373,28 +392,23 @@ def full_result() -> PipelineResult:
     result.gate = GateReport(
         "FAIL",
         "2 new issues (max 0)",
-        (
-            {
-                "shortId": "WEB-1",
-                "title": "TypeError: x | y",
-                "permalink": "https://s/1",
-                "events": 12,
-                "users": 4,
-                "level": "error",
-                "unhandled": True,
-                "firstSeen": "2026-01-01T00:01:00Z",
-                "counted": True,
-                "why": "",
-            },
-            {
-                "id": "99",
-                "title": "ZeroDivisionError",
-                "events": 5,
-                "users": 1,
-                "level": "error",
-                "counted": True,
-            },
+        issues=tuple(
+            IssueRow(Issue(**fields), True, fields["unhandled"], "")  # type: ignore[arg-type]
+            for fields in (
+                {
+                    **GATE_ISSUE,
+                    "short_id": "WEB-1",
+                    "title": "TypeError: x | y",
+                    "permalink": "https://s/1",
+                    "events": 12,
+                    "users": 4,
+                    "unhandled": True,
+                    "first_seen": datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc),
+                },
+                {**GATE_ISSUE, "id": "99", "short_id": "99", "title": "ZeroDivisionError"},
+            )
         ),
+        context={"baseline_release": "web@1.2.2"},
     )
     return result
 
@@ -418,10 +432,10 @@ def test_summary_shows_every_step_a_person_looks_for() -> None:
     assert "| Environment | `production` |" in md and "| Deploy id | 77 |" in md
     assert "### ❌ Deploy gate: FAIL" in md
     assert (
-        "| [WEB-1](https://s/1) | error (unhandled) | 12 | 4 | 2026-01-01T00:01:00Z | yes "
-        "| TypeError: x \\| y |" in md
+        "| [WEB-1](https://s/1) | new | error (unhandled) | 12 | 4 | 2026-01-01T00:01:00Z "
+        "| yes |  | TypeError: x \\| y |" in md
     )
-    assert "| 99 | error | 5 | 1 |" in md
+    assert "| 99 | new | error | 5 | 1 |" in md
     assert "### ❌ Deploy gate failed" not in md  # the gate section says it, once
 
 
@@ -447,6 +461,7 @@ def test_summary_of_a_failed_step_keeps_what_was_done() -> None:
         "deploy_id": "",
         "gate_verdict": "",
         "new_issues": "",
+        "rollback_hint": "",
     }
 
 
@@ -460,6 +475,7 @@ def test_outputs_from_a_full_result() -> None:
         "deploy_id": "77",
         "gate_verdict": "FAIL",
         "new_issues": "2",
+        "rollback_hint": "web@1.2.2",
     }
     assert tuple(action.outputs_for(state)) == action.OUTPUT_NAMES
 

@@ -51,6 +51,8 @@ SAMPLES = {
     "gate_timeout": "1h",
     "gate_query": "is:unresolved",
     "max_new_issues": "4",
+    "gate_report_only": "rate",
+    "gate_auth_token": "gate-token-value",
     "min_events": "9",
     "min_users": "3",
     "max_error_ratio": "3",

@@ -294,7 +294,7 @@ class GatePolicy:
     """When the deploy gate passes or fails; every number is a flag and an action input."""
 
     enabled: bool = False
-    grace: float = 300.0
+    grace: float = 0.0
     window: float = 600.0
     settle: float = 60.0
     poll: float = 30.0
@@ -317,6 +317,11 @@ class GatePolicy:
     on_api_error: str = "fail"
     dry_run: bool = False
     json_output: bool = False
+    # --- deploy gate, second generation (issue #14); one block so it can be moved
+    report_only: tuple[str, ...] = ()  # rules shown but never deciding
+    settle_sessions: float = 90.0  # session aggregates arrive later than error events
+    bucket: float = 60.0  # the sequential test's time bucket
+    auth_token: str | None = field(default=None, repr=False)  # SENTRY_GATE_AUTH_TOKEN
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -527,9 +532,21 @@ def from_values(
         dry_run=parse_bool(values.get("gate_dry_run"), name="gate_dry_run"),
         json_output=parse_bool(values.get("json"), name="json"),
     )
+    # --- deploy gate, second generation (issue #14): options and checks in one block
+    gate = replace(
+        gate,
+        report_only=tuple(r.strip().lower() for r in split_list(values.get("report_only"))),
+        settle_sessions=duration("settle_sessions", defaults.settle_sessions),
+        bucket=duration("bucket", defaults.bucket),
+        auth_token=_text(values, "gate_auth_token"),
+    )
+    register_secret(gate.auth_token)
     if gate.alpha >= 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {gate.alpha}")
     if gate.enabled:
+        from sentry_release.gate.policy import validate_policy
+
+        validate_policy(gate, values)
         from sentry_release.gate.health import check_urls, parse_expected_status
 
         if not deploy.environment:

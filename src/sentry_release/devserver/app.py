@@ -328,4 +328,4 @@ class DevServer:
 def _load_routes() -> None:
     """Import every area module so their `@route`s register (modules import once; an area
     imported earlier on its own, like `commits` for `--repo`, must not stop the others)."""
-    from sentry_release.devserver import chunks, commits, events, releases  # noqa: F401
+    from sentry_release.devserver import chunks, commits, events, gate_reads, releases  # noqa: F401
