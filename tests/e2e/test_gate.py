@@ -147,12 +147,18 @@ def history(server: DevServer) -> float:
     return now - HOUR - 70
 
 
-@pytest.fixture
-def served(server: DevServer, history: float) -> float:
-    """Both releases served 1,000 sessions a minute, none errored, for an hour each."""
-    for version, start in ((OLD, history - HOUR), (NEW, history)):
+def serve_both(server: DevServer, deploy: float) -> None:
+    """OLD the hour before `deploy`, NEW the hour after: 1,000 sessions a minute, none
+    errored."""
+    for version, start in ((OLD, deploy - HOUR), (NEW, deploy)):
         minutes = [start - start % 60 + 60 * i for i in range(61)]
         send_aggregates(server, version, [(m, 1000, 0) for m in minutes])
+
+
+@pytest.fixture
+def served(server: DevServer, history: float) -> float:
+    """The history, with both releases serving sessions."""
+    serve_both(server, history)
     return history
 
 

@@ -212,27 +212,35 @@ def test_new_handled_issue_without_user_context_fails(
     )
 
 
-def test_regressed_issue_fails(server: DevServer, env: dict[str, str], deployed_at: float) -> None:
-    t = deployed_at
+def comes_back(
+    server: DevServer,
+    env: dict[str, str],
+    t: float,
+    exc_type: str,
+    status: dict[str, str],
+    count: int,
+) -> dict[str, Any]:
+    """An issue of OLD gets `status` before the deploy, then NEW sees it `count` times (one
+    user in ten): the gate's verdict, which must FAIL with that one issue counted."""
     steady(server, t)
-    events(server, [event(OLD, t - 3000, "IndexError")])
+    events(server, [event(OLD, t - 3000, exc_type)])
     [old] = api(
         server,
         "GET",
         f"/organizations/{ORG}/issues/",
-        params={"query": "IndexError", "environment": ENV},
+        params={"query": exc_type, "environment": ENV},
     ).json()
-    api(server, "PUT", f"/organizations/{ORG}/issues/{old['id']}/", json={"status": "resolved"})
-    events(
-        server,
-        [
-            event(NEW, w, "IndexError", user=f"u{i % 10}")
-            for i, w in enumerate(spread(40, t + 70, t + 600))
-        ],
-    )
+    api(server, "PUT", f"/organizations/{ORG}/issues/{old['id']}/", json=status)
+    spread_over = enumerate(spread(count, t + 70, t + 600))
+    events(server, [event(NEW, w, exc_type, user=f"u{i % 10}") for i, w in spread_over])
     code, report, _ = gate(env)
     assert (report["verdict"], code) == ("FAIL", 3), report["reason"]
     [row] = [i for i in report["new_issues"] if i["counted"]]
+    return dict(row)
+
+
+def test_regressed_issue_fails(server: DevServer, env: dict[str, str], deployed_at: float) -> None:
+    row = comes_back(server, env, deployed_at, "IndexError", {"status": "resolved"}, 40)
     assert (row["kind"], row["rule"], row["events"], row["users"]) == (
         "regressed",
         "regressed-issues",
@@ -436,3 +444,28 @@ def test_rate_limited_events_are_reported_and_suspect_commit_named(
     assert report["outcomes"]["rate_limited"] == 1
     assert "dropped 1 error event" in report["reason"]
     assert report["rollback_hint"] == OLD
+
+
+def test_another_release_name_from_the_sdk_is_named_never_a_pass(
+    server: DevServer, env: dict[str, str], deployed_at: float
+) -> None:
+    """CI created shop@1.1.0 but the SDK reports the commit sha: nothing lands on NEW."""
+    t = deployed_at
+    sessions(server, OLD, t - WINDOW, 10, 1000, 10)
+    sessions(server, "shop@4f2a9c1", t, 10, 1000, 10)
+    code, report, _ = gate(env)
+    assert (report["verdict"], code) == ("INCONCLUSIVE", 0), report["reason"]
+    assert "shop@4f2a9c1" in report["reason"]
+    assert "set the SDK's release" in report["reason"]
+
+
+def test_an_archived_issue_that_escalates_fails(
+    server: DevServer, env: dict[str, str], deployed_at: float
+) -> None:
+    archived = {"status": "ignored", "substatus": "archived_until_escalating"}
+    row = comes_back(server, env, deployed_at, "MemoryError", archived, 15)
+    assert (row["kind"], row["rule"], row["substatus"]) == (
+        "escalating",
+        "escalating-issues",
+        "escalating",
+    )

@@ -166,6 +166,13 @@ class RateResult:
 def rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateResult:
     """FAIL on strong evidence (e-value >= 1/alpha) above the floors; PASS only when the
     upper confidence bound of the ratio is under `max_ratio` at the end; never on time."""
+    result = _rate_rule(inp, policy, final)
+    if inp is not None and inp.notes:  # e.g. why sessions were not used: said, not hidden
+        result = replace(result, reason=f"{result.reason} (note: {'; '.join(inp.notes)})")
+    return result
+
+
+def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateResult:
     pending = WATCHING if not final else INCONCLUSIVE
     if inp is None or inp.baseline_release is None:
         return RateResult(pending, "no baseline release to compare with", None, "none")
