@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -316,3 +317,24 @@ def test_bad_policies_are_refused(
 def test_expected_status(spec: str, good: list[int], bad: list[int]) -> None:
     matches = parse_expected_status(spec)
     assert all(matches(s) for s in good) and not any(matches(s) for s in bad)
+
+
+def test_markdown_has_the_rules_issues_and_a_mermaid_chart() -> None:
+    from sentry_release.gate.render import render_markdown, report_dict
+
+    rate = RateInput(
+        "sessions", "previous", (Bucket(30, 1000, 10, 1000),) * 6, baseline_release="old"
+    )
+    report = evaluate(obs(rate=rate, issues=(issue(title="KeyError: a|b"),)), POLICY)
+    chart = {"bucket": 60.0, "new": [3.0] * 6, "base": [1.0] * 6}
+    report = replace(report, context={"chart": chart, "baseline_release": "old"})
+    text = render_markdown(report)
+    assert text.startswith("### ❌ Deploy gate: FAIL")
+    assert "KeyError: a\\|b" in text
+    assert "```mermaid\nxychart-beta" in text
+    assert '"+0 deploy+grace"' in text and '"+5 FAIL"' in text
+    assert "  line [3, 3, 3, 3, 3, 3]" in text and "  line [1, 1, 1, 1, 1, 1]" in text
+    assert "Rollback hint: `old`" in text
+    data = report_dict(report)
+    assert data["rollback_hint"] == "old"
+    assert data["rate"]["lower"] > 1.5
