@@ -114,7 +114,7 @@ def test_looking_every_bucket_keeps_false_fails_under_alpha() -> None:
     """At the boundary (new rate = 1.5x base), 20 looks per run: the always-valid test
     fails at most alpha of the runs (a fixed-sample test looked at 20 times would not)."""
     rng = random.Random(7)
-    runs, fails, naive = 400, 0, 0
+    runs, fails, naive = 200, 0, 0
     for _ in range(runs):
         buckets: list[Bucket] = []
         failed = naive_failed = False
@@ -129,6 +129,29 @@ def test_looking_every_bucket_keeps_false_fails_under_alpha() -> None:
         naive += naive_failed
     assert fails / runs <= 0.01
     assert naive > fails  # repeated fixed-sample looks inflate false FAILs
+
+
+def test_bursty_errors_keep_false_fails_under_alpha_once_tempered() -> None:
+    """Negative-binomial bursts (variance 3x the mean) at the boundary: the dispersion of a
+    30-minute baseline tempers the evidence back under alpha; untempered it would not be."""
+    rng = random.Random(5)
+
+    def burst(mean: float) -> int:
+        return _poisson(rng, rng.gammavariate(5.0, mean / 5.0))
+
+    runs, tempered, plain = 200, 0, 0
+    for _ in range(runs):
+        phi = dispersion([burst(10.0) for _ in range(30)], [1000] * 30)
+        buckets: list[Bucket] = []
+        failed = failed_plain = False
+        for _ in range(20):
+            buckets.append(Bucket(burst(15.0), 1000, burst(10.0), 1000))
+            failed = failed or log_e_value(buckets, 1.5, phi=phi) >= math.log(100)
+            failed_plain = failed_plain or log_e_value(buckets, 1.5) >= math.log(100)
+        tempered += failed
+        plain += failed_plain
+    assert tempered / runs <= 0.01
+    assert plain / runs > 0.05
 
 
 def test_a_threefold_regression_is_found_within_a_few_buckets() -> None:
