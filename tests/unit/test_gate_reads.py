@@ -90,3 +90,36 @@ def test_sessions_by_status_per_minute_and_sentrys_clock() -> None:
 
 def test_interval_syntax() -> None:
     assert (interval(60.0), interval(1.0), interval(3600.0)) == ("1m", "1s", "60m")
+
+
+@responses.activate
+def test_without_sessions_transactions_are_the_unit_and_a_sessions_error_is_kept() -> None:
+    gate = reads()
+    gate.projects = gate.projects[:1]
+    responses.get(f"{API}/sessions/", status=400, json={"detail": "Invalid query"})
+    stats = {"data": [[1777636800, [{"count": 2}]], [1777636860, [{"count": 0}]]]}
+    responses.get(f"{API}/events-stats/", json=stats)  # errors
+    busy = {"data": [[1777636800, [{"count": 500}]], [1777636860, [{"count": 480}]]]}
+    responses.get(f"{API}/events-stats/", json=busy)  # transactions
+    traffic = gate.traffic("1.1", START, END, 60.0)
+    assert traffic.unit == "transactions"
+    assert traffic.errored.values[:2] == (2.0, 0.0)
+    assert traffic.exposure is not None and traffic.exposure.values[:2] == (500.0, 480.0)
+    assert traffic.note is not None and "Invalid query" in traffic.note
+    datasets = [query(c).get("dataset") for c in responses.calls[2:]]
+    assert datasets == [["errors"], ["transactions"]]
+
+
+@responses.activate
+def test_outcomes_count_what_sentry_dropped() -> None:
+    gate = reads()
+    groups = [
+        {"by": {"outcome": "accepted"}, "totals": {"sum(quantity)": 90}},
+        {"by": {"outcome": "rate_limited"}, "totals": {"sum(quantity)": 7}},
+        {"by": {"outcome": "client_discard"}, "totals": {"sum(quantity)": 1}},
+    ]
+    for _ in gate.projects:
+        responses.get(f"{API}/stats_v2/", json={"groups": groups})
+    outcomes = gate.outcomes(START, END)
+    assert (outcomes.accepted, outcomes.rate_limited, outcomes.dropped) == (180, 14, 16)
+    assert query(responses.calls[1])["category"] == ["error"]
