@@ -221,7 +221,9 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateRe
             result, verdict=PASS, reason=f"error rate within bounds: {counts} ({bounds})"
         )
     why = f"the upper bound {_num(test.upper)} is not under {policy.max_ratio:g}"
-    return replace(result, reason=f"cannot tell yet: {counts} ({bounds}); {why}")
+    return replace(
+        result, reason=f"cannot tell{'' if final else ' yet'}: {counts} ({bounds}); {why}"
+    )
 
 
 def _num(value: float) -> str:
