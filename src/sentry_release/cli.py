@@ -339,7 +339,9 @@ def gate_cmd(version: str | None, **values: Any) -> None:
     name = rt.version(version)
     result = run_gate(rt.settings, rt.client(), name, None, rt.out)
     if rt.out.json_mode:
-        rt.out.json(result.to_dict())
+        from sentry_release.gate.render import report_dict
+
+        rt.out.json(report_dict(result))
     enforce_gate(rt.settings, result)
 
 
@@ -348,21 +350,11 @@ def gate_cmd(version: str | None, **values: Any) -> None:
 def check_cmd(version: str | None, **values: Any) -> None:
     """Check, before anything is written, that this configuration can run: the URL answers,
     the token is accepted, the org and projects exist, the token holds every needed scope."""
-    from sentry_release.errors import ConfigError
-    from sentry_release.steps.check import run_check
+    from sentry_release.steps.check import enforce_check
 
     values["release"] = version or values.get("release")
     rt = runtime(values, need=("auth_token", "org"))
-    result = run_check(rt.settings, rt.client())
-    if rt.out.json_mode:
-        rt.out.json(report.json_object(result))
-    else:
-        rt.out.table(
-            ["check", "status", "detail"], [[r.what, r.status, r.detail] for r in result.rows]
-        )
-    if not result.ok:
-        first = result.problems[0]
-        raise ConfigError(f"check failed: {first.what}: {first.status} ({first.detail})")
+    enforce_check(rt.settings, rt.client(), rt.out)
 
 
 @command("run", *CONNECTION, *SECTIONS[1:])

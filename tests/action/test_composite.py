@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sentry_standin import DevServer, Store
 
+from sentry_standin import DevServer, Store
 from tests.action.runner import (
     ROOT,
     STEPS,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
+
 from sentry_standin import DevServer
 from sentry_standin.commits import add_repo
-
 from tests.action.test_runner import run_step
 from tests.e2e.test_faults import make_checkout
 from tests.e2e.test_propose_version import clean_env, needs_sentry_cli, sentry_cli_name

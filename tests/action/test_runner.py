@@ -171,6 +171,7 @@ def test_runner_run_creates_finalizes_deploys_and_reports(
         "deploy_id": deploys[0]["id"],
         "gate_verdict": "",
         "new_issues": "",
+        "rollback_hint": "",
     }
     link = f"{server.url}organizations/{ORG}/releases/v1.4.0/"
     assert run.summary.startswith(f"## ✅ Sentry release [`v1.4.0`]({link})")

@@ -69,7 +69,7 @@ def run(
 
     def step(name: str, field_name: str, action: Callable[[], object]) -> None:
         """Run one step, store its result on `result`, then tell `on_step`."""
-        with out.group(name):
+        with out.group(name), client.step(name):
             setattr(result, field_name, action())
         result.steps.append(name)
         if on_step is not None:
