@@ -26,9 +26,6 @@ PROJECTS = ("web", "api")
 # flags, ONE PER KNOWN CLIENT BUG (issue #12); delete a line when the client is fixed, and
 # the tests then hold the client to real Sentry's rule. tests/standin/ always runs strict.
 KNOWN_CLIENT_BUGS = {
-    # The commits step reports the release's commitCount from the refs PUT's answer; Sentry
-    # fetches the commits in a background task, so that count is stale (0) right then.
-    "sync-refs",
     # Not a client bug but the tests' own: they count deploys through GET .../deploys/, which
     # on Sentry lists only the latest per project and environment. Count them another way
     # (the store) and delete this.

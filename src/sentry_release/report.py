@@ -151,7 +151,7 @@ def outputs_for(state: RunState) -> dict[str, str]:
     return {
         "release": version,
         "version": version,
-        "commits": str(commits.count) if commits is not None else "",
+        "commits": str(commits.count) if commits is not None and commits.count is not None else "",
         "bundle_ids": " ".join(upload.bundle_ids) if upload is not None else "",
         "deploy_id": deploy.id if deploy is not None else "",
         "gate_verdict": gate.verdict if gate is not None else "",
@@ -222,7 +222,8 @@ def render_summary(state: RunState) -> str:
 
     commits = result.commits if result else None
     if commits is not None:
-        lines += [f"### Commits ({commits.count})", ""]
+        shown = "fetched by Sentry" if commits.count is None else commits.count
+        lines += [f"### Commits ({shown})", ""]
         if commits.associations:
             lines += _table(
                 ["Repository", "Mode", "From", "To", "Commits"],
@@ -232,7 +233,7 @@ def render_summary(state: RunState) -> str:
                         a.mode,
                         f"`{_short(a.previous)}`" if a.previous else "(first release)",
                         f"`{_short(a.head)}`",
-                        str(a.count),
+                        "fetched by Sentry" if a.count is None else str(a.count),
                     ]
                     for a in commits.associations
                 ],

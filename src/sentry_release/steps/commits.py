@@ -23,7 +23,7 @@ from sentry_release.errors import ConfigError, GitError, SentryAPIError
 from sentry_release.git import DEEPEN_STEPS, GitRepo, LogCommit
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
-from sentry_release.sentry.models import Release, Repo
+from sentry_release.sentry.models import Repo
 
 HEX_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
@@ -43,7 +43,7 @@ class Association:
     mode: str  # refs | local
     previous: str | None
     head: str
-    count: int
+    count: int | None  # None: refs, whose commits Sentry fetches in the background
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,11 @@ class CommitsResult:
     warnings: tuple[str, ...] = field(default=())
 
     @property
-    def count(self) -> int:
-        """Commits associated in total (refs count as reported by Sentry)."""
-        return sum(a.count for a in self.associations)
+    def count(self) -> int | None:
+        """Commits associated in total; None when Sentry fetches them itself (refs): its
+        answer to the PUT predates that background task, so any count there is stale."""
+        counts = [a.count for a in self.associations]
+        return None if any(c is None for c in counts) else sum(c for c in counts if c)
 
 
 # --- pure parts -------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def report(out: Output, result: CommitsResult, version: str, *, dry_run: bool = 
                 a.repository,
                 a.mode,
                 describe_range(a),
-                str(a.count) if a.mode == "local" or a.count else "fetched by Sentry",
+                "fetched by Sentry" if a.count is None else str(a.count),
             ]
             for a in result.associations
         ],
@@ -275,8 +277,8 @@ def _manual(
         head = _revision(repo, spec.commit, spec)
         previous = _revision(repo, spec.previous, spec) if spec.previous else None
         refs.append({"repository": spec.repository, "commit": head, "previousCommit": previous})
-    release = client.set_refs(org, version, refs)
-    return _refs_result(release, refs)
+    client.set_refs(org, version, refs)
+    return _refs_result(refs)
 
 
 def _revision(repo: GitRepo | None, rev: str, spec: RefSpec) -> str:
@@ -295,13 +297,13 @@ def _revision(repo: GitRepo | None, rev: str, spec: RefSpec) -> str:
     )
 
 
-def _refs_result(release: Release, refs: Sequence[Mapping[str, Any]]) -> CommitsResult:
-    # Sentry resolves refs in the background: the count in the PUT's answer may be stale.
-    count = release.commit_count if len(refs) == 1 else 0
+def _refs_result(refs: Sequence[Mapping[str, Any]]) -> CommitsResult:
+    # Sentry resolves refs in a background task (fetch_commits): the release in the PUT's
+    # answer does not hold them yet, so no count is claimed.
     return CommitsResult(
         "refs",
         tuple(
-            Association(r["repository"], "refs", r.get("previousCommit"), r["commit"], count)
+            Association(r["repository"], "refs", r.get("previousCommit"), r["commit"], None)
             for r in refs
         ),
     )
@@ -348,8 +350,8 @@ def _auto(
     name = matched.name
     previous = _previous_commit(client, org, version, name)
     refs = [{"repository": name, "commit": head, "previousCommit": previous}]
-    release = client.set_refs(org, version, refs)
-    return _refs_result(release, refs)
+    client.set_refs(org, version, refs)
+    return _refs_result(refs)
 
 
 def _previous_commit(
