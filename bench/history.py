@@ -47,20 +47,41 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def wait_for_builder(root: Path, log: Callable[[str], None]) -> None:
+    """Another bench process building the same cache (its pid in `building.pid`): wait for it
+    rather than build the same thing twice in one place; claim the build otherwise."""
+    lock = root / "building.pid"
+    while lock.is_file():
+        try:
+            pid = int(lock.read_text().strip() or 0)
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError, PermissionError):
+            break  # the builder is gone: build again
+        if (root / "built.json").is_file():
+            return
+        log(f"waiting for process {pid} building {root}")
+        time.sleep(10)
+    if not (root / "built.json").is_file():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        lock.write_text(str(os.getpid()))
+
+
 def build(commits: int, log: Callable[[str], None]) -> tuple[Path, float]:
     """The cached repository of `commits` commits (built once) and the seconds it took."""
     from commits_fixture import build_history
 
     root = cache_dir() / f"history-{commits}-{FILES_PER_COMMIT}"
     stamp = root / "built.json"
+    wait_for_builder(root, log)
     if stamp.is_file():
         return root / "repo", float(json.loads(stamp.read_text())["seconds"])
-    shutil.rmtree(root, ignore_errors=True)
     log(f"building a {commits:,}-commit history in {root}")
     started = time.perf_counter()
     build_history(root / "repo", commits, FILES_PER_COMMIT)
     seconds = time.perf_counter() - started
     stamp.write_text(json.dumps({"seconds": seconds}))
+    (root / "building.pid").unlink(missing_ok=True)
     return root / "repo", seconds
 
 

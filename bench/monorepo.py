@@ -35,7 +35,7 @@ sys.path[:0] = [str(HERE)]
 
 import harness  # noqa: E402
 from harness import CLI, OURS, StandIn, Tools  # noqa: E402
-from history import cache_dir  # noqa: E402
+from history import cache_dir, wait_for_builder  # noqa: E402
 
 PROJECTS = 10
 BUNDLES = 500
@@ -75,9 +75,9 @@ def build(
     root = cache_dir() / f"monorepo-{projects}x{bundles}-v{FORMAT}"
     slugs = [f"p{i}" for i in range(projects)]
     stamp = root / "built.json"
+    wait_for_builder(root, log)
     if stamp.is_file():
         return root / "repo", slugs, json.loads(stamp.read_text())
-    shutil.rmtree(root, ignore_errors=True)
     log(f"building the monorepo fixture ({projects} x {bundles} bundles) in {root}")
     started = time.perf_counter()
     make_repo(root / "repo", COMMITS, seed=SEED)
@@ -93,6 +93,7 @@ def build(
         "js_files": sum(1 for p in files if p.suffix in (".js", ".mjs", ".cjs")),
     }
     stamp.write_text(json.dumps(facts))
+    (root / "building.pid").unlink(missing_ok=True)
     return root / "repo", slugs, facts
 
 

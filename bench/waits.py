@@ -93,6 +93,28 @@ def install() -> None:
     time.sleep = sleep
 
 
+def install_when_imported() -> None:
+    """Patch requests only once the command itself has imported it (importing it here would
+    charge its import to commands that never make a request, like `inject`)."""
+    import builtins
+
+    real_import = builtins.__import__
+    done = [False]
+
+    def hooked(name: str, *args: Any, **kwargs: Any) -> Any:
+        module = real_import(name, *args, **kwargs)
+        if not done[0]:
+            requests = sys.modules.get("requests")
+            pool = sys.modules.get("urllib3.connectionpool")
+            if hasattr(requests, "Session") and hasattr(pool, "HTTPConnectionPool"):
+                done[0] = True
+                builtins.__import__ = real_import
+                install()
+        return module
+
+    builtins.__import__ = hooked
+
+
 def _path(url: str) -> str:
     from urllib.parse import urlsplit
 
@@ -115,7 +137,7 @@ def main(argv: list[str]) -> int:
 
     imported = _now() - t_import
     before = set(sys.modules)
-    install()
+    install_when_imported()
     patched = _now()
     start = _now()
     code = run_cli(list(args))
