@@ -18,9 +18,10 @@ HISTORY_TARGET = 2.0
 GATE_MARKER = "<!-- gate-simulation: the gate helper adds its section here -->"
 
 NET_HEADER = (
-    "| step | ours wall | sentry-cli wall | ratio | ours req | sentry-cli req "
-    "| ours conn / RT | sentry-cli conn / RT | ours up / down | sentry-cli up / down |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| step | ours wall | sentry-cli wall | ratio | ours CPU | sentry-cli CPU | ours req "
+    "| sentry-cli req | ours conn / RT | sentry-cli conn / RT | ours up / down "
+    "| sentry-cli up / down |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -36,6 +37,7 @@ class NetCell:
             return statistics.median(getattr(s, key) for s in ok) if ok and self.ok else None
 
         self.wall = med("wall")
+        self.cpu = med("cpu")
         self.requests = med("requests")
         self.connections = med("connections")
         self.exchanges = med("exchanges")
@@ -61,6 +63,7 @@ class NetCell:
                     phase=chosen[0].phase,
                     status=status,
                     wall=sum(s.wall for s in chosen),
+                    cpu=sum(s.cpu for s in chosen),
                     rss_kb=max(s.rss_kb for s in chosen),
                     requests=sum(s.requests for s in chosen),
                     connections=sum(s.connections for s in chosen),
@@ -71,15 +74,16 @@ class NetCell:
             )
         return cls(merged)
 
-    def cols(self) -> tuple[str, str, str, str]:
-        """wall, requests, conn / RT, up / down."""
+    def cols(self) -> tuple[str, str, str, str, str]:
+        """wall, requests, conn / RT, up / down, CPU."""
         if not self.ok:
-            return (self.status,) * 4
+            return (self.status,) * 5
         return (
             fmt_s(self.wall),
             f"{self.requests:.0f}",
             f"{self.connections:.0f} / {self.exchanges:.0f}",
             f"{fmt_bytes(self.up)} / {fmt_bytes(self.down)}",
+            fmt_s(self.cpu),
         )
 
 
@@ -96,7 +100,7 @@ def _row(name: str, ours: NetCell, cli: NetCell, bold: bool = False) -> str:
     b = "**" if bold else ""
     return (
         f"| {b}{name}{b} | {b}{o[0]}{b} | {b}{c[0]}{b} | {b}{ratio(ours.wall, cli.wall)}{b} | "
-        f"{o[1]} | {c[1]} | {o[2]} | {c[2]} | {o[3]} | {c[3]} |"
+        f"{o[4]} | {c[4]} | {o[1]} | {c[1]} | {o[2]} | {c[2]} | {o[3]} | {c[3]} |"
     )
 
 
@@ -166,6 +170,8 @@ def network_section(net_results: list[dict[str, Any]]) -> str:
         "every byte of both tools crosses the emulated network. **req**: requests the "
         "stand-in served; **conn / RT**: TCP connections opened and request/response "
         "exchanges (round trips) counted at the proxy, summed over parallel connections; "
+        "**CPU**: user+sys of the process tree (on a loaded machine, wall minus what the "
+        "network explains is mostly waiting for a core); "
         "**up / down**: bytes through the proxy each way, headers included. Wall: median "
         "over rounds; counts: median."
     ]
@@ -247,7 +253,7 @@ def targets16(context: dict[str, Any]) -> list[str]:
     mono = context.get("monorepo")
     if mono:
         rss = (mono.get("ours") or {}).get("run_rss_kb")
-        cli_rss = (mono.get("cli") or {}).get("max_rss_kb")
+        cli_rss = (mono.get(CLI) or {}).get("max_rss_kb")
         lines.append(
             f"- Monorepo ({mono['describe']}): peak RSS under {RSS_TARGET_MIB} MiB: ours "
             f"{fmt_rss(rss)} (sentry-cli {fmt_rss(cli_rss)}): "
@@ -282,13 +288,14 @@ def monorepo_section(mono: dict[str, Any] | None) -> str:
         "same projects and directories (`-p` repeated). Peak RSS is the largest process of "
         "the tree (`wait4`).",
         "",
-        "| tool | step | wall | peak RSS | req | conn / RT | up / down | status |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| tool | step | wall | CPU | peak RSS | req | conn / RT | up / down | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for tool in (OURS, CLI):
         for step in mono.get(tool, {}).get("steps", []):
             lines.append(
-                f"| {tool} | {step['step']} | {fmt_s(step['wall'])} | {fmt_rss(step['rss_kb'])} "
+                f"| {tool} | {step['step']} | {fmt_s(step['wall'])} | {fmt_s(step.get('cpu'))} | "
+                f"{fmt_rss(step['rss_kb'])} "
                 f"| {step['requests']} | {step['connections']} / {step['exchanges']} | "
                 f"{fmt_bytes(step['bytes_up'])} / {fmt_bytes(step['bytes_down'])} | "
                 f"{step['status']}{(': ' + step['note']) if step.get('note') else ''} |"
@@ -308,8 +315,8 @@ def history_section(hist: dict[str, Any] | None) -> str:
         "release in local mode (no `--initial-depth`, so the range is found from the previous "
         "release), in a fresh org seeded with that previous release.",
         "",
-        "| clone | tool | wall | commits on the release | req | conn / RT | up | status |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| clone | tool | wall | CPU | commits on the release | req | conn / RT | up | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for case, label in (("full", "full"), ("shallow", f"shallow (`--depth {hist['depth']}`)")):
         for tool in (OURS, CLI):
@@ -317,7 +324,8 @@ def history_section(hist: dict[str, Any] | None) -> str:
             if not r:
                 continue
             lines.append(
-                f"| {label} | {tool} | {fmt_s(r['wall'])} | {r['commits']} | {r['requests']} | "
+                f"| {label} | {tool} | {fmt_s(r['wall'])} | {fmt_s(r.get('cpu'))} | {r['commits']} "
+                f"| {r['requests']} | "
                 f"{r['connections']} / {r['exchanges']} | {fmt_bytes(r['bytes_up'])} | "
                 f"{r['status']}{(': ' + r['note']) if r.get('note') else ''} |"
             )

@@ -399,6 +399,23 @@ def machine(context: dict[str, Any]) -> list[str]:
         f"- Python {platform.python_version()}; sentry-release {__version__} (commit {rev}); "
         f"{cli_version} (PyPI binary); {git_version}",
         f"- Command: `{context['command'].strip()}`",
+        *(
+            [
+                "- Parts not measured by this command are from the earlier run "
+                f"{context['kept_from']}"
+            ]
+            if context.get("kept_from")
+            else []
+        ),
+        *(
+            [
+                "- **Taken under load**: other work shared the cores (load average above the "
+                f"{os.cpu_count()} CPUs); wall times of Python steps are inflated far more than "
+                "sentry-cli's. Compare round trips, CPU and ratios of long steps; see Findings."
+            ]
+            if max(*before[:1], *after[:1]) > (os.cpu_count() or 1)
+            else []
+        ),
     ]
 
 

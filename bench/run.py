@@ -241,6 +241,7 @@ def profile_ours(
     env = harness.tool_env(server.url, org, home)
     version = f"bench-{fixture.size.name}-profile"
     profiles: dict[str, str] = {}
+    (work / "profile").mkdir(parents=True, exist_ok=True)  # cProfile -o does not create it
     log(f"{fixture.size.name}: profiling ours for {', '.join(wanted)}")
     for step in STEPS:
         argv = harness.step_argv(tools, OURS, step, version, dist, fixture.size.commits)
@@ -470,6 +471,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: small, 1 round")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument(
+        "--keep-from",
+        type=Path,
+        default=None,
+        help="a saved bench/results/*.json: take from it the parts this run does not measure "
+        "(loopback sizes, monorepo, history, waits), e.g. to re-measure only the network",
+    )
     parser.add_argument("--sentry-cli", default=None, help="path of the sentry-cli binary")
     parser.add_argument(
         "--render",
@@ -584,6 +592,15 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "rev": rev,
     }
+    if args.keep_from:
+        kept, old = load_raw(args.keep_from)
+        if not results:
+            results = kept
+            context["help"] = old.get("help", context["help"])
+        for key in ("net_results", "monorepo", "history", "waits"):
+            if not context.get(key):
+                context[key] = old.get(key)
+        context["kept_from"] = f"{args.keep_from.name} (started {old['started']:%H:%M} UTC)"
     text = report.render(results, context)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
