@@ -152,11 +152,16 @@ class Link:
             ready = accepted + self.profile.handshake_rtts * self.profile.rtt_ms / 1000
             conn_mbit = self.profile.conn_mbit or self.profile.mbit
             turn = ["down"]  # the first client bytes start an exchange
-            await asyncio.gather(
-                self._pump(reader, up_writer, [self.up, Bucket(conn_mbit)], ready, "up", turn),
-                self._pump(up_reader, writer, [self.down, Bucket(conn_mbit)], 0.0, "down", turn),
-                return_exceptions=True,
-            )
+            try:
+                await asyncio.gather(
+                    self._pump(reader, up_writer, [self.up, Bucket(conn_mbit)], ready, "up", turn),
+                    self._pump(
+                        up_reader, writer, [self.down, Bucket(conn_mbit)], 0.0, "down", turn
+                    ),
+                    return_exceptions=True,
+                )
+            finally:
+                up_writer.close()
         finally:
             stats.open_now -= 1
             writer.close()

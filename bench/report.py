@@ -565,7 +565,9 @@ def render(results: list[dict[str, Any]], context: dict[str, Any]) -> str:
         for r in results
         for step, text in r["profiles"].items()
         # small has no targets; finalize and deploy profile like new (start-up bound)
-        if r["fixture"].size.name != "small" and step not in ("finalize", "deploy")
+        if r["fixture"].size.name != "small"
+        and step not in ("finalize", "deploy")
+        and not text.startswith("(profile run failed")  # cProfile could not write its file
     ]
     if profiles:
         body = [

@@ -596,7 +596,6 @@ def main(argv: list[str] | None = None) -> int:
         kept, old = load_raw(args.keep_from)
         if not results:
             results = kept
-            context["help"] = old.get("help", context["help"])
         for key in ("net_results", "monorepo", "history", "waits"):
             if not context.get(key):
                 context[key] = old.get(key)

@@ -11,8 +11,9 @@ registered here, not in `src/`: the product's stand-in stays the product's.
 The stand-in has no option for its public URL: `DevServer.url` is a plain attribute that
 `chunk_upload_options` and `paginate` read per request, so `public_url` sets it (a documented
 monkeypatch; product hook wanted: a `public_url=` argument to `build_server`).
-This is the only bench module that imports the stand-in (two import lines to change when it
-moves to `sentry_standin`).
+The harness, the network runs, monorepo.py, history.py and waits.py reach the stand-in only
+through this process (two import lines to change when it moves to `sentry_standin`; the
+older commits_fixture.py and sourcemaps_upload.py import it directly).
 
 Run: `python bench/standin.py --token T --project web` (prints the URL as its first line).
 """
