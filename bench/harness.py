@@ -50,6 +50,13 @@ class Sample:
     body_bytes: int = 0
     chunk_bytes: int = 0
     requests: int = 0
+    # at the shaping proxy (network runs only): connections opened, request/response
+    # exchanges, bytes each way including headers
+    connections: int = 0
+    exchanges: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    network: str = ""
     rc: int = 0
     note: str = ""
     stderr_tail: str = ""
@@ -102,30 +109,86 @@ def run_measured(
 
 
 class StandIn:
-    """The stand-in (bench/standin.py) in its own process, on an ephemeral port."""
+    """The stand-in (bench/standin.py) in its own process, on an ephemeral port; with a
+    `network` profile, behind the shaping proxy (bench/netem_proxy.py, its own process too).
 
-    def __init__(self, python: str, log: Path) -> None:
+    `url` is what the tools talk to (the proxy when there is one); `direct` is the stand-in's
+    own address, used by the bench's counters and read-backs so they cross no emulated network.
+    """
+
+    def __init__(
+        self,
+        python: str,
+        log: Path,
+        network: str | None = None,
+        projects: Sequence[str] = (PROJECT,),
+    ) -> None:
         here = Path(__file__).resolve().parent
         self._log = log.open("w")
-        self.proc = subprocess.Popen(
-            [python, str(here / "standin.py"), "--token", TOKEN, "--project", PROJECT],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
+        self.proxy: subprocess.Popen[str] | None = None
+        self.network: dict[str, Any] = {}
+        argv = [python, str(here / "standin.py"), "--token", TOKEN]
+        for project in projects:
+            argv += ["--project", project]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._log, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         if not line.startswith("http"):
             self.stop()
             raise RuntimeError(f"the stand-in did not start (see {log})")
-        self.url = line
+        self.url = self.direct = line
+        if network:
+            port = line.rstrip("/").rsplit(":", 1)[1]
+            self.proxy = subprocess.Popen(
+                [
+                    python,
+                    str(here / "netem_proxy.py"),
+                    "--upstream",
+                    f"127.0.0.1:{port}",
+                    "--profile",
+                    network,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                text=True,
+            )
+            assert self.proxy.stdout is not None
+            first = self.proxy.stdout.readline().strip()
+            if not first.startswith("{"):
+                self.stop()
+                raise RuntimeError(f"the proxy did not start (see {log})")
+            self.network = json.loads(first)
+            self.url = self.network["url"]
+            from urllib.parse import quote
+
+            self._call("POST", f"/bench/public-url/?url={quote(self.url, safe='')}")
+
+    def proxy_stats(self) -> dict[str, Any]:
+        """The proxy's cumulative counters (empty without a network)."""
+        if not self.network:
+            return {}
+        with urllib.request.urlopen(self.network["control"], timeout=30) as response:
+            data: dict[str, Any] = json.loads(response.read())
+            return data
 
     def _call(self, method: str, path: str, token: str | None = None) -> dict[str, Any]:
-        request = urllib.request.Request(self.url.rstrip("/") + path, method=method)
+        request = urllib.request.Request(self.direct.rstrip("/") + path, method=method)
         if token:
             request.add_header("Authorization", f"Bearer {token}")
         with urllib.request.urlopen(request, timeout=30) as response:
             data: dict[str, Any] = json.loads(response.read())
+            return data
+
+    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Seed the stand-in over its API (direct, with the bench token)."""
+        request = urllib.request.Request(
+            self.direct.rstrip("/") + path,
+            method="POST",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            data: dict[str, Any] = json.loads(response.read() or b"{}")
             return data
 
     def counters(self) -> dict[str, Any]:
@@ -154,7 +217,14 @@ class StandIn:
         self.stop()
 
     def stop(self) -> None:
-        """Terminate the stand-in and wait for it."""
+        """Terminate the proxy and the stand-in and wait for them."""
+        if self.proxy is not None:
+            self.proxy.terminate()
+            try:
+                self.proxy.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proxy.kill()
+                self.proxy.wait()
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
@@ -298,8 +368,14 @@ def measure_step(
 ) -> Sample:
     """Run one step and turn it into a Sample with the bytes the server received meanwhile."""
     before = server.counters()
+    net_before = server.proxy_stats()
     result = run_measured(argv, env=env, cwd=cwd)
+    net_after = server.proxy_stats()
     after = server.counters()
+
+    def net(key: str) -> int:
+        return int(net_after.get(key, 0)) - int(net_before.get(key, 0))
+
     unrouted = after["last_unrouted"] if after["unrouted"] > before["unrouted"] else ""
     status, note = classify(result, str(unrouted))
     return Sample(
@@ -314,6 +390,11 @@ def measure_step(
         body_bytes=after["body_bytes"] - before["body_bytes"],
         chunk_bytes=after["chunk_bytes"] - before["chunk_bytes"],
         requests=after["requests"] - before["requests"],
+        connections=net("connections"),
+        exchanges=net("exchanges"),
+        bytes_up=net("bytes_up"),
+        bytes_down=net("bytes_down"),
+        network=str(net_after.get("profile", {}).get("name", "")),
         rc=result.rc,
         note=note,
         stderr_tail="" if status == "ok" else "\n".join(result.stderr.splitlines()[-15:]),

@@ -2,8 +2,18 @@
 
 `GET /bench/counters` sums what clients sent (request bodies by Content-Length, split into chunk
 uploads and the rest) so the harness can read bytes per step as deltas; `POST /bench/orgs/<slug>`
-adds a fresh organization so every (round, tool) starts with no previous release. Both are
+adds a fresh organization so every (round, tool) starts with no previous release;
+`POST /bench/public-url/?url=U` makes the stand-in name U (the shaping proxy,
+bench/netem_proxy.py) in the URLs it hands out: the chunk-upload `url` and the pagination
+`Link`s, so both tools' chunks and next pages cross the emulated network too. All three are
 registered here, not in `src/`: the product's stand-in stays the product's.
+
+The stand-in has no option for its public URL: `DevServer.url` is a plain attribute that
+`chunk_upload_options` and `paginate` read per request, so `public_url` sets it (a documented
+monkeypatch; product hook wanted: a `public_url=` argument to `build_server`).
+The harness, the network runs, monorepo.py, history.py and waits.py reach the stand-in only
+through this process (two import lines to change when it moves to `sentry_standin`; the
+older commits_fixture.py and sourcemaps_upload.py import it directly).
 
 Run: `python bench/standin.py --token T --project web` (prints the URL as its first line).
 """
@@ -61,6 +71,15 @@ def add_org(request: Request) -> Response:
     return Response(201, {"slug": org["slug"]})
 
 
+def public_url(request: Request) -> Response:
+    """Hand out `url` (the proxy) instead of the listening address from now on."""
+    url = request.arg("url") or ""
+    if not url.startswith("http"):
+        return Response(400, {"detail": "url= must be an http URL"})
+    request.server.url = url if url.endswith("/") else url + "/"
+    return Response(200, {"url": request.server.url})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start the stand-in on an ephemeral port and serve until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser()
@@ -74,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     # the server constructor loaded the product routes; ours go after them
     route("GET", BENCH + "counters/?")(counters)
     route("POST", BENCH + "orgs/(?P<slug>[^/]+)/?")(add_org)
+    route("POST", BENCH + "public-url/?")(public_url)
     print(server.url, flush=True)
 
     def stop(signum: int, frame: object) -> None:
