@@ -161,10 +161,10 @@ def test_inject_and_upload_then_bugsink_symbolicates_a_minified_frame(
     )
     inject = helpers.run_cli(["inject", str(dist)], env, cwd=tmp_path)
     assert inject.returncode == 0, inject.stdout + inject.stderr
-    # --no-wait: Bugsink answers `created` for ever once every chunk is there (its
-    # artifact_bundle_assemble); the client's fix for that (issue #12) lets this drop it.
+    # Default flags: Bugsink answers `created` for ever once every chunk is there (its
+    # artifact_bundle_assemble); the client counts an accepted assemble as uploaded.
     upload = helpers.run_cli(
-        ["upload-sourcemaps", "--no-wait", "--release", "1.0", str(dist)],
+        ["upload-sourcemaps", "--release", "1.0", str(dist)],
         env,
         cwd=tmp_path,
         timeout=120,
