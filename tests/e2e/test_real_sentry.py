@@ -215,3 +215,25 @@ def test_the_gate_reads_two_projects_one_at_a_time_without_global_views(tmp_path
     ]
     assert refused == []
     assert READ_TOKEN.split("=")[0] not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("mode", ["auto", "local"])
+def test_older_self_hosted_commits(tmp_path: Path, mode: str) -> None:
+    """No `previous-with-commits` endpoint (404) and no `previousCommit: null` accepted:
+    the commits step still associates, as sentry-cli does against such servers."""
+    from sentry_standin.commits import add_repo
+
+    repo = tmp_path / "repo"
+    make_repo(repo, commits=3)
+    url = "https://github.com/acme/web"
+    subprocess_env = {"GITHUB_REPOSITORY": "acme/web"}
+    modes = frozenset({"no-previous-with-commits", "no-null-previous-commit"})
+    with strict_server(modes=modes) as server:
+        add_repo(server.store, ORG, "acme/web", url)
+        env = cli_env(server.url, token=ORG_TOKEN, home=tmp_path, **subprocess_env)
+        assert run_cli(["new", "1.0"], env, cwd=repo).returncode == 0
+        done = run_cli(["set-commits", "1.0", "--mode", mode], env, cwd=repo)
+        refused = [(r["path"], r["status"]) for r in server.store.requests if r["status"] >= 400]
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the only refusal is the old server's 404 for the endpoint it does not have
+    assert all(path.endswith("/previous-with-commits/") for path, _ in refused)

@@ -276,7 +276,7 @@ def _manual(
     for spec in parsed:
         head = _revision(repo, spec.commit, spec)
         previous = _revision(repo, spec.previous, spec) if spec.previous else None
-        refs.append({"repository": spec.repository, "commit": head, "previousCommit": previous})
+        refs.append(ref_payload(spec.repository, head, previous))
     client.set_refs(org, version, refs)
     return _refs_result(refs)
 
@@ -295,6 +295,16 @@ def _revision(repo: GitRepo | None, rev: str, spec: RefSpec) -> str:
         f"--commit {spec.repository}@...: cannot resolve {rev!r} in this checkout: "
         "give a full commit sha"
     )
+
+
+def ref_payload(repository: str, commit: str, previous: str | None) -> dict[str, str]:
+    """One ref for `PUT .../releases/{v}/`. `previousCommit` is left out when unknown rather
+    than sent as null: Sentry reads both as "from the previous release" (`set_refs` in
+    `models/release.py`), and older self-hosted versions refuse the null."""
+    ref = {"repository": repository, "commit": commit}
+    if previous:
+        ref["previousCommit"] = previous
+    return ref
 
 
 def _refs_result(refs: Sequence[Mapping[str, Any]]) -> CommitsResult:
@@ -349,7 +359,7 @@ def _auto(
     head = repo.head_sha
     name = matched.name
     previous = _previous_commit(client, org, version, name)
-    refs = [{"repository": name, "commit": head, "previousCommit": previous}]
+    refs = [ref_payload(name, head, previous)]
     client.set_refs(org, version, refs)
     return _refs_result(refs)
 
