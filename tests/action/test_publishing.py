@@ -127,7 +127,7 @@ def test_dependabot_watches_actions_pip_and_docker() -> None:
 
 def test_license_version_and_changelog_agree() -> None:
     assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
-    assert 'license = { text = "MIT" }' in PYPROJECT
+    assert 'license = "MIT"' in PYPROJECT and 'license-files = ["LICENSE"]' in PYPROJECT
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     headings = re.findall(r"^## \[([^\]]+)\](?: - (\S+))?$", changelog, flags=re.M)
     assert headings[:2] == [("Unreleased", ""), (VERSION, "2026-11-26")]
