@@ -25,8 +25,8 @@ from typing import Any
 
 from sentry_release.config.gate import ISSUE_RULES, RULES, validate_policy
 from sentry_release.config.settings import GatePolicy
-from sentry_release.gate.models import Issue, Outcomes, Suspect
 from sentry_release.gate.sequential import Bucket, SequentialResult, sequential_test
+from sentry_release.sentry.gate_models import Issue, Outcomes, Suspect
 
 PASS = "PASS"
 FAIL = "FAIL"

@@ -25,7 +25,6 @@ import requests
 from sentry_release.config.settings import GatePolicy, Settings, is_loopback
 from sentry_release.errors import ConfigError, NotFoundError, SentryAPIError
 from sentry_release.gate.health import check_urls, parse_expected_status, probe
-from sentry_release.gate.models import Deploy, Issue, Series, Suspect, Traffic, at, iso
 from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
@@ -38,13 +37,14 @@ from sentry_release.gate.policy import (
     apply_policy,
     evaluate,
 )
-from sentry_release.gate.reads import Reads, first_activity
 from sentry_release.gate.render import print_report
 from sentry_release.gate.sequential import Bucket
 from sentry_release.gate.stats import dispersion
 from sentry_release.output import Output
 from sentry_release.redact import register_secret
 from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.gate_models import Deploy, Issue, Series, Suspect, Traffic, at, iso
+from sentry_release.sentry.gate_reads import Reads, first_activity
 from sentry_release.steps.deploy import DeployResult
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s

@@ -29,7 +29,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sentry_release.errors import AuthError, ConfigError, SentryAPIError
-from sentry_release.gate.models import (
+from sentry_release.sentry.api import seg
+from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.gate_models import (
     Deploy,
     Issue,
     Outcomes,
@@ -41,8 +43,6 @@ from sentry_release.gate.models import (
     iso,
     parse_when,
 )
-from sentry_release.sentry.api import seg
-from sentry_release.sentry.client import SentryClient
 from sentry_release.sentry.transport import Reply
 
 SCOPES = {
