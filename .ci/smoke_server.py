@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from sentry_release.devserver import DevServer, Store
+from sentry_standin import DevServer, Store
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sentry_release.devserver import DevServer, Store
+from sentry_standin import DevServer, Store
 
 ORG, TOKEN = "acme", "bench-token"
 

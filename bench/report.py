@@ -457,7 +457,7 @@ How each figure is taken (`bench/harness.py`):
   map (`sources`, `sourcesContent`, `names`, VLQ `mappings`). Bundle generator used:
   {generator}. (The bench's own `bench/js_fixture.py`, used when the other is absent, also
   spreads sizes like a real build and makes every mapping decode to the right original token.)
-- **The stand-in** runs in its own process (`bench/standin.py`: `sentry_release.devserver` plus two
+- **The stand-in** runs in its own process (`bench/standin.py`: `sentry_standin` plus two
   bench-only endpoints, one that sums request bodies by Content-Length, one that adds orgs). A
   fresh one per round: its chunk store is global, so a deterministic bundle from an earlier round
   would otherwise be deduplicated.

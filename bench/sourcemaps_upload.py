@@ -25,7 +25,7 @@ from sourcemaps_fixture import make_bundles  # noqa: E402
 TOKEN = "bench-token"
 SERVER = (
     "import sys,time\n"
-    "from sentry_release.devserver import DevServer, Store\n"
+    "from sentry_standin import DevServer, Store\n"
     f"s=DevServer(Store(orgs=('acme',),projects=('web',),tokens=({TOKEN!r},))).start()\n"
     "print(s.url,flush=True)\n"
     "sys.stdin.read()\n"

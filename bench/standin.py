@@ -16,8 +16,8 @@ import sys
 import threading
 from typing import Any
 
-from sentry_release.devserver.app import ROUTES, Request, Response, route
-from sentry_release.devserver.main import build_server
+from sentry_standin.app import ROUTES, Request, Response, route
+from sentry_standin.main import build_server
 
 BENCH = "/bench/"
 

@@ -8,9 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from sentry_release.devserver import DevServer, Store
+import sentry_standin.app
 from sentry_release.redact import clear_secrets
-from tests.helpers import ORG, PROJECTS, TOKEN, cli_env
+from sentry_standin import DevServer, Options, Store
+from tests.helpers import (
+    KNOWN_CLIENT_BUGS,
+    KNOWN_CLIENT_FEATURES,
+    ORG,
+    PROJECTS,
+    TOKEN,
+    URL_PREFIX,
+    cli_env,
+)
+
+# The one place the product's tests relax the stand-in (see tests/helpers.py for why).
+PRODUCT_TEST_OPTIONS = Options(
+    url_prefix=URL_PREFIX,
+    lenient=frozenset(KNOWN_CLIENT_BUGS),
+    features=frozenset(KNOWN_CLIENT_FEATURES),
+)
+STANDIN_TESTS = Path(__file__).parent / "standin"
+
+
+@pytest.fixture(autouse=True)
+def _standin_options(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stand-in a product test builds gets PRODUCT_TEST_OPTIONS unless it passes its
+    own; the stand-in's own tests (tests/standin/) keep the strict default."""
+    if STANDIN_TESTS not in Path(str(request.node.path)).parents:
+        monkeypatch.setattr(sentry_standin.app, "DEFAULT_OPTIONS", PRODUCT_TEST_OPTIONS)
 
 
 @pytest.fixture

@@ -31,6 +31,27 @@ NEEDS_SENTRY_CLI = [
     pytest.mark.interop,
     pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli (PyPI) not installed"),
 ]
+# The stand-in is strict by default. The product's tests still run it with these lenient
+# flags, ONE PER KNOWN CLIENT BUG (issue #12); delete a line when the client is fixed, and
+# the tests then hold the client to real Sentry's rule. tests/standin/ always runs strict.
+KNOWN_CLIENT_BUGS = {
+    # The gate and `list_releases` send project slugs in `project=`; Sentry's
+    # get_requested_project_ids_unchecked answers 400 unless they are numeric ids.
+    "project-slugs",
+    # The commits step reports the release's commitCount from the refs PUT's answer; Sentry
+    # fetches the commits in a background task, so that count is stale (0) right then.
+    "sync-refs",
+    # Not a client bug but the tests' own: they count deploys through GET .../deploys/, which
+    # on Sentry lists only the latest per project and environment. Count them another way
+    # (the store) and delete this.
+    "all-deploys-listed",
+}
+# Org features the product's tests still need: the gate queries issues and events over every
+# configured project at once, which Sentry refuses without `global-views`.
+KNOWN_CLIENT_FEATURES = {"global-views"}
+# Sentry's system.url-prefix in the product's tests: another loopback host on the same port,
+# so a client that builds URLs from Link headers or the chunk URL shows it.
+URL_PREFIX = "http://127.0.0.2:{port}/"
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",

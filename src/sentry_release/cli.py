@@ -408,7 +408,7 @@ def dev_server_cmd(
     debug: bool | None,
 ) -> None:
     """Run the local Sentry stand-in until interrupted."""
-    from sentry_release.devserver.main import serve
+    from sentry_standin.main import serve
 
     serve(
         host=host,

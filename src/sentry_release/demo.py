@@ -16,12 +16,13 @@ from sentry_release.config.settings import (
     Settings,
     SourceMapOptions,
 )
-from sentry_release.devserver.app import DevServer
-from sentry_release.devserver.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
 from sentry_release.steps.pipeline import PipelineResult, run
+from sentry_standin import Options
+from sentry_standin.app import DevServer
+from sentry_standin.store import DEFAULT_ORG, DEFAULT_PROJECT, DEFAULT_TOKEN, Store
 
 DEMO_ENV = {
     "GIT_AUTHOR_NAME": "Demo Dev",
@@ -86,7 +87,9 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> P
             make_demo_repo(workdir)
         checkout = repo_path or workdir
         assert checkout is not None
-        with DevServer(Store()) as server:
+        # The gate still sends project slugs in `project=` (issue #12; the tests' list of such
+        # client bugs is tests/helpers.py KNOWN_CLIENT_BUGS): drop this when it sends ids.
+        with DevServer(Store(), options=Options(lenient=frozenset({"project-slugs"}))) as server:
             out.info(f"Sentry stand-in running at {server.url}")
             settings = Settings(
                 url=server.url,

@@ -16,8 +16,8 @@ import pytest
 import requests
 import yaml
 
-from sentry_release.devserver import DevServer
 from sentry_release.runtime import TIME_SCALE_ENV
+from sentry_standin import DevServer
 from tests.action.test_action import parse_outputs
 from tests.helpers import GIT_ENV, ORG, TIME_SCALE, TOKEN, make_repo
 
@@ -315,7 +315,7 @@ def test_default_set_commits_associates_the_history_and_reports_it(
 
 
 def test_manual_commits_from_repo_commit_previous_commit(server: DevServer, tmp_path: Path) -> None:
-    from sentry_release.devserver.commits import add_repo
+    from sentry_standin.commits import add_repo
 
     origin = tmp_path / "origin"
     shas = make_repo(origin, commits=4)

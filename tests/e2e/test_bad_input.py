@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from sentry_release.config.settings import from_values
-from sentry_release.devserver import DevServer
 from sentry_release.errors import ConfigError
+from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN, commit, git, make_repo, run_cli
 
 MISSING = [

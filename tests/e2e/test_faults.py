@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import requests
 
-from sentry_release.devserver import DevServer, Store
-from sentry_release.devserver.chunks import artifact_bundles, blobs, upload_state
-from sentry_release.devserver.faults import FaultPlan
 from sentry_release.redact import clear_secrets
+from sentry_standin import DevServer, Store
+from sentry_standin.chunks import artifact_bundles, blobs, upload_state
+from sentry_standin.faults import FaultPlan
 from tests.helpers import ORG, PROJECTS, TOKEN, cli_env, make_repo, run_cli
 
 VERSION = "2.4.0"

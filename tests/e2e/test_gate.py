@@ -21,7 +21,7 @@ import pytest
 import requests
 import sentry_sdk
 
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN, run_cli
 
 ENV = "production"

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from tests.e2e.test_gate import ENV, api, error_event, send_envelopes
 from tests.helpers import ORG, TOKEN
 

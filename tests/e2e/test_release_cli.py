@@ -6,7 +6,7 @@ from pathlib import Path
 
 import requests
 
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN, make_repo, run_cli
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sentry_release.devserver import DevServer, Store
-from sentry_release.devserver.faults import FaultPlan
 from sentry_release.redact import REDACTED, find_leaks, redact, register_secret
+from sentry_standin import DevServer, Store
+from sentry_standin.faults import FaultPlan
 from tests.helpers import ORG, PROJECTS, TOKEN, cli_env, make_repo, run_cli
 
 WRONG_TOKEN = "wrong-token-LEAKME-0123456789"

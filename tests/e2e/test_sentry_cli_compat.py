@@ -7,7 +7,7 @@ from pathlib import Path
 
 import requests
 
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from tests.helpers import NEEDS_SENTRY_CLI, ORG, SENTRY_CLI, TOKEN
 
 pytestmark = NEEDS_SENTRY_CLI

@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
-from sentry_release.devserver import DevServer
-from sentry_release.devserver.commits import add_repo
+from sentry_standin import DevServer
+from sentry_standin.commits import add_repo
 from tests.helpers import GIT_ENV, ORG, TOKEN, commit, git, make_repo, run_cli
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,16 +25,20 @@ HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def read_all(server: DevServer, path: str) -> list[dict[str, Any]]:
-    """Every item of a paginated read endpoint, following Link `next` while it has results."""
-    url: str | None = f"{server.url}api/0{path}"
+    """Every item of a paginated read endpoint: the `next` cursor reused against the server
+    we called (Link URLs name Sentry's url-prefix host, as Sentry builds them)."""
+    url = f"{server.url}api/0{path}"
     items: list[dict[str, Any]] = []
-    while url:
-        response = requests.get(url, headers=HEADERS, timeout=10)
+    cursor: str | None = None
+    while True:
+        params = {"cursor": cursor} if cursor else None
+        response = requests.get(url, headers=HEADERS, params=params, timeout=10)
         assert response.status_code == 200, response.text
         items.extend(response.json())
         nxt = response.links.get("next")
-        url = nxt["url"] if nxt and nxt.get("results") == "true" else None
-    return items
+        if not nxt or nxt.get("results") != "true":
+            return items
+        cursor = nxt["cursor"]
 
 
 def held_commits(server: DevServer, version: str) -> list[tuple[str, list[tuple[str, str]]]]:

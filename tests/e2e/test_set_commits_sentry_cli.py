@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from sentry_release.devserver import DevServer
-from sentry_release.devserver.commits import add_repo
+from sentry_standin import DevServer
+from sentry_standin.commits import add_repo
 from tests.e2e.test_set_commits import git_says, held_commits, linear_history, read_all
 from tests.helpers import NEEDS_SENTRY_CLI, ORG, SENTRY_CLI, git, make_repo, run_cli
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sentry_release.devserver import DevServer
-from sentry_release.devserver.chunks import artifact_bundles, blobs, bundle_file
+from sentry_standin import DevServer
+from sentry_standin.chunks import artifact_bundles, blobs, bundle_file
 from tests import helpers
 from tests.helpers import ORG, TOKEN
 

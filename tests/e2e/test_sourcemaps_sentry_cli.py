@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from sentry_release.devserver import DevServer
-from sentry_release.devserver.chunks import artifact_bundles
 from sentry_release.sourcemaps.vlq import decode_mappings
+from sentry_standin import DevServer
+from sentry_standin.chunks import artifact_bundles
 from tests import helpers
 from tests.helpers import NEEDS_SENTRY_CLI, ORG, SENTRY_CLI
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from sentry_release.devserver import DevServer, app
-from sentry_release.devserver.chunks import (
+from sentry_standin import DevServer, app
+from sentry_standin.chunks import (
     artifact_bundles,
     blobs,
     bundle_file,

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from sentry_release.config.settings import DeployOptions, GatePolicy, Settings
-from sentry_release.devserver import DevServer
 from sentry_release.errors import AuthError, ConfigError
 from sentry_release.gate.policy import FAIL, INCONCLUSIVE, PASS
 from sentry_release.gate.watch import effective_poll, render_markdown, run_gate
 from sentry_release.output import Output
 from sentry_release.sentry.client import SentryClient
+from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN, FakeTime
 
 

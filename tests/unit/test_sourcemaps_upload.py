@@ -45,9 +45,9 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
 
     import responses
 
-    from sentry_release.devserver.chunks import parse_multipart
     from sentry_release.sentry.client import SentryClient
     from sentry_release.sourcemaps.chunks import send_chunks
+    from sentry_standin.chunks import parse_multipart
 
     data = [bytes([i]) * 1000 for i in range(5)]
     pieces = [(hashlib.sha1(d).hexdigest(), d) for d in data]

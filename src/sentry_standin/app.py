@@ -16,9 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from sentry_release.devserver.store import Store
+from sentry_standin import rules
+from sentry_standin.options import STRICT, Options
+from sentry_standin.store import Store
 
 NOT_FOUND = "The requested resource does not exist"
+# What a DevServer built without `options` uses: strict. A test suite may set another default
+# in one place (the product's tests/conftest.py does, naming each lenient flag it needs).
+DEFAULT_OPTIONS: Options = STRICT
 MAX_BODY = 256 * 1024 * 1024
 PER_PAGE = 100
 
@@ -60,6 +65,31 @@ class Request:
     params: dict[str, str]
     store: Store
     server: DevServer
+    permission: ScopeMap | None = None
+    token: str | None = None
+
+    @property
+    def options(self) -> Options:
+        """The server's strictness and modes."""
+        return self.server.options
+
+    @property
+    def scopes(self) -> list[str]:
+        """The authenticated token's scopes (none before `authenticate`)."""
+        return self.store.token_scopes(self.token) if self.token else []
+
+    def has_scope(self, *wanted: str) -> bool:
+        """Whether the token holds any of these scopes."""
+        return any(s in self.scopes for s in wanted)
+
+    def called_base(self) -> str:
+        """The scheme and host the client called (what a lenient server builds URLs from)."""
+        host = self.header("host")
+        return f"http://{host}/" if host else self.server.url
+
+    def url_prefix(self) -> str:
+        """Sentry's `system.url-prefix`: where absolute URLs point (api/base.py absolute_uri)."""
+        return self.options.url_prefix or self.server.url
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """First value of a query parameter."""
@@ -93,14 +123,26 @@ class Request:
             raise HTTPError(401, {"detail": "Invalid authentication header."})
         if not self.store.token_ok(token.strip()):
             raise HTTPError(401, {"detail": "Invalid token"})
-        return token.strip()
+        self.token = token.strip()
+        if "org" not in self.params:
+            self.check_permission()
+        return self.token
+
+    def check_permission(self) -> None:
+        """403 unless the token holds a scope the route's permission class accepts."""
+        if self.permission is not None and not rules.allowed(
+            self.permission, self.method, self.scopes
+        ):
+            raise HTTPError(403, {"detail": rules.FORBIDDEN})
 
     def org(self) -> dict[str, Any]:
-        """Authenticate and return the org named in the path (404 when unknown)."""
+        """Authenticate, then the org named in the path (404 when unknown), then the scopes
+        (403), in the order Sentry's OrganizationEndpoint.convert_args checks them."""
         self.authenticate()
         org = self.store.org(self.params["org"])
         if org is None:
             raise HTTPError(404)
+        self.check_permission()
         return org
 
     def release(self) -> dict[str, Any]:
@@ -120,14 +162,23 @@ class Request:
 
 
 Handler = Callable[[Request], Response]
+ScopeMap = dict[str, tuple[str, ...]]
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
+# (method, path regex) -> the scope map of the permission class guarding that endpoint.
+PERMISSIONS: dict[tuple[str, str], ScopeMap] = {}
 
 
-def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
-    """Register a handler for `method` and a path regex with named groups."""
+def route(
+    method: str, pattern: str, permission: ScopeMap | None = None
+) -> Callable[[Handler], Handler]:
+    """Register a handler for `method` and a path regex with named groups; `permission` is
+    the scope map of the Sentry permission class that guards the endpoint (rules.py)."""
 
     def register(handler: Handler) -> Handler:
-        ROUTES.append((method, re.compile("^" + pattern + "$"), handler))
+        compiled = re.compile("^" + pattern + "$")
+        ROUTES.append((method, compiled, handler))
+        if permission is not None:
+            PERMISSIONS[(method, compiled.pattern)] = permission
         return handler
 
     return register
@@ -145,7 +196,14 @@ def paginate(request: Request, items: list[Any]) -> Response:
     except (IndexError, ValueError):
         raise HTTPError(400, {"detail": "Invalid cursor parameter."}) from None
     page = items[offset : offset + per_page]
-    base = request.server.url.rstrip("/") + request.path
+    # Sentry builds Link URLs with absolute_uri from system.url-prefix (api/base.py), not
+    # from the host the client called; a client must reuse only the cursor.
+    origin = (
+        request.called_base()
+        if request.options.lenient_on("link-called-host")
+        else request.url_prefix()
+    )
+    base = origin.rstrip("/") + request.path
     query = {k: v for k, v in request.query.items() if k != "cursor"}
 
     def link(rel: str, off: int, results: bool) -> str:
@@ -218,6 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
                 params={k: unquote(v) for k, v in match.groupdict().items() if v is not None},
                 store=owner.store,
                 server=owner,
+                permission=PERMISSIONS.get((method, pattern.pattern)),
             )
             try:
                 with owner.store.lock if method != "GET" else _nolock():
@@ -280,6 +339,7 @@ class DevServer:
         port: int = 0,
         faults: Any = None,
         verbose: bool = False,
+        options: Options | None = None,
     ) -> None:
         _load_routes()
         self.store = store or Store()
@@ -289,6 +349,9 @@ class DevServer:
         self.httpd.owner = self
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}/"
+        chosen = DEFAULT_OPTIONS if options is None else options
+        # A url-prefix may name this server's port as `{port}` (another host, same port).
+        self.options = chosen.for_port(self.port)
         self._thread: threading.Thread | None = None
 
     def start(self) -> DevServer:
@@ -328,4 +391,4 @@ class DevServer:
 def _load_routes() -> None:
     """Import every area module so their `@route`s register (modules import once; an area
     imported earlier on its own, like `commits` for `--repo`, must not stop the others)."""
-    from sentry_release.devserver import chunks, commits, events, releases  # noqa: F401
+    from sentry_standin import chunks, commits, events, project_releases, releases  # noqa: F401

@@ -21,8 +21,10 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from sentry_release.devserver.app import HTTPError, Request, Response, paginate, route
-from sentry_release.devserver.store import Store, parse_iso, to_iso
+from sentry_standin import access, rules
+from sentry_standin.app import HTTPError, Request, Response, paginate, route
+from sentry_standin.rules import ORGANIZATION_EVENT_PERMISSION, ORGANIZATION_PERMISSION
+from sentry_standin.store import Store, parse_iso, to_iso
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 INGEST = r"/api/(?P<project_id>\d+)"
@@ -374,30 +376,25 @@ def _time_range(request: Request) -> tuple[float, float]:
     return now - int(match.group(1)) * _PERIOD_UNITS[match.group(2)], now + 1
 
 
-def _projects(request: Request, org: str) -> set[str] | None:
-    """Project slugs from `project` params (ids or slugs; -1 or none: all)."""
-    wanted = [p for p in request.args("project") if p not in ("", "-1")]
-    if not wanted:
-        return None
-    slugs = set()
-    for value in wanted:
-        project = request.store.project(org, value)
-        if project is None:
-            raise HTTPError(403, {"detail": "You do not have permission to perform this action."})
-        slugs.add(project["slug"])
-    return slugs
+def _projects(request: Request, org: str, multi_project: str | None = None) -> set[str]:
+    """Slugs of the projects the query reads (access.py: numeric ids, -1, none = mine);
+    with `multi_project`, more than one needs the org's `global-views` feature."""
+    projects = access.requested_projects(request, org)
+    if multi_project is not None:
+        access.single_project_unless_global_views(request, org, projects, multi_project)
+    return {p["slug"] for p in projects}
 
 
-def _scoped_events(request: Request, org: str) -> list[dict[str, Any]]:
+def _scoped_events(request: Request, org: str, multi_project: str) -> list[dict[str, Any]]:
     """Events of the selected projects and environments (any time)."""
-    projects = _projects(request, org)
+    projects = _projects(request, org, multi_project)
     environments = set(request.args("environment"))
     with request.store.lock:
         events = list(_events(request.store, org))
     return [
         e
         for e in events
-        if (projects is None or e["project"] in projects)
+        if e["project"] in projects
         and (not environments or (e["environment"] or "") in environments)
     ]
 
@@ -538,7 +535,7 @@ SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-@route("GET", ORG + "/issues/")
+@route("GET", ORG + "/issues/", ORGANIZATION_EVENT_PERMISSION)
 def list_issues(request: Request) -> Response:
     """Issues with events in the range, filtered by the query, scoped per environment."""
     org = request.org()["slug"]
@@ -547,7 +544,7 @@ def list_issues(request: Request) -> Response:
     sort = request.arg("sort") or "date"
     if sort not in SORTS:
         raise HTTPError(400, {"detail": f"Invalid sort: {sort!r}"})
-    events = _scoped_events(request, org)
+    events = _scoped_events(request, org, rules.MULTI_PROJECT_ISSUES)
     with request.store.lock:
         issues = list(_issues(request.store, org).values())
     items = []
@@ -578,7 +575,7 @@ def _set_status(issue: dict[str, Any], body: Any) -> None:
     issue["resolvedAt"] = time.time() if issue["status"] == "resolved" else None
 
 
-@route("PUT", ORG + "/issues/")
+@route("PUT", ORG + "/issues/", ORGANIZATION_EVENT_PERMISSION)
 def bulk_update_issues(request: Request) -> Response:
     """Resolve, ignore or reopen the issues named by `?id=`."""
     org = request.org()["slug"]
@@ -610,8 +607,8 @@ def _one_issue(request: Request) -> tuple[str, dict[str, Any]]:
     raise HTTPError(404)
 
 
-@route("GET", ORG + r"/issues/(?P<issue_id>\d+)/")
-@route("GET", r"/api/0/issues/(?P<issue_id>\d+)/")
+@route("GET", ORG + r"/issues/(?P<issue_id>\d+)/", ORGANIZATION_EVENT_PERMISSION)
+@route("GET", r"/api/0/issues/(?P<issue_id>\d+)/", ORGANIZATION_EVENT_PERMISSION)
 def get_issue(request: Request) -> Response:
     """One issue (all environments)."""
     org, issue = _one_issue(request)
@@ -620,8 +617,8 @@ def get_issue(request: Request) -> Response:
     return Response(200, issue_json(request, org, issue, events))
 
 
-@route("PUT", ORG + r"/issues/(?P<issue_id>\d+)/")
-@route("PUT", r"/api/0/issues/(?P<issue_id>\d+)/")
+@route("PUT", ORG + r"/issues/(?P<issue_id>\d+)/", ORGANIZATION_EVENT_PERMISSION)
+@route("PUT", r"/api/0/issues/(?P<issue_id>\d+)/", ORGANIZATION_EVENT_PERMISSION)
 def update_issue(request: Request) -> Response:
     """Resolve, ignore or reopen one issue."""
     org, issue = _one_issue(request)
@@ -640,7 +637,7 @@ _AGGREGATES: dict[str, Callable[[list[dict[str, Any]]], int]] = {
 _GROUP_FIELDS = {"release", "environment", "level", "event.type", "issue.id", "project"}
 
 
-@route("GET", ORG + "/events/")
+@route("GET", ORG + "/events/", ORGANIZATION_EVENT_PERMISSION)
 def query_events(request: Request) -> Response:
     """Discover-style aggregates over stored events (`count()`, `count_unique(user)`)."""
     org = request.org()["slug"]
@@ -654,7 +651,7 @@ def query_events(request: Request) -> Response:
     start, end = _time_range(request)
     rows = [
         e
-        for e in _scoped_events(request, org)
+        for e in _scoped_events(request, org, rules.MULTI_PROJECT_EVENTS)
         if start <= e["timestamp"] <= end and _event_matches(e, terms)
     ]
     group_by = [f for f in fields if f in _GROUP_FIELDS]
@@ -679,7 +676,7 @@ def _field(event: dict[str, Any], name: str) -> Any:
     return {"event.type": event["type"], "issue.id": event["issue"]}.get(name, event.get(name))
 
 
-@route("GET", ORG + "/sessions/")
+@route("GET", ORG + "/sessions/", ORGANIZATION_PERMISSION)
 def query_sessions(request: Request) -> Response:
     """`sum(session)` totals, optionally grouped by release (the gate's exposure)."""
     org = request.org()["slug"]
@@ -697,7 +694,7 @@ def query_sessions(request: Request) -> Response:
         s
         for s in sessions
         if start <= s["started"] <= end
-        and (projects is None or s["project"] in projects)
+        and s["project"] in projects
         and (not environments or (s["environment"] or "") in environments)
         and (not wanted_releases or s["release"] in wanted_releases)
     ]

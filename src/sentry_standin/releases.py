@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sentry_release.devserver import commits as commit_area
-from sentry_release.devserver.app import (
+from sentry_standin import access, rules
+from sentry_standin import commits as commit_area
+from sentry_standin.app import (
     HTTPError,
     Request,
     Response,
@@ -13,24 +14,30 @@ from sentry_release.devserver.app import (
     paginate,
     route,
 )
-from sentry_release.devserver.store import Store, now_iso, parse_iso, to_iso
-from sentry_release.version import BAD_CHARS, MAX_LENGTH, RESERVED
+from sentry_standin.rules import ORGANIZATION_PERMISSION, ORGANIZATION_RELEASE_PERMISSION
+from sentry_standin.store import Store, now_iso, parse_iso, to_iso
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 RELEASE = ORG + r"/releases/(?P<version>[^/]+)"
-MAX_ENV_LENGTH = 64
 
 
-def valid_version(version: object) -> bool:
-    """Sentry's release name rules."""
-    return (
-        isinstance(version, str)
-        and bool(version.strip())
-        and version == version.strip()
-        and version not in RESERVED
-        and len(version) <= MAX_LENGTH
-        and not any(c in version for c in BAD_CHARS)
-    )
+def checked_version(body: dict[str, Any]) -> str:
+    """The body's `version`, trimmed as DRF's CharField does, or a 400 as Sentry answers
+    (api/serializers/rest_framework/release.py ReleaseWithVersionSerializer.validate_version,
+    models/release.py Release.is_valid_version)."""
+    version = body.get("version")
+    if version is None or (isinstance(version, str) and not version.strip()):
+        raise bad_request("version", "This field is required.")
+    if not isinstance(version, str):
+        raise bad_request("version", "Not a valid string.")
+    version = version.strip()
+    if len(version) > rules.MAX_VERSION_LENGTH:
+        raise bad_request(
+            "version", f"Ensure this field has no more than {rules.MAX_VERSION_LENGTH} characters."
+        )
+    if not rules.is_valid_version(version):
+        raise bad_request("version", f"Release with name {version} is not allowed")
+    return version
 
 
 def _date(body: dict[str, Any], key: str) -> str | None:
@@ -66,7 +73,7 @@ def release_json(store: Store, org: str, rel: dict[str, Any]) -> dict[str, Any]:
         "data": {},
         "newGroups": rel.get("newGroups", 0),
         "owner": None,
-        "commitCount": len(rel.get("commits", [])),
+        "commitCount": len(rel.get("commits", [])),  # stale while refs resolve (commits.py)
         "lastCommit": rel.get("lastCommit"),
         "deployCount": len(deploys),
         "lastDeploy": deploys[-1] if deploys else None,
@@ -93,21 +100,19 @@ def release_json(store: Store, org: str, rel: dict[str, Any]) -> dict[str, Any]:
 
 @route("GET", r"/api/0/")
 def api_root(request: Request) -> Response:
-    """What sentry-cli `info` asks: who am I."""
+    """What sentry-cli `info` asks: who am I, with which scopes (api/endpoints/index.py)."""
     request.authenticate()
-    return Response(
-        200, {"version": "0", "auth": {"scopes": ["org:ci", "project:releases"]}, "user": None}
-    )
+    return Response(200, {"version": "0", "auth": {"scopes": request.scopes}, "user": None})
 
 
-@route("GET", ORG + "/")
+@route("GET", ORG + "/", ORGANIZATION_PERMISSION)
 def get_org(request: Request) -> Response:
     """The organization."""
     org = request.org()
     return Response(200, {"id": org["id"], "slug": org["slug"], "name": org["name"]})
 
 
-@route("GET", ORG + "/projects/")
+@route("GET", ORG + "/projects/", ORGANIZATION_PERMISSION)
 def list_projects(request: Request) -> Response:
     """Projects of the org."""
     org = request.org()
@@ -118,23 +123,26 @@ def list_projects(request: Request) -> Response:
     return paginate(request, items)
 
 
-@route("POST", ORG + "/releases/")
+@route("POST", ORG + "/releases/", ORGANIZATION_RELEASE_PERMISSION)
 def create_release(request: Request) -> Response:
-    """201 created, 208 already there with nothing new, 400 on validation errors."""
+    """201 created, 208 already there with nothing new, 400 on validation errors
+    (api/endpoints/organization_releases.py)."""
     org = request.org()
     body = request.json_object()
-    version = body.get("version")
-    if version in (None, ""):
-        raise bad_request("version", "This field is required.")
-    if not valid_version(version):
-        raise bad_request("version", f"Release with name {version} is not allowed")
+    version = checked_version(body)
     slugs = body.get("projects")
     if not slugs or not isinstance(slugs, list):
         raise bad_request("projects", "This field is required.")
     projects = [request.store.project(org["slug"], str(s)) for s in slugs]
     if any(p is None for p in projects):
         raise HTTPError(400, {"projects": ["Invalid projects"]})
-    slugs = [p["slug"] for p in projects if p]
+    return save_release(request, org, version, [p["slug"] for p in projects if p], body)
+
+
+def save_release(
+    request: Request, org: dict[str, Any], version: str, slugs: list[str], body: dict[str, Any]
+) -> Response:
+    """Create the release or add projects to it (201), or report it unchanged (208)."""
     store = request.store
     rel = store.release(org["slug"], version)
     status = 201
@@ -165,14 +173,13 @@ def create_release(request: Request) -> Response:
     return Response(status, release_json(store, org["slug"], rel))
 
 
-@route("GET", ORG + "/releases/")
+@route("GET", ORG + "/releases/", ORGANIZATION_RELEASE_PERMISSION)
 def list_releases(request: Request) -> Response:
-    """Releases, newest first, optionally of one project and matching `query`."""
+    """Releases, newest first, of the requested projects (numeric ids) and matching `query`."""
     org = request.org()
     items = list(request.store.releases(org["slug"]).values())
-    wanted = request.args("project")
-    if wanted:
-        slugs = {p["slug"] for w in wanted if (p := request.store.project(org["slug"], w))}
+    slugs = access.project_slugs(request, org["slug"])
+    if slugs is not None:
         items = [r for r in items if slugs & set(r["projects"])]
     query = request.arg("query")
     if query:
@@ -181,19 +188,24 @@ def list_releases(request: Request) -> Response:
     return paginate(request, [release_json(request.store, org["slug"], r) for r in items])
 
 
-@route("GET", RELEASE + "/")
+@route("GET", RELEASE + "/", ORGANIZATION_RELEASE_PERMISSION)
 def get_release(request: Request) -> Response:
     """One release."""
     rel = request.release()
+    commit_area.settle(request.store, request.params["org"], rel)
     return Response(200, release_json(request.store, request.params["org"], rel))
 
 
-@route("PUT", RELEASE + "/")
+@route("PUT", RELEASE + "/", ORGANIZATION_RELEASE_PERMISSION)
 def update_release(request: Request) -> Response:
-    """dateReleased (finalize), url, ref, refs or commits."""
+    """dateReleased (finalize), url, ref, refs or commits (organization_release_details.py)."""
     rel = request.release()
+    return Response(200, apply_update(request, request.params["org"], rel))
+
+
+def apply_update(request: Request, org: str, rel: dict[str, Any]) -> dict[str, Any]:
+    """Apply a release PUT body; the release as Sentry answers it."""
     body = request.json_object()
-    org = request.params["org"]
     for key in ("dateReleased", "dateStarted"):
         if key in body:
             rel[key] = _date(body, key)
@@ -204,10 +216,10 @@ def update_release(request: Request) -> Response:
         commit_area.apply_refs(request, org, rel, body["refs"])
     if body.get("commits"):
         commit_area.apply_commits(request, org, rel, body["commits"])
-    return Response(200, release_json(request.store, org, rel))
+    return release_json(request.store, org, rel)
 
 
-@route("DELETE", RELEASE + "/")
+@route("DELETE", RELEASE + "/", ORGANIZATION_RELEASE_PERMISSION)
 def delete_release(request: Request) -> Response:
     """Delete a release (sentry-cli `releases delete`)."""
     request.release()
@@ -215,11 +227,17 @@ def delete_release(request: Request) -> Response:
     return Response(204, None)
 
 
-@route("GET", RELEASE + "/previous-with-commits/")
+@route("GET", RELEASE + "/previous-with-commits/", ORGANIZATION_RELEASE_PERMISSION)
 def previous_with_commits(request: Request) -> Response:
-    """The newest release created before this one, sharing a project, that has commits."""
+    """The newest release created before this one, sharing a project, that has commits
+    (organization_release_previous_commits.py); older self-hosted has no such endpoint."""
+    if request.options.mode_on("no-previous-with-commits"):
+        request.authenticate()
+        raise HTTPError(404)
     rel = request.release()
     org = request.params["org"]
+    for other in request.store.releases(org).values():
+        commit_area.settle(request.store, org, other)
     candidates = [
         r
         for r in request.store.releases(org).values()
@@ -234,43 +252,89 @@ def previous_with_commits(request: Request) -> Response:
     return Response(200, release_json(request.store, org, best))
 
 
-def _valid_environment(name: object) -> bool:
-    return (
-        isinstance(name, str)
-        and 0 < len(name) <= MAX_ENV_LENGTH
-        and name.strip() == name
-        and not any(c in name for c in ("/", "\n", "\r", "\t", "\x0c"))
-    )
+def _deploy_projects(request: Request, org: str, rel: dict[str, Any], value: Any) -> list[str]:
+    """The deploy body's `projects`, validated as release_deploys.py DeploySerializer does."""
+    if not isinstance(value, list) or not value:
+        raise bad_request("projects", "This list may not be empty.")
+    lenient = request.options.lenient_on("deploy-projects")
+    slugs = []
+    for item in value:
+        project = request.store.project(org, str(item))
+        if project is None:
+            raise bad_request("projects", "Invalid project")
+        if not lenient and not request.has_scope(*rules.DEPLOY_PROJECT_SCOPES):
+            raise bad_request("projects", rules.INSUFFICIENT_PROJECT_ACCESS)
+        slugs.append(project["slug"])
+    invalid = sorted(set(slugs) - set(rel["projects"]))
+    if invalid:
+        raise HTTPError(
+            400,
+            {"detail": f"Invalid projects ({', '.join(invalid)}) for release {rel['version']}"},
+        )
+    return slugs
 
 
-@route("POST", RELEASE + "/deploys/")
+@route("POST", RELEASE + "/deploys/", ORGANIZATION_RELEASE_PERMISSION)
 def create_deploy(request: Request) -> Response:
-    """Record a deploy; environment required and validated as Sentry does."""
+    """Record a deploy; environment required and validated as Sentry does (release_deploys.py);
+    unknown keys are ignored, as DRF serializers do."""
     rel = request.release()
     body = request.json_object()
+    org = request.params["org"]
     environment = body.get("environment")
-    if environment in (None, ""):
+    if environment is None or (isinstance(environment, str) and not environment.strip()):
         raise bad_request("environment", "This field is required.")
-    if not _valid_environment(environment):
+    if not isinstance(environment, str):
+        raise bad_request("environment", "Not a valid string.")
+    if len(environment) > rules.MAX_ENVIRONMENT_LENGTH:
+        raise bad_request(
+            "environment",
+            f"Ensure this field has no more than {rules.MAX_ENVIRONMENT_LENGTH} characters.",
+        )
+    if not rules.is_valid_environment(environment):
         raise bad_request("environment", "Invalid value for environment")
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > 64):
+        raise bad_request("name", "Ensure this field has no more than 64 characters.")
     url = body.get("url")
     if url not in (None, "") and not (isinstance(url, str) and "://" in url):
         raise bad_request("url", "Enter a valid URL.")
+    projects = (
+        _deploy_projects(request, org, rel, body["projects"])
+        if "projects" in body
+        else list(rel["projects"])
+    )
     deploy = {
         "id": str(request.store.next_id()),
         "environment": environment,
-        "name": body.get("name") or None,
+        "name": name or None,
         "url": url or None,
         "dateStarted": _date(body, "dateStarted"),
         "dateFinished": _date(body, "dateFinished") or now_iso(),
     }
     rel["deploys"].append(deploy)
+    # ReleaseProjectEnvironment.last_deploy_id: what the deploy listing reads.
+    latest = rel.setdefault("lastDeploys", {})
+    for slug in projects:
+        latest[f"{slug}/{environment}"] = deploy["id"]
     return Response(201, deploy)
 
 
-@route("GET", RELEASE + "/deploys/")
+@route("GET", RELEASE + "/deploys/", ORGANIZATION_RELEASE_PERMISSION)
 def list_deploys(request: Request) -> Response:
-    """Deploys of a release, newest first."""
+    """The latest deploy per project and environment of the requested projects, newest first
+    (release_deploys.py reads ReleaseProjectEnvironment.last_deploy_id, not every deploy)."""
     rel = request.release()
-    items = sorted(rel["deploys"], key=lambda d: (d["dateFinished"], int(d["id"])), reverse=True)
+    slugs = access.project_slugs(request, request.params["org"])
+    latest = rel.get("lastDeploys")
+    if latest is None or request.options.lenient_on("all-deploys-listed"):
+        ids = {d["id"] for d in rel["deploys"]}
+    else:
+        ids = {
+            deploy_id
+            for key, deploy_id in latest.items()
+            if slugs is None or key.split("/", 1)[0] in slugs
+        }
+    items = [d for d in rel["deploys"] if d["id"] in ids]
+    items.sort(key=lambda d: (d["dateFinished"], int(d["id"])), reverse=True)
     return paginate(request, items)

@@ -16,13 +16,17 @@ What real Sentry does, and so what this does:
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sentry_release.devserver.app import HTTPError, Request, Response, paginate, route
-from sentry_release.devserver.store import Store, now_iso, parse_iso, to_iso
-from sentry_release.errors import GitError
+from sentry_standin.app import HTTPError, Request, Response, paginate, route
+from sentry_standin.rules import (
+    ORGANIZATION_INTEGRATIONS_LOOSE_PERMISSION,
+    ORGANIZATION_RELEASE_PERMISSION,
+)
+from sentry_standin.store import Store, now_iso, parse_iso, to_iso
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 RELEASE = ORG + r"/releases/(?P<version>[^/]+)"
@@ -32,6 +36,8 @@ PROVIDER_PAGE = 30  # GitHub's default page: what Sentry fetches when there is n
 # Field limits of Sentry's CommitSerializer / CommitPatchSetSerializer.
 LIMITS = {"id": 64, "repository": 64, "author_name": 128, "author_email": 75}
 MAX_PATH = 510
+GIT_TIMEOUT = 30.0
+_RECORD, _FIELD = "\x1e", "\x1f"
 
 
 # --- state --------------------------------------------------------------------------------
@@ -233,36 +239,100 @@ def _previous_release(store: Store, org: str, release: dict[str, Any]) -> dict[s
     return max(older, key=lambda r: (r["dateCreated"], int(r["id"]))) if older else None
 
 
+def _git(git_dir: str, *args: str) -> str | None:
+    """Plain `git` in the repository, stdout or None when it fails (unknown sha, no repo)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", git_dir, *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_history(
+    git_dir: str, revisions: list[str], max_count: int | None = None
+) -> list[dict[str, Any]] | None:
+    """Commits of `git log REVISIONS` with their file changes, newest first; None on failure."""
+    fmt = _RECORD + _FIELD.join(("%H", "%an", "%ae", "%aI", "%B")) + _FIELD
+    args = ["log", f"--format={fmt}", "--name-status", "--no-renames"]
+    if max_count is not None:
+        args.append(f"--max-count={max_count}")
+    out = _git(git_dir, *args, *revisions, "--")
+    if out is None:
+        return None
+    history = []
+    for record in out.split(_RECORD)[1:]:
+        sha, name, email, date, message, changes = record.split(_FIELD, 5)
+        patch_set = []
+        for line in changes.strip().splitlines():
+            kind, _, path = line.partition("\t")
+            if path and kind[:1] in PATCH_TYPES:
+                patch_set.append({"path": path, "type": kind[:1]})
+        history.append(
+            {
+                "id": sha,
+                "author_name": name,
+                "author_email": email,
+                "timestamp": to_iso(parse_iso(date)),
+                "message": message.strip(),
+                "patch_set": patch_set,
+            }
+        )
+    return history
+
+
 def _resolve_range(
     repo: dict[str, Any], previous: str | None, head: str
 ) -> list[dict[str, Any]] | None:
     """Commits (previous, head] from the repo's git source; None when it cannot tell."""
-    if not repo.get("gitDir"):
+    git_dir = repo.get("gitDir")
+    if not git_dir:
         return None
-    from sentry_release.git import GitRepo
-
-    try:
-        source = GitRepo(repo["gitDir"])
-        if source.resolve(head) is None or (previous and source.resolve(previous) is None):
+    for sha in (head, previous):
+        if sha and _git(git_dir, "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}") is None:
             return None
-        if previous:
-            history = source.log([f"{previous}..{head}"])
-        else:
-            history = source.log([head], max_count=PROVIDER_PAGE)
-        return [
-            {
-                "id": c.sha,
-                "repository": repo["name"],
-                "message": c.message,
-                "author_name": c.author_name,
-                "author_email": c.author_email,
-                "timestamp": to_iso(parse_iso(c.timestamp)),
-                "patch_set": [{"path": p, "type": t} for t, p in c.changes],
-            }
-            for c in history
-        ]
-    except GitError:
+    if previous:
+        history = git_history(git_dir, [f"{previous}..{head}"])
+    else:
+        history = git_history(git_dir, [head], max_count=PROVIDER_PAGE)
+    if history is None:
         return None
+    return [{**c, "repository": repo["name"]} for c in history]
+
+
+def settle(store: Store, org: str, release: dict[str, Any], *, force: bool = False) -> None:
+    """Finish a pending refs resolution: Sentry fetches the commits of a refs PUT in a
+    background task (tasks/commits.py fetch_commits), so they show only on a later read."""
+    pending = release.get("pendingRefs")
+    if pending is None:
+        return
+    pending["readsLeft"] = int(pending.get("readsLeft", 0)) - 1
+    if force or pending["readsLeft"] < 0:
+        del release["pendingRefs"]
+        _finish_refs(store, org, release, pending["fetched"], pending["recorded"])
+
+
+def _finish_refs(
+    store: Store,
+    org: str,
+    release: dict[str, Any],
+    fetched: list[dict[str, Any]],
+    recorded: list[dict[str, Any]],
+) -> None:
+    if fetched:
+        set_commits(store, org, release, fetched)
+    if not fetched and recorded:
+        # Unresolvable here (as when Sentry's fetch fails): keep what the release had and
+        # point lastCommit at the head, which is all that is known.
+        first = recorded[0]
+        release["lastCommit"] = commit_json(
+            store, org, {"id": first["commit"], "repository": first["repository"]}
+        )
 
 
 def apply_refs(request: Request, org: str, release: dict[str, Any], refs: Any) -> None:
@@ -273,6 +343,13 @@ def apply_refs(request: Request, org: str, release: dict[str, Any], refs: Any) -
     for ref in refs:
         if not ref.get("repository") or not ref.get("commit"):
             raise HTTPError(400, {"refs": [{"commit": ["This field is required."]}]})
+        if (
+            request.options.mode_on("no-null-previous-commit")
+            and "previousCommit" in ref
+            and ref["previousCommit"] is None
+        ):
+            # Older self-hosted: the refs serializer's previousCommit had no allow_null.
+            raise HTTPError(400, {"refs": [{"previousCommit": ["This field may not be null."]}]})
         commit = str(ref["commit"])
         if ".." in commit and not ref.get("previousCommit"):
             ref["previousCommit"], ref["commit"] = commit.split("..", 1)
@@ -301,25 +378,27 @@ def apply_refs(request: Request, org: str, release: dict[str, Any], refs: Any) -
         )
         fetched.extend(resolved or [])
     release["refs"] = recorded
-    if fetched:
-        set_commits(store, org, release, fetched)
+    # ReleaseHeadCommit rows are written before the PUT answers (models/release.py set_refs);
+    # the commits come from a background task, so they show only on a later read.
     heads = dict(release.get("headCommits") or {})
     for ref in recorded:
         heads[ref["repository"]] = ref["commit"]
-    release["headCommits"] = heads
-    if not fetched and recorded:
-        # Unresolvable here (as when Sentry's fetch fails): keep what the release had and
-        # point lastCommit at the head, which is all that is known.
-        first = recorded[0]
-        release["lastCommit"] = commit_json(
-            store, org, {"id": first["commit"], "repository": first["repository"]}
-        )
+    release.pop("pendingRefs", None)
+    if request.options.lenient_on("sync-refs"):
+        _finish_refs(store, org, release, fetched, recorded)
+    else:
+        release["pendingRefs"] = {
+            "fetched": fetched,
+            "recorded": recorded,
+            "readsLeft": request.options.refs_delay_reads,
+        }
+    release["headCommits"] = {**release.get("headCommits", {}), **heads}
 
 
 # --- routes -------------------------------------------------------------------------------------
 
 
-@route("GET", ORG + "/repos/")
+@route("GET", ORG + "/repos/", ORGANIZATION_INTEGRATIONS_LOOSE_PERMISSION)
 def list_repos(request: Request) -> Response:
     """The org's repositories (active ones, as Sentry's default `status` filter)."""
     org = request.org()
@@ -332,11 +411,12 @@ def list_repos(request: Request) -> Response:
     return paginate(request, items)
 
 
-@route("GET", RELEASE + "/commits/")
+@route("GET", RELEASE + "/commits/", ORGANIZATION_RELEASE_PERMISSION)
 def list_release_commits(request: Request) -> Response:
     """The release's commits, newest first as sent (optionally of one `repo_name`)."""
     rel = request.release()
     org = request.params["org"]
+    settle(request.store, org, rel)
     commits = rel.get("commits", [])
     repo_name = request.arg("repo_name")
     if repo_name:
@@ -346,7 +426,7 @@ def list_release_commits(request: Request) -> Response:
     return paginate(request, [commit_json(request.store, org, c) for c in commits])
 
 
-@route("GET", RELEASE + "/commitfiles/")
+@route("GET", RELEASE + "/commitfiles/", ORGANIZATION_RELEASE_PERMISSION)
 def list_commit_files(request: Request) -> Response:
     """The file changes of the release's commits (Sentry's CommitFileChange rows)."""
     rel = request.release()

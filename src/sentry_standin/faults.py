@@ -47,7 +47,7 @@ Example::
 
     seed=7;POST /organizations/*/releases/*/deploys/=reset-after@1;*/chunk-upload/*=503@rate:0.3
 
-Hook API for endpoint modules (`devserver/chunks.py` calls these; `request.server.faults`
+Hook API for endpoint modules (`sentry_standin/chunks.py` calls these; `request.server.faults`
 is the plan or None, and `fault_plan(request.server)` returns a no-op plan for None):
 
 - `plan.drop_chunk(checksum) -> bool`: call once per chunk accepted from an upload, after
@@ -73,7 +73,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sentry_release.errors import ConfigError
+from sentry_standin.errors import StandinConfigError
 
 API_PREFIX = "/api/0"
 DEFAULT_TIMEOUT_HOLD = 5.0
@@ -169,7 +169,7 @@ class FaultPlan:
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
-        """Parse a spec (see the module docstring); ConfigError names the bad clause."""
+        """Parse a spec (see the module docstring); StandinConfigError names the bad clause."""
         seed = 0
         rules: list[Rule] = []
         for raw in spec.split(";"):
@@ -181,7 +181,7 @@ class FaultPlan:
                 try:
                     seed = int(value.strip())
                 except ValueError:
-                    raise ConfigError(
+                    raise StandinConfigError(
                         f"fault spec: seed must be an integer, got {value!r}"
                     ) from None
                 continue
@@ -222,7 +222,7 @@ class FaultPlan:
         with self._lock:
             return [i for i in self.injected if fault is None or i.fault == fault]
 
-    # --- HTTP hooks (called by devserver/app.py) ------------------------------------
+    # --- HTTP hooks (called by sentry_standin/app.py) ------------------------------------
 
     def before(self, handler: Any, method: str, path: str, body: bytes) -> bool:
         """Inject a fault before handling; True when the request was consumed.
@@ -240,7 +240,7 @@ class FaultPlan:
         if fault.kind == "reset":
             _reset(handler)
             return True
-        from sentry_release.devserver.app import Response
+        from sentry_standin.app import Response
 
         if fault.kind == "429":
             headers = self._rate_limit_headers(fault)
@@ -262,7 +262,7 @@ class FaultPlan:
         _reset(handler)
         return True
 
-    # --- hooks for endpoint modules (devserver/chunks.py) ---------------------------
+    # --- hooks for endpoint modules (sentry_standin/chunks.py) ---------------------------
 
     def drop_chunk(self, checksum: str) -> bool:
         """True: acknowledge this chunk but do not keep it (a `chunk/*=drop` rule fired)."""
@@ -311,7 +311,9 @@ _METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH")
 def _parse_rule(clause: str) -> Rule:
     target, sep, rest = clause.rpartition("=")
     if not sep or not target.strip() or not rest.strip():
-        raise ConfigError(f"fault spec: {clause!r} is not PATTERN=FAULT[@TRIGGER]; {SPEC_HELP}")
+        raise StandinConfigError(
+            f"fault spec: {clause!r} is not PATTERN=FAULT[@TRIGGER]; {SPEC_HELP}"
+        )
     method: str | None = None
     target = target.strip()
     head, space, tail = target.partition(" ")
@@ -320,9 +322,9 @@ def _parse_rule(clause: str) -> Rule:
     fault_text, _, trigger_text = rest.strip().partition("@")
     fault = _parse_fault(fault_text.strip(), clause)
     if fault.kind == "drop" and not target.startswith("chunk/"):
-        raise ConfigError(f"fault spec: {clause!r}: drop applies to chunk/* only")
+        raise StandinConfigError(f"fault spec: {clause!r}: drop applies to chunk/* only")
     if fault.kind == "stuck" and not target.startswith("assemble/"):
-        raise ConfigError(f"fault spec: {clause!r}: stuck applies to assemble/* only")
+        raise StandinConfigError(f"fault spec: {clause!r}: stuck applies to assemble/* only")
     return Rule(method, target, fault, _parse_trigger(trigger_text.strip(), clause), clause)
 
 
@@ -332,9 +334,11 @@ def _seconds(text: str, clause: str, default: float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"fault spec: {clause!r}: {text!r} is not a number of seconds") from None
+        raise StandinConfigError(
+            f"fault spec: {clause!r}: {text!r} is not a number of seconds"
+        ) from None
     if value < 0 or value != value:
-        raise ConfigError(f"fault spec: {clause!r}: seconds must not be negative")
+        raise StandinConfigError(f"fault spec: {clause!r}: seconds must not be negative")
     return value
 
 
@@ -347,13 +351,13 @@ def _parse_fault(text: str, clause: str) -> Fault:
         return Fault("status", int(name))
     if name == "delay":
         if not arg:
-            raise ConfigError(f"fault spec: {clause!r}: write delay:SECONDS")
+            raise StandinConfigError(f"fault spec: {clause!r}: write delay:SECONDS")
         return Fault("delay", seconds=_seconds(arg, clause, 0.0))
     if name == "timeout":
         return Fault("timeout", seconds=_seconds(arg, clause, DEFAULT_TIMEOUT_HOLD))
     if name in ("reset", "reset-after", "drop", "stuck") and not arg:
         return Fault(name)
-    raise ConfigError(
+    raise StandinConfigError(
         f"fault spec: {clause!r}: unknown fault {text!r} (one of 429, 500, 502, 503, 504, "
         "delay:S, reset, reset-after, timeout:S, drop, stuck)"
     )
@@ -380,7 +384,7 @@ def _parse_trigger(text: str, clause: str) -> Trigger:
             numbers.update(range(start, end + 1))
         return Trigger(numbers=frozenset(numbers))
     except ValueError:
-        raise ConfigError(
+        raise StandinConfigError(
             f"fault spec: {clause!r}: trigger {text!r} must be N, N-M, N,M, first:N, rate:P "
             "(0..1) or always"
         ) from None

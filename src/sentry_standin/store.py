@@ -14,15 +14,40 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sentry_release.dates import isoformat, parse_rfc3339
+from sentry_standin.errors import StandinConfigError
+from sentry_standin.rules import ALL_SCOPES, ORG_TOKEN_SCOPES, isoformat
+from sentry_standin.rules import parse_iso as parse_iso
 
-# Sentry's date format, shared with the client side.
-parse_iso = parse_rfc3339
 to_iso = isoformat
 
 DEFAULT_TOKEN = "sntrys_dev_token_not_secret"
 DEFAULT_ORG = "acme"
 DEFAULT_PROJECT = "web"
+ORG_TOKEN_PREFIX = "sntrys_"
+
+
+def parse_token(spec: str) -> tuple[str, list[str]]:
+    """`NAME` or `NAME=scope1,scope2` -> (name, scopes).
+
+    A bare name gets every scope (the dev token and test tokens behave as before), except an
+    organization token (`sntrys_...`), which carries `org:ci` only, as on Sentry
+    (models/orgauthtoken.py); the built-in dev token keeps every scope so the demo works.
+    """
+    name, sep, scopes = spec.partition("=")
+    name = name.strip()
+    if not name:
+        raise StandinConfigError(f"--token must look like NAME or NAME=scope1,scope2, got {spec!r}")
+    if sep:
+        listed = [s.strip() for s in scopes.split(",") if s.strip()]
+        unknown = [s for s in listed if s not in ALL_SCOPES]
+        if unknown:
+            raise StandinConfigError(
+                f"--token {name}=...: unknown scope {unknown[0]!r} (one of {', '.join(ALL_SCOPES)})"
+            )
+        return name, listed
+    if name.startswith(ORG_TOKEN_PREFIX) and name != DEFAULT_TOKEN:
+        return name, list(ORG_TOKEN_SCOPES)
+    return name, list(ALL_SCOPES)
 
 
 def now_iso() -> str:
@@ -40,21 +65,25 @@ class Store:
         projects: Iterable[str] = (DEFAULT_PROJECT,),
         tokens: Iterable[str] = (DEFAULT_TOKEN,),
         state_file: Path | None = None,
+        features: Iterable[str] = (),
     ) -> None:
         self.lock = threading.RLock()
         self.state_file = state_file
         self.requests: list[dict[str, Any]] = []  # method/path/status of every request seen
+        self.features = list(features)
+        parsed = [parse_token(t) for t in tokens]
         self.data: dict[str, Any] = {
             "next_id": 1,
-            "tokens": list(dict.fromkeys(tokens)),
+            "tokens": [],
+            "scopes": {},  # token -> its scopes
             "orgs": {},
             "releases": {},  # org -> version -> release
         }
         if state_file is not None and state_file.is_file():
             self.data = json.loads(state_file.read_text(encoding="utf-8"))
-            for token in tokens:
-                if token not in self.data["tokens"]:
-                    self.data["tokens"].append(token)
+            self.data.setdefault("scopes", {})
+        for name, scopes in parsed:
+            self.add_token(name, scopes)
         for org in orgs:
             self.add_org(org, projects)
 
@@ -88,6 +117,7 @@ class Store:
                     "slug": slug,
                     "name": slug.title(),
                     "projects": {},
+                    "features": list(self.features),
                 }
                 self.data["orgs"][slug] = org
                 self.data["releases"].setdefault(slug, {})
@@ -111,9 +141,35 @@ class Store:
                 }
             return dict(projects[slug])
 
+    def add_token(self, name: str, scopes: Iterable[str] = ALL_SCOPES) -> None:
+        """Accept a token with these scopes (replacing the scopes of a known one)."""
+        with self.lock:
+            if name not in self.data["tokens"]:
+                self.data["tokens"].append(name)
+            self.data["scopes"][name] = list(scopes)
+
     def token_ok(self, token: str) -> bool:
         """Whether the bearer token is one the server knows."""
         return token in self.data["tokens"]
+
+    def token_scopes(self, token: str) -> list[str]:
+        """The scopes a known token carries (every scope for a token from an old state file)."""
+        scopes: list[str] = self.data["scopes"].get(token, list(ALL_SCOPES))
+        return scopes
+
+    def has_feature(self, org: str, feature: str) -> bool:
+        """Whether an org has a feature flag (`global-views`), an org option of the stand-in."""
+        record = self.org(org) or {}
+        return feature in record.get("features", [])
+
+    def set_feature(self, org: str, feature: str, on: bool = True) -> None:
+        """Turn an org feature flag on or off."""
+        with self.lock:
+            features = self.data["orgs"][org].setdefault("features", [])
+            if on and feature not in features:
+                features.append(feature)
+            if not on and feature in features:
+                features.remove(feature)
 
     def org(self, slug: str) -> dict[str, Any] | None:
         """The organization record or None."""

@@ -17,7 +17,8 @@ import re
 import zipfile
 from typing import Any
 
-from sentry_release.devserver.app import (
+from sentry_standin import rules
+from sentry_standin.app import (
     HTTPError,
     Request,
     Response,
@@ -25,8 +26,9 @@ from sentry_release.devserver.app import (
     paginate,
     route,
 )
-from sentry_release.devserver.faults import fault_plan
-from sentry_release.devserver.store import Store, now_iso
+from sentry_standin.faults import fault_plan
+from sentry_standin.rules import ORGANIZATION_RELEASE_PERMISSION, PROJECT_RELEASE_PERMISSION
+from sentry_standin.store import Store, now_iso
 
 ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 PROJECT = r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)"
@@ -38,7 +40,6 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "chunksPerRequest": 64,
     "maxRequestSize": 32 * MiB,
     "maxFileSize": 2048 * MiB,
-    "maxWait": 60,
     "hashAlgorithm": "sha1",
     "concurrency": 8,
     "compression": ["gzip"],
@@ -118,7 +119,24 @@ def strip_sysb(data: bytes) -> bytes:
 # --- chunk upload -------------------------------------------------------------------------
 
 
-@route("GET", ORG + "/chunk-upload/")
+NO_BUNDLES = ("artifact_bundles", "artifact_bundles_v2")
+
+
+def chunk_url(request: Request) -> str:
+    """Where chunks go, as api/endpoints/chunk.py builds it: `system.upload-url-prefix` (a
+    region host on sentry.io), else `system.url-prefix`, joined with the API path; relative
+    (`/api/0/...`) on a self-hosted Sentry without a url-prefix."""
+    options = request.options
+    if options.chunk_url == "relative":
+        return request.path
+    if options.lenient_on("chunk-url-called-host"):
+        origin = request.called_base()
+    else:
+        origin = options.upload_url_prefix or request.url_prefix()
+    return origin.rstrip("/") + request.path
+
+
+@route("GET", ORG + "/chunk-upload/", ORGANIZATION_RELEASE_PERMISSION)
 def chunk_upload_options(request: Request) -> Response:
     """The limits sentry-cli and we read first; 404 plays a Sentry without chunk upload."""
     request.org()
@@ -126,7 +144,11 @@ def chunk_upload_options(request: Request) -> Response:
     if not state.get("enabled", True):
         raise HTTPError(404)
     body = {k: state[k] for k in DEFAULT_OPTIONS if k != "enabled"}
-    body["url"] = f"{request.server.url.rstrip('/')}{request.path}"
+    if "maxWait" in state:  # optional (sentry-cli: `#[serde(default)] max_wait`); set by tests
+        body["maxWait"] = state["maxWait"]
+    if request.options.mode_on("no-artifact-bundles"):
+        body["accept"] = [a for a in body["accept"] if a not in NO_BUNDLES]
+    body["url"] = chunk_url(request)
     return Response(200, body)
 
 
@@ -155,14 +177,18 @@ def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str | Non
     return parts
 
 
-@route("POST", ORG + "/chunk-upload/")
+@route("POST", ORG + "/chunk-upload/", ORGANIZATION_RELEASE_PERMISSION)
 def upload_chunks(request: Request) -> Response:
-    """Store each part under the sha1 its filename names; 400 when they disagree."""
+    """Store each part under the sha1 its filename names; 400 when they disagree, and the
+    limits of api/endpoints/chunk.py (64 chunks, 32 MiB, chunkSize per chunk)."""
     request.org()
     state = upload_state(request.store)
     if not state.get("enabled", True):
         raise HTTPError(404)
     parts = parse_multipart(request.header("content-type") or "", request.body)
+    files = [p for p in parts if p[0] in ("file", "file_gzip")]
+    if len(files) > state["chunksPerRequest"]:
+        raise HTTPError(400, {"error": "Too many chunks"})
     store = blobs(request.store)
     for name, filename, payload in parts:
         if name == "file_gzip":
@@ -178,7 +204,7 @@ def upload_chunks(request: Request) -> Response:
         if filename != checksum:
             raise HTTPError(400, {"detail": f"Checksum mismatch: {filename} != {checksum}"})
         if len(data) > state["chunkSize"]:
-            raise HTTPError(400, {"detail": "Chunk size too large"})
+            raise HTTPError(400, {"error": "Chunk size too large"})
         state["received_chunks"] += 1
         if fault_plan(request.server).drop_chunk(checksum):
             continue  # acknowledged, then forgotten: assemble will report it missing
@@ -191,21 +217,26 @@ def upload_chunks(request: Request) -> Response:
 # --- artifact bundle assemble -------------------------------------------------------------
 
 
-@route("POST", ORG + "/artifactbundle/assemble/")
+@route("POST", ORG + "/artifactbundle/assemble/", ORGANIZATION_RELEASE_PERMISSION)
 def assemble_artifact_bundle(request: Request) -> Response:
-    """missingChunks first; once all are there, assemble (state created, then ok)."""
+    """missingChunks first; once all are there, assemble in the background: `created`, then
+    `assembling`, then `ok` on later polls (organization_artifactbundle_assemble.py)."""
     org = request.org()
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, {"detail": "Invalid data. Expected a dictionary"})
-    checksum = body.get("checksum")
-    chunks = body.get("chunks")
-    if not isinstance(checksum, str) or not re.fullmatch(r"[0-9a-f]{40}", checksum):
-        raise bad_request("checksum", "This field is required.")
-    if not isinstance(chunks, list) or not all(isinstance(c, str) for c in chunks):
-        raise bad_request("chunks", "This field is required.")
-    slugs = body.get("projects") or []
-    if not isinstance(slugs, list) or not slugs:
+    if request.options.mode_on("no-artifact-bundles"):
+        raise HTTPError(404)
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise HTTPError(400, {"error": "Invalid json body"}) from None
+    problem = rules.assemble_schema_error(body)
+    if problem is not None:
+        raise HTTPError(400, {"error": problem})
+    checksum = body["checksum"]
+    chunks = body["chunks"]
+    if body.get("dist") and not body.get("version"):
+        raise HTTPError(400, {"error": rules.DIST_WITHOUT_VERSION})
+    slugs = body["projects"]
+    if not slugs:
         raise HTTPError(400, {"error": "You need to specify at least one project"})
     projects = [request.store.project(org["slug"], str(s)) for s in slugs]
     if any(p is None for p in projects):
@@ -221,7 +252,7 @@ def assemble_artifact_bundle(request: Request) -> Response:
             for slug in (p["slug"] for p in projects if p):
                 if slug not in bundle["projects"]:
                     bundle["projects"].append(slug)
-            return Response(200, {"state": "ok", "missingChunks": [], "detail": None})
+            return Response(200, _progress(request, bundle))
     missing = list(dict.fromkeys(c for c in chunks if c not in store))
     if missing:
         return Response(200, {"state": "not_found", "missingChunks": missing, "detail": None})
@@ -255,8 +286,24 @@ def assemble_artifact_bundle(request: Request) -> Response:
             "userAgent": request.header("user-agent"),
         }
     )
-    # Real Sentry assembles in a background task: answer "created" now, "ok" when polled.
+    # Real Sentry assembles in a background task (tasks/assemble.py): "created" now.
+    if request.options.lenient_on("sync-assemble"):
+        bundles[-1]["polls"] = len(ASSEMBLY_STATES)
+        return Response(200, {"state": "ok", "missingChunks": [], "detail": None})
     return Response(200, {"state": "created", "missingChunks": [], "detail": None})
+
+
+# What later polls of an assembled bundle answer, one step per poll; Bugsink stays `created`.
+ASSEMBLY_STATES = ("assembling", "ok")
+
+
+def _progress(request: Request, bundle: dict[str, Any]) -> dict[str, Any]:
+    if request.options.mode_on("bugsink"):
+        return {"state": "created", "missingChunks": [], "detail": None}
+    polls = int(bundle.get("polls", 0))
+    bundle["polls"] = polls + 1
+    state = ASSEMBLY_STATES[min(polls, len(ASSEMBLY_STATES) - 1)]
+    return {"state": state, "missingChunks": [], "detail": None}
 
 
 def _error(detail: str) -> dict[str, Any]:
@@ -271,7 +318,7 @@ def _project_or_404(request: Request) -> dict[str, Any]:
     return project
 
 
-@route("GET", PROJECT + "/artifact-bundles/")
+@route("GET", PROJECT + "/artifact-bundles/", PROJECT_RELEASE_PERMISSION)
 def list_artifact_bundles(request: Request) -> Response:
     """Bundles of a project, newest first (Sentry's source map debug listing)."""
     project = _project_or_404(request)
@@ -289,7 +336,7 @@ def list_artifact_bundles(request: Request) -> Response:
     return paginate(request, items)
 
 
-@route("GET", PROJECT + "/artifact-bundles/(?P<bundle>[^/]+)/files/")
+@route("GET", PROJECT + "/artifact-bundles/(?P<bundle>[^/]+)/files/", PROJECT_RELEASE_PERMISSION)
 def list_artifact_bundle_files(request: Request) -> Response:
     """The manifest entries of one bundle, as `{filePath, url, fileType, headers, ...}`."""
     project = _project_or_404(request)
@@ -334,7 +381,7 @@ def _release_files(request: Request) -> tuple[dict[str, Any], list[dict[str, Any
     return project, files
 
 
-@route("POST", RELEASE_FILES)
+@route("POST", RELEASE_FILES, PROJECT_RELEASE_PERMISSION)
 def upload_release_file(request: Request) -> Response:
     """Old self-hosted upload: multipart `file`, `name`, `dist`, `header`; 409 on repeat."""
     project, files = _release_files(request)
@@ -378,7 +425,7 @@ def upload_release_file(request: Request) -> Response:
     return Response(201, record)
 
 
-@route("GET", RELEASE_FILES)
+@route("GET", RELEASE_FILES, PROJECT_RELEASE_PERMISSION)
 def list_release_files(request: Request) -> Response:
     """Release files of a release (legacy listing)."""
     _project, files = _release_files(request)

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from sentry_release.devserver import DevServer
+from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
