@@ -22,22 +22,10 @@ TIME_SCALE = 0.25
 ORG = "acme"
 PROJECTS = ("web", "api")
 
-# The real sentry-cli (PyPI `sentry-cli`, a test dependency): on PATH or beside this Python.
-SENTRY_CLI = shutil.which("sentry-cli") or shutil.which(
-    "sentry-cli", path=str(Path(sys.executable).parent)
-)
-# An interop test against sentry-cli: slow, and under CI=true a skip is a failure (conftest).
-NEEDS_SENTRY_CLI = [
-    pytest.mark.interop,
-    pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli (PyPI) not installed"),
-]
 # The stand-in is strict by default. The product's tests still run it with these lenient
 # flags, ONE PER KNOWN CLIENT BUG (issue #12); delete a line when the client is fixed, and
 # the tests then hold the client to real Sentry's rule. tests/standin/ always runs strict.
 KNOWN_CLIENT_BUGS = {
-    # The gate and `list_releases` send project slugs in `project=`; Sentry's
-    # get_requested_project_ids_unchecked answers 400 unless they are numeric ids.
-    "project-slugs",
     # The commits step reports the release's commitCount from the refs PUT's answer; Sentry
     # fetches the commits in a background task, so that count is stale (0) right then.
     "sync-refs",
@@ -48,10 +36,19 @@ KNOWN_CLIENT_BUGS = {
 }
 # Org features the product's tests still need: the gate queries issues and events over every
 # configured project at once, which Sentry refuses without `global-views`.
-KNOWN_CLIENT_FEATURES = {"global-views"}
+KNOWN_CLIENT_FEATURES: set[str] = set()
 # Sentry's system.url-prefix in the product's tests: another loopback host on the same port,
 # so a client that builds URLs from Link headers or the chunk URL shows it.
 URL_PREFIX = "http://127.0.0.2:{port}/"
+# The real sentry-cli (PyPI `sentry-cli`, a test dependency): on PATH or beside this Python.
+SENTRY_CLI = shutil.which("sentry-cli") or shutil.which(
+    "sentry-cli", path=str(Path(sys.executable).parent)
+)
+# An interop test against sentry-cli: slow, and under CI=true a skip is a failure (conftest).
+NEEDS_SENTRY_CLI = [
+    pytest.mark.interop,
+    pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli (PyPI) not installed"),
+]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",

@@ -226,7 +226,13 @@ def mask(value: str | None, out: Output, masked: set[str]) -> None:
 
 def mask_token(environ: Mapping[str, str], out: Output, masked: set[str]) -> None:
     """Mask every token candidate before anything else is printed."""
-    for name in ("INPUT_AUTH_TOKEN", "INPUT_AUTH-TOKEN", "SENTRY_AUTH_TOKEN"):
+    for name in (
+        "INPUT_AUTH_TOKEN",
+        "INPUT_AUTH-TOKEN",
+        "SENTRY_AUTH_TOKEN",
+        "INPUT_GATE_AUTH_TOKEN",
+        "SENTRY_GATE_AUTH_TOKEN",
+    ):
         mask(environ.get(name), out, masked)
 
 
@@ -252,6 +258,11 @@ def run_action(
     mask(settings.auth_token, out, masked)  # e.g. from a .sentryclirc in the checkout
     settings.require("auth_token", "org", "projects")
     runtime = Runtime.start(settings, out, environ)
+    if settings.check:
+        from sentry_release.steps.check import enforce_check
+
+        with out.group("Check the configuration"):
+            enforce_check(settings, runtime.client(), out)
     repo = runtime.repo(required=runtime.needs_repo())
     proposed = runtime.propose()
     state.version, state.version_source = proposed.version, proposed.source
@@ -260,7 +271,9 @@ def run_action(
         state.result = partial
         runtime.narrate(partial)
 
-    state.result = run(settings, runtime.client(), repo, out, environ=environ, on_step=on_step)
+    state.result = run(
+        settings, runtime.client(), repo, out, environ=environ, on_step=on_step, proposed=proposed
+    )
 
 
 def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | None = None) -> int:

@@ -20,7 +20,12 @@ from sentry_release.runtime import Runtime, report_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-CONNECTION = (*COMMON, "release_prefix", "tag_pattern")  # what every Sentry command takes
+CONNECTION = (
+    *COMMON,
+    "release_prefix",
+    "tag_pattern",
+    "release_from",
+)  # what every Sentry command takes
 DEPLOY = ("environment", "deploy_name", "deploy_url", "started", "finished")
 MAPS = tuple(o.key for o in select(["Source maps"]) if o.key not in ("sourcemaps", "inject"))
 GATE = tuple(o.key for o in select(["Deploy gate"]) if o.key != "gate")
@@ -162,7 +167,7 @@ def cli(**values: Any) -> None:
     """
 
 
-@command("propose-version", "cwd", "debug", "json", "release_prefix", "tag_pattern")
+@command("propose-version", "cwd", "debug", "json", "release_prefix", "tag_pattern", "release_from")
 def propose_version_cmd(**values: Any) -> None:
     """Print the release name this checkout would get."""
     rt = runtime(values, need=())
@@ -334,7 +339,9 @@ def gate_cmd(version: str | None, **values: Any) -> None:
     name = rt.version(version)
     result = run_gate(rt.settings, rt.client(), name, None, rt.out)
     if rt.out.json_mode:
-        rt.out.json(result.to_dict())
+        from sentry_release.gate.render import report_dict
+
+        rt.out.json(report_dict(result))
     enforce_gate(rt.settings, result)
 
 
@@ -343,21 +350,11 @@ def gate_cmd(version: str | None, **values: Any) -> None:
 def check_cmd(version: str | None, **values: Any) -> None:
     """Check, before anything is written, that this configuration can run: the URL answers,
     the token is accepted, the org and projects exist, the token holds every needed scope."""
-    from sentry_release.errors import ConfigError
-    from sentry_release.steps.check import run_check
+    from sentry_release.steps.check import enforce_check
 
     values["release"] = version or values.get("release")
     rt = runtime(values, need=("auth_token", "org"))
-    result = run_check(rt.settings, rt.client())
-    if rt.out.json_mode:
-        rt.out.json(report.json_object(result))
-    else:
-        rt.out.table(
-            ["check", "status", "detail"], [[r.what, r.status, r.detail] for r in result.rows]
-        )
-    if not result.ok:
-        first = result.problems[0]
-        raise ConfigError(f"check failed: {first.what}: {first.status} ({first.detail})")
+    enforce_check(rt.settings, rt.client(), rt.out)
 
 
 @command("run", *CONNECTION, *SECTIONS[1:])

@@ -89,7 +89,7 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> P
         assert checkout is not None
         # The gate still sends project slugs in `project=` (issue #12; the tests' list of such
         # client bugs is tests/helpers.py KNOWN_CLIENT_BUGS): drop this when it sends ids.
-        with DevServer(Store(), options=Options(lenient=frozenset({"project-slugs"}))) as server:
+        with DevServer(Store(), options=Options()) as server:
             out.info(f"Sentry stand-in running at {server.url}")
             settings = Settings(
                 url=server.url,

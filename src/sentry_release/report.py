@@ -34,6 +34,7 @@ OUTPUT_NAMES = (
     "deploy_id",
     "gate_verdict",
     "new_issues",
+    "rollback_hint",
 )
 
 
@@ -80,7 +81,7 @@ def step_line(result: PipelineResult, settings: Settings) -> str | None:
 def counted_new_issues(gate: GateReport) -> int:
     """New issues above the noise floors: what the gate judged, and the `new_issues` output
     (action.yml: "Number of new issues the gate counted")."""
-    return sum(1 for issue in gate.new_issues if issue.get("counted"))
+    return len(gate.new_issues)  # GateReport.new_issues holds the counted ones
 
 
 # --- JSON (--json) ------------------------------------------------------------------------
@@ -116,6 +117,10 @@ def pipeline_json(result: PipelineResult) -> dict[str, object]:
     data: dict[str, object] = dict(outputs_for(state))
     data["new_issues"] = counted_new_issues(result.gate) if result.gate else None
     data["result"] = jsonable(result)
+    if result.gate is not None:
+        from sentry_release.gate.render import report_dict
+
+        data["gate"] = report_dict(result.gate)
     return data
 
 
@@ -151,6 +156,7 @@ def outputs_for(state: RunState) -> dict[str, str]:
         "deploy_id": deploy.id if deploy is not None else "",
         "gate_verdict": gate.verdict if gate is not None else "",
         "new_issues": str(counted_new_issues(gate)) if gate is not None else "",
+        "rollback_hint": gate.rollback_hint if gate is not None else "",
     }
 
 
@@ -284,7 +290,7 @@ def render_summary(state: RunState) -> str:
         lines.append("")
 
     if gate is not None:
-        from sentry_release.gate.watch import render_markdown
+        from sentry_release.gate.render import render_markdown
 
         section = render_markdown(gate)
         if settings is not None and settings.gate.dry_run:

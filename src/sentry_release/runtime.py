@@ -112,13 +112,18 @@ class Runtime:
     def propose(
         self, explicit: str | None = None, *, repo_required: bool = False
     ) -> ProposedVersion:
-        """The release name: VERSION when given, else derived (SENTRY_RELEASE, CI, git)."""
+        """The release name: VERSION when given, else derived (SENTRY_RELEASE, CI, git);
+        what the naming warns about (several matching tags, a tag Sentry would refuse) is said
+        once, here."""
         from sentry_release.steps.release import propose_version
 
         if explicit:
             return propose_version(self.settings.with_changes(release=explicit), None, self.environ)
         repo = self.repo(required=repo_required or not self.named())
-        return propose_version(self.settings, repo, self.environ)
+        proposed = propose_version(self.settings, repo, self.environ)
+        for warning in proposed.warnings:
+            self.out.warn(warning)
+        return proposed
 
     def narrate(self, partial: PipelineResult) -> None:
         """`run`'s `on_step`: the line of the step that just finished."""

@@ -391,4 +391,11 @@ class DevServer:
 def _load_routes() -> None:
     """Import every area module so their `@route`s register (modules import once; an area
     imported earlier on its own, like `commits` for `--repo`, must not stop the others)."""
-    from sentry_standin import chunks, commits, events, project_releases, releases  # noqa: F401
+    from sentry_standin import (  # noqa: F401
+        chunks,
+        commits,
+        events,
+        gate_reads,
+        project_releases,
+        releases,
+    )

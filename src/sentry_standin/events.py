@@ -254,6 +254,7 @@ def store_event(
     else:
         key = default_key
     group_key = json.dumps([project, *key])
+    _check_quota(store, org, project, now)
     mechanism = (exc or {}).get("mechanism") or {}
     unhandled = isinstance(mechanism, dict) and mechanism.get("handled") is False
     level = str(event.get("level") or "error").lower()
@@ -271,6 +272,7 @@ def store_event(
         "user": _user(event),
         "unhandled": unhandled,
         "title": title[:MAX_TITLE],
+        "frames": _frame_paths(exc),
     }
     with store.lock:
         issues = _issues(store, org)
@@ -298,6 +300,12 @@ def store_event(
         elif issue["status"] == "resolved" and record["received"] > (issue["resolvedAt"] or 0):
             # a resolved issue that sees a new event regresses, as in Sentry
             issue.update(status="unresolved", substatus="regressed", resolvedAt=None)
+        elif issue["substatus"] == "archived_until_escalating" and _escalates(
+            store, org, issue, now
+        ):
+            # `issues/escalating.py`: an issue archived until escalating that exceeds its
+            # forecast becomes unresolved with substatus escalating
+            issue.update(status="unresolved", substatus="escalating")
         if record["timestamp"] >= issue.get("lastTimestamp", 0):
             # like Sentry, the issue takes the level of its latest event
             issue["level"], issue["lastTimestamp"] = level, record["timestamp"]
@@ -306,8 +314,69 @@ def store_event(
     return str(record["id"])
 
 
+SESSION_RANK = {"healthy": 0, "errored": 1, "abnormal": 2, "crashed": 3}
+
+
+def _session_status(body: dict[str, Any]) -> str:
+    """A session update's status as Sentry counts it (`snuba/sessions_v2.py`): crashed and
+    abnormal by status, errored when it saw errors, else healthy."""
+    status = str(body.get("status") or "ok")
+    if status in ("crashed", "abnormal"):
+        return status
+    if status == "errored" or int(body.get("errors") or 0) > 0:
+        return "errored"
+    return "healthy"
+
+
+ESCALATING_FORECAST = 10  # events per hour an archived issue may see before it escalates
+QUOTA_WINDOW = 60.0
+
+
+def _frame_paths(exc: dict[str, Any] | None) -> list[str]:
+    frames = ((exc or {}).get("stacktrace") or {}).get("frames") or []
+    return [
+        str(f.get("abs_path") or f.get("filename"))
+        for f in frames
+        if isinstance(f, dict) and (f.get("abs_path") or f.get("filename"))
+    ]
+
+
+def _escalates(store: Store, org: str, issue: dict[str, Any], now: float) -> bool:
+    """More events in the last hour than the forecast (`issues/forecasts.py` keeps a floor
+    of 10 a day per hour bucket; the stand-in uses a fixed hourly forecast)."""
+    recent = [
+        e for e in _events(store, org) if e["issue"] == issue["id"] and e["received"] >= now - 3600
+    ]
+    return len(recent) + 1 > ESCALATING_FORECAST
+
+
+def _check_quota(store: Store, org: str, project: str, now: float) -> None:
+    """Relay's quotas: beyond `quotas[project]` error events a minute, the event is dropped
+    with a `rate_limited` outcome (counted by `/stats_v2/`) and the SDK gets 429."""
+    limit = (store.data.get("quotas") or {}).get(project)
+    if limit is None:
+        return
+    with store.lock:
+        recent = [
+            e
+            for e in _events(store, org)
+            if e["project"] == project and e["received"] >= now - QUOTA_WINDOW
+        ]
+        if len(recent) < int(limit):
+            return
+        outcomes = store.data.setdefault("outcomes", {}).setdefault(org, [])
+        outcomes.append({"project": project, "timestamp": now, "outcome": "rate_limited"})
+    raise HTTPError(
+        429,
+        {"detail": "event rejected due to rate limit"},
+        headers={"X-Sentry-Rate-Limits": f"{int(QUOTA_WINDOW)}:error:project:project_quota"},
+    )
+
+
 def store_sessions(store: Store, org: str, project: str, kind: str, body: dict[str, Any]) -> None:
-    """Count new sessions (`init`) and aggregate buckets per release and environment."""
+    """Sessions per release and environment with their status: single sessions are counted
+    at `init` and take the worst status of their updates (by `sid`); aggregates count each
+    bucket's exited, errored, abnormal and crashed sessions."""
     attrs = body.get("attrs") or {}
     base = {
         "project": project,
@@ -316,17 +385,27 @@ def store_sessions(store: Store, org: str, project: str, kind: str, body: dict[s
     }
     rows: list[dict[str, Any]] = []
     if kind == "session":
+        base = {**base, "release": base["release"] or body.get("release")}
+        sid = str(body.get("sid") or "") or None
+        status = _session_status(body)
+        with store.lock:
+            known = next((r for r in _sessions(store, org) if sid and r.get("sid") == sid), None)
+            if known is not None:
+                if SESSION_RANK[status] > SESSION_RANK[known["status"]]:
+                    known["status"] = status
+                return
         if body.get("init"):
             started = _timestamp(body.get("started"), time.time())
-            rows.append({**base, "started": started, "count": 1})
+            rows.append({**base, "sid": sid, "started": started, "count": 1, "status": status})
     else:
+        names = {"exited": "healthy", "errored": "errored", "abnormal": "abnormal"}
+        names["crashed"] = "crashed"
         for bucket in body.get("aggregates") or []:
-            count = sum(
-                int(bucket.get(k) or 0) for k in ("exited", "errored", "abnormal", "crashed")
-            )
-            if count:
-                started = _timestamp(bucket.get("started"), time.time())
-                rows.append({**base, "started": started, "count": count})
+            started = _timestamp(bucket.get("started"), time.time())
+            for key, status in names.items():
+                count = int(bucket.get(key) or 0)
+                if count:
+                    rows.append({**base, "started": started, "count": count, "status": status})
     with store.lock:
         _sessions(store, org).extend(rows)
 
@@ -676,48 +755,81 @@ def _field(event: dict[str, Any], name: str) -> Any:
     return {"event.type": event["type"], "issue.id": event["issue"]}.get(name, event.get(name))
 
 
+SESSION_GROUPS = ("release", "environment", "project", "session.status")
+
+
 @route("GET", ORG + "/sessions/", ORGANIZATION_PERMISSION)
 def query_sessions(request: Request) -> Response:
-    """`sum(session)` totals, optionally grouped by release (the gate's exposure)."""
+    """`sum(session)` per interval, grouped by release, environment, project and/or the
+    virtual `session.status` tag (healthy, errored, crashed, abnormal), as
+    `snuba/sessions_v2.py` answers: `intervals`, and per group `by`, `totals`, `series`."""
     org = request.org()["slug"]
     fields = request.args("field") or ["sum(session)"]
     if any(f != "sum(session)" for f in fields):
         raise HTTPError(400, {"detail": f"Invalid field: {fields}"})
+    group_by = request.args("groupBy")
+    if any(g not in SESSION_GROUPS for g in group_by):
+        raise HTTPError(400, {"detail": f"Invalid groupBy: {group_by}"})
     start, end = _time_range(request)
+    step = _interval(request.arg("interval") or "1h")
+    start = start - start % step  # Sentry rounds the range to whole intervals
+    intervals = [start + i * step for i in range(max(1, int(-(-(end - start) // step))))]
     projects = _projects(request, org)
     environments = set(request.args("environment"))
     terms = parse_query(request.arg("query", "") or "")
     wanted_releases = {v for neg, key, vals in terms if key == "release" and not neg for v in vals}
     with request.store.lock:
-        sessions = list(_sessions(request.store, org))
+        sessions = [dict(s) for s in _sessions(request.store, org)]
     rows = [
         s
         for s in sessions
-        if start <= s["started"] <= end
+        if start <= s["started"] < intervals[-1] + step
         and s["project"] in projects
         and (not environments or (s["environment"] or "") in environments)
         and (not wanted_releases or s["release"] in wanted_releases)
     ]
-    by_release = "release" in request.args("groupBy")
-    totals: dict[str | None, int] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for row in rows:
-        label = row["release"] if by_release else None
-        totals[label] = totals.get(label, 0) + int(row["count"])
-    groups = [
-        {
-            "by": {"release": label} if by_release else {},
-            "totals": {"sum(session)": total},
-            "series": {"sum(session)": [total]},
-        }
-        for label, total in totals.items()
-    ]
+        status = row.get("status") or "healthy"
+        values = {"release": row["release"], "environment": row["environment"]}
+        values |= {"session.status": status, "project": _project_id(request, org, row)}
+        key = tuple(values[g] for g in group_by)
+        series = groups.setdefault(key, [0] * len(intervals))
+        series[int((row["started"] - start) // step)] += int(row["count"])
+    if "session.status" in group_by:  # every status appears, as in Sentry
+        for status in SESSION_RANK:
+            for key in list(groups):
+                other = tuple(
+                    status if g == "session.status" else k
+                    for g, k in zip(group_by, key, strict=True)
+                )
+                groups.setdefault(other, [0] * len(intervals))
     return Response(
         200,
         {
             "start": _iso(start),
-            "end": _iso(end),
-            "intervals": [_iso(start)],
-            "groups": groups,
+            "end": _iso(intervals[-1] + step),
+            "intervals": [_iso(t) for t in intervals],
+            "groups": [
+                {
+                    "by": dict(zip(group_by, key, strict=True)),
+                    "totals": {"sum(session)": sum(series)},
+                    "series": {"sum(session)": series},
+                }
+                for key, series in groups.items()
+            ],
             "query": request.arg("query", "") or "",
         },
     )
+
+
+def _project_id(request: Request, org: str, row: dict[str, Any]) -> int:
+    project = request.store.project(org, row["project"]) or {"id": 0}
+    return int(project["id"])
+
+
+def _interval(value: str) -> float:
+    match = _PERIOD_RE.match(value)
+    if not match or int(match.group(1)) <= 0:
+        raise HTTPError(400, {"detail": f"Invalid interval: {value!r}"})
+    return float(int(match.group(1)) * _PERIOD_UNITS[match.group(2)])

@@ -17,6 +17,23 @@ from sentry_release.steps.pipeline import PipelineResult
 from sentry_release.steps.release import ReleaseResult
 from tests.helpers import make_repo
 
+GATE_ISSUE = {
+    "id": "1",
+    "short_id": "",
+    "title": "",
+    "level": "error",
+    "status": "unresolved",
+    "substatus": "new",
+    "unhandled": False,
+    "events": 5,
+    "users": 1,
+    "first_seen": None,
+    "last_seen": None,
+    "permalink": None,
+    "project_id": "1",
+    "project_slug": "web",
+}
+
 
 def parse_outputs(text: str) -> dict[str, str]:
     """Read a $GITHUB_OUTPUT file the way the runner does (heredoc blocks)."""

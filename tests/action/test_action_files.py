@@ -28,6 +28,8 @@ SAMPLES = {
     "release": "9.9.9",
     "release_prefix": "web@",
     "tag_pattern": "web@*",
+    "release_from": "describe",
+    "check": "true",
     "release_url": "https://example.com/r",
     "finalize": "false",
     "set_commits": "local",
@@ -51,6 +53,8 @@ SAMPLES = {
     "gate_timeout": "1h",
     "gate_query": "is:unresolved",
     "max_new_issues": "4",
+    "gate_report_only": "rate",
+    "gate_auth_token": "gate-token-value",
     "min_events": "9",
     "min_users": "3",
     "max_error_ratio": "3",
@@ -163,11 +167,14 @@ def test_requirements_pin_exactly_the_runtime_dependencies() -> None:
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     pins: dict[str, str] = {}
-    for line in (ROOT / "requirements-action.txt").read_text(encoding="utf-8").splitlines():
+    text = (ROOT / "requirements-action.txt").read_text(encoding="utf-8")
+    for line in text.replace("\\\n", " ").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            name, sep, version = line.partition("==")
+            pin, *options = line.split()
+            name, sep, version = pin.partition("==")
             assert sep and version, f"not an exact pin: {line}"
+            assert len(options) == 1 and re.fullmatch(r"--hash=sha256:[0-9a-f]{64}", options[0])
             pins[canonicalize_name(name)] = version
     for spec in project["dependencies"]:
         req = Requirement(spec)
@@ -190,7 +197,13 @@ def tool(name: str) -> str:
 
 def test_action_yml_validates_against_githubs_schema() -> None:
     done = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", "action.yml"],
+        [
+            tool("check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-actions",
+            "action.yml",
+            "from-source/action.yml",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -201,7 +214,7 @@ def test_action_yml_validates_against_githubs_schema() -> None:
 
 def test_workflows_validate_against_githubs_schema() -> None:
     workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
-    assert {Path(w).name for w in workflows} >= {"ci.yml", "self-test.yml", "release-image.yml"}
+    assert {Path(w).name for w in workflows} >= {"ci.yml", "self-test.yml", "release.yml"}
     done = subprocess.run(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
         cwd=ROOT,
@@ -223,7 +236,9 @@ def test_dockerfile_runs_the_entrypoint_with_pinned_dependencies() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.1[12]-slim$", text, flags=re.M)
     assert 'ENTRYPOINT ["python", "/app/entrypoint.py"]' in text
-    assert "-r /app/requirements-action.txt" in text and "--no-deps /app" in text
+    assert "--no-deps --require-hashes --only-binary :all:" in text
+    assert "-r /build/requirements-action.txt" in text and "--no-deps /build" in text
+    assert "COPY --from=builder /install /\n" in text
     assert "PYTHONUNBUFFERED=1" in text and "rm -rf /var/lib/apt/lists/*" in text
     entry = (ROOT / "entrypoint.py").read_text(encoding="utf-8")
     assert "sys.exit(sentry_release.action.main())" in entry

@@ -60,8 +60,10 @@ def run_step(
     env: dict[str, str] | None = None,
     ref: str = "refs/heads/main",
     event: dict[str, Any] | None = None,
+    command: list[str] | None = None,
 ) -> RunnerRun:
-    """Run the entry point the way the runner runs the container."""
+    """Run the entry point the way the runner runs the container (or `command` instead:
+    the composite's run step, tests/action/)."""
     files = tmp_path / "_runner_file_commands"
     files.mkdir(exist_ok=True)
     output, summary = files / "set_output", files / "step_summary"
@@ -97,7 +99,7 @@ def run_step(
     }
     full = {**base, **GIT_ENV, **runner, **input_env(inputs), **(env or {})}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "entrypoint.py")],
+        command or [sys.executable, str(ROOT / "entrypoint.py")],
         cwd=workspace,
         env=full,
         capture_output=True,
@@ -141,6 +143,7 @@ def test_runner_run_creates_finalizes_deploys_and_reports(
             "deploy_name": "blue",
             "deploy_url": "https://example.com",
             "started_at": "2024-05-01T12:00:00Z",
+            "release_from": "tag",
         },
         env={"SENTRY_AUTH_TOKEN": TOKEN},
         ref="refs/tags/v1.4.0",
@@ -168,10 +171,11 @@ def test_runner_run_creates_finalizes_deploys_and_reports(
         "deploy_id": deploys[0]["id"],
         "gate_verdict": "",
         "new_issues": "",
+        "rollback_hint": "",
     }
     link = f"{server.url}organizations/{ORG}/releases/v1.4.0/"
     assert run.summary.startswith(f"## ✅ Sentry release [`v1.4.0`]({link})")
-    assert "| Release name from | GITHUB_REF tag |" in run.summary
+    assert "| Release name from | pushed tag (GITHUB_REF) |" in run.summary
     assert "| Environment | `production` |" in run.summary
     assert f"| Deploy id | {deploys[0]['id']} |" in run.summary
     # one collapsible group per step

@@ -496,7 +496,10 @@ def test_rerunning_the_full_pipeline_changes_nothing_but_the_deploys(
 
 # --- the gate: Sentry unreadable vs. transient faults ---------------------------------------
 
-GATE_FAST = ["--grace", "0", "--window", "1h", "--settle", "0", "--poll", "0.5"]
+GATE_FAST = [
+    *("--grace", "0", "--window", "1h", "--settle", "0", "--settle-sessions", "0"),
+    *("--poll", "0.5"),
+]
 
 
 @pytest.mark.parametrize(
@@ -514,13 +517,23 @@ def test_gate_under_503_on_the_issues_endpoint(
 ) -> None:
     """Same history each time: a transient fault leaves the verdict alone; Sentry that cannot
     be read fails the gate (--on-api-error fail) and says so."""
-    from tests.e2e.test_gate import ENV, HOUR, NEW, OLD, deployed, error_event, send_envelopes
+    from tests.e2e.test_gate import (
+        ENV,
+        HOUR,
+        NEW,
+        OLD,
+        deployed,
+        error_event,
+        send_envelopes,
+        serve_both,
+    )
 
     server, plan = faulty
     plan.active = False
     now = time.time()
     deployed(server, OLD, now - 3 * HOUR)
-    deployed(server, NEW, now - HOUR - 10)
+    deployed(server, NEW, now - HOUR - 70)  # the window (from a whole minute) is over
+    serve_both(server, now - HOUR - 70)  # sessions on both sides: a rate to judge
     send_envelopes(
         server, [error_event(OLD, now - 2 * HOUR + 60 * i, user=f"u{i % 4}") for i in range(30)]
     )

@@ -27,7 +27,19 @@ from tests.helpers import ORG, TOKEN, run_cli
 ENV = "production"
 HOUR = 3600.0
 OLD, NEW = "shop@1.0.0", "shop@1.1.0"
-PAST_WINDOW = ["--grace", "0", "--window", "1h", "--settle", "0", "--poll", "0.5"]
+PAST_WINDOW = [
+    *("--grace", "0", "--window", "1h", "--settle", "0", "--settle-sessions", "0"),
+    *("--poll", "0.5"),
+]
+LIVE = ["--settle-sessions", "0", "--bucket", "1s"]  # seconds-scale windows
+
+
+def web_id(server: DevServer) -> str:
+    """The numeric id of project `web` (Sentry's org-level reads take ids, one project
+    without the global-views feature)."""
+    project = server.store.project(ORG, "web")
+    assert project is not None
+    return str(project["id"])
 
 
 def api(server: DevServer, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -136,11 +148,49 @@ def gate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def history(server: DevServer) -> float:
-    """OLD deployed 3 h ago, NEW deployed just over 1 h ago: the NEW window is complete."""
+    """OLD deployed 3 h ago, NEW 1 h 70 s ago: its window (from a whole minute) is over."""
     now = time.time()
     deployed(server, OLD, now - 3 * HOUR)
-    deployed(server, NEW, now - HOUR - 10)
-    return now - HOUR - 10
+    deployed(server, NEW, now - HOUR - 70)
+    return now - HOUR - 70
+
+
+def serve_both(server: DevServer, deploy: float) -> None:
+    """OLD the hour before `deploy`, NEW the hour after: 1,000 sessions a minute, none
+    errored."""
+    for version, start in ((OLD, deploy - HOUR), (NEW, deploy)):
+        minutes = [start - start % 60 + 60 * i for i in range(61)]
+        send_aggregates(server, version, [(m, 1000, 0) for m in minutes])
+
+
+@pytest.fixture
+def served(server: DevServer, history: float) -> float:
+    """The history, with both releases serving sessions."""
+    serve_both(server, history)
+    return history
+
+
+def send_aggregates(server: DevServer, release: str, buckets: list[tuple[float, int, int]]) -> None:
+    """Session aggregates `(started, sessions, errored)`, as server-mode SDKs flush them."""
+    dsn = server.dsn(ORG, "web")
+    project_id = dsn.rsplit("/", 1)[1]
+    payload = json.dumps(
+        {
+            "attrs": {"release": release, "environment": ENV},
+            "aggregates": [
+                {"started": iso(t), "exited": n - e, "errored": e} for t, n, e in buckets
+            ],
+        }
+    ).encode()
+    body = b"\n".join(
+        [
+            json.dumps({"dsn": dsn}).encode(),
+            json.dumps({"type": "sessions", "length": len(payload)}).encode(),
+            payload,
+        ]
+    )
+    done = requests.post(f"{server.url}api/{project_id}/envelope/", data=body, timeout=10)
+    assert done.status_code == 200, done.text
 
 
 @pytest.fixture
@@ -179,15 +229,16 @@ def raise_and_catch(exc: BaseException) -> BaseException:
 
 @pytest.mark.interop  # the real sentry-sdk sends the events
 def test_sdk_baseline_and_no_new_errors_pass(
-    server: DevServer, env: dict[str, str], history: float, sdk: Any
+    server: DevServer, env: dict[str, str], served: float, sdk: Any
 ) -> None:
+    history = served
     for i, when in enumerate(spread(20, history - HOUR, history)):
         sdk(OLD, when, raise_and_catch(ValueError("bad price")), f"user{i % 4}")
     issues = api(
         server,
         "GET",
         f"/organizations/{ORG}/issues/",
-        params={"query": f'firstRelease:"{OLD}"', "environment": ENV},
+        params={"query": f'firstRelease:"{OLD}"', "environment": ENV, "project": web_id(server)},
     ).json()
     assert [(i["title"], i["count"], i["userCount"]) for i in issues] == [
         ("ValueError: bad price", "20", 4)
@@ -219,7 +270,8 @@ def test_sdk_new_error_above_floors_fails_and_names_issue(
     assert "error: deploy gate failed" in done.stderr
 
 
-def test_one_stray_event_passes(server: DevServer, env: dict[str, str], history: float) -> None:
+def test_one_stray_event_passes(server: DevServer, env: dict[str, str], served: float) -> None:
+    history = served
     send_envelopes(server, [error_event(OLD, t) for t in spread(20, history - HOUR, history)])
     send_envelopes(server, [error_event(NEW, history + 100, "TypeError", "stray")])
     done = gate(env, *PAST_WINDOW)
@@ -231,8 +283,9 @@ def test_one_stray_event_passes(server: DevServer, env: dict[str, str], history:
 
 
 def test_resolved_and_ignored_issues_are_not_counted(
-    server: DevServer, env: dict[str, str], history: float
+    server: DevServer, env: dict[str, str], served: float
 ) -> None:
+    history = served
     send_envelopes(server, [error_event(OLD, t) for t in spread(20, history - HOUR, history)])
     for name in ("resolved", "ignored"):
         send_envelopes(
@@ -246,7 +299,11 @@ def test_resolved_and_ignored_issues_are_not_counted(
         server,
         "GET",
         f"/organizations/{ORG}/issues/",
-        params={"query": f'firstRelease:"{NEW}" is:unresolved', "environment": ENV},
+        params={
+            "query": f'firstRelease:"{NEW}" is:unresolved',
+            "environment": ENV,
+            "project": web_id(server),
+        },
     ).json()
     ids = {i["title"].split(": ")[1]: i["id"] for i in issues}
     assert len(issues) == 2
@@ -256,7 +313,7 @@ def test_resolved_and_ignored_issues_are_not_counted(
         server,
         "PUT",
         f"/organizations/{ORG}/issues/",
-        params={"id": ids["ignored"]},
+        params={"id": ids["ignored"], "project": web_id(server)},
         json={"status": "ignored"},
     )
     done = gate(env, *PAST_WINDOW)
@@ -265,32 +322,34 @@ def test_resolved_and_ignored_issues_are_not_counted(
     assert "RuntimeError" not in done.stdout
 
 
-@pytest.mark.parametrize(("new_per_hour", "code", "verdict"), [(110, 0, "PASS"), (400, 3, "FAIL")])
+@pytest.mark.parametrize(("new_errored", "code", "verdict"), [(110, 0, "PASS"), (400, 3, "FAIL")])
 def test_error_rate_against_baseline(
     server: DevServer,
     env: dict[str, str],
     history: float,
-    new_per_hour: int,
+    new_errored: int,
     code: int,
     verdict: str,
 ) -> None:
-    send_envelopes(server, [error_event(OLD, t) for t in spread(100, history - HOUR, history)])
-    send_envelopes(
-        server, [error_event(NEW, t) for t in spread(new_per_hour, history, history + HOUR)]
-    )
+    """Errored sessions per session, an hour each side: 100 of 60,000 before the deploy."""
+    start = history - history % 60
+    send_aggregates(server, OLD, [(start - HOUR + 60 * i, 1000, 0) for i in range(60)])
+    send_aggregates(server, OLD, [(start - HOUR + 60 * i, 1000, 5) for i in range(20)])
+    per_minute = new_errored // 20
+    send_aggregates(server, NEW, [(start + 60 + 60 * i, 1000, 0) for i in range(60)])
+    send_aggregates(server, NEW, [(start + 60 + 60 * i, 1000, per_minute) for i in range(20)])
     done = gate(env, *PAST_WINDOW, "--json")
     assert done.returncode == code, done.stderr
     report = json.loads(done.stdout)
     rate = report["rate"]
     assert report["verdict"] == verdict
-    assert (rate["new_errors"], rate["base_errors"]) == (new_per_hour, 100)
-    assert rate["new_exposure"] == rate["base_exposure"] == HOUR
+    assert (rate["new_errors"], rate["base_errors"]) == (per_minute * 20, 100)
+    assert rate["unit"] == "sessions"
     if verdict == "FAIL":
-        # P(X >= 400 | n=500, p0=0.6) = 9.5e-22 (checked against exact rational arithmetic)
-        assert rate["p_value"] < 1e-20
-        assert "p = 9.51e-22" in done.stderr
+        assert rate["lower"] > 1.5 and rate["e_value"] >= 100
+        assert "error rate regressed" in done.stderr
     else:
-        assert rate["p_value"] > 0.98
+        assert rate["upper"] < 1.5
         assert report["new_issues"] == []
 
 
@@ -365,6 +424,7 @@ def test_health_url_500_fails_early(server: DevServer, env: dict[str, str], app_
         "0",
         "--poll",
         "0.2",
+        *LIVE,
         "--health-url",
         f"{app_url}/ok",
         "--health-url",
@@ -403,6 +463,7 @@ def test_live_window_is_honoured(server: DevServer, env: dict[str, str], app_url
             "0.5s",
             "--poll",
             "0.5s",
+            *LIVE,
             "--health-url",
             f"{app_url}/ok",
             "--health-successes",
@@ -423,7 +484,6 @@ def test_live_window_is_honoured(server: DevServer, env: dict[str, str], app_url
     assert proc.returncode == 3, err
     assert "WEB-1 OSError: disk full" in err
     assert elapsed >= 3.5  # grace + window + settle
-    assert "waiting 1s of grace" in err or "waiting 0s of grace" in err
 
 
 def test_unhandled_error_fails_fast(server: DevServer, env: dict[str, str]) -> None:
@@ -438,98 +498,11 @@ def test_unhandled_error_fails_fast(server: DevServer, env: dict[str, str]) -> N
         ],
     )
     started = time.monotonic()
-    done = gate(env, "--grace", "0", "--window", "60s", "--settle", "0", "--poll", "0.5")
+    done = gate(env, "--grace", "0", "--window", "60s", "--settle", "0", "--poll", "0.5", *LIVE)
     assert done.returncode == 3, done.stderr
     assert time.monotonic() - started < 15
     assert "SegFault: crash" in done.stderr
     assert "fatal unhandled" in done.stdout
-
-
-def test_markdown_summary_of_a_failing_gate() -> None:
-    from sentry_release.gate.policy import GateReport
-    from sentry_release.gate.watch import render_markdown
-
-    report = GateReport(
-        "FAIL",
-        "1 new issue(s) above the floors",
-        (
-            {
-                "shortId": "WEB-7",
-                "title": "KeyError: a|b",
-                "level": "error",
-                "events": 5,
-                "users": 2,
-                "unhandled": False,
-                "firstSeen": "2026-01-01T00:00:00Z",
-                "permalink": "https://sentry.example/issues/7/",
-                "counted": True,
-                "why": "",
-            },
-        ),
-        {
-            "version": NEW,
-            "environment": ENV,
-            "baseline_release": OLD,
-            "rate": {
-                "new_errors": 40,
-                "base_errors": 10,
-                "new_exposure": 600.0,
-                "base_exposure": 600.0,
-                "exposure_unit": "seconds",
-                "ratio": 4.0,
-                "p_value": 1.2e-5,
-                "verdict": "FAIL",
-                "reason": "error rate regressed",
-            },
-            "policy": {"max_ratio": 1.5, "alpha": 0.01},
-        },
-    )
-    text = render_markdown(report)
-    assert text.startswith("### ❌ Deploy gate: FAIL")
-    assert "[WEB-7](https://sentry.example/issues/7/)" in text
-    assert "KeyError: a\\|b" in text
-    assert "| new | 40 | 600 seconds |" in text
-    assert "p-value 1.2e-05" in text
-
-
-def send_sessions(server: DevServer, release: str, started: float, count: int) -> None:
-    """A `sessions` aggregate envelope, as server-mode SDKs send them."""
-    dsn = server.dsn(ORG, "web")
-    project_id = dsn.rsplit("/", 1)[1]
-    payload = json.dumps(
-        {
-            "attrs": {"release": release, "environment": ENV},
-            "aggregates": [{"started": iso(started), "exited": count}],
-        }
-    ).encode()
-    body = b"\n".join(
-        [
-            json.dumps({"dsn": dsn}).encode(),
-            json.dumps({"type": "sessions", "length": len(payload)}).encode(),
-            payload,
-        ]
-    )
-    done = requests.post(f"{server.url}api/{project_id}/envelope/", data=body, timeout=10)
-    assert done.status_code == 200, done.text
-
-
-def test_sessions_are_the_exposure_when_the_project_sends_them(
-    server: DevServer, env: dict[str, str], history: float
-) -> None:
-    """Same error count per hour, but the new release served a quarter of the sessions:
-    per session its error rate is 4x, which time exposure would not see."""
-    send_envelopes(server, [error_event(OLD, t) for t in spread(100, history - HOUR, history)])
-    send_envelopes(server, [error_event(NEW, t) for t in spread(100, history, history + HOUR)])
-    send_sessions(server, OLD, history - HOUR / 2, 1000)
-    send_sessions(server, NEW, history + HOUR / 2, 250)
-    done = gate(env, *PAST_WINDOW, "--json")
-    assert done.returncode == 3, done.stderr
-    rate = json.loads(done.stdout)["rate"]
-    assert rate["exposure_unit"] == "sessions"
-    assert (rate["new_exposure"], rate["base_exposure"]) == (250, 1000)
-    assert rate["ratio"] == pytest.approx(4.0)
-    sessions = [r for r in server.store.requests if r["path"].endswith("/sessions/")]
-    assert sessions and all("interval=1m" in r["query"] for r in sessions)
 
 
 def test_run_with_gate_watches_the_deploy_it_recorded(
@@ -552,6 +525,7 @@ def test_run_with_gate_watches_the_deploy_it_recorded(
             "0",
             "--poll",
             "0.2",
+            *LIVE,
             "--health-url",
             f"{app_url}/broken",
             "--health-successes",

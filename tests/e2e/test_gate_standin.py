@@ -20,9 +20,16 @@ def store_url(server: DevServer) -> tuple[str, str]:
     return f"{server.url}api/{dsn.rsplit('/', 1)[1]}/store/", key
 
 
+def web_id(server: DevServer) -> str:
+    """Project `web`'s numeric id: org-level reads name one project (no global-views)."""
+    project = server.store.project(ORG, "web")
+    assert project is not None
+    return str(project["id"])
+
+
 def issues(server: DevServer, **params: Any) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = api(
-        server, "GET", f"/organizations/{ORG}/issues/", params=params
+        server, "GET", f"/organizations/{ORG}/issues/", params={"project": web_id(server), **params}
     ).json()
     return result
 
@@ -66,12 +73,12 @@ def test_grouping_environments_and_queries(server: DevServer) -> None:
         server,
         "GET",
         f"/organizations/{ORG}/issues/",
-        params={"query": "", "limit": 1, "sort": "freq"},
+        params={"query": "", "limit": 1, "sort": "freq", "project": web_id(server)},
     )
     assert len(page.json()) == 1 and 'rel="next"; results="true"' in page.headers["Link"]
     bad = requests.get(
         f"{server.url}api/0/organizations/{ORG}/issues/",
-        params={"query": "color:red"},
+        params={"query": "color:red", "project": web_id(server)},
         timeout=5,
         headers={"Authorization": f"Bearer {TOKEN}"},
     )
@@ -86,6 +93,7 @@ def test_grouping_environments_and_queries(server: DevServer) -> None:
             ("query", 'event.type:error release:"1.1"'),
             ("environment", ENV),
             ("statsPeriod", "1h"),
+            ("project", web_id(server)),
         ],
     ).json()
     assert counts["data"] == [{"count()": 3, "count_unique(user)": 2}]

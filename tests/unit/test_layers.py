@@ -29,6 +29,7 @@ FLOORS: dict[str, int] = {
     "sentry": 1,
     "git": 1,
     "version": 1,
+    "version_inputs": 2,  # gathers what naming reads: git, event file, manifests
     "config": 0,
     "output": 0,
     "paths": 0,

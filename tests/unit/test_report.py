@@ -4,12 +4,14 @@ from typed step results."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sentry_release import report
 from sentry_release.config.settings import DeployOptions, Settings
 from sentry_release.errors import ConfigError, GateFailed
-from sentry_release.gate.policy import GateReport
+from sentry_release.gate.models import Issue
+from sentry_release.gate.policy import GateReport, IssueRow
 from sentry_release.sentry.models import Deploy
 from sentry_release.sourcemaps.inject import InjectedFile, InjectResult
 from sentry_release.sourcemaps.upload import UploadResult
@@ -17,6 +19,27 @@ from sentry_release.steps.commits import Association, CommitsResult
 from sentry_release.steps.deploy import DeployResult
 from sentry_release.steps.pipeline import PipelineResult
 from sentry_release.steps.release import ReleaseResult
+
+
+def issue(**fields: object) -> Issue:
+    """A new issue of the gate's report, with neutral values for what a test leaves out."""
+    base: dict[str, object] = {
+        "id": "1",
+        "short_id": "",
+        "title": "",
+        "level": "error",
+        "status": "unresolved",
+        "substatus": "new",
+        "unhandled": False,
+        "events": 5,
+        "users": 1,
+        "first_seen": None,
+        "last_seen": None,
+        "permalink": None,
+        "project_id": "1",
+        "project_slug": "web",
+    }
+    return Issue(**{**base, **fields})  # type: ignore[arg-type]
 
 
 def full_result() -> PipelineResult:
@@ -51,37 +74,31 @@ def full_result() -> PipelineResult:
     result.gate = GateReport(
         "FAIL",
         "2 new issues (max 0)",
-        (
-            {
-                "shortId": "WEB-1",
-                "title": "TypeError: x | y",
-                "permalink": "https://s/1",
-                "events": 12,
-                "users": 4,
-                "level": "error",
-                "unhandled": True,
-                "firstSeen": "2026-01-01T00:01:00Z",
-                "counted": True,
-                "why": "",
-            },
-            {
-                "id": "99",
-                "title": "ZeroDivisionError",
-                "events": 5,
-                "users": 1,
-                "level": "error",
-                "counted": True,
-            },
-            {  # new, but below the floors: shown, not counted
-                "id": "100",
-                "title": "Noise",
-                "events": 1,
-                "users": 1,
-                "level": "error",
-                "counted": False,
-                "why": "1 event < min_events 3",
-            },
+        issues=(
+            IssueRow(
+                issue(
+                    short_id="WEB-1",
+                    title="TypeError: x | y",
+                    permalink="https://s/1",
+                    events=12,
+                    users=4,
+                    unhandled=True,
+                    first_seen=datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc),
+                ),
+                True,
+                True,
+                "",
+            ),
+            IssueRow(issue(id="99", short_id="99", title="ZeroDivisionError"), True, False, ""),
+            # new, but below the floors: shown, not counted
+            IssueRow(
+                issue(id="100", short_id="100", title="Noise", events=1),
+                False,
+                False,
+                "1 event < min_events 3",
+            ),
         ),
+        context={"baseline_release": "web@1.2.2"},
     )
     return result
 
@@ -105,10 +122,11 @@ def test_summary_shows_every_step_a_person_looks_for() -> None:
     assert "| Environment | `production` |" in md and "| Deploy id | 77 |" in md
     assert "### ❌ Deploy gate: FAIL" in md
     assert (
-        "| [WEB-1](https://s/1) | error (unhandled) | 12 | 4 | 2026-01-01T00:01:00Z | yes "
-        "| TypeError: x \\| y |" in md
+        "| [WEB-1](https://s/1) | new | error (unhandled) | 12 | 4 | 2026-01-01T00:01:00Z "
+        "| yes |  | TypeError: x \\| y |" in md
     )
-    assert "| 99 | error | 5 | 1 |" in md
+    assert "| 99 | new | error | 5 | 1 |" in md
+    assert "Rollback hint: `web@1.2.2`" in md
     assert "### ❌ Deploy gate failed" not in md  # the gate section says it, once
 
 
@@ -134,6 +152,7 @@ def test_summary_of_a_failed_step_keeps_what_was_done() -> None:
         "deploy_id": "",
         "gate_verdict": "",
         "new_issues": "",
+        "rollback_hint": "",
     }
 
 
@@ -147,6 +166,7 @@ def test_outputs_from_a_full_result() -> None:
         "deploy_id": "77",
         "gate_verdict": "FAIL",
         "new_issues": "2",  # counted ones: the third is below the floors
+        "rollback_hint": "web@1.2.2",
     }
     assert tuple(report.outputs_for(state)) == report.OUTPUT_NAMES
 
@@ -161,7 +181,7 @@ def test_summary_without_a_version_still_says_what_failed() -> None:
 def test_new_issues_output_counts_only_the_counted_ones() -> None:
     """action.yml: "Number of new issues the gate counted" (not every new issue seen)."""
     result = full_result()
-    assert result.gate is not None and len(result.gate.new_issues) == 3
+    assert result.gate is not None and len(result.gate.issues) == 3
     assert report.counted_new_issues(result.gate) == 2
     data = report.pipeline_json(result)
     assert data["new_issues"] == 2 and data["gate_verdict"] == "FAIL"

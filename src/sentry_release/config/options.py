@@ -149,17 +149,28 @@ OPTIONS: tuple[Option, ...] = (
     O("retry_budget", "Time one API call may spend retrying.", CONNECTION, ("--retry-budget",),
       env="SENTRY_RELEASE_RETRY_BUDGET", kind="duration", field="retry_budget"),
     # --- release name
-    O("release", "Release name. Omit to derive it: SENTRY_RELEASE, a pushed tag, a PR's head, "
-      "a tag at HEAD, else the commit sha.", RELEASE, input="release", field="release"),
+    O("release", "Release name. Omit to derive it: SENTRY_RELEASE, else as release_from says "
+      "(default: as sentry-cli propose-version, the commit sha or a pull request's head).",
+      RELEASE, input="release", field="release"),
     O("version", "Deprecated: use release.", RELEASE, input="version", replaced_by="release"),
     O("release_prefix", "Prefix for the release (web@).", RELEASE, ("--release-prefix",),
       "release_prefix", field="release_prefix",
       description="Prepended to the release name (web@)."),
     O("version_prefix", "Deprecated: use release_prefix.", RELEASE, input="version_prefix",
       replaced_by="release_prefix"),
-    O("tag_pattern", "Glob for tags at HEAD that name a release (web@*).", RELEASE,
-      ("--tag-pattern",), "tag_pattern", field="tag_pattern",
-      description="Glob for tags at HEAD that name the release in a monorepo (web@*)."),
+    O("tag_pattern", "Glob for the tags that name the release (web@*); implies --release-from "
+      "tag.", RELEASE, ("--tag-pattern",), "tag_pattern", field="tag_pattern",
+      description="Glob for the tags that name the release (web@*); implies release_from tag. "
+      "Default with release_from tag: version-like tags (v1.2.3, web@1.2.3)."),
+    # Checked by version.resolve_scheme (sha | describe | tag | package).
+    O("release_from", "Name the release from: sha (as sentry-cli propose-version), describe "
+      "(git describe --always), tag (a tag at HEAD), package (name@version of "
+      "package.json/pyproject.toml). [default: sha]", RELEASE, ("--release-from",),
+      "release_from", field="release_from",
+      description="How to name the release when release is not given: sha (as sentry-cli "
+      "propose-version: the commit, or a pull request's head), describe (git describe "
+      "--always), tag (the pushed tag or a tag at HEAD), package (name@version from "
+      "package.json or pyproject.toml). Default: sha."),
     O("release_url", "URL of the release (shown in Sentry).", RELEASE, ("--release-url",),
       "release_url", field="release_url", description="URL shown with the release in Sentry."),
     O("create", "Skip `new`.", RELEASE, ("--no-create",), kind="bool", switch="off",
@@ -248,9 +259,10 @@ OPTIONS: tuple[Option, ...] = (
       switch="pair", field="gate.enabled",
       description="After the deploy, watch Sentry and fail the step (exit 3) when the release "
       "regressed."),
-    O("grace", "Wait after the deploy before watching.", GATE, ("--grace",), "gate_grace",
-      kind="duration", field="gate.grace",
-      description="Wait this long after the deploy before watching (300, 5m). Default: 300s."),
+    O("grace", "Delay of the error-rate window after the deploy (issues are watched at once).",
+      GATE, ("--grace",), "gate_grace", kind="duration", field="gate.grace",
+      description="Delay of the error-rate window after the deploy (issues are watched at "
+      "once). Default: 0."),
     O("window", "Observation window.", GATE, ("--window",), "gate_window", kind="duration",
       field="gate.window", description="How long to watch (600, 10m). Default: 600s."),
     O("settle", "Ingestion lag allowance.", GATE, ("--settle",), kind="duration",
@@ -308,6 +320,20 @@ OPTIONS: tuple[Option, ...] = (
     O("gate_dry_run", "Report the verdict but always exit 0.", GATE, ("--gate-dry-run",),
       "gate_dry_run", kind="bool", switch="flag", field="gate.dry_run",
       description="Report the gate's verdict but never fail the step on it."),
+    O("report_only", "Rules to report but never fail on (comma separated): new-issues, "
+      "regressed-issues, escalating-issues, rate, health, release-name.", GATE,
+      ("--report-only",), "gate_report_only", kind="list", field="gate.report_only",
+      description="Gate rules to report but never fail on, comma separated: new-issues, "
+      "regressed-issues, escalating-issues, rate, health, release-name."),
+    O("settle_sessions", "Ingestion lag allowance of session aggregates.", GATE,
+      ("--settle-sessions",), kind="duration", field="gate.settle_sessions"),
+    O("bucket", "Time bucket of the sequential rate test.", GATE, ("--bucket",),
+      kind="duration", field="gate.bucket"),
+    O("gate_auth_token", "Token for the gate's reads (event:read, org:read); falls back to "
+      "the auth token.", GATE, ("--gate-auth-token",), "gate_auth_token",
+      "SENTRY_GATE_AUTH_TOKEN", field="gate.auth_token",
+      description="Token for the gate's reads (event:read, org:read); organization tokens "
+      "cannot read issues. Default: auth_token. Env: SENTRY_GATE_AUTH_TOKEN."),
     # --- the run
     O("cwd", "Git checkout to work in.", RUN, ("--cwd",)),
     O("working_directory", "Directory to work in: the git checkout, and the base of relative "
@@ -315,6 +341,11 @@ OPTIONS: tuple[Option, ...] = (
       input="working_directory"),
     O("dry_run", "Print every request instead of sending it.", RUN, ("--dry-run",), "dry_run",
       kind="bool", switch="flag", field="dry_run"),
+    O("check", "Before anything is written, check the URL, token, org, projects and the "
+      "token's scopes for every step this run will do; stop (exit 2) when one is missing.",
+      RUN, input="check", kind="bool", field="check"),
+    O("step_timeout", "Deadline of each step (all its requests and retries).", RUN,
+      ("--step-timeout",), kind="duration", field="step_timeout"),
     O("debug", "Log HTTP calls; show tracebacks.", RUN, ("--debug",), "debug",
       "SENTRY_RELEASE_DEBUG", kind="bool", switch="flag", field="debug",
       description="Log HTTP calls and show tracebacks (also on when the job is re-run with "

@@ -18,6 +18,7 @@ from sentry_release.config.connection import (
     is_loopback,
     resolve_connection,
 )
+from sentry_release.config.gate import validate_policy
 from sentry_release.config.options import OPTIONS, Option
 from sentry_release.config.parse import (
     check_urls,
@@ -31,9 +32,11 @@ from sentry_release.config.parse import (
     split_list,
 )
 from sentry_release.errors import ConfigError
+from sentry_release.redact import register_secret
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_BUDGET = 120.0  # seconds one API call may spend retrying
+DEFAULT_STEP_TIMEOUT = 1800.0  # seconds one step may take (a 1 GB upload at 20 Mbit/s: ~7 min)
 COMMIT_MODES = ("auto", "local", "manual", "skip")
 __all__ = [  # parse and connection names were public here before config/ was split
     "DEFAULT_URL",
@@ -83,7 +86,7 @@ class GatePolicy:
     """When the deploy gate passes or fails; every number is a flag and an action input."""
 
     enabled: bool = False
-    grace: float = 300.0
+    grace: float = 0.0
     window: float = 600.0
     settle: float = 60.0
     poll: float = 30.0
@@ -105,6 +108,10 @@ class GatePolicy:
     on_inconclusive: str = "pass"
     on_api_error: str = "fail"
     dry_run: bool = False
+    report_only: tuple[str, ...] = ()  # rules shown but never deciding
+    settle_sessions: float = 90.0  # session aggregates arrive later than error events
+    bucket: float = 60.0  # the sequential test's time bucket
+    auth_token: str | None = field(default=None, repr=False)  # SENTRY_GATE_AUTH_TOKEN
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +140,7 @@ class Settings:
     release: str | None = None  # explicit release name; None derives it from git/CI
     release_prefix: str = ""
     tag_pattern: str | None = None
+    release_from: str | None = None  # sha | describe | tag | package (version.RELEASE_FROM)
     working_directory: Path = field(default_factory=Path.cwd)
     release_url: str | None = None
     create: bool = True
@@ -146,7 +154,9 @@ class Settings:
     json_output: bool = False  # one JSON object on stdout instead of lines
     timeout: float = DEFAULT_TIMEOUT
     retry_budget: float = DEFAULT_RETRY_BUDGET
+    step_timeout: float = DEFAULT_STEP_TIMEOUT  # every request and retry of one step
     ca_bundle: str | None = None
+    check: bool = False  # run `check` first (the action's `check` input)
     warnings: tuple[str, ...] = ()
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -255,9 +265,12 @@ def from_values(
         )
     deploy = DeployOptions(**parsed["deploy"])
     gate = GatePolicy(**parsed["gate"])
+    gate = replace(gate, report_only=tuple(r.strip().lower() for r in gate.report_only))
+    register_secret(gate.auth_token)
     if gate.alpha >= 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {gate.alpha}")
     if gate.enabled:
+        validate_policy(gate, values)
         if not deploy.environment:
             raise ConfigError(
                 "the deploy gate needs an environment: set SENTRY_ENVIRONMENT or pass --env"

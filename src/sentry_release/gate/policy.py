@@ -1,248 +1,192 @@
-"""Step 6: the deploy gate. Pure decisions (`evaluate`, the rate test) live here;
-`watch.py` polls Sentry and feeds them.
+"""The deploy gate's decisions, as pure functions of what was observed and of `now`.
 
-Two rules and the health probes decide:
-- Rule A (new issues): issues first seen in this release after the deploy, counted when they
-  pass the floors (events, and users or unhandled); more than `max_new_issues` fails.
-- Rule B (error-rate regression): an exact conditional binomial test. Given n = new + base
-  errors over exposures E_new and E_base, under H0 (rate_new <= r0 * rate_base) the new count
-  is at most Binomial(n, p0) with p0 = r0*E_new / (r0*E_new + E_base); p = P(X >= new).
-  Failing needs p < alpha AND new >= min_errors AND an excess over r0 times the baseline of
-  at least min_excess events, so low traffic never cries wolf.
-Everything here is a function of its inputs (including `now`), so it is tested exhaustively.
+Rules (each can be made report-only with `--report-only`):
+- `new-issues`: issues first seen in this release (in the environment) after the deploy began.
+- `regressed-issues`: issues of this release that Sentry marks regressed (resolved, seen again).
+- `escalating-issues`: archived issues of this release that Sentry marks escalating.
+- `rate`: errored units per unit of traffic against the baseline, by the always-valid
+  sequential test (`sequential.py`): FAIL when the lower confidence bound of the rate ratio
+  exceeds `max_ratio`, PASS only when the upper bound is under it, else INCONCLUSIVE.
+- `health`: the probes of `--health-url`.
+- `release-name`: the environment has traffic since the deploy, but none carries this
+  release name (the SDK reports another one).
+An issue counts when it has `min_events` events and is unhandled, has no user context, or
+reached `min_users` users. A counted fatal or unhandled issue fails at once (`fail_fast`),
+during the grace period too; handled ones fail when the window closes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+from sentry_release.config.gate import ISSUE_RULES, RULES, validate_policy
 from sentry_release.config.settings import GatePolicy
-from sentry_release.dates import parse_rfc3339
+from sentry_release.gate.models import Issue, Outcomes, Suspect
+from sentry_release.gate.sequential import Bucket, SequentialResult, sequential_test
 
 PASS = "PASS"
 FAIL = "FAIL"
 INCONCLUSIVE = "INCONCLUSIVE"
 WATCHING = "WATCHING"  # only between polls: no verdict yet, keep observing
-FAIL_LEVELS = ("fatal",)
+SEVERE_LEVELS = ("fatal",)
+# --- issues ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class GateReport:
-    """The verdict and everything that led to it."""
+class IssueRow:
+    """One issue in the report: whether it counts, why, and its suspect commit."""
 
-    verdict: str
-    reason: str
-    new_issues: tuple[dict[str, Any], ...] = ()
-    details: dict[str, Any] = field(default_factory=dict)
+    issue: Issue
+    counted: bool
+    severe: bool
+    why: str
+    suspect: Suspect | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the `--json` output and the action's outputs)."""
-        return {
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "new_issues": [dict(i) for i in self.new_issues],
-            **self.details,
-        }
+    @property
+    def rule(self) -> str:
+        """The rule this issue belongs to."""
+        return ISSUE_RULES[self.issue.kind]
 
 
-# --- Rule B: the exact conditional binomial test -------------------------------------------
+def classify(issue: Issue, policy: GatePolicy) -> IssueRow:
+    """Counted when it has the events, and is unhandled, has no user data, or enough users.
 
-
-def binomial_sf(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), summed exactly term by term in log space.
-
-    Terms are summed away from the mode, where they only shrink, and the sum stops once they
-    no longer change it; above-the-mode tails are summed directly (no cancellation), others
-    as 1 - P(X <= k-1).
+    Users count only where the SDK sends them: a handled error with 150 events and no user
+    context is as real as one with users (one retry loop is caught by the rate rule's units).
     """
-    if k <= 0:
-        return 1.0
-    if k > n:
-        return 0.0
-    if p <= 0.0:
-        return 0.0
-    if p >= 1.0:
-        return 1.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-
-    def log_pmf(i: int) -> float:
-        return (
-            math.lgamma(n + 1)
-            - math.lgamma(i + 1)
-            - math.lgamma(n - i + 1)
-            + i * log_p
-            + (n - i) * log_q
+    events, users = issue.events, issue.users
+    if events < policy.min_events:
+        return IssueRow(
+            issue, False, False, f"below the floor: {events} < {policy.min_events} events"
         )
+    if not issue.unhandled and 0 < users < policy.min_users:
+        return IssueRow(
+            issue, False, False, f"below the floor: {users} < {policy.min_users} users and handled"
+        )
+    severe = issue.level in SEVERE_LEVELS or issue.unhandled
+    detail = "unhandled" if issue.unhandled else (f"{users} users" if users else "no user data")
+    return IssueRow(issue, True, severe, f"{events} events, {detail}")
 
-    odds = p / (1.0 - p)
-    mode = math.floor((n + 1) * p)
-    if k > mode:
-        term = math.exp(log_pmf(k))
-        total = 0.0
-        i = k
-        while i <= n and term > 0.0:
-            total += term
-            if term < total * 1e-17:
-                break
-            term *= (n - i) / (i + 1) * odds
-            i += 1
-        return min(1.0, total)
-    # lower tail P(X <= k-1), summed downward from k-1 (below the mode terms shrink downward)
-    term = math.exp(log_pmf(k - 1))
-    total = 0.0
-    i = k - 1
-    while i >= 0 and term > 0.0:
-        total += term
-        if term < total * 1e-17:
-            break
-        term *= i / (n - i + 1) / odds
-        i -= 1
-    return max(0.0, 1.0 - total)
+
+def issue_rows(
+    issues: Sequence[Issue], policy: GatePolicy, since: datetime
+) -> tuple[IssueRow, ...]:
+    """The report rows: new issues first seen at or after `since`, regressed and escalating
+    issues seen since then; resolved and ignored ones never count."""
+    rows = []
+    seen: set[str] = set()
+    for issue in issues:
+        if issue.id in seen or issue.status != "unresolved":
+            continue
+        if issue.kind == "new" and issue.first_seen is not None and issue.first_seen < since:
+            continue
+        if issue.kind != "new" and issue.last_seen is not None and issue.last_seen < since:
+            continue
+        seen.add(issue.id)
+        rows.append(classify(issue, policy))
+    rows.sort(key=lambda r: (not r.counted, not r.severe, -r.issue.events, r.issue.short_id))
+    return tuple(rows)
+
+
+# --- the rate rule -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateInput:
+    """What the rate rule compares: bucketed errored units and exposures of both sides."""
+
+    unit: str | None  # sessions, transactions; None: Sentry has no traffic denominator
+    mode: str  # concurrent (both serve now) or previous (the baseline served before)
+    buckets: tuple[Bucket, ...]
+    phi: float = 1.0
+    baseline_release: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class RateResult:
-    """Rule B's numbers and its verdict (PASS, FAIL or INCONCLUSIVE)."""
+    """The rate rule's verdict with its numbers."""
 
     verdict: str
     reason: str
-    new_errors: int
-    base_errors: int
-    new_exposure: float
-    base_exposure: float
-    exposure_unit: str
-    p0: float | None = None
-    p_value: float | None = None
-    expected: float | None = None  # r0 * base * E_new / E_base: the most H0 allows on average
+    unit: str | None
+    mode: str
+    test: SequentialResult | None = None
     excess: float | None = None
-    ratio: float | None = None  # observed rate ratio (None when the baseline rate is 0)
 
 
-def rate_test(
-    new: int,
-    base: int,
-    new_exposure: float,
-    base_exposure: float,
-    *,
-    max_ratio: float,
-    alpha: float,
-    min_errors: int,
-    min_excess: float,
-    unit: str = "seconds",
-) -> RateResult:
-    """Test H0 rate_new <= max_ratio * rate_base; INCONCLUSIVE when the data cannot tell.
+def rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateResult:
+    """FAIL on strong evidence (e-value >= 1/alpha) above the floors; PASS only when the
+    upper confidence bound of the ratio is under `max_ratio` at the end; never on time."""
+    result = _rate_rule(inp, policy, final)
+    if inp is not None and inp.notes:  # e.g. why sessions were not used: said, not hidden
+        result = replace(result, reason=f"{result.reason} (note: {'; '.join(inp.notes)})")
+    return result
 
-    The data can tell when the most extreme outcome (all n errors in the new window) would
-    fail; otherwise no count could ever have failed, so a "pass" would mean nothing.
-    """
-    base_result = RateResult(INCONCLUSIVE, "", new, base, new_exposure, base_exposure, unit)
-    if base_exposure <= 0:
-        return replace(base_result, reason="no baseline to compare with")
-    if new_exposure <= 0:
-        what = "no sessions" if unit == "sessions" else "no observation time"
-        return replace(base_result, reason=f"{what} for the new release yet")
-    n = new + base
-    p0 = max_ratio * new_exposure / (max_ratio * new_exposure + base_exposure)
-    expected = max_ratio * base * new_exposure / base_exposure
-    excess = new - expected
-    p_value = binomial_sf(new, n, p0)
-    ratio = (new / new_exposure) / (base / base_exposure) if base else None
-    result = replace(
-        base_result, p0=p0, p_value=p_value, expected=expected, excess=excess, ratio=ratio
+
+def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateResult:
+    pending = WATCHING if not final else INCONCLUSIVE
+    if inp is None or inp.baseline_release is None:
+        return RateResult(pending, "no baseline release to compare with", None, "none")
+    if inp.unit is None:
+        return RateResult(
+            pending,
+            "no traffic denominator: the project sends no sessions or transactions, so "
+            "errors cannot be normalised (the rate is never judged on time alone)",
+            None,
+            inp.mode,
+        )
+    test = sequential_test(inp.buckets, max_ratio=policy.max_ratio, alpha=policy.alpha, phi=inp.phi)
+    result = RateResult(pending, "", inp.unit, inp.mode, test)
+    if test.buckets == 0:
+        traffic = test.new_exposure > 0 and test.base_exposure > 0
+        if final and traffic:
+            return replace(
+                result,
+                verdict=PASS,
+                reason=f"no errored {inp.unit} on either side ({test.new_exposure:g} vs "
+                f"{test.base_exposure:g} {inp.unit})",
+            )
+        return replace(result, reason=f"no errored {inp.unit} on either side yet")
+    excess = test.new - policy.max_ratio * test.base * test.new_exposure / max(
+        test.base_exposure, 1e-9
     )
-    shown = _ratio_text(ratio)
-    if p_value < alpha and new >= min_errors and excess >= min_excess:
+    result = replace(result, excess=excess)
+    shown = f"{test.ratio:.2f}" if test.ratio is not None else "n/a"
+    bounds = f"ratio {shown}, bounds {test.lower:.2f}-{_num(test.upper)}"
+    counts = (
+        f"{test.new:g} errored {inp.unit} in {test.new_exposure:g} vs {test.base:g} in "
+        f"{test.base_exposure:g}"
+    )
+    if (
+        test.e_value >= 1.0 / policy.alpha
+        and test.new >= policy.min_errors
+        and excess >= policy.min_excess
+    ):
         return replace(
             result,
             verdict=FAIL,
-            reason=f"error rate regressed: {new} errors vs {base} in the baseline "
-            f"(ratio {shown} > {max_ratio:g}, p = {p_value:.3g} < {alpha:g})",
+            reason=f"error rate regressed: {counts} ({bounds} > {policy.max_ratio:g})",
         )
-    extreme = binomial_sf(n, n, p0) if n else 1.0
-    if n == 0 or extreme >= alpha or n < min_errors or n < min_excess:
+    if final and test.upper < policy.max_ratio:
         return replace(
-            result, reason=f"too few errors to test the rate ({new} new, {base} baseline)"
+            result, verdict=PASS, reason=f"error rate within bounds: {counts} ({bounds})"
         )
+    why = f"the upper bound {_num(test.upper)} is not under {policy.max_ratio:g}"
     return replace(
-        result,
-        verdict=PASS,
-        reason=f"error rate within bounds: {new} errors vs {base} in the baseline "
-        f"(ratio {shown}, p = {p_value:.3g})",
+        result, reason=f"cannot tell{'' if final else ' yet'}: {counts} ({bounds}); {why}"
     )
 
 
-def _ratio_text(ratio: float | None) -> str:
-    return "n/a (no baseline errors)" if ratio is None else f"{ratio:.2f}"
+def _num(value: float) -> str:
+    return "inf" if math.isinf(value) else f"{value:.2f}"
 
 
-# --- Rule A: new issues --------------------------------------------------------------------
-
-
-def parse_when(value: Any) -> datetime | None:
-    """Sentry's dates (RFC 3339 with Z and any fraction) as aware datetimes."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        return None
-
-
-def classify_issue(issue: Mapping[str, Any], policy: GatePolicy) -> dict[str, Any]:
-    """The report row of one new issue, with whether it counts and why."""
-    try:
-        events = int(issue.get("count") or 0)
-    except (TypeError, ValueError):
-        events = 0
-    users = int(issue.get("userCount") or 0)
-    unhandled = bool(issue.get("isUnhandled"))
-    level = str(issue.get("level") or "error")
-    counted = events >= policy.min_events and (users >= policy.min_users or unhandled)
-    if counted:
-        why = f"{events} events, " + (
-            f"{users} users" if users >= policy.min_users else "unhandled"
-        )
-    elif events < policy.min_events:
-        why = f"below the floor: {events} < {policy.min_events} events"
-    else:
-        why = f"below the floor: {users} < {policy.min_users} users and handled"
-    return {
-        "id": str(issue.get("id", "")),
-        "shortId": str(issue.get("shortId") or issue.get("id") or ""),
-        "title": str(issue.get("title") or ""),
-        "level": level,
-        "events": events,
-        "users": users,
-        "unhandled": unhandled,
-        "status": str(issue.get("status") or "unresolved"),
-        "firstSeen": issue.get("firstSeen"),
-        "permalink": issue.get("permalink"),
-        "counted": counted,
-        "why": why,
-    }
-
-
-def new_issue_rows(
-    issues: Iterable[Mapping[str, Any]], policy: GatePolicy, since: datetime
-) -> list[dict[str, Any]]:
-    """Issues first seen at or after `since` (the deploy), unresolved, classified."""
-    rows = []
-    for issue in issues:
-        first = parse_when(issue.get("firstSeen"))
-        if first is not None and first < since:
-            continue
-        if str(issue.get("status") or "unresolved") != "unresolved":
-            continue
-        rows.append(classify_issue(issue, policy))
-    rows.sort(key=lambda r: (not r["counted"], -r["events"], r["shortId"]))
-    return rows
-
-
-# --- health probes (results come from watch/health; the decision is here) ------------------
+# --- health probes -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -269,21 +213,31 @@ class ProbeStatus:
         )
 
 
-def health_verdict(probes: Sequence[ProbeStatus], needed: int, final: bool) -> tuple[str, str]:
-    """FAIL on `needed` failures in a row; at the end, every URL must have been healthy."""
+def health_verdict(
+    probes: Sequence[ProbeStatus], needed: int, final: bool, *, extra: int = 0
+) -> tuple[str, str]:
+    """FAIL on `needed` failures in a row. At the end every URL must have been healthy; one
+    that has not had its `needed` samples yet is still WATCHING (probing goes on after the
+    window, up to `extra` more attempts), so a gate run late still decides on samples."""
     for probe in probes:
         if probe.failures >= needed:
             return (
                 FAIL,
                 f"health check failed: {probe.url} ({probe.last}, {probe.failures} in a row)",
             )
-    if final:
-        for probe in probes:
-            if not probe.healthy:
-                return FAIL, (
-                    f"health check never passed {needed} times in a row: {probe.url} ({probe.last})"
-                )
-    return (PASS, "health checks passed") if final or not probes else (WATCHING, "")
+    if not probes:
+        return PASS, "no health URL"
+    if not final:
+        return WATCHING, "probing"
+    for probe in probes:
+        if not probe.healthy:
+            if probe.attempts < needed + extra:
+                return WATCHING, "probing until enough samples"
+            return (
+                FAIL,
+                f"health check never passed {needed} times in a row: {probe.url} ({probe.last})",
+            )
+    return PASS, "health checks passed"
 
 
 # --- the verdict ---------------------------------------------------------------------------
@@ -298,113 +252,156 @@ class Observations:
     deploy_start: datetime
     window_start: datetime
     window_end: datetime
-    issues: tuple[Mapping[str, Any], ...] = ()
-    new_errors: int = 0
-    base_errors: int = 0
-    new_exposure: float = 0.0
-    base_exposure: float = 0.0
-    exposure_unit: str = "seconds"
-    baseline_release: str | None = None
+    final: bool
+    issues: tuple[Issue, ...] = ()
+    rate: RateInput | None = None
     probes: tuple[ProbeStatus, ...] = ()
-    context: Mapping[str, Any] = field(default_factory=dict)
+    probe_extra: int = 0
+    other_releases: tuple[str, ...] = ()  # names seen in the environment while this was silent
+    new_traffic: bool = True  # this release had events or sessions since the deploy
+    outcomes: Outcomes | None = None
+    suspects: Mapping[str, Suspect] = field(default_factory=dict)
 
 
-def evaluate(observations: Observations, policy: GatePolicy, now: datetime) -> GateReport:
-    """The verdict now: early FAIL on a clear breach, PASS only after window + settle.
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule's verdict; report-only rules are shown but never decide."""
 
-    Returns WATCHING while the window is open and nothing failed yet.
-    """
-    obs = observations
-    final = now.timestamp() >= obs.window_end.timestamp() + policy.settle
-    rows = new_issue_rows(obs.issues, policy, obs.deploy_start)
-    counted = [r for r in rows if r["counted"]]
-    severe = [r for r in counted if r["level"] in FAIL_LEVELS or r["unhandled"]]
-    rate = rate_test(
-        obs.new_errors,
-        obs.base_errors,
-        obs.new_exposure,
-        obs.base_exposure,
-        max_ratio=policy.max_ratio,
-        alpha=policy.alpha,
-        min_errors=policy.min_errors,
-        min_excess=policy.min_excess,
-        unit=obs.exposure_unit,
-    )
-    health, health_reason = health_verdict(obs.probes, policy.health_successes, final)
+    name: str
+    verdict: str
+    reason: str
+    report_only: bool = False
 
-    failures: list[str] = []
-    if len(counted) > policy.max_new_issues and (final or (policy.fail_fast and severe)):
-        names = ", ".join(f"{r['shortId']} {r['title']}" for r in counted[:5])
-        failures.append(
-            f"{len(counted)} new issue(s) above the floors (max {policy.max_new_issues}): {names}"
+
+@dataclass(frozen=True)
+class GateReport:
+    """The verdict and everything that led to it (rendered by `render.py`)."""
+
+    verdict: str
+    reason: str
+    version: str = ""
+    environment: str = ""
+    rules: tuple[RuleResult, ...] = ()
+    issues: tuple[IssueRow, ...] = ()
+    rate: RateResult | None = None
+    probes: tuple[ProbeStatus, ...] = ()
+    outcomes: Outcomes | None = None
+    observed_verdict: str | None = None  # before on_inconclusive / on_api_error mapped it
+    api_error: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)  # plan, links, chart series
+
+    @property
+    def new_issues(self) -> tuple[IssueRow, ...]:
+        """The issues that counted (the action's `new_issues` output is their number)."""
+        return tuple(r for r in self.issues if r.counted)
+
+    @property
+    def rollback_hint(self) -> str:
+        """The release to roll back to: the baseline (the release that served before)."""
+        return str(self.context.get("baseline_release") or "")
+
+
+def _issue_rule(kind: str, rows: Sequence[IssueRow], policy: GatePolicy, final: bool) -> RuleResult:
+    name = ISSUE_RULES[kind]
+    mine = [r for r in rows if r.issue.kind == kind]
+    counted = [r for r in mine if r.counted]
+    allowed = policy.max_new_issues if kind == "new" else 0
+    label = {"new": "new", "regressed": "regressed", "escalating": "escalating"}[kind]
+    if len(counted) > allowed and (final or (policy.fail_fast and any(r.severe for r in counted))):
+        names = ", ".join(f"{r.issue.short_id} {r.issue.title}" for r in counted[:5])
+        return RuleResult(
+            name, FAIL, f"{len(counted)} {label} issue(s) above the floors (max {allowed}): {names}"
         )
-    if rate.verdict == FAIL:
-        failures.append(rate.reason)
-    if health == FAIL:
-        failures.append(health_reason)
+    if not final:
+        return RuleResult(name, WATCHING, f"{len(counted)} {label} issue(s) so far")
+    below = len(mine) - len(counted)
+    extra = f" ({below} below the floors)" if below else ""
+    return RuleResult(name, PASS, f"no {label} issues above the floors{extra}")
 
-    if failures:
-        verdict, reason = FAIL, "; ".join(failures)
-    elif not final:
+
+def evaluate(obs: Observations, policy: GatePolicy) -> GateReport:
+    """The verdict now: FAIL as soon as a deciding rule fails; PASS only at the end when
+    every deciding rule passed; INCONCLUSIVE when one could not tell; else WATCHING."""
+    final = obs.final
+    rows = issue_rows(obs.issues, policy, obs.deploy_start)
+    rows = tuple(replace(r, suspect=obs.suspects.get(r.issue.id)) for r in rows)
+    rules = [_issue_rule(kind, rows, policy, final) for kind in ISSUE_RULES]
+    rate = rate_rule(obs.rate, policy, final)
+    rules.append(RuleResult("rate", rate.verdict, rate.reason))
+    health, health_reason = health_verdict(
+        obs.probes, policy.health_successes, final, extra=obs.probe_extra
+    )
+    rules.append(RuleResult("health", health, health_reason))
+    if final and not obs.new_traffic and obs.other_releases:
+        names = ", ".join(obs.other_releases[:5])
+        rules.append(
+            RuleResult(
+                "release-name",
+                INCONCLUSIVE,
+                f"no event or session of {obs.version} reached {obs.environment} since the "
+                f"deploy, but these releases did: {names}; the SDK reports another release "
+                f"name: set the SDK's release to {obs.version!r}, or give the gate the name "
+                "the SDK sends (--release / the release input)",
+            )
+        )
+    else:
+        rules.append(RuleResult("release-name", PASS if final else WATCHING, "release name seen"))
+    rules = [replace(r, report_only=r.name in policy.report_only) for r in rules]
+    deciding = [r for r in rules if not r.report_only]
+    failed = [r for r in deciding if r.verdict == FAIL]
+    if failed:
+        verdict, reason = FAIL, "; ".join(r.reason for r in failed)
+    elif any(r.verdict == WATCHING for r in deciding):
         verdict, reason = WATCHING, "watching"
-    elif rate.verdict == INCONCLUSIVE:
-        verdict = INCONCLUSIVE
-        reason = f"no new issues above the floors, but {rate.reason}"
+    elif unsure := [r for r in deciding if r.verdict == INCONCLUSIVE]:
+        verdict, reason = INCONCLUSIVE, "; ".join(r.reason for r in unsure)
     else:
         verdict = PASS
-        ignored = len(rows) - len(counted)
-        below = f" ({ignored} below the floors)" if ignored else ""
-        reason = f"no new issues above the floors{below}; {rate.reason}"
-    details = {
-        "version": obs.version,
-        "environment": obs.environment,
-        "final": final,
-        "window": {
-            "deploy": _iso(obs.deploy_start),
-            "start": _iso(obs.window_start),
-            "end": _iso(obs.window_end),
-            "settle": policy.settle,
-        },
-        "baseline_release": obs.baseline_release,
-        "rate": asdict(rate),
-        "health": [asdict(p) for p in obs.probes],
-        "policy": {
-            "min_events": policy.min_events,
-            "min_users": policy.min_users,
-            "max_new_issues": policy.max_new_issues,
-            "max_ratio": policy.max_ratio,
-            "alpha": policy.alpha,
-            "min_errors": policy.min_errors,
-            "min_excess": policy.min_excess,
-        },
-        **dict(obs.context),
-    }
-    return GateReport(verdict, reason, tuple(rows), details)
+        reason = "; ".join(r.reason for r in deciding if r.name != "release-name")
+    if obs.outcomes is not None and obs.outcomes.dropped and verdict != WATCHING:
+        reason += (
+            f"; Sentry dropped {obs.outcomes.dropped} error event(s) in the window "
+            f"({obs.outcomes.rate_limited} rate-limited): the gate could not see them"
+        )
+    return GateReport(
+        verdict=verdict,
+        reason=reason,
+        version=obs.version,
+        environment=obs.environment,
+        rules=tuple(rules),
+        issues=rows,
+        rate=rate,
+        probes=obs.probes,
+        outcomes=obs.outcomes,
+    )
 
 
 def apply_policy(report: GateReport, policy: GatePolicy) -> tuple[GateReport, str | None]:
     """Map INCONCLUSIVE through `on_inconclusive`; returns the report and a warning, if any."""
     if report.verdict != INCONCLUSIVE:
         return report, None
-    details = {**report.details, "observed_verdict": INCONCLUSIVE}
     if policy.on_inconclusive == "fail":
         reason = f"inconclusive ({report.reason}) and --on-inconclusive is fail"
-        return replace(report, verdict=FAIL, reason=reason, details=details), None
+        return replace(report, verdict=FAIL, reason=reason, observed_verdict=INCONCLUSIVE), None
     warning = f"deploy gate inconclusive: {report.reason}; passing (--on-inconclusive pass)"
-    return replace(report, details=details), warning
+    return replace(report, observed_verdict=INCONCLUSIVE), warning
 
 
 def api_error_report(
-    error: str, policy: GatePolicy, details: Mapping[str, Any] | None = None
+    error: str, policy: GatePolicy, context: Mapping[str, Any] | None = None
 ) -> tuple[GateReport, str | None]:
     """The verdict when Sentry could not be read, per `on_api_error` (default: fail)."""
-    info = {**(details or {}), "api_error": error, "observed_verdict": "API_ERROR"}
+    info = dict(context or {})
     if policy.on_api_error == "pass":
         reason = f"Sentry could not be read ({error}); passing because --on-api-error is pass"
-        return GateReport(PASS, reason, (), info), f"deploy gate could not see: {reason}"
+        report = GateReport(
+            PASS, reason, observed_verdict="API_ERROR", api_error=error, context=info
+        )
+        return report, f"deploy gate could not see: {reason}"
     reason = f"Sentry could not be read ({error}) and --on-api-error is fail"
-    return GateReport(FAIL, reason, (), info), None
+    return GateReport(
+        FAIL, reason, observed_verdict="API_ERROR", api_error=error, context=info
+    ), None
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+__all__ = ["ISSUE_RULES", "RULES", "validate_policy"]  # rule names live in config.gate

@@ -1,50 +1,60 @@
-"""The gate's observation loop: wait out the grace period, poll Sentry, decide.
+"""The gate's observation loop: plan once, then read Sentry every poll and decide.
 
-Timeline (all from the deploy's `dateFinished`): grace, then the observation window, then
-`settle` for ingestion lag; the final read happens after that. Clear breaches fail early;
-a pass needs the whole window. `--timeout` caps the wall time from the gate's start: it ends
-a window early (INCONCLUSIVE unless something already failed) or, when the window closes
-INCONCLUSIVE, keeps watching until the timeout in the hope of enough data.
+Timeline, on Sentry's clock: the deploy starts (`dateStarted`; else this release's first
+traffic in the environment within the hour before `dateFinished`; else `dateFinished`).
+Issue rules watch from that moment (no blind grace: a fatal or unhandled new issue fails at
+the first poll that sees it). The rate rule watches the window [start + grace, + window],
+using only buckets old enough for their source to have settled (`settle` for events,
+`settle_sessions` for session aggregates). The final verdict comes after the window and the
+settle period, once two reads agree. `--gate-timeout` caps the wall time; when the window
+ends INCONCLUSIVE and the timeout allows, the window is extended (the sequential test stays
+valid however long it runs).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
 from sentry_release.config.settings import GatePolicy, Settings, is_loopback
-from sentry_release.errors import AuthError, ConfigError, NotFoundError, SentryAPIError
-from sentry_release.gate.health import parse_expected_status, probe
+from sentry_release.errors import ConfigError, NotFoundError, SentryAPIError
+from sentry_release.gate.health import check_urls, parse_expected_status, probe
+from sentry_release.gate.models import Deploy, Issue, Series, Suspect, Traffic, at, iso
 from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
-    PASS,
     WATCHING,
     GateReport,
     Observations,
     ProbeStatus,
+    RateInput,
     api_error_report,
     apply_policy,
     evaluate,
-    parse_when,
 )
-from sentry_release.output import Output, md_cell
+from sentry_release.gate.reads import Reads, first_activity
+from sentry_release.gate.render import print_report
+from sentry_release.gate.sequential import Bucket
+from sentry_release.gate.stats import dispersion
+from sentry_release.output import Output
+from sentry_release.redact import register_secret
 from sentry_release.sentry.client import SentryClient
-from sentry_release.sentry.models import Deploy
 from sentry_release.steps.deploy import DeployResult
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls
-MAX_RELEASES_SCANNED = 50  # newest releases searched for the previous deploy
-MAX_ISSUES = 500
+CATCH_UP_PROBE = 1.0  # after the window, probes that still need samples run this often
+ROLLOUT_LOOKBACK = 3600.0  # how far before dateFinished a missing dateStarted is looked for
+BASELINE_MULTIPLE = 3  # the baseline before the deploy is this many windows long
+CONCURRENT_SHARE = 0.05  # the baseline still serves when it has this share of the traffic
+MAX_SUSPECTS = 5
+MAX_REREADS = 3  # final reads that may disagree before the gate decides anyway
 MIN_SLEEP = 0.05
 
 
@@ -54,30 +64,19 @@ class Plan:
 
     deploy: Deploy
     deploy_start: datetime
+    start_source: str  # dateStarted, first-traffic or dateFinished
     window_start: datetime
     window_end: datetime
-    project_ids: tuple[str, ...]
     baseline_release: str | None
-    baseline_floor: datetime | None  # when the previous release was deployed
-    baseline_start: datetime | None
-    baseline_end: datetime | None
-    base_errors: int
-    base_exposure: float
-    exposure_unit: str
+    baseline: Traffic | None  # the baseline's buckets just before the deploy
+    unit: str | None
+    phi: float
+    settle: float
 
-    def context(self) -> dict[str, Any]:
-        """Report fields that describe the plan."""
-        return {
-            "deploy": {
-                "id": self.deploy.id,
-                "dateStarted": self.deploy.date_started,
-                "dateFinished": self.deploy.date_finished,
-            },
-            "baseline_window": {
-                "start": _iso(self.baseline_start) if self.baseline_start else None,
-                "end": _iso(self.baseline_end) if self.baseline_end else None,
-            },
-        }
+    @property
+    def final_at(self) -> datetime:
+        """When the last read may happen: the window's end plus the slower source's lag."""
+        return self.window_end + timedelta(seconds=self.settle)
 
 
 def run_gate(
@@ -97,30 +96,52 @@ def run_gate(
     """
     policy = settings.gate
     expected = parse_expected_status(policy.health_status)
+    check_urls(policy.health_urls)
     settings.require("org", "environment")
     if client.dry_run:
         report = GateReport(
             INCONCLUSIVE,
             f"dry run: would watch {version} in {settings.deploy.environment} for "
             f"{policy.grace:g}s grace + {policy.window:g}s window",
+            version=version,
+            environment=settings.deploy.environment or "",
         )
         out.result(f"[dry-run] deploy gate: {report.reason}")
         return report
     poll = effective_poll(policy.poll, settings.url, out)
-    saved = client.retry
-    # one slow read must not outlast a poll: a later poll retries anyway
-    client.retry = replace(saved, budget=min(saved.budget, max(poll, 1.0)))
+    reader = gate_client(client, policy.auth_token, poll)
     session = requests.Session()
     try:
-        watcher = _Watcher(settings, client, version, deploy, out, clock, sleep, poll)
+        watcher = _Watcher(settings, reader, version, deploy, out, clock, sleep, poll)
         report, warning = watcher.run(expected, session)
     finally:
-        client.retry = saved
         session.close()
     if warning:
         out.warn(warning)
-    print_report(out, report)
+    if not out.json_mode:  # with --json the front door prints the report as one object
+        print_report(out, report)
     return report
+
+
+def gate_client(client: SentryClient, token: str | None, poll: float) -> SentryClient:
+    """The gate's own client: its token (else the main one) and a retry budget no longer
+    than a poll (one slow read must not outlast it; the next poll retries anyway). The
+    shared client is left as it is."""
+    register_secret(token)
+    return SentryClient(
+        client.base_url,
+        token or client.token,
+        timeout=client.timeout,
+        retry=replace(client.retry, budget=min(client.retry.budget, max(poll, 1.0))),
+        ca_bundle=client.verify if isinstance(client.verify, str) else None,
+        dry_run=client.dry_run,
+        echo=client.echo,
+        sleep=client.sleep,
+        clock=client.clock,
+        rng=client.rng,
+        session=client.session,
+        headers=client.extra_headers,
+    )
 
 
 def is_local_sentry(url: str) -> bool:
@@ -159,6 +180,45 @@ def poll_interval(
     return MIN_REMOTE_POLL
 
 
+def paired_buckets(
+    new: Traffic, base: Traffic, count: int, *, concurrent: bool, per: int = 0
+) -> tuple[Bucket, ...]:
+    """The first `count` buckets of the new release, each beside its baseline: the same
+    minute when both serve; else the baseline's minutes j, j+per, j+2*per... before the
+    deploy (`per` = buckets in the window), so each new bucket has its own, disjoint share
+    of a baseline BASELINE_MULTIPLE times as long as the window (sharper, still valid)."""
+    if new.exposure is None or base.exposure is None:
+        return ()
+    size = len(base.errored.values)
+    per = per or size
+    out = []
+    for j in range(min(count, len(new.errored.values))):
+        group = [j] if concurrent else list(range(j % per, size, per))
+        if not group or group[0] >= size:
+            break
+        out.append(
+            Bucket(
+                new.errored.values[j],
+                new.exposure.values[j],
+                sum(base.errored.values[k] for k in group),
+                sum(base.exposure.values[k] for k in group),
+            )
+        )
+    return tuple(out)
+
+
+def still_serving(base: Traffic, new: Traffic, upto: int) -> bool:
+    """Whether the baseline still takes a share of the traffic in the last settled bucket."""
+    if upto <= 0:
+        return False
+    i = upto - 1
+    if base.exposure is not None and new.exposure is not None:
+        b, n = base.exposure.values[i], new.exposure.values[i]
+    else:
+        b, n = base.errored.values[i], new.errored.values[i]
+    return b > 0 and b >= CONCURRENT_SHARE * (b + n)
+
+
 class _Watcher:
     """One gate run: the plan, the polling loop and its state."""
 
@@ -177,15 +237,16 @@ class _Watcher:
         self.policy: GatePolicy = settings.gate
         self.client = client
         self.version = version
-        self.given_deploy = deploy.deploy if deploy is not None else None
+        self.given = Deploy.parse(deploy.deploy.to_json()) if deploy is not None else None
         self.out = out
         self.clock = clock
         self.sleep = sleep
         self.poll = poll
-        self.org = settings.org or ""
         self.environment = settings.deploy.environment or ""
+        self.reads = Reads(client, settings.org or "", self.environment, clock=clock)
         self.probes = tuple(ProbeStatus(url) for url in self.policy.health_urls)
-        self.reads = 0
+        self.polls = 0
+        self.chart: dict[str, Any] = {}
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -196,50 +257,39 @@ class _Watcher:
         policy = self.policy
         started = self.clock()
         deadline = started + policy.timeout if policy.timeout else None
-        base_details = {"version": self.version, "environment": self.environment}
+        context: dict[str, Any] = {}
         try:
-            plan = self.plan(_at(started))
-        except (AuthError, NotFoundError):
+            plan = self.plan()
+        except (ConfigError, NotFoundError):
             raise
         except SentryAPIError as exc:
-            return api_error_report(str(exc), policy, base_details)
-        window_end = plan.window_end
-        baseline = (
-            f"{plan.baseline_release}: {plan.base_errors} errors in "
-            f"{plan.base_exposure:g} {plan.exposure_unit}"
-            if plan.baseline_release
-            else "none found"
-        )
+            return api_error_report(str(exc), policy, {"version": self.version})
+        context = self.context(plan)
         self.out.info(
             f"Deploy gate: watching {self.version} in {self.environment} from "
-            f"{_iso(plan.window_start)} to {_iso(window_end)} (+{policy.settle:g}s settle); "
-            f"baseline {baseline}"
+            f"{iso(plan.deploy_start)} ({plan.start_source}); rate window "
+            f"{iso(plan.window_start)} to {iso(plan.window_end)} (+{plan.settle:g}s settle); "
+            f"baseline {plan.baseline_release or 'none found'} "
+            f"({plan.unit or 'no traffic denominator'})"
         )
         data: dict[str, Any] | None = None
         last_error: str | None = None
-        last_read = float("-inf")
         next_read = next_probe = float("-inf")
-        told_grace = False
+        previous_totals: tuple[float, ...] | None = None
+        rereads = 0
         while True:
-            now = self.clock()
-            final_at = window_end.timestamp() + policy.settle
-            if now < plan.window_start.timestamp():
-                wait = plan.window_start.timestamp() - now
-                if not told_grace:
-                    self.out.info(f"Deploy gate: waiting {wait:.0f}s of grace after the deploy")
-                    told_grace = True
-                if deadline is not None and now >= deadline:
-                    report = self._timed_out(plan, window_end, data, started, now)
-                    return apply_policy(report, policy)
-                self.sleep(max(MIN_SLEEP, min(wait, (deadline or now + wait) - now)))
-                continue
-            if self.probes and now >= next_probe:
+            now_local = self.clock()
+            now = self.reads.now()
+            final = now >= plan.final_at
+            if self.probes and now_local >= next_probe:
                 self.run_probes(expected, session)
-                next_probe = now + min(self.poll, HEALTH_INTERVAL)
-            if now >= next_read or (now >= final_at and last_read < final_at):
+                catching_up = final and not all(p.healthy for p in self.probes)
+                gap = CATCH_UP_PROBE if catching_up else HEALTH_INTERVAL
+                next_probe = now_local + min(self.poll, gap)
+            if now_local >= next_read:
                 calls = self.client.request_count
                 try:
-                    data = self.read(plan, _at(now), window_end)
+                    data = self.read(plan, now)
                     last_error = None
                     if not is_local_sentry(self.settings.url):
                         self.poll = poll_interval(
@@ -248,276 +298,372 @@ class _Watcher:
                             self.clock(),
                             self.client.request_count - calls,
                         )
-                except (AuthError, NotFoundError):
+                except (ConfigError, NotFoundError):
                     raise
                 except SentryAPIError as exc:
                     last_error = str(exc)
                     self.out.warn(f"could not read Sentry: {exc}")
-                last_read = now
-                next_read = now + self.poll
-            final = now >= final_at
-            timed_out = deadline is not None and now >= deadline
-            if last_error is not None and (final or (data is None and timed_out)):
-                return api_error_report(last_error, policy, {**base_details, **plan.context()})
+                next_read = now_local + self.poll
+            timed_out = deadline is not None and now_local >= deadline
+            if last_error is not None and (final or timed_out):
+                return api_error_report(last_error, policy, context)
             if data is not None:
-                report = evaluate(self.observations(plan, window_end, data), policy, _at(now))
-                if (
-                    report.verdict == INCONCLUSIVE
-                    and deadline is not None
-                    and deadline - policy.settle > now + self.poll
-                ):
-                    # not enough data at the window's end: keep watching until the timeout,
-                    # against a baseline window as long as the extended one
-                    extended = _at(deadline - policy.settle)
-                    try:
-                        plan = self.with_baseline(
-                            plan, (extended - plan.window_start).total_seconds()
-                        )
-                    except (AuthError, NotFoundError):
-                        raise
-                    except SentryAPIError as exc:
-                        return api_error_report(str(exc), policy, {**base_details})
-                    window_end = extended
-                    self.out.info("Deploy gate: too little data; watching until the timeout")
-                    continue
+                seen = self.observations(plan, data, now, final and bool(data.get("final")))
+                report = evaluate(seen, policy)
+                if report.verdict == INCONCLUSIVE and deadline is not None:
+                    # room for the settle period and two final reads before the deadline
+                    extended = at(deadline) - timedelta(seconds=plan.settle + 2 * self.poll)
+                    if extended > plan.window_end + timedelta(seconds=self.poll):
+                        plan = self.extend(plan, extended)
+                        context = self.context(plan)
+                        self.out.info("Deploy gate: too little data; watching until the timeout")
+                        continue
+                if report.verdict not in (WATCHING, FAIL) and data.get("final"):
+                    totals = data["totals"]
+                    if totals != previous_totals and rereads < MAX_REREADS:
+                        previous_totals, rereads = totals, rereads + 1
+                        next_read = min(next_read, now_local + min(self.poll, 2.0))
+                        report = replace(report, verdict=WATCHING)
                 if report.verdict != WATCHING:
-                    return apply_policy(report, policy)
-                self._narrate(report, final_at - now)
-            if deadline is not None and now >= deadline:
-                return apply_policy(self._timed_out(plan, window_end, data, started, now), policy)
-            wake = min(next_read, final_at, *([next_probe] if self.probes else []))
+                    return apply_policy(self.finish(plan, report, data, now, context), policy)
+                self._narrate(report, plan, now)
+            if timed_out:
+                return apply_policy(self._timed_out(plan, data, now, started, context), policy)
+            wake = next_read
+            if self.probes:
+                wake = min(wake, next_probe)
             if deadline is not None:
                 wake = min(wake, deadline)
             self.sleep(max(MIN_SLEEP, wake - self.clock()))
 
+    def finish(
+        self,
+        plan: Plan,
+        report: GateReport,
+        data: Mapping[str, Any],
+        now: datetime,
+        context: Mapping[str, Any],
+    ) -> GateReport:
+        """Add what only the final report needs: outcomes, suspects, links, the chart."""
+        outcomes = report.outcomes
+        try:
+            outcomes = self.reads.outcomes(plan.deploy_start, now)
+        except (ConfigError, NotFoundError):
+            raise
+        except SentryAPIError as exc:
+            self.out.warn(f"could not read what Sentry dropped (stats_v2): {exc}")
+        suspects: dict[str, Suspect] = {}
+        if report.verdict == FAIL:
+            for row in [r for r in report.issues if r.counted][:MAX_SUSPECTS]:
+                try:
+                    found = self.reads.suspect(row.issue)
+                except (ConfigError, SentryAPIError):
+                    found = None
+                if found is not None:
+                    suspects[row.issue.id] = found
+        final = evaluate(
+            self.observations(plan, data, now, bool(data.get("final")), outcomes, suspects),
+            self.policy,
+        )
+        if final.verdict == WATCHING:
+            final = report
+        return replace(final, context={**context, **self.run_context(plan, now)})
+
     def _timed_out(
         self,
         plan: Plan,
-        window_end: datetime,
-        data: dict[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        now: datetime,
         started: float,
-        now: float,
+        context: Mapping[str, Any],
     ) -> GateReport:
-        if window_end > plan.window_end:
-            reason = f"timed out after {now - started:.0f}s, still without enough data"
-        else:
-            reason = f"timed out after {now - started:.0f}s before the observation window closed"
+        when = "before the observation window closed" if now < plan.final_at else "still unsure"
+        reason = f"timed out after {self.clock() - started:.0f}s {when}"
         if data is None:
-            context = {"version": self.version, "environment": self.environment}
-            return GateReport(INCONCLUSIVE, reason, (), {**context, **plan.context()})
-        # judge what was seen as if the window had closed: counted issues fail now, but a
+            return GateReport(
+                INCONCLUSIVE, reason, self.version, self.environment, context=dict(context)
+            )
+        # judge what was seen as if the window had closed: a failed rule fails now, but a
         # rate or probe that had no chance to prove itself is only inconclusive
-        observed = self.observations(plan, window_end, data)
-        observed = replace(observed, probes=tuple(p for p in observed.probes if p.attempts))
-        final_at = _at(window_end.timestamp() + self.policy.settle)
-        report = evaluate(observed, self.policy, final_at)
+        seen = self.observations(plan, data, now, True)
+        seen = replace(seen, probes=tuple(p for p in seen.probes if p.attempts), probe_extra=0)
+        report = evaluate(seen, self.policy)
+        context = {**context, **self.run_context(plan, now)}
         if report.verdict == FAIL:
-            return replace(report, reason=f"{reason}; {report.reason}")
-        return replace(report, verdict=INCONCLUSIVE, reason=reason)
+            return replace(report, reason=f"{reason}; {report.reason}", context=context)
+        return replace(report, verdict=INCONCLUSIVE, reason=reason, context=context)
 
-    def _narrate(self, report: GateReport, left: float) -> None:
-        rate = report.details.get("rate", {})
-        counted = sum(1 for i in report.new_issues if i["counted"])
+    def _narrate(self, report: GateReport, plan: Plan, now: datetime) -> None:
+        counted = len(report.new_issues)
+        rate = report.rate.reason if report.rate is not None else ""
+        left = (plan.final_at - now).total_seconds()
         self.out.info(
-            f"Deploy gate: {len(report.new_issues)} new issue(s), {counted} above the floors; "
-            f"{rate.get('new_errors', 0)} errors vs {rate.get('base_errors', 0)} baseline; "
-            f"{max(left, 0):.0f}s left"
+            f"Deploy gate: {len(report.issues)} issue(s), {counted} above the floors; "
+            f"{rate}; {max(left, 0):.0f}s left"
         )
 
     # --- planning ----------------------------------------------------------------------
 
-    def plan(self, now: datetime) -> Plan:
-        """Find the deploy, the previous release's deploy and the baseline counts."""
+    def plan(self) -> Plan:
+        """The deploy, when it started, the baseline release and its traffic."""
         policy = self.policy
-        deploy = self.given_deploy or self.find_deploy()
-        finished = parse_when(deploy.date_finished) or now
-        deploy_start = parse_when(deploy.date_started) or finished
-        window_start = finished + timedelta(seconds=policy.grace)
+        self.reads.bind_projects(self.version, self.settings.projects)
+        deploy = self.given or self.find_deploy()
+        finished = deploy.date_finished or self.reads.now()
+        start, source = deploy.date_started, "dateStarted"
+        if start is None:
+            start, source = self.first_traffic(finished), "first traffic"
+            if start is None:
+                start, source = finished, "dateFinished"
+        # buckets on Sentry's interval boundaries, as it rounds ranges to whole intervals
+        window_start = align(start + timedelta(seconds=policy.grace), policy.bucket, up=True)
         window_end = window_start + timedelta(seconds=policy.window)
-        project_ids = self.project_ids()
-        previous = self.previous_deploy(deploy_start, project_ids)
+        length = BASELINE_MULTIPLE * max(policy.window, policy.bucket)
+        before = align(start, policy.bucket, up=False)
+        serving = self.reads.serving(before - timedelta(seconds=length), before, policy.bucket)
+        baseline_release = serving[0][0] if serving else None
+        if baseline_release is None:
+            baseline_release = self.reads.previous_deploy(self.version, start, deploy.id)
         plan = Plan(
             deploy=deploy,
-            deploy_start=deploy_start,
+            deploy_start=start,
+            start_source=source,
             window_start=window_start,
             window_end=window_end,
-            project_ids=project_ids,
-            baseline_release=previous[0] if previous else None,
-            baseline_floor=previous[1] if previous else None,
-            baseline_start=None,
-            baseline_end=None,
-            base_errors=0,
-            base_exposure=0.0,
-            exposure_unit="seconds",
+            baseline_release=baseline_release,
+            baseline=None,
+            unit=None,
+            phi=1.0,
+            settle=policy.settle,
         )
-        return self.with_baseline(plan, policy.window)
+        return self.with_baseline(plan, length)
 
     def with_baseline(self, plan: Plan, length: float) -> Plan:
-        """Count the previous release's errors (and sessions) over `length` seconds before
-        the deploy, no earlier than that release's own deploy."""
-        if plan.baseline_release is None or plan.baseline_floor is None:
+        """Read the baseline's buckets over `length` seconds before the deploy; its unit is
+        the gate's unit and its series gives the dispersion."""
+        if plan.baseline_release is None:
             return plan
-        end = plan.deploy_start
-        start = max(end - timedelta(seconds=length), plan.baseline_floor)
-        if end <= start:
-            return replace(plan, baseline_start=start, baseline_end=end)
-        errors = self.count_errors(plan.baseline_release, start, end, plan.project_ids)
-        sessions = self.count_sessions(plan.baseline_release, start, end, plan.project_ids)
-        exposure, unit = (
-            (float(sessions), "sessions")
-            if sessions
-            else ((end - start).total_seconds(), "seconds")
-        )
-        return replace(
-            plan,
-            baseline_start=start,
-            baseline_end=end,
-            base_errors=errors,
-            base_exposure=exposure,
-            exposure_unit=unit,
-        )
+        bucket = self.policy.bucket
+        count = max(1, int(length // bucket))
+        end = align(plan.deploy_start, bucket, up=False)
+        start = end - timedelta(seconds=count * bucket)
+        base = self.reads.traffic(plan.baseline_release, start, end, bucket)
+        exposure = base.exposure.values if base.exposure is not None else ()
+        phi = dispersion(base.errored.values, exposure) if exposure else 1.0
+        settle = self.policy.settle
+        if base.unit == "sessions":
+            settle = max(settle, self.policy.settle_sessions)
+        return replace(plan, baseline=base, unit=base.unit, phi=phi, settle=settle)
+
+    def extend(self, plan: Plan, window_end: datetime) -> Plan:
+        """A longer window (and a baseline as long) when the timeout leaves room."""
+        plan = replace(plan, window_end=window_end)
+        length = (window_end - plan.window_start).total_seconds()
+        return self.with_baseline(plan, BASELINE_MULTIPLE * length)
 
     def find_deploy(self) -> Deploy:
         """The latest deploy of this release to the environment."""
-        deploys = [
-            d
-            for d in self.client.list_deploys(self.org, self.version)
-            if d.environment == self.environment
-        ]
+        deploys = self.reads.deploys(self.version)
         if not deploys:
             raise ConfigError(
                 f"no deploy of {self.version} to {self.environment} is recorded: run "
                 f"`sentry-release deploy {self.version} --env {self.environment}` first"
             )
-        return max(deploys, key=lambda d: parse_when(d.date_finished) or _at(0))
+        return deploys[0]
 
-    def project_ids(self) -> tuple[str, ...]:
-        """Numeric ids of the configured projects (org-level queries take ids)."""
-        slugs = self.settings.projects
-        if not slugs:
-            return ()
-        known = {p.slug: str(p.id) for p in self.client.list_projects(self.org)}
-        missing = [s for s in slugs if s not in known and s not in known.values()]
-        if missing:
-            raise ConfigError(
-                f"project {missing[0]!r} not found in organization {self.org!r}: "
-                "check SENTRY_PROJECT"
-            )
-        return tuple(known.get(s, s) for s in slugs)
-
-    def previous_deploy(
-        self, before: datetime, project_ids: tuple[str, ...] = ()
-    ) -> tuple[str, datetime] | None:
-        """The release deployed to the same environment last before this deploy started."""
-        best: tuple[str, datetime] | None = None
-        # Numeric ids only: Sentry answers 400 to a slug in `project=` on org-level lists.
-        ids = [int(p) for p in project_ids[:1] if str(p).isdigit()]
-        releases = self.client.list_releases(self.org, project_ids=ids)
-        for release in itertools.islice(releases, MAX_RELEASES_SCANNED):
-            name = release.version
-            if name == self.version or release.deploy_count == 0:
-                continue  # never-deployed builds cost no request
-            for deploy in self.client.list_deploys(self.org, name):
-                when = parse_when(deploy.date_finished)
-                if (
-                    deploy.environment == self.environment
-                    and when is not None
-                    and when <= before
-                    and (best is None or when > best[1])
-                ):
-                    best = (name, when)
-        return best
+    def first_traffic(self, finished: datetime) -> datetime | None:
+        """Without `dateStarted`: this release's first errors or sessions in the environment
+        in the hour before the deploy finished (a release already serving an hour before is
+        a re-deploy, which starts at `dateFinished`)."""
+        bucket = self.policy.bucket
+        start = finished - timedelta(seconds=ROLLOUT_LOOKBACK)
+        errors = self.reads.error_series(self.version, start, finished, bucket)
+        series = [errors]
+        try:
+            sessions = self.reads.session_series(self.version, start, finished, bucket)
+        except SentryAPIError:
+            sessions = None
+        if sessions is not None:
+            series.append(sessions[1])
+        first = first_activity(*series)
+        if first is None or first <= start:
+            return None
+        return first
 
     # --- reading -----------------------------------------------------------------------
 
-    def count_errors(
-        self, version: str, start: datetime, end: datetime, projects: tuple[str, ...]
-    ) -> int:
-        """Error events of one release in [start, end] in the environment."""
-        rows = self.client.query_events(
-            self.org,
-            fields=["count()"],
-            query=f'event.type:error release:"{version}"',
-            start=start,
-            end=end,
-            environment=self.environment,
-            projects=projects,
+    def read(self, plan: Plan, now: datetime) -> dict[str, Any]:
+        """One poll: issues since the deploy, then both sides' buckets in the window."""
+        self.polls += 1
+        end = max(now, plan.deploy_start + timedelta(seconds=1))
+        query = self.policy.query
+        issues = self.reads.issues(
+            f'firstRelease:"{self.version}" {query}'.strip(), plan.deploy_start, end, "new"
         )
-        return int(rows[0].get("count()") or 0) if rows else 0
-
-    def count_sessions(
-        self, version: str, start: datetime, end: datetime, projects: tuple[str, ...]
-    ) -> int:
-        """Sessions of one release (0 when the project sends none or Sentry has no data)."""
-        try:
-            body = self.client.query_sessions(
-                self.org,
-                query=f'release:"{version}"',
-                start=start,
-                end=end,
-                environment=self.environment,
-                projects=projects,
-                # Sentry widens the range to whole intervals: minutes for gate-sized windows
-                interval="1m" if end - start <= timedelta(hours=6) else "1h",
-            )
-        except (AuthError, NotFoundError):
-            return 0
-        except SentryAPIError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
-                return 0  # no session data for this project or Sentry version
-            raise
-        total = 0
-        for group in body.get("groups") or []:
-            total += int((group.get("totals") or {}).get("sum(session)") or 0)
-        return total
-
-    def read(self, plan: Plan, now: datetime, window_end: datetime) -> dict[str, Any]:
-        """One poll: new issues since the deploy and the release's errors in the window."""
-        self.reads += 1
-        query = f'firstRelease:"{self.version}" {self.policy.query}'.strip()
-        issues = list(
-            itertools.islice(
-                self.client.list_issues(
-                    self.org,
-                    query=query,
-                    environment=self.environment,
-                    projects=plan.project_ids,
-                    start=plan.deploy_start,
-                    end=max(now, plan.deploy_start + timedelta(seconds=1)),
-                ),
-                MAX_ISSUES,
-            )
-        )
-        end = min(now, window_end)
-        new_errors, exposure = 0, 0.0
-        if end > plan.window_start:
-            new_errors = self.count_errors(self.version, plan.window_start, end, plan.project_ids)
-            if plan.exposure_unit == "sessions":
-                exposure = float(
-                    self.count_sessions(self.version, plan.window_start, end, plan.project_ids)
+        new_ids = {i.id for i in issues}
+        for issue in self.reads.issues(
+            f'release:"{self.version}" {query}'.strip(), plan.deploy_start, end, "regressed"
+        ):
+            if issue.id not in new_ids and issue.substatus in ("regressed", "escalating"):
+                issues.append(replace(issue, kind=issue.substatus))
+        data: dict[str, Any] = {"issues": tuple(issues), "final": now >= plan.final_at}
+        if now > plan.window_start:
+            bucket = self.policy.bucket
+            upto = min(now, plan.window_end)
+            new = self.forced(self.version, plan.unit, plan.window_start, upto)
+            data["new"] = new
+            if plan.baseline_release and plan.baseline_release != self.version:
+                data["base_now"] = self.forced(
+                    plan.baseline_release, plan.unit, plan.window_start, upto
                 )
-            else:
-                exposure = (end - plan.window_start).total_seconds()
-        return {"issues": tuple(issues), "new_errors": new_errors, "new_exposure": exposure}
+            settled = min(now - timedelta(seconds=plan.settle), plan.window_end)
+            full = (settled - plan.window_start).total_seconds() / bucket
+            data["settled"] = int(full) if settled < plan.window_end else int(-(-full // 1))
+        else:
+            data["settled"] = 0
+        if data["final"] and not self._has_traffic(data):
+            data["others"] = tuple(
+                name
+                for name, _ in self.reads.serving(plan.deploy_start, now, self.policy.bucket)
+                if name != self.version
+            )
+        data["totals"] = self._totals(data)
+        return data
 
-    def observations(self, plan: Plan, window_end: datetime, data: dict[str, Any]) -> Observations:
+    def forced(self, release: str, unit: str | None, start: datetime, end: datetime) -> Traffic:
+        """A release's traffic in the unit the baseline chose (new and base must match)."""
+        bucket = self.policy.bucket
+        if unit == "sessions":
+            sessions = self.reads.session_series(release, start, end, bucket)
+            if sessions is not None:
+                return Traffic("sessions", sessions[0], sessions[1])
+            empty = Series(
+                start, bucket, (0.0,) * max(1, int(-(-(end - start).total_seconds() // bucket)))
+            )
+            return Traffic("sessions", empty, empty)
+        errors = self.reads.error_series(release, start, end, bucket)
+        if unit == "transactions":
+            exposure = self.reads.error_series(release, start, end, bucket, "transactions")
+            return Traffic("transactions", errors, exposure)
+        return Traffic(None, errors, None)
+
+    @staticmethod
+    def _has_traffic(data: Mapping[str, Any]) -> bool:
+        new = data.get("new")
+        if data["issues"]:
+            return True
+        if not isinstance(new, Traffic):
+            return True  # not judged before the window
+        exposure = new.exposure.total() if new.exposure is not None else 0.0
+        return exposure > 0 or new.errored.total() > 0
+
+    @staticmethod
+    def _totals(data: Mapping[str, Any]) -> tuple[float, ...]:
+        new = data.get("new")
+        numbers = [float(sum(i.events for i in data["issues"]))]
+        if isinstance(new, Traffic):
+            numbers.append(new.errored.total())
+            numbers.append(new.exposure.total() if new.exposure is not None else 0.0)
+        return tuple(numbers)
+
+    def rate_input(self, plan: Plan, data: Mapping[str, Any]) -> RateInput:
+        """The rate rule's buckets: concurrent while the baseline still serves, else the
+        baseline's minutes before the deploy."""
+        notes = tuple(n for n in (plan.baseline.note if plan.baseline else None,) if n)
+        new = data.get("new")
+        if plan.baseline_release is None or plan.baseline is None or not isinstance(new, Traffic):
+            return RateInput(plan.unit, "previous", (), plan.phi, plan.baseline_release, notes)
+        settled = int(data.get("settled", 0))
+        base_now = data.get("base_now")
+        concurrent = isinstance(base_now, Traffic) and still_serving(base_now, new, settled)
+        base = base_now if concurrent and isinstance(base_now, Traffic) else plan.baseline
+        per = round((plan.window_end - plan.window_start).total_seconds() / self.policy.bucket)
+        buckets = paired_buckets(new, base, settled, concurrent=concurrent, per=per)
+        self.chart = {
+            "bucket": self.policy.bucket,
+            "new": [_per(b.new, b.new_exposure) for b in buckets],
+            "base": [_per(b.base, b.base_exposure) for b in buckets],
+        }
+        return RateInput(
+            plan.unit,
+            "concurrent" if concurrent else "previous",
+            buckets,
+            plan.phi,
+            plan.baseline_release,
+            notes,
+        )
+
+    def observations(
+        self,
+        plan: Plan,
+        data: Mapping[str, Any],
+        now: datetime,
+        final: bool,
+        outcomes: Any = None,
+        suspects: Mapping[str, Suspect] | None = None,
+    ) -> Observations:
         """Everything `evaluate` needs, from the plan, the last read and the probes."""
+        issues: tuple[Issue, ...] = data["issues"]
         return Observations(
             version=self.version,
             environment=self.environment,
             deploy_start=plan.deploy_start,
             window_start=plan.window_start,
-            window_end=window_end,
-            issues=data["issues"],
-            new_errors=data["new_errors"],
-            base_errors=plan.base_errors,
-            new_exposure=data["new_exposure"],
-            base_exposure=plan.base_exposure,
-            exposure_unit=plan.exposure_unit,
-            baseline_release=plan.baseline_release,
+            window_end=plan.window_end,
+            final=final,
+            issues=issues,
+            rate=self.rate_input(plan, data),
             probes=self.probes,
-            context={**plan.context(), "reads": self.reads, "poll": self.poll},
+            probe_extra=self.policy.health_successes,
+            other_releases=tuple(data.get("others") or ()),
+            new_traffic=self._has_traffic(data),
+            outcomes=outcomes,
+            suspects=suspects or {},
         )
+
+    def context(self, plan: Plan) -> dict[str, Any]:
+        """Report fields that describe the plan."""
+        base = self.settings.url.rstrip("/")
+        org = quote(self.settings.org or "", safe="")
+        projects = "&".join(f"project={p.id}" for p in self.reads.projects)
+        env = quote(self.environment, safe="")
+        return {
+            "version": self.version,
+            "environment": self.environment,
+            "baseline_release": plan.baseline_release
+            if plan.baseline_release != self.version
+            else None,
+            "deploy": {
+                "id": plan.deploy.id,
+                "start": iso(plan.deploy_start),
+                "start_source": plan.start_source,
+            },
+            "window": {
+                "start": iso(plan.window_start),
+                "end": iso(plan.window_end),
+                "settle": plan.settle,
+            },
+            "baseline": {
+                "release": plan.baseline_release,
+                "unit": plan.unit,
+                "dispersion": round(plan.phi, 3),
+            },
+            "links": {
+                "release": f"{base}/organizations/{org}/releases/"
+                f"{quote(self.version, safe='')}/?environment={env}&{projects}",
+                "issues": f"{base}/organizations/{org}/issues/?environment={env}&{projects}"
+                f"&query={quote(f'release:{self.version}', safe='')}",
+            },
+        }
+
+    def run_context(self, plan: Plan, now: datetime) -> dict[str, Any]:
+        """Counters and the chart, as of the end."""
+        return {
+            "polls": self.polls,
+            "poll": self.poll,
+            "decided_at": iso(now),
+            "chart": {**self.chart, "deploy": iso(plan.deploy_start)},
+        }
 
     def run_probes(self, expected: Callable[[int], bool], session: requests.Session) -> None:
         """Probe every health URL once and record the outcome."""
@@ -534,138 +680,13 @@ class _Watcher:
         self.probes = tuple(updated)
 
 
-# --- the report ----------------------------------------------------------------------------
-
-ICONS = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️"}
-
-
-def print_report(out: Output, report: GateReport, *, json_output: bool = False) -> None:
-    """The report on stdout: JSON with `--json`, else a few lines and tables."""
-    if json_output:
-        out.result(json.dumps(report.to_dict(), indent=2, default=str))
-        return
-    details = report.details
-    out.result(f"Deploy gate: {report.verdict}")
-    out.result(f"Reason: {report.reason}")
-    if details.get("version"):
-        base = details.get("baseline_release") or "none found"
-        out.result(
-            f"Release {details['version']} in {details.get('environment')}; "
-            f"baseline release: {base}"
-        )
-    if report.new_issues:
-        out.result("New issues:")
-        out.table(
-            ["issue", "level", "events", "users", "first seen", "counted", "title", "link"],
-            [
-                [
-                    i["shortId"],
-                    i["level"] + (" unhandled" if i["unhandled"] else ""),
-                    str(i["events"]),
-                    str(i["users"]),
-                    str(i["firstSeen"] or ""),
-                    "yes" if i["counted"] else "no",
-                    i["title"][:60],
-                    str(i["permalink"] or ""),
-                ]
-                for i in report.new_issues
-            ],
-        )
-    rate = details.get("rate")
-    if rate:
-        out.result("Error rate:")
-        out.table(["", "errors", "exposure"], _rate_rows(rate))
-        out.result(
-            f"ratio {_num(rate.get('ratio'))} (max {details['policy']['max_ratio']:g}), "
-            f"p-value {_num(rate.get('p_value'))} (alpha {details['policy']['alpha']:g}): "
-            f"{rate.get('verdict')}"
-        )
-    if details.get("health"):
-        out.result("Health probes:")
-        out.table(
-            ["url", "attempts", "healthy", "last"],
-            [
-                [p["url"], str(p["attempts"]), "yes" if p["healthy"] else "no", p["last"]]
-                for p in details["health"]
-            ],
-        )
+def align(moment: datetime, bucket: float, *, up: bool) -> datetime:
+    """`moment` on a bucket boundary (epoch multiples), rounded up or down."""
+    epoch = moment.timestamp()
+    steps = epoch / bucket
+    whole = -(-steps // 1) if up else steps // 1
+    return at(whole * bucket)
 
 
-def _rate_rows(rate: dict[str, Any]) -> list[list[str]]:
-    unit = rate.get("exposure_unit", "seconds")
-    return [
-        ["new", str(rate.get("new_errors")), f"{rate.get('new_exposure', 0):g} {unit}"],
-        ["baseline", str(rate.get("base_errors")), f"{rate.get('base_exposure', 0):g} {unit}"],
-    ]
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def render_markdown(report: GateReport) -> str:
-    """The report as Markdown for the GitHub job summary."""
-    details = report.details
-    lines = [
-        f"### {ICONS.get(report.verdict, '')} Deploy gate: {report.verdict}".replace("  ", " "),
-        "",
-        f"**Reason:** {md_cell(report.reason)}",
-        "",
-    ]
-    if details.get("version"):
-        lines += [
-            f"Release `{details['version']}` in `{details.get('environment')}`; baseline "
-            f"release: `{details.get('baseline_release') or 'none found'}`",
-            "",
-        ]
-    if details.get("api_error"):
-        lines += [f"Sentry could not be read: `{md_cell(details['api_error'])}`", ""]
-    if report.new_issues:
-        lines += [
-            "| Issue | Level | Events | Users | First seen | Counted | Title |",
-            "|---|---|---:|---:|---|---|---|",
-        ]
-        for i in report.new_issues:
-            label = str(i.get("shortId") or i.get("id") or "?")
-            link = f"[{label}]({i['permalink']})" if i.get("permalink") else label
-            level = str(i.get("level") or "") + (" (unhandled)" if i.get("unhandled") else "")
-            counted = "yes" if i.get("counted") else "no: " + md_cell(str(i.get("why") or ""))
-            lines.append(
-                f"| {link} | {level} | {i.get('events', '')} | {i.get('users', '')} "
-                f"| {md_cell(str(i.get('firstSeen') or ''))} | {counted} "
-                f"| {md_cell(str(i.get('title') or ''))} |"
-            )
-        lines.append("")
-    else:
-        lines += ["No new issues.", ""]
-    rate = details.get("rate")
-    if rate:
-        policy = details.get("policy", {})
-        lines += ["| | Errors | Exposure |", "|---|---:|---:|"]
-        lines += [f"| {a} | {b} | {c} |" for a, b, c in _rate_rows(rate)]
-        lines += [
-            "",
-            f"Rate ratio {_num(rate.get('ratio'))} (max {policy.get('max_ratio')}), "
-            f"p-value {_num(rate.get('p_value'))} (alpha {policy.get('alpha')}): "
-            f"**{rate.get('verdict')}** — {md_cell(rate.get('reason'))}",
-            "",
-        ]
-    if details.get("health"):
-        lines += ["| Health URL | Attempts | Healthy | Last |", "|---|---:|---|---|"]
-        lines += [
-            f"| {md_cell(p['url'])} | {p['attempts']} | {'yes' if p['healthy'] else 'no'} "
-            f"| {md_cell(p['last'])} |"
-            for p in details["health"]
-        ]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+def _per(count: float, exposure: float) -> float | None:
+    return round(100.0 * count / exposure, 3) if exposure > 0 else None

@@ -10,10 +10,11 @@ What a token cannot even read is reported as "cannot verify with this token", no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sentry_release.config.settings import Settings
-from sentry_release.errors import AuthError, NotFoundError, SentryAPIError
+from sentry_release.errors import AuthError, ConfigError, NotFoundError, SentryAPIError
+from sentry_release.output import Output
 from sentry_release.sentry import scopes
 from sentry_release.sentry.api import SentryApi
 
@@ -165,3 +166,26 @@ def _scope_rows(needs: Sequence[scopes.Need], held: frozenset[str], label: str) 
         else:
             rows.append(CheckRow(need.what, MISSING, f"the {label} needs {need.spelled()}"))
     return rows
+
+
+def gate_api_of(settings: Settings, api: SentryApi) -> SentryApi:
+    """The API the gate reads with: its own token when one is given, else the main one."""
+    token = settings.gate.auth_token
+    if not token or token == settings.auth_token:
+        return api
+    return SentryApi.from_settings(settings.with_changes(auth_token=token), echo=api.echo)
+
+
+def enforce_check(settings: Settings, api: SentryApi, out: Output) -> CheckResult:
+    """Run the check, print its table, and stop (exit 2) when something is missing."""
+    result = run_check(settings, api, gate_api_of(settings, api))
+    if out.json_mode:
+        out.json({"ok": result.ok, "rows": [asdict(r) for r in result.rows]})
+    else:
+        out.table(
+            ["check", "status", "detail"], [[r.what, r.status, r.detail] for r in result.rows]
+        )
+    if not result.ok:
+        first = result.problems[0]
+        raise ConfigError(f"check failed: {first.what}: {first.status} ({first.detail})")
+    return result

@@ -25,6 +25,7 @@ from sentry_release.steps.release import (
     finalize_release,
     propose_version,
 )
+from sentry_release.version import ProposedVersion
 
 
 @dataclass
@@ -51,19 +52,24 @@ def run(
     *,
     environ: Mapping[str, str],
     on_step: Callable[[PipelineResult], None] | None = None,
+    proposed: ProposedVersion | None = None,
 ) -> PipelineResult:
-    """Run every enabled step; raise GateFailed (exit 3) after reporting a failing gate."""
+    """Run every enabled step; raise GateFailed (exit 3) after reporting a failing gate.
+    `proposed` is the release name when the front door already derived (and warned about) it."""
     # Build files are local input: bad names, FIFOs, a read-only dist/, invalid maps are
     # refused before the release is created; the upload reuses this one collection.
     collected = prepare_upload(settings, out)
-    proposed = propose_version(settings, repo, environ)
+    if proposed is None:
+        proposed = propose_version(settings, repo, environ)
+        for warning in proposed.warnings:
+            out.warn(warning)
     result = PipelineResult(proposed.version, proposed.source)
     version = proposed.version
     out.info(f"Release {version} (from {proposed.source})")
 
     def step(name: str, field_name: str, action: Callable[[], object]) -> None:
         """Run one step, store its result on `result`, then tell `on_step`."""
-        with out.group(name):
+        with out.group(name), client.step(name):
             setattr(result, field_name, action())
         result.steps.append(name)
         if on_step is not None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from sentry_release.config.settings import Settings
 from sentry_release.git import GitRepo
 from sentry_release.sentry.client import SentryClient
 from sentry_release.sentry.models import Release
-from sentry_release.version import ProposedVersion, derive_version, read_event
+from sentry_release.version import ProposedVersion, derive_version
+from sentry_release.version_inputs import gather
 
 
 def propose_version(
@@ -18,22 +20,16 @@ def propose_version(
     repo: GitRepo | None,
     environ: Mapping[str, str],
 ) -> ProposedVersion:
-    """The release name for this checkout (explicit > env > CI > tag > sha); `environ` is
-    what the front door read (SENTRY_RELEASE, GITHUB_*)."""
-    head = tags = None
-    explicit = settings.release is not None or environ.get("SENTRY_RELEASE", "").strip()
-    if not explicit and repo is not None:
-        head = repo.head_sha
-        tags = repo.tags_at_head()
-    return derive_version(
-        explicit=settings.release,
-        environ=environ,
-        head_sha=head,
-        tags_at_head=tags or (),
-        tag_pattern=settings.tag_pattern,
-        prefix=settings.release_prefix,
-        event=read_event(environ),
-    )
+    """The release name for this checkout (explicit > env > release_from > sentry-cli's);
+    `environ` is what the front door read (SENTRY_RELEASE, CI variables, GITHUB_EVENT_PATH)."""
+    naming: dict[str, Any] = {
+        "explicit": settings.release,
+        "environ": environ,
+        "release_from": settings.release_from,
+        "tag_pattern": settings.tag_pattern,
+    }
+    facts = gather(**naming, repo=repo, workdir=settings.working_directory)
+    return derive_version(**naming, prefix=settings.release_prefix, **facts)
 
 
 @dataclass(frozen=True)

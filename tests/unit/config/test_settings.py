@@ -16,7 +16,7 @@ def test_from_values_defaults(tmp_path: Path) -> None:
     assert settings.url == DEFAULT_URL
     assert settings.commits.mode == "auto" and settings.commits.initial_depth == 20
     assert settings.sourcemaps.inject is True and settings.finalize is True
-    assert settings.gate.grace == 300 and settings.gate.max_ratio == 1.5
+    assert settings.gate.grace == 0 and settings.gate.max_ratio == 1.5
     assert "auth_token" not in repr(settings) or "None" in repr(settings)
 
 

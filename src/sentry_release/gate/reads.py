@@ -1,0 +1,436 @@
+"""The gate's reads of Sentry, bound to one organization, environment and set of numeric
+project ids, parsed into `models.py` types. Nothing here decides anything.
+
+Rules of real Sentry this follows (getsentry/sentry, `src/sentry/`):
+- org-level reads take numeric project ids (`api/bases/organization.py`
+  `get_requested_project_ids_unchecked`); the ids come from the release details, which
+  need only release scopes (`api/serializers/models/release.py` lists `projects[{id, slug}]`);
+- more than one project in one issues/events query needs the `global-views` feature and no
+  `project` means "my projects", so every query names exactly one project and results of
+  several projects are merged;
+- scopes: issues, events and events-stats need `event:read`; sessions and stats_v2 need
+  `org:read` (each endpoint's permission class). A 401/403 is a configuration error;
+- `/sessions/` groups by the virtual `session.status` tag into healthy, errored, crashed and
+  abnormal (`snuba/sessions_v2.py`); `/events-stats/` answers `data: [[ts, [{count}]], ...]`
+  (`api/endpoints/organization_events_stats.py`); `/stats_v2/` groups outcomes
+  (`api/endpoints/organization_stats_v2.py`, `snuba/outcomes.py`);
+- the suspect commit comes from `GET /projects/{org}/{project}/events/{id}/committers/`
+  (`api/endpoints/event_file_committers.py`) for the issue's latest event
+  (`api/endpoints/group_event_details.py`, event id `latest`).
+The server's clock is Sentry's `Date` header: windows are judged on Sentry's time.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sentry_release.errors import AuthError, ConfigError, SentryAPIError
+from sentry_release.gate.models import (
+    Deploy,
+    Issue,
+    Outcomes,
+    Project,
+    Series,
+    Suspect,
+    Traffic,
+    at,
+    iso,
+    parse_when,
+)
+from sentry_release.sentry.api import seg
+from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.transport import Reply
+
+SCOPES = {
+    "issues": "event:read",
+    "events": "event:read",
+    "events-stats": "event:read",
+    "sessions": "org:read",
+    "stats_v2": "org:read",
+    "releases": "project:releases (or org:ci)",
+    "deploys": "project:releases (or org:ci)",
+    "committers": "event:read",
+}
+MAX_ISSUES = 500
+RELEASES_SCANNED = 5  # releases whose deploys are read when traffic names no baseline
+ERRORED_STATUSES = ("errored", "crashed", "abnormal")
+SESSION_STATUSES = ("healthy", *ERRORED_STATUSES)
+
+
+def interval(seconds: float) -> str:
+    """Sentry's interval syntax for a bucket (`60s` -> `1m`)."""
+    whole = max(1, round(seconds))
+    return f"{whole // 60}m" if whole % 60 == 0 else f"{whole}s"
+
+
+class Reads:
+    """Sentry reads for one gate run."""
+
+    def __init__(
+        self,
+        client: SentryClient,
+        org: str,
+        environment: str,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.org = org
+        self.environment = environment
+        self.clock = clock
+        self.projects: tuple[Project, ...] = ()
+        self.offset: float | None = None  # Sentry's clock minus ours, from a Date header
+
+    # --- transport -----------------------------------------------------------------------
+
+    def _get(self, path: str, params: Sequence[tuple[str, Any]] = (), *, what: str) -> Any:
+        try:
+            response = self.client.request("GET", path, params=list(params))
+        except AuthError as exc:
+            scope = SCOPES.get(what, "event:read")
+            raise ConfigError(
+                f"the gate's token may not read {what} (HTTP {exc.status}: {exc.detail}): "
+                f"it needs the {scope} scope; set SENTRY_GATE_AUTH_TOKEN (gate_auth_token) "
+                "to a token that has it"
+            ) from None
+        self._note_clock(response)
+        return response.json()
+
+    def _note_clock(self, response: Reply) -> None:
+        """Learn Sentry's clock once, from the first answer's `Date` (whole seconds): from
+        then on the gate's time is our clock plus that offset, so waits stay ours."""
+        date = response.headers.get("Date")
+        if not date or self.offset is not None:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return
+        local = self.clock()
+        # the header has whole seconds: keep our clock unless Sentry's differs by more
+        self.offset = server - local if abs(server - local) > 1.5 else 0.0
+
+    def now(self) -> datetime:
+        """Sentry's time, as last told by its `Date` header."""
+        return at(self.clock() + (self.offset or 0.0))
+
+    def _path(self, *parts: str) -> str:
+        return "/organizations/" + "/".join(seg(p) for p in (self.org, *parts)) + "/"
+
+    def _scoped(self, params: Sequence[tuple[str, Any]], project: Project) -> list[tuple[str, Any]]:
+        return [*params, ("environment", self.environment), ("project", project.id)]
+
+    # --- release, deploys, projects --------------------------------------------------------
+
+    def bind_projects(self, version: str, wanted: Sequence[str]) -> tuple[Project, ...]:
+        """The numeric ids of the configured projects (all of the release's when none are
+        configured), from the release details."""
+        body = self._get(self._path("releases", version), what="releases")
+        known = [
+            Project(str(p.get("id")), str(p.get("slug")))
+            for p in body.get("projects") or []
+            if isinstance(p, Mapping) and p.get("id") is not None
+        ]
+        if wanted:
+            chosen = []
+            for name in wanted:
+                match = next((p for p in known if name in (p.slug, p.id)), None)
+                if match is None:
+                    raise ConfigError(
+                        f"project {name!r} is not a project of release {version!r} "
+                        f"({', '.join(p.slug for p in known) or 'none'}): check SENTRY_PROJECT"
+                    )
+                chosen.append(match)
+            known = chosen
+        if not known:
+            raise ConfigError(
+                f"release {version!r} has no project: create it with --project, so the gate "
+                "knows what to watch"
+            )
+        self.projects = tuple(known)
+        return self.projects
+
+    def deploys(self, version: str) -> list[Deploy]:
+        """Deploys of a release to this environment, newest first."""
+        body = self._get(self._path("releases", version, "deploys"), what="deploys")
+        found = [Deploy.parse(d) for d in body or [] if isinstance(d, Mapping)]
+        found = [d for d in found if d.environment == self.environment]
+        return sorted(found, key=lambda d: d.date_finished or at(0), reverse=True)
+
+    def previous_deploy(self, version: str, before: datetime, exclude: str) -> str | None:
+        """The release deployed here last before `before`: a handful of the environment's
+        newest releases (one request), then their deploy lists."""
+        names: list[str] = []
+        for project in self.projects:
+            body = self._get(
+                self._path("releases"),
+                [
+                    ("project", project.id),
+                    ("environment", self.environment),
+                    ("sort", "date"),
+                    ("per_page", 100),
+                ],
+                what="releases",
+            )
+            deployed = [
+                str(r.get("version"))
+                for r in body or []
+                if isinstance(r, Mapping) and r.get("deployCount", 1)
+            ]
+            names += deployed[:RELEASES_SCANNED]  # never-deployed builds cost nothing
+        best: tuple[datetime, str] | None = None
+        for name in dict.fromkeys(names):
+            for deploy in self.deploys(name):
+                when = deploy.date_finished
+                if deploy.id == exclude or when is None or when > before:
+                    continue
+                if best is None or when > best[0]:
+                    best = (when, name)
+        return best[1] if best else None
+
+    # --- issues ---------------------------------------------------------------------------
+
+    def issues(self, query: str, start: datetime, end: datetime, kind: str) -> list[Issue]:
+        """Issues matching `query` with events in [start, end], one request per project."""
+        found: dict[str, Issue] = {}
+        for project in self.projects:
+            params = self._scoped(
+                [
+                    ("query", query),
+                    ("sort", "date"),
+                    ("limit", 100),
+                    ("start", iso(start)),
+                    ("end", iso(end)),
+                ],
+                project,
+            )
+            for raw in self._get(self._path("issues"), params, what="issues") or []:
+                if isinstance(raw, Mapping):
+                    issue = Issue.parse(raw, kind)
+                    found.setdefault(issue.id, issue)
+                if len(found) >= MAX_ISSUES:
+                    break
+        return list(found.values())
+
+    # --- series ---------------------------------------------------------------------------
+
+    def _buckets(self, start: datetime, end: datetime, bucket: float) -> int:
+        return max(1, int(-(-(end - start).total_seconds() // bucket)))
+
+    def _place(
+        self, values: list[float], start: datetime, bucket: float, when: datetime, count: float
+    ) -> None:
+        index = int((when - start).total_seconds() // bucket)
+        if 0 <= index < len(values):
+            values[index] += count
+
+    def error_series(
+        self, release: str, start: datetime, end: datetime, bucket: float, dataset: str = "errors"
+    ) -> Series:
+        """Events of a release per bucket (`events-stats`), summed over the projects."""
+        values = [0.0] * self._buckets(start, end, bucket)
+        kind = "error" if dataset == "errors" else "transaction"
+        for project in self.projects:
+            body = self._get(
+                self._path("events-stats"),
+                self._scoped(
+                    [
+                        ("yAxis", "count()"),
+                        ("query", f'event.type:{kind} release:"{release}"'),
+                        ("dataset", dataset),
+                        ("interval", interval(bucket)),
+                        ("start", iso(start)),
+                        ("end", iso(end)),
+                    ],
+                    project,
+                ),
+                what="events-stats",
+            )
+            for row in (body or {}).get("data") or []:
+                try:
+                    when, counts = float(row[0]), row[1]
+                    count = sum(float(c.get("count") or 0) for c in counts)
+                except (TypeError, ValueError, IndexError, AttributeError):
+                    continue
+                self._place(values, start, bucket, at(when), count)
+        return Series(start, bucket, tuple(values))
+
+    def session_series(
+        self, release: str, start: datetime, end: datetime, bucket: float
+    ) -> tuple[Series, Series] | None:
+        """(errored, all) sessions of a release per bucket; None when it has no sessions."""
+        errored = [0.0] * self._buckets(start, end, bucket)
+        total = [0.0] * len(errored)
+        for project in self.projects:
+            body = self._get(
+                self._path("sessions"),
+                self._scoped(
+                    [
+                        ("field", "sum(session)"),
+                        ("groupBy", "session.status"),
+                        ("query", f'release:"{release}"'),
+                        ("interval", interval(bucket)),
+                        ("start", iso(start)),
+                        ("end", iso(end)),
+                    ],
+                    project,
+                ),
+                what="sessions",
+            )
+            intervals = [parse_when(i) for i in (body or {}).get("intervals") or []]
+            for group in (body or {}).get("groups") or []:
+                status = str((group.get("by") or {}).get("session.status") or "")
+                series = (group.get("series") or {}).get("sum(session)") or []
+                for when, count in zip(intervals, series, strict=False):
+                    if when is None or not count:
+                        continue
+                    if status in SESSION_STATUSES:
+                        self._place(total, start, bucket, when, float(count))
+                    if status in ERRORED_STATUSES:
+                        self._place(errored, start, bucket, when, float(count))
+        if not any(total):
+            return None
+        return Series(start, bucket, tuple(errored)), Series(start, bucket, tuple(total))
+
+    def traffic(self, release: str, start: datetime, end: datetime, bucket: float) -> Traffic:
+        """Errored units over traffic: sessions, else transactions, else none (errors only).
+
+        A sessions error other than 401/403 is kept as a note, not silently replaced.
+        """
+        note = None
+        try:
+            sessions = self.session_series(release, start, end, bucket)
+        except SentryAPIError as exc:
+            if exc.status is None or not 400 <= exc.status < 500:
+                raise
+            sessions, note = None, f"sessions could not be read ({exc})"
+        if sessions is not None:
+            return Traffic("sessions", sessions[0], sessions[1], note)
+        errors = self.error_series(release, start, end, bucket)
+        transactions = self.error_series(release, start, end, bucket, dataset="transactions")
+        if transactions.total() > 0:
+            return Traffic("transactions", errors, transactions, note)
+        return Traffic(None, errors, None, note)
+
+    def serving(self, start: datetime, end: datetime, bucket: float) -> list[tuple[str, float]]:
+        """Releases with traffic in the environment in [start, end], busiest first
+        (sessions, else error events), in one request per project."""
+        totals: dict[str, float] = {}
+        for project in self.projects:
+            try:
+                body = self._get(
+                    self._path("sessions"),
+                    self._scoped(
+                        [
+                            ("field", "sum(session)"),
+                            ("groupBy", "release"),
+                            # whole buckets: Sentry widens the range to whole intervals
+                            ("interval", interval(bucket)),
+                            ("start", iso(start)),
+                            ("end", iso(end)),
+                        ],
+                        project,
+                    ),
+                    what="sessions",
+                )
+                for group in (body or {}).get("groups") or []:
+                    name = (group.get("by") or {}).get("release")
+                    count = float((group.get("totals") or {}).get("sum(session)") or 0)
+                    if name and count:
+                        totals[str(name)] = totals.get(str(name), 0.0) + count
+            except SentryAPIError as exc:
+                if exc.status is None or not 400 <= exc.status < 500:
+                    raise
+        if not totals:
+            for project in self.projects:
+                body = self._get(
+                    self._path("events"),
+                    self._scoped(
+                        [
+                            ("field", "release"),
+                            ("field", "count()"),
+                            ("query", "event.type:error"),
+                            ("dataset", "errors"),
+                            ("start", iso(start)),
+                            ("end", iso(end)),
+                        ],
+                        project,
+                    ),
+                    what="events",
+                )
+                for row in (body or {}).get("data") or []:
+                    name, count = row.get("release"), float(row.get("count()") or 0)
+                    if name and count:
+                        totals[str(name)] = totals.get(str(name), 0.0) + count
+        return sorted(totals.items(), key=lambda kv: -kv[1])
+
+    # --- visibility and the report ---------------------------------------------------------
+
+    def outcomes(self, start: datetime, end: datetime) -> Outcomes:
+        """What Sentry did with the error events sent in [start, end] (`stats_v2`)."""
+        sums: dict[str, int] = {}
+        for project in self.projects:
+            body = self._get(
+                self._path("stats_v2"),
+                [
+                    ("field", "sum(quantity)"),
+                    ("groupBy", "outcome"),
+                    ("category", "error"),
+                    ("interval", "1h"),
+                    ("start", iso(start)),
+                    ("end", iso(end)),
+                    ("project", project.id),
+                ],
+                what="stats_v2",
+            )
+            for group in (body or {}).get("groups") or []:
+                outcome = str((group.get("by") or {}).get("outcome") or "")
+                count = int((group.get("totals") or {}).get("sum(quantity)") or 0)
+                sums[outcome] = sums.get(outcome, 0) + count
+        return Outcomes(
+            accepted=sums.get("accepted", 0),
+            rate_limited=sums.get("rate_limited", 0),
+            filtered=sums.get("filtered", 0),
+            invalid=sums.get("invalid", 0),
+            client_discard=sums.get("client_discard", 0),
+        )
+
+    def suspect(self, issue: Issue) -> Suspect | None:
+        """Sentry's suspect commit for the issue's latest event, if it has one."""
+        event = self._get(self._path("issues", issue.id, "events", "latest"), what="events")
+        event_id = str((event or {}).get("eventID") or (event or {}).get("id") or "")
+        slug = issue.project_slug or next(
+            (p.slug for p in self.projects if p.id == issue.project_id), ""
+        )
+        if not event_id or not slug:
+            return None
+        path = "/projects/" + "/".join(seg(p) for p in (self.org, slug, "events", event_id))
+        try:
+            body = self._get(path + "/committers/", what="committers")
+        except SentryAPIError as exc:
+            if exc.status == 404:
+                return None  # no commits or no stack trace matched: Sentry answers 404
+            raise
+        for committer in (body or {}).get("committers") or []:
+            author = committer.get("author") or {}
+            for commit in committer.get("commits") or []:
+                return Suspect(
+                    commit=str(commit.get("id") or ""),
+                    message=str(commit.get("message") or "").split("\n", 1)[0][:120],
+                    author=str(author.get("name") or author.get("email") or ""),
+                )
+        return None
+
+
+def first_activity(*series: Series) -> datetime | None:
+    """The start of the first bucket with any count in any of the series."""
+    firsts = [
+        s.start + timedelta(seconds=next(i for i, v in enumerate(s.values) if v) * s.bucket)
+        for s in series
+        if any(s.values)
+    ]
+    return min(firsts) if firsts else None

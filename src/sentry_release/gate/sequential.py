@@ -1,0 +1,170 @@
+"""The always-valid rate test: a mixture likelihood-ratio e-process on the conditional
+binomial, so the gate may look after every poll without inflating false FAILs.
+
+Time is cut into buckets (a minute by default). In bucket i the new release has x_i errored
+units over exposure e_i, the baseline y_i over f_i (the same minute when both releases serve
+at once, else the baseline's i-th minute before the deploy). Given n_i = x_i + y_i, x_i is
+Binomial(n_i, p_i(theta)) with p_i = theta*e_i / (theta*e_i + f_i), theta being the ratio of
+the rates. For a null theta0 and an alternative theta1 the likelihood ratio
+
+    LR = prod_i (theta1/theta0)^x_i * ((theta0*e_i + f_i) / (theta1*e_i + f_i))^n_i
+
+is a test martingale under theta0 (and a supermartingale for every theta on the null's side,
+the family having a monotone likelihood ratio). Averaging it over a fixed grid of
+alternatives keeps that property (mSPRT, Robbins' mixture); by Ville's inequality
+P(sup_t M_t >= 1/alpha) <= alpha under the null, however often one looks. Inverting the two
+one-sided tests gives a confidence sequence for theta: the gate FAILs when its lower bound
+exceeds the tolerated ratio (checked at every poll). A PASS is decided once, at the final
+look, so its upper bound is the exact one-look conditional bound at 95%
+(`stats.ratio_upper_bound`): the gate PASSes only when that bound is under the ratio.
+
+Overdispersion (bursty errors) enters as quasi-likelihood: the log-LR is divided by phi, the
+Pearson dispersion of the baseline's per-bucket series (see `stats.dispersion`); for phi = 1
+this is exact, for phi > 1 it is the usual quasi-Poisson correction, and the simulation
+(bench/gate_sim.py) checks the error rate it gives under negative-binomial bursts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sentry_release.gate.stats import ratio_upper_bound
+
+# Alternatives, as multiples of the null ratio: 1.15x to 30x, log-spaced, equal weights.
+PASS_ALPHA = 0.05  # the final upper bound is a one-look, 95% one-sided bound
+GRID_SIZE = 16
+GRID = tuple(
+    math.exp(math.log(1.15) + i * (math.log(30.0) - math.log(1.15)) / (GRID_SIZE - 1))
+    for i in range(GRID_SIZE)
+)
+LOG_LIMIT = 12.0  # bounds are searched for in [e^-12, e^12]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One time bucket: counts and exposures of the new release and of its baseline."""
+
+    new: float
+    new_exposure: float
+    base: float
+    base_exposure: float
+
+
+def _usable(buckets: Sequence[Bucket]) -> list[Bucket]:
+    return [b for b in buckets if b.new_exposure > 0 and b.base_exposure > 0 and b.new + b.base]
+
+
+def log_lr(buckets: Sequence[Bucket], theta0: float, theta1: float, phi: float = 1.0) -> float:
+    """log LR of ratio theta1 against theta0, tempered by the dispersion phi."""
+    step = math.log(theta1 / theta0)
+    total = 0.0
+    for b in _usable(buckets):
+        n = b.new + b.base
+        total += b.new * step - n * math.log(
+            (theta1 * b.new_exposure + b.base_exposure)
+            / (theta0 * b.new_exposure + b.base_exposure)
+        )
+    return total / phi
+
+
+def _logmeanexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
+
+
+def log_e_value(
+    buckets: Sequence[Bucket], theta0: float, *, side: str = "greater", phi: float = 1.0
+) -> float:
+    """log of the mixture e-value against theta <= theta0 (`greater`) or >= theta0 (`less`)."""
+    usable = _usable(buckets)
+    if not usable:
+        return 0.0
+    factors = GRID if side == "greater" else tuple(1.0 / g for g in GRID)
+    return _logmeanexp([log_lr(usable, theta0, theta0 * f, phi) for f in factors])
+
+
+def _search(buckets: Sequence[Bucket], alpha: float, phi: float, side: str) -> float:
+    """The confidence-sequence boundary on one side (inf/0 when the data do not bound it)."""
+    target = math.log(1.0 / alpha)
+
+    def past(x: float) -> bool:
+        """Monotone in x: False below the boundary, True above it."""
+        if side == "upper":  # theta rejected as too large
+            return log_e_value(buckets, math.exp(x), side="less", phi=phi) >= target
+        # lower: theta no longer rejected as too small
+        return log_e_value(buckets, math.exp(x), side="greater", phi=phi) < target
+
+    low, high = -LOG_LIMIT, LOG_LIMIT
+    if not past(high):
+        return math.inf
+    if past(low):
+        return 0.0
+    for _ in range(48):
+        mid = (low + high) / 2
+        if past(mid):
+            high = mid
+        else:
+            low = mid
+    return math.exp(high)
+
+
+def confidence_bounds(
+    buckets: Sequence[Bucket], alpha: float, phi: float = 1.0
+) -> tuple[float, float]:
+    """(lower, upper): the 1-alpha confidence sequence for the rate ratio, each side at alpha."""
+    if not _usable(buckets):
+        return 0.0, math.inf
+    return _search(buckets, alpha, phi, "lower"), _search(buckets, alpha, phi, "upper")
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """The e-value against the tolerated ratio and the confidence sequence of the ratio."""
+
+    new: float
+    new_exposure: float
+    base: float
+    base_exposure: float
+    ratio: float | None  # pooled observed ratio (None without baseline errors)
+    e_value: float  # evidence against ratio <= max_ratio, valid at every look
+    lower: float  # always-valid lower confidence bound (1 - alpha)
+    upper: float  # one-look upper bound (1 - PASS_ALPHA), for the final verdict
+    phi: float
+    buckets: int
+
+
+def sequential_test(
+    buckets: Sequence[Bucket], *, max_ratio: float, alpha: float, phi: float = 1.0
+) -> SequentialResult:
+    """Everything the rate rule needs from the buckets seen so far."""
+    usable = _usable(buckets)
+    new = sum(b.new for b in buckets)
+    base = sum(b.base for b in buckets)
+    e_new = sum(b.new_exposure for b in buckets)
+    e_base = sum(b.base_exposure for b in buckets)
+    ratio = (new / e_new) / (base / e_base) if base and e_new and e_base else None
+    log_e = log_e_value(usable, max_ratio, side="greater", phi=phi)
+    lower, _ = confidence_bounds(usable, alpha, phi)
+    used_new = sum(b.new for b in usable)
+    used_base = sum(b.base for b in usable)
+    upper = ratio_upper_bound(
+        used_new / phi,
+        used_base / phi,
+        sum(b.new_exposure for b in usable),
+        sum(b.base_exposure for b in usable),
+        PASS_ALPHA,
+    )
+    return SequentialResult(
+        new=new,
+        new_exposure=e_new,
+        base=base,
+        base_exposure=e_base,
+        ratio=ratio,
+        e_value=math.exp(min(log_e, 700.0)),
+        lower=lower,
+        upper=upper,
+        phi=phi,
+        buckets=len(usable),
+    )
