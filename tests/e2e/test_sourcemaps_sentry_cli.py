@@ -5,18 +5,30 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sentry_release.sourcemaps.vlq import decode_mappings
-from sentry_standin import DevServer
+from sentry_standin import DevServer, Options, Store
 from sentry_standin.chunks import artifact_bundles
 from tests import helpers
-from tests.helpers import NEEDS_SENTRY_CLI, ORG, SENTRY_CLI
+from tests.helpers import KNOWN_CLIENT_BUGS, NEEDS_SENTRY_CLI, ORG, PROJECTS, SENTRY_CLI, TOKEN
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"
+
+
+@pytest.fixture
+def server() -> Iterator[DevServer]:
+    """The stand-in naming itself in its URLs: sentry-cli sends chunks wherever the options'
+    `url` points, as against a real Sentry, and no host here serves a url-prefix."""
+    store = Store(orgs=(ORG,), projects=PROJECTS, tokens=(TOKEN,))
+    with DevServer(store, options=Options(lenient=frozenset(KNOWN_CLIENT_BUGS))) as srv:
+        yield srv
+
+
 pytestmark = NEEDS_SENTRY_CLI
 
 
