@@ -215,11 +215,15 @@ class ActionOutput(Output):
 
 
 def mask(value: str | None, out: Output, masked: set[str]) -> None:
-    """Tell the runner to hide a secret in the log, once, and redact it ourselves."""
+    """Tell the runner to hide a secret in the log, once, and redact it ourselves. Each line
+    is masked on its own: `::add-mask::` takes one line, so a pasted token with a line break
+    would otherwise print its second half."""
     value = (value or "").strip()
     if value and value not in masked:
         masked.add(value)
-        out.stdout.write(f"::add-mask::{value}\n")
+        for line in (part.strip() for part in value.splitlines()):
+            if line:
+                out.stdout.write(f"::add-mask::{line}\n")
         out.stdout.flush()
         register_secret(value)
 

@@ -148,6 +148,10 @@ def chunk_upload_options(request: Request) -> Response:
         body["maxWait"] = state["maxWait"]
     if request.options.mode_on("no-artifact-bundles"):
         body["accept"] = [a for a in body["accept"] if a not in NO_BUNDLES]
+    if request.options.mode_on("bugsink"):
+        # Bugsink lists `artifact_bundles` but not `artifact_bundles_v2` (bugsink
+        # files/views.py `chunk_upload`): clients upload every chunk before assembling.
+        body["accept"] = [a for a in body["accept"] if a != "artifact_bundles_v2"]
     body["url"] = chunk_url(request)
     return Response(200, body)
 

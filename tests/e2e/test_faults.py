@@ -455,14 +455,12 @@ def test_upload_that_cannot_complete_ends_with_exit_1_naming_why(
     state = upload_state(server.store)
     state["maxWait"] = 1
     repo = make_checkout(tmp_path)
-    started = time.monotonic()
     done = run_cli(
         ["upload-sourcemaps", VERSION, "dist", "--wait"],
         cli_env(server.url, home=tmp_path),
         cwd=repo,
         timeout=30,
     )
-    assert time.monotonic() - started < 20
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
     assert lines[-1] == message, done.stderr

@@ -237,3 +237,23 @@ def test_older_self_hosted_commits(tmp_path: Path, mode: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     # the only refusal is the old server's 404 for the endpoint it does not have
     assert all(path.endswith("/previous-with-commits/") for path, _ in refused)
+
+
+def test_upload_to_a_bugsink_like_server_with_default_flags(tmp_path: Path) -> None:
+    """No `artifact_bundles_v2` (every chunk first, then assemble) and an assemble that stays
+    `created`: the upload succeeds with default flags, as sentry-cli's does."""
+    repo = tmp_path / "repo"
+    make_repo(repo, commits=1)
+    shutil.copytree(FIXTURES / "dist", repo / "dist")
+    with strict_server(modes=frozenset({"bugsink"})) as server:
+        env = cli_env(server.url, token=ORG_TOKEN, home=tmp_path)
+        assert run_cli(["new", "1.0"], env, cwd=repo).returncode == 0
+        done = run_cli(["upload-sourcemaps", "1.0", "dist"], env, cwd=repo, timeout=120)
+        calls = [
+            r["path"].rsplit("/", 2)[-2]
+            for r in server.store.requests
+            if r["method"] == "POST" and r["path"].endswith(("/chunk-upload/", "/assemble/"))
+        ]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert calls[0] == "chunk-upload" and calls[-1] == "assemble"  # v1 order
+    assert "created" in done.stdout

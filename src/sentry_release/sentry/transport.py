@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -250,6 +250,9 @@ class Transport:
         self._origin = origin(self.base_url)
         self._step_end: float | None = None
         self._step_name = ""
+        # Outside an explicit step (a single command such as `new` or `deploy`), the whole
+        # run of this client is the step: its deadline counts from the client's creation.
+        self._born = time.monotonic()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -329,7 +332,11 @@ class Transport:
             self._step_end, self._step_name = None, ""
 
     def _remaining(self) -> float | None:
-        return None if self._step_end is None else self._step_end - time.monotonic()
+        if self._step_end is not None:
+            return self._step_end - time.monotonic()
+        if self.step_timeout:
+            return self._born + self.step_timeout - time.monotonic()
+        return None
 
     # --- one call -------------------------------------------------------------------
 
@@ -369,7 +376,7 @@ class Transport:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 raise NetworkError(
-                    f"{method} {endpoint}: the {self._step_name} step ran out of its "
+                    f"{method} {endpoint}: the {self._step_name or 'command'} ran out of its "
                     f"{self.step_timeout:g}s deadline (raise it with --step-timeout)",
                     method=method,
                     endpoint=endpoint,
@@ -669,15 +676,6 @@ def make_session(ca_bundle: str | None = None) -> requests.Session:
     if ca_bundle:
         session.verify = ca_bundle
     return session
-
-
-def with_budget(transport: Transport, budget: float) -> Transport:
-    """A view of the transport with its own retry budget (the gate polls with a short one);
-    the session, token and counters are shared, the original is left untouched."""
-    clone = object.__new__(type(transport))
-    clone.__dict__.update(transport.__dict__)
-    clone.retry = replace(transport.retry, budget=budget)
-    return clone
 
 
 def _never_sent(exc: BaseException) -> bool:

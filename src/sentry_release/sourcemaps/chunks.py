@@ -136,7 +136,8 @@ def upload_bundle(
     if options.assemble_first:
         response, missing = assemble()
     else:
-        response, missing = AssembleState("not_found"), list(dict.fromkeys(checksums))
+        missing = list(dict.fromkeys(checksums))
+        response = AssembleState("not_found", tuple(missing))  # v1: every chunk goes first
     asked_again = not options.assemble_first
     sent_bytes = sent_chunks = rounds = 0
     started: float | None = None
