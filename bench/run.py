@@ -302,8 +302,8 @@ FLOOR = (
     ("import git (GitPython)", "import git"),
     ("import sentry_release.cli", "import sentry_release.cli"),
     (
-        "import sentry_release.cli + sentry.client",
-        "import sentry_release.cli, sentry_release.sentry.client",
+        "import sentry_release.cli + sentry.api",
+        "import sentry_release.cli, sentry_release.sentry.api",
     ),
 )
 

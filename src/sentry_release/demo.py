@@ -18,7 +18,7 @@ from sentry_release.config.settings import (
 )
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.steps.pipeline import PipelineResult, run
 from sentry_standin import Options
 from sentry_standin.app import DevServer
@@ -103,7 +103,7 @@ def demo(out: Output, *, repo_path: Path | None = None, keep: bool = False) -> P
                 # Seconds instead of minutes, so the demo shows the gate's verdict quickly.
                 gate=GatePolicy(enabled=True, grace=0, window=2, settle=0.5, poll=0.5),
             )
-            client = SentryClient(server.url, DEFAULT_TOKEN, echo=out.result)
+            client = SentryApi(server.url, DEFAULT_TOKEN, echo=out.result)
             result = run(settings, client, GitRepo(checkout), out, environ={})
             release = client.get_release(DEFAULT_ORG, result.version)
             deploys = client.list_deploys(DEFAULT_ORG, result.version)

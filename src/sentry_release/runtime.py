@@ -21,7 +21,7 @@ from sentry_release.redact import redact
 
 if TYPE_CHECKING:
     from sentry_release.git import GitRepo
-    from sentry_release.sentry.client import SentryClient
+    from sentry_release.sentry.api import SentryApi
     from sentry_release.steps.pipeline import PipelineResult
     from sentry_release.version import ProposedVersion
 
@@ -49,7 +49,7 @@ class Runtime:
     settings: Settings
     out: Output
     environ: Mapping[str, str]
-    _client: SentryClient | None = field(default=None, repr=False)
+    _client: SentryApi | None = field(default=None, repr=False)
     _repo: GitRepo | None = field(default=None, repr=False)
 
     @classmethod
@@ -61,12 +61,12 @@ class Runtime:
         warn_plain_http(settings, out)
         return cls(settings, out, environ)
 
-    def client(self) -> SentryClient:
+    def client(self) -> SentryApi:
         """The run's Sentry client (one session, one connection pool), built on first use."""
         if self._client is None:
-            from sentry_release.sentry.client import SentryClient
+            from sentry_release.sentry.api import SentryApi
 
-            client = SentryClient.from_settings(self.settings, echo=self.out.result)
+            client = SentryApi.from_settings(self.settings, echo=self.out.result)
             scale = time_scale(self.environ)
             if scale != 1.0:
                 retry = client.retry

@@ -16,8 +16,8 @@ from sentry_release.errors import (
     NotFoundError,
     SentryAPIError,
 )
-from sentry_release.sentry.client import RetryPolicy, SentryClient
-from sentry_release.sentry.transport import next_cursor
+from sentry_release.sentry.api import SentryApi
+from sentry_release.sentry.transport import RetryPolicy, next_cursor
 from tests.helpers import FakeTime
 
 BASE = "https://sentry.example.com/"
@@ -31,8 +31,8 @@ def fake_time() -> FakeTime:
 
 
 @pytest.fixture
-def client(fake_time: FakeTime) -> SentryClient:
-    return SentryClient(
+def client(fake_time: FakeTime) -> SentryApi:
+    return SentryApi(
         BASE,
         TOKEN,
         sleep=fake_time.sleep,
@@ -50,7 +50,7 @@ def link(next_cursor: str | None) -> str:
 
 
 @responses.activate
-def test_create_release_sends_method_url_body_auth_and_user_agent(client: SentryClient) -> None:
+def test_create_release_sends_method_url_body_auth_and_user_agent(client: SentryApi) -> None:
     responses.post(
         f"{API}/organizations/acme/releases/", status=201, json={"version": "1.0", "projects": []}
     )
@@ -69,7 +69,7 @@ def test_create_release_sends_method_url_body_auth_and_user_agent(client: Sentry
 
 
 @responses.activate
-def test_208_already_exists_is_success(client: SentryClient) -> None:
+def test_208_already_exists_is_success(client: SentryApi) -> None:
     responses.post(f"{API}/organizations/acme/releases/", status=208, json={"version": "1.0"})
     _, created = client.create_release("acme", "1.0", ["web"])
     assert created is False
@@ -77,7 +77,7 @@ def test_208_already_exists_is_success(client: SentryClient) -> None:
 
 
 @responses.activate
-def test_path_segments_are_percent_encoded(client: SentryClient) -> None:
+def test_path_segments_are_percent_encoded(client: SentryApi) -> None:
     responses.get(
         f"{API}/organizations/acme/releases/web%401.0%2Bbuild%205/", json={"version": "x"}
     )
@@ -89,7 +89,7 @@ def test_path_segments_are_percent_encoded(client: SentryClient) -> None:
 
 
 @responses.activate
-def test_pagination_follows_link_header_over_three_pages(client: SentryClient) -> None:
+def test_pagination_follows_link_header_over_three_pages(client: SentryApi) -> None:
     url = f"{API}/organizations/acme/repos/"
     responses.get(
         url,
@@ -114,7 +114,7 @@ def test_pagination_follows_link_header_over_three_pages(client: SentryClient) -
 
 
 @responses.activate
-def test_pagination_reuses_only_the_cursor_never_the_link_host(client: SentryClient) -> None:
+def test_pagination_reuses_only_the_cursor_never_the_link_host(client: SentryApi) -> None:
     # Sentry builds Link URLs from system.url-prefix, which may be another host.
     url = f"{API}/organizations/acme/repos/"
     other = "https://prefix.elsewhere.example/api/0/organizations/acme/repos/?cursor=0:1:0"
@@ -134,7 +134,7 @@ def test_pagination_reuses_only_the_cursor_never_the_link_host(client: SentryCli
 
 
 @responses.activate
-def test_pagination_stops_on_a_repeated_cursor(client: SentryClient) -> None:
+def test_pagination_stops_on_a_repeated_cursor(client: SentryApi) -> None:
     url = f"{API}/organizations/acme/repos/"
     responses.get(url, json=[{"name": "a/1"}], headers={"Link": link("0:1:0")})
     names = [r.name for r in client.list_repos("acme")]
@@ -148,7 +148,7 @@ def test_next_cursor_reads_the_results_flag() -> None:
 
 
 @responses.activate
-def test_401_says_check_the_token(client: SentryClient) -> None:
+def test_401_says_check_the_token(client: SentryApi) -> None:
     responses.post(
         f"{API}/organizations/acme/releases/", status=401, json={"detail": "Invalid token"}
     )
@@ -161,7 +161,7 @@ def test_401_says_check_the_token(client: SentryClient) -> None:
 
 
 @responses.activate
-def test_404_names_the_missing_organization(client: SentryClient) -> None:
+def test_404_names_the_missing_organization(client: SentryApi) -> None:
     responses.post(
         f"{API}/organizations/nope/releases/",
         status=404,
@@ -172,7 +172,7 @@ def test_404_names_the_missing_organization(client: SentryClient) -> None:
 
 
 @responses.activate
-def test_404_names_the_missing_release(client: SentryClient) -> None:
+def test_404_names_the_missing_release(client: SentryApi) -> None:
     responses.put(
         f"{API}/organizations/acme/releases/9.9/",
         status=404,
@@ -198,7 +198,7 @@ def test_404_names_the_missing_release(client: SentryClient) -> None:
 )
 @responses.activate
 def test_errors_carry_sentrys_own_words(
-    client: SentryClient, status: int, body: object, expected: str
+    client: SentryApi, status: int, body: object, expected: str
 ) -> None:
     kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
     responses.post(f"{API}/organizations/acme/releases/", status=status, **kwargs)  # type: ignore[arg-type]
@@ -210,7 +210,7 @@ def test_errors_carry_sentrys_own_words(
 
 @responses.activate
 def test_429_waits_until_rate_limit_reset_then_succeeds(
-    client: SentryClient, fake_time: FakeTime
+    client: SentryApi, fake_time: FakeTime
 ) -> None:
     url = f"{API}/organizations/acme/releases/1.0/"
     reset = str(int(fake_time.now) + 7)
@@ -227,7 +227,7 @@ def test_429_waits_until_rate_limit_reset_then_succeeds(
 
 
 @responses.activate
-def test_429_honours_retry_after_seconds(client: SentryClient, fake_time: FakeTime) -> None:
+def test_429_honours_retry_after_seconds(client: SentryApi, fake_time: FakeTime) -> None:
     url = f"{API}/organizations/acme/releases/1.0/"
     responses.get(url, status=429, headers={"Retry-After": "3"})
     responses.get(url, json={"version": "1.0"})
@@ -236,7 +236,7 @@ def test_429_honours_retry_after_seconds(client: SentryClient, fake_time: FakeTi
 
 
 @responses.activate
-def test_503_is_retried_with_backoff(client: SentryClient, fake_time: FakeTime) -> None:
+def test_503_is_retried_with_backoff(client: SentryApi, fake_time: FakeTime) -> None:
     url = f"{API}/organizations/acme/releases/1.0/"
     responses.get(url, status=503, body="unavailable")
     responses.get(url, status=502, body="bad gateway")
@@ -247,7 +247,7 @@ def test_503_is_retried_with_backoff(client: SentryClient, fake_time: FakeTime) 
 
 
 @responses.activate
-def test_retries_stop_at_the_attempt_limit_with_a_precise_message(client: SentryClient) -> None:
+def test_retries_stop_at_the_attempt_limit_with_a_precise_message(client: SentryApi) -> None:
     url = f"{API}/organizations/acme/releases/1.0/"
     responses.get(url, status=503, json={"detail": "Service down"})
     with pytest.raises(SentryAPIError) as err:
@@ -259,7 +259,7 @@ def test_retries_stop_at_the_attempt_limit_with_a_precise_message(client: Sentry
 
 
 @responses.activate
-def test_deploy_post_is_not_retried_blindly(client: SentryClient) -> None:
+def test_deploy_post_is_not_retried_blindly(client: SentryApi) -> None:
     deploys = f"{API}/organizations/acme/releases/1.0/deploys/"
     responses.get(deploys, json=[])  # the recovery check finds nothing new
     responses.post(deploys, status=503, body="unavailable")
@@ -272,7 +272,7 @@ def test_deploy_post_is_not_retried_blindly(client: SentryClient) -> None:
 
 
 @responses.activate
-def test_deploy_found_after_a_lost_response_is_not_created_twice(client: SentryClient) -> None:
+def test_deploy_found_after_a_lost_response_is_not_created_twice(client: SentryApi) -> None:
     deploys = f"{API}/organizations/acme/releases/1.0/deploys/"
     finished = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=timezone.utc)
     responses.post(deploys, status=504, body="gateway timeout")
@@ -290,7 +290,7 @@ def test_deploy_found_after_a_lost_response_is_not_created_twice(client: SentryC
 
 
 @responses.activate
-def test_deploy_body_has_no_projects_unless_named(client: SentryClient) -> None:
+def test_deploy_body_has_no_projects_unless_named(client: SentryApi) -> None:
     # Sentry checks `projects` with project-level access (release_deploys.py ProjectField):
     # an org:ci token would get 400 "Insufficient access to project".
     deploys = f"{API}/organizations/acme/releases/1.0/deploys/"
@@ -302,7 +302,7 @@ def test_deploy_body_has_no_projects_unless_named(client: SentryClient) -> None:
 
 
 @responses.activate
-def test_timeout_becomes_a_network_error(client: SentryClient) -> None:
+def test_timeout_becomes_a_network_error(client: SentryApi) -> None:
     responses.get(
         f"{API}/organizations/acme/releases/1.0/",
         body=requests.exceptions.ReadTimeout("Read timed out."),
@@ -312,7 +312,7 @@ def test_timeout_becomes_a_network_error(client: SentryClient) -> None:
 
 
 @responses.activate
-def test_every_request_has_a_timeout(client: SentryClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_request_has_a_timeout(client: SentryApi, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[object] = []
     original = client.session.request
 
@@ -327,7 +327,7 @@ def test_every_request_has_a_timeout(client: SentryClient, monkeypatch: pytest.M
 
 
 @responses.activate
-def test_chunks_for_another_host_are_refused_before_sending(client: SentryClient) -> None:
+def test_chunks_for_another_host_are_refused_before_sending(client: SentryApi) -> None:
     responses.post("https://uploads.elsewhere.example/chunks/", status=200)
     with pytest.raises(SentryAPIError, match="uploads.elsewhere.example"):
         client.upload_chunks("https://uploads.elsewhere.example/chunks/", [("a" * 40, b"x")])
@@ -343,7 +343,7 @@ def test_chunks_for_another_host_are_refused_before_sending(client: SentryClient
     ],
 )
 @responses.activate
-def test_chunk_url_is_resolved_onto_the_configured_sentry(client: SentryClient, given: str) -> None:
+def test_chunk_url_is_resolved_onto_the_configured_sentry(client: SentryApi, given: str) -> None:
     responses.post(f"{API}/organizations/acme/chunk-upload/", status=200)
     client.upload_chunks(given, [("a" * 40, b"x")])
     call = responses.calls[0]
@@ -352,7 +352,7 @@ def test_chunk_url_is_resolved_onto_the_configured_sentry(client: SentryClient, 
 
 
 @responses.activate
-def test_chunk_url_on_a_region_host_keeps_it_and_the_token(client: SentryClient) -> None:
+def test_chunk_url_on_a_region_host_keeps_it_and_the_token(client: SentryApi) -> None:
     region = "https://us.sentry.example.com/api/0/organizations/acme/chunk-upload/"
     responses.post(region, status=200)
     client.upload_chunks(region, [("a" * 40, b"x")])
@@ -361,7 +361,7 @@ def test_chunk_url_on_a_region_host_keeps_it_and_the_token(client: SentryClient)
 
 def test_dry_run_sends_nothing_and_echoes_without_token() -> None:
     lines: list[str] = []
-    dry = SentryClient(BASE, TOKEN, dry_run=True, echo=lines.append)
+    dry = SentryApi(BASE, TOKEN, dry_run=True, echo=lines.append)
     with responses.RequestsMock() as mock:  # any real call would fail this block
         dry.create_release("acme", "1.0", ["web"])
         dry.finalize_release("acme", "1.0", when=datetime.now(timezone.utc))

@@ -11,7 +11,8 @@ import requests
 import responses
 
 from sentry_release.errors import NetworkError, SentryAPIError
-from sentry_release.sentry.client import RetryPolicy, SentryClient, rate_limit_wait
+from sentry_release.sentry.api import SentryApi
+from sentry_release.sentry.transport import RetryPolicy, rate_limit_wait
 from tests.helpers import FakeTime
 
 BASE = "https://sentry.example.com/"
@@ -20,10 +21,10 @@ TOKEN = "sntryu_unit_test_token_value"
 NOW = 1_800_000_000.0
 
 
-def client(fake: FakeTime, **kwargs: object) -> SentryClient:
+def client(fake: FakeTime, **kwargs: object) -> SentryApi:
     import random
 
-    return SentryClient(
+    return SentryApi(
         BASE,
         TOKEN,
         sleep=fake.sleep,

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 
 BASE = "https://sentry.example.com/"
 API = BASE + "api/0"
@@ -32,6 +32,6 @@ def test_list_projects_follows_pages() -> None:
         },
     )
     responses.get(first, json=[{"id": "2", "slug": "api"}])
-    client = SentryClient(BASE, "tok")
+    client = SentryApi(BASE, "tok")
     assert [p.slug for p in client.list_projects("acme")] == ["web", "api"]
     assert len(responses.calls) == 2

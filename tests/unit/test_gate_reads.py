@@ -10,7 +10,7 @@ import pytest
 import responses
 
 from sentry_release.errors import ConfigError
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.gate_reads import Reads, interval
 
 BASE = "https://sentry.example.com/"
@@ -26,7 +26,7 @@ def query(call: responses.Call) -> dict[str, list[str]]:
 
 def reads() -> Reads:
     responses.get(f"{API}/releases/1.1/", json=RELEASE)
-    found = Reads(SentryClient(BASE, "tok"), "acme", "production", clock=lambda: 0.0)
+    found = Reads(SentryApi(BASE, "tok"), "acme", "production", clock=lambda: 0.0)
     found.bind_projects("1.1", ())
     return found
 
@@ -47,7 +47,7 @@ def test_every_query_names_one_numeric_project_and_results_merge() -> None:
 @responses.activate
 def test_configured_projects_are_mapped_to_ids_and_unknown_ones_refused() -> None:
     responses.get(f"{API}/releases/1.1/", json=RELEASE)
-    gate = Reads(SentryClient(BASE, "tok"), "acme", "production")
+    gate = Reads(SentryApi(BASE, "tok"), "acme", "production")
     assert [p.id for p in gate.bind_projects("1.1", ("api",))] == ["12"]
     with pytest.raises(ConfigError, match="'shop' is not a project of release"):
         gate.bind_projects("1.1", ("shop",))

@@ -16,12 +16,12 @@ from sentry_release.gate.policy import FAIL, INCONCLUSIVE, PASS
 from sentry_release.gate.render import render_markdown, report_dict
 from sentry_release.gate.watch import effective_poll, run_gate
 from sentry_release.output import Output
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN, FakeTime
 
 
-def deployed(client: SentryClient, version: str, when: float, env: str = "production") -> None:
+def deployed(client: SentryApi, version: str, when: float, env: str = "production") -> None:
     """Create `version` and record its deploy to `env`, finished at epoch `when`."""
     client.create_release(ORG, version, ["web"])
     client.create_deploy(
@@ -29,8 +29,8 @@ def deployed(client: SentryClient, version: str, when: float, env: str = "produc
     )
 
 
-def setup(server: DevServer, finished: float, *, previous: bool = True) -> SentryClient:
-    client = SentryClient(server.url, TOKEN)
+def setup(server: DevServer, finished: float, *, previous: bool = True) -> SentryApi:
+    client = SentryApi(server.url, TOKEN)
     plan = [("1.0", finished - 7200)] if previous else []
     for version, when in [*plan, ("1.1", finished)]:
         deployed(client, version, when)
@@ -127,7 +127,7 @@ def test_json_report_and_markdown(server: DevServer) -> None:
 def test_a_token_without_the_scope_is_a_config_error_naming_it(server: DevServer) -> None:
     setup(server, datetime.now(timezone.utc).timestamp())
     out, _, _ = output()
-    client = SentryClient(server.url, "wrong-token")
+    client = SentryApi(server.url, "wrong-token")
     with pytest.raises(ConfigError, match="needs the .* scope; set SENTRY_GATE_AUTH_TOKEN"):
         run_gate(
             settings(server, token="wrong-token", on_api_error="pass"), client, "1.1", None, out
@@ -137,7 +137,7 @@ def test_a_token_without_the_scope_is_a_config_error_naming_it(server: DevServer
 def test_the_gate_token_is_used_and_the_shared_client_is_left_alone(server: DevServer) -> None:
     fake = FakeTime(datetime.now(timezone.utc).timestamp() + 2000)
     setup(server, fake.now - 2000)
-    client = SentryClient(server.url, "wrong-token")
+    client = SentryApi(server.url, "wrong-token")
     retry = client.retry
     out, _, _ = output()
     policy = GatePolicy(enabled=True, grace=0.0, window=900.0, auth_token=TOKEN)
@@ -148,7 +148,7 @@ def test_the_gate_token_is_used_and_the_shared_client_is_left_alone(server: DevS
 
 
 def test_missing_deploy_and_bad_status_spec_are_config_errors(server: DevServer) -> None:
-    client = SentryClient(server.url, TOKEN)
+    client = SentryApi(server.url, TOKEN)
     client.create_release(ORG, "2.0", ["web"])
     out, _, _ = output()
     with pytest.raises(ConfigError, match=r"no deploy of 2\.0 to production"):
@@ -161,7 +161,7 @@ def test_missing_deploy_and_bad_status_spec_are_config_errors(server: DevServer)
 
 def test_dry_run_observes_nothing(server: DevServer) -> None:
     out, stdout, _ = output()
-    client = SentryClient(server.url, TOKEN, dry_run=True)
+    client = SentryApi(server.url, TOKEN, dry_run=True)
     report = run_gate(settings(server), client, "1.1", None, out)
     assert report.verdict == INCONCLUSIVE
     assert "[dry-run] deploy gate" in stdout.getvalue()
@@ -178,7 +178,7 @@ def test_poll_is_never_faster_than_30s_against_remote_sentry() -> None:
 
 def test_previous_release_is_the_last_one_deployed_to_the_environment(server: DevServer) -> None:
     now = datetime.now(timezone.utc).timestamp()
-    client = SentryClient(server.url, TOKEN)
+    client = SentryApi(server.url, TOKEN)
     # 1.0 deployed to production, 1.0.1 only to staging, then 1.1 to production
     for version, env, when in (
         ("1.0", "production", now - 7200),

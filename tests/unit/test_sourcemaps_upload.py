@@ -45,7 +45,7 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
 
     import responses
 
-    from sentry_release.sentry.client import SentryClient
+    from sentry_release.sentry.api import SentryApi
     from sentry_release.sourcemaps.chunks import send_chunks
     from sentry_standin.chunks import parse_multipart
 
@@ -62,7 +62,7 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
 
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", url, callback=record)
-        client = SentryClient("https://sentry.example.com/", "tok")
+        client = SentryApi("https://sentry.example.com/", "tok")
         options = ChunkOptions.parse(
             {"url": url, "compression": ["gzip"], "chunksPerRequest": 2, "maxRequestSize": 10**6}
         )

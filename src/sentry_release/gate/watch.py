@@ -42,7 +42,7 @@ from sentry_release.gate.sequential import Bucket
 from sentry_release.gate.stats import dispersion
 from sentry_release.output import Output
 from sentry_release.redact import register_secret
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.gate_models import Deploy, Issue, Series, Suspect, Traffic, at, iso
 from sentry_release.sentry.gate_reads import Reads, first_activity
 from sentry_release.steps.deploy import DeployResult
@@ -81,7 +81,7 @@ class Plan:
 
 def run_gate(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     version: str,
     deploy: DeployResult | None,
     out: Output,
@@ -123,12 +123,12 @@ def run_gate(
     return report
 
 
-def gate_client(client: SentryClient, token: str | None, poll: float) -> SentryClient:
+def gate_client(client: SentryApi, token: str | None, poll: float) -> SentryApi:
     """The gate's own client: its token (else the main one) and a retry budget no longer
     than a poll (one slow read must not outlast it; the next poll retries anyway). The
     shared client is left as it is."""
     register_secret(token)
-    return SentryClient(
+    return SentryApi(
         client.base_url,
         token or client.token,
         timeout=client.timeout,
@@ -225,7 +225,7 @@ class _Watcher:
     def __init__(
         self,
         settings: Settings,
-        client: SentryClient,
+        client: SentryApi,
         version: str,
         deploy: DeployResult | None,
         out: Output,

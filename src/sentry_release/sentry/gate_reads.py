@@ -29,8 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sentry_release.errors import AuthError, ConfigError, SentryAPIError
-from sentry_release.sentry.api import seg
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi, seg
 from sentry_release.sentry.gate_models import (
     Deploy,
     Issue,
@@ -72,7 +71,7 @@ class Reads:
 
     def __init__(
         self,
-        client: SentryClient,
+        client: SentryApi,
         org: str,
         environment: str,
         *,

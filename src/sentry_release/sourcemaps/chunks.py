@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sentry_release.config.settings import Settings
 from sentry_release.errors import UploadError
 from sentry_release.output import Output
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import AssembleState, ChunkOptions
 from sentry_release.sourcemaps.bundle import ChunkRef, SpooledBundle
 
@@ -54,7 +54,7 @@ def batches(
 
 
 def send_chunks(
-    client: SentryClient,
+    client: SentryApi,
     url: str,
     chunks: Sequence[Chunk],
     options: ChunkOptions,
@@ -103,7 +103,7 @@ class ChunkUpload:
 
 def upload_bundle(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     version: str | None,
     bundle: SpooledBundle,
     options: ChunkOptions,

@@ -13,13 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from sentry_release.config.settings import Settings
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sourcemaps.bundle import BundleFile
 
 
 def upload_legacy(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     version: str | None,
     files: Sequence[BundleFile],
     out: Output,

@@ -16,7 +16,7 @@ from sentry_release.config.settings import Settings
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output, human_bytes
 from sentry_release.paths import ensure_all_named, read_regular
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sourcemaps.bundle import BundleFile, build_bundle, spool_bundle
 from sentry_release.sourcemaps.chunks import upload_bundle
 from sentry_release.sourcemaps.collect import Collected, collect
@@ -56,7 +56,7 @@ class UploadResult:
 
 def upload_sourcemaps(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     version: str | None,
     out: Output,
     *,

@@ -22,7 +22,7 @@ from sentry_release.config.settings import Settings
 from sentry_release.errors import ConfigError, GitError, SentryAPIError
 from sentry_release.git import DEEPEN_STEPS, GitRepo, LogCommit
 from sentry_release.output import Output
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import Repo
 
 HEX_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
@@ -204,7 +204,7 @@ def describe_range(association: Association) -> str:
 
 def associate_commits(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     repo: GitRepo | None,
     version: str,
     out: Output,
@@ -263,7 +263,7 @@ def report(out: Output, result: CommitsResult, version: str, *, dry_run: bool = 
 
 
 def _manual(
-    client: SentryClient,
+    client: SentryApi,
     org: str,
     repo: GitRepo | None,
     version: str,
@@ -321,7 +321,7 @@ def _refs_result(refs: Sequence[Mapping[str, Any]]) -> CommitsResult:
 
 def _auto(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     org: str,
     repo: GitRepo,
     version: str,
@@ -365,7 +365,7 @@ def _auto(
 
 
 def _previous_commit(
-    client: SentryClient, org: str, version: str, repository: str | None = None
+    client: SentryApi, org: str, version: str, repository: str | None = None
 ) -> str | None:
     """The previous release's lastCommit; with `repository`, only when it is that repo's
     (a different repository's sha would make a meaningless range)."""
@@ -391,7 +391,7 @@ def same_repository(a: str, b: str) -> bool:
 
 def _local(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     org: str,
     repo: GitRepo,
     version: str,

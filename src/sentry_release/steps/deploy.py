@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sentry_release.config.settings import Settings
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import Deploy
 
 
@@ -32,7 +32,7 @@ class DeployResult:
 
 def record_deploy(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     version: str,
     *,
     now: datetime | None = None,

@@ -13,7 +13,7 @@ from sentry_release.errors import GateFailed
 from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import InjectResult, inject_paths
 from sentry_release.sourcemaps.upload import UploadResult, prepare_upload, upload_sourcemaps
@@ -46,7 +46,7 @@ class PipelineResult:
 
 def run(
     settings: Settings,
-    client: SentryClient,
+    client: SentryApi,
     repo: GitRepo | None,
     out: Output,
     *,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sentry_release.config.settings import Settings
 from sentry_release.git import GitRepo
-from sentry_release.sentry.client import SentryClient
+from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import Release
 from sentry_release.version import ProposedVersion, derive_version
 from sentry_release.version_inputs import gather
@@ -43,7 +43,7 @@ class ReleaseResult:
 
 
 def create_release(
-    settings: Settings, client: SentryClient, version: str, *, ref: str | None = None
+    settings: Settings, client: SentryApi, version: str, *, ref: str | None = None
 ) -> ReleaseResult:
     """Create the release for every configured project; 208 (exists) is success."""
     assert settings.org is not None
@@ -59,7 +59,7 @@ def create_release(
 
 
 def finalize_release(
-    settings: Settings, client: SentryClient, version: str, *, when: datetime | None = None
+    settings: Settings, client: SentryApi, version: str, *, when: datetime | None = None
 ) -> Release:
     """Mark the release as released now (or at `when`); repeating it only moves the date."""
     assert settings.org is not None
