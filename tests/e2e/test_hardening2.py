@@ -33,7 +33,6 @@ def evil() -> Iterator[DevServer]:
         yield srv
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 def test_action_ignores_the_url_of_a_sentryclirc_in_the_workspace(
     tmp_path: Path, evil: DevServer
 ) -> None:
@@ -62,7 +61,6 @@ def test_action_ignores_the_url_of_a_sentryclirc_in_the_workspace(
     assert len(warnings) == 1 and "trust_sentryclirc_url" in warnings[0], run.stdout
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 def test_action_uses_the_rc_url_when_the_input_says_so(tmp_path: Path, evil: DevServer) -> None:
     from tests.action.test_runner import run_step
 
@@ -85,7 +83,6 @@ def test_action_uses_the_rc_url_when_the_input_says_so(tmp_path: Path, evil: Dev
     assert any(r["method"] == "POST" for r in evil.store.requests)
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 def test_cli_honours_an_rc_url_in_the_tree_with_one_warning(
     tmp_path: Path, server: DevServer, env: dict[str, str]
 ) -> None:
@@ -107,7 +104,6 @@ def forged_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.lstrip().startswith("::warning")]
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 def test_a_file_name_cannot_forge_a_workflow_command(tmp_path: Path, server: DevServer) -> None:
     from tests.action.test_runner import run_step
 
@@ -151,7 +147,6 @@ def test_a_release_name_cannot_forge_a_workflow_command(tmp_path: Path, server: 
     assert forged_lines(run.stdout) == [] and forged_lines(run.stderr) == []
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 def test_action_output_neutralises_untrusted_lines_and_keeps_its_own_commands() -> None:
     import io
 
@@ -180,7 +175,6 @@ def test_action_output_neutralises_untrusted_lines_and_keeps_its_own_commands() 
 # --- item 11: checks before the first write ------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 @pytest.mark.parametrize(
     ("environment", "problem"),
     [("prod/eu", "'/'"), ("a" * 65, "64"), ("prod\nx", "newline")],
@@ -208,7 +202,6 @@ def test_latest_in_any_case_is_refused(
     assert server.store.requests == []
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 def test_an_explicitly_empty_release_name_is_exit_2(
     tmp_path: Path, server: DevServer, env: dict[str, str]
 ) -> None:
@@ -223,7 +216,6 @@ def test_an_explicitly_empty_release_name_is_exit_2(
     assert server.store.requests == []
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 def test_a_manual_commit_that_does_not_resolve_is_exit_2_before_the_release(
     tmp_path: Path, server: DevServer, env: dict[str, str]
 ) -> None:
@@ -238,7 +230,6 @@ def test_a_manual_commit_that_does_not_resolve_is_exit_2_before_the_release(
     assert server.store.requests == []
 
 
-@pytest.mark.xfail(strict=True)  # issue #13: fixed in the next commit
 def test_an_empty_repository_is_exit_2_before_the_release(
     tmp_path: Path, server: DevServer, env: dict[str, str]
 ) -> None:
