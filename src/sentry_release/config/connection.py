@@ -120,13 +120,14 @@ def resolve_connection(
     rc_paths: Iterable[Path] = (),
     tree: Path | None = None,
     tree_url: RcUrlPolicy = "warn",
+    home: Path | None = None,
 ) -> Connection:
     """sentry-cli's precedence: explicit > .sentryclirc > default; an org token's url/org win."""
     rc_paths = tuple(rc_paths)
     rc = read_sentryclirc(rc_paths)
     warnings: list[str] = []
     token = (token or "").strip() or rc.get("token") or None
-    url = (url or "").strip() or rc_url(rc_paths, tree, tree_url, warnings) or DEFAULT_URL
+    url = (url or "").strip() or rc_url(rc_paths, tree, tree_url, warnings, home) or DEFAULT_URL
     org = (org or "").strip() or rc.get("org") or None
     project_list = split_list(projects) or split_list(rc.get("project"))
     info = decode_org_token(token)
@@ -147,12 +148,15 @@ def resolve_connection(
 
 
 def rc_url(
-    paths: Iterable[Path], tree: Path | None, policy: RcUrlPolicy, warnings: list[str]
+    paths: Iterable[Path],
+    tree: Path | None,
+    policy: RcUrlPolicy,
+    warnings: list[str],
+    home: Path | None = None,
 ) -> str | None:
     """The `url` of the first rc file that sets one, as `policy` treats files inside `tree`
     (appending the one warning it gives); home's rc file is the user's, never the tree's."""
-    paths = tuple(paths)
-    home_rc = paths[-1].resolve() if len(paths) > 1 else None
+    home_rc = (home / ".sentryclirc").resolve() if home is not None else None
     root = tree.resolve() if tree is not None else None
     for path in paths:
         url = read_sentryclirc([path]).get("url")

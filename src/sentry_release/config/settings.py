@@ -298,6 +298,7 @@ def from_values(
         projects=values.get("projects"),
         rc_paths=default_rc_paths(workdir, home),
         tree=cwd if action else workdir,
+        home=home,
         tree_url=("trust" if top["trust_sentryclirc_url"] else "ignore") if action else "warn",
     )
     return Settings.from_connection(

@@ -46,8 +46,8 @@ def test_the_cli_warns_for_the_tree_but_not_for_home(tmp_path: Path) -> None:
     home = tmp_path / "home"
     rc(home, "https://self-hosted.example/")
     conn = resolve_connection(
-        url=None, token=None, org=None, projects=None,
-        rc_paths=(home / ".sentryclirc", home / ".sentryclirc"), tree=home, tree_url="warn",
+        url=None, token=None, org=None, projects=None, rc_paths=(home / ".sentryclirc",),
+        tree=home, tree_url="warn", home=home,
     )  # fmt: skip
     assert conn.url == "https://self-hosted.example/" and conn.warnings == ()
     repo = tmp_path / "repo"
