@@ -254,7 +254,7 @@ def run_action(
         extra = safe_directory_env(environ, safe_directories(config.workspace, workdir))
         environ.update(extra)
     home = Path(environ["HOME"]) if environ.get("HOME") else None
-    settings = from_values(config.values, cwd=config.workspace, home=home)
+    settings = from_values(config.values, cwd=config.workspace, home=home, action=True)
     state.settings = settings
     # Like action-release (sentry-cli run in that directory): relative paths such as
     # `sourcemaps` are read from the working directory.

@@ -24,6 +24,26 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+# The runner reads a workflow command from any line of stdout or stderr whose trimmed text
+# starts with `::` (and the legacy `##[command]` form anywhere in a line). Text we did not
+# write ourselves (file and release names, commit messages, Sentry's answers) must not be
+# able to start one: such a line gets a visible `\` in front; `##[` becomes `# #[`.
+COMMAND_START = "::"
+LEGACY_COMMAND = "##["
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def neutralise_commands(text: str) -> str:
+    """`text` as log lines none of which the runner reads as a workflow command."""
+    lines = []
+    for line in text.splitlines() or [""]:  # every break the runner (or a viewer) may see
+        line = line.replace(LEGACY_COMMAND, "# #[")
+        if line.lstrip().lstrip(INVISIBLE).lstrip().startswith(COMMAND_START):
+            line = "\\" + line
+        lines.append(line)
+    return "\n".join(lines)
+
+
 class Output:
     """Every line the tool prints goes through here, so secrets are redacted in one place."""
 
@@ -46,8 +66,19 @@ class Output:
         self.warnings: list[str] = []
 
     def _write(self, stream: TextIO, line: str) -> None:
-        stream.write(redact(line) + "\n")
+        """Write text we did not choose to be a command: on GitHub, never a workflow command."""
+        text = redact(line)
+        if self.github:
+            text = neutralise_commands(text)
+        stream.write(text + "\n")
         stream.flush()
+
+    def command(self, name: str, message: str = "", *, stream: TextIO | None = None) -> None:
+        """One of our own workflow commands (`::name::message`); the message is escaped, so
+        it stays on one line and cannot start another command."""
+        line = f"::{name}::{escape_data(redact(message))}"
+        (stream or self.stdout).write(line + "\n")
+        (stream or self.stdout).flush()
 
     def result(self, line: str) -> None:
         """The one-line outcome of a command (stdout, never quiet; stderr under --json)."""
@@ -68,15 +99,15 @@ class Output:
         """Something the user should fix, that does not stop the run."""
         self.warnings.append(redact(line))
         if self.github:
-            self._write(self.stdout, f"::warning::{escape_data(line)}")
+            self.command("warning", line)
         else:
             self._write(self.stderr, f"warning: {line}")
 
     def error(self, line: str, *, title: str | None = None) -> None:
         """The final error line."""
         if self.github:
-            props = f" title={escape_property(title)}" if title else ""
-            self._write(self.stdout, f"::error{props}::{escape_data(line)}")
+            props = f" title={escape_property(redact(title))}" if title else ""
+            self.command(f"error{props}", line)
         else:
             self._write(self.stderr, f"error: {line}")
 
@@ -84,11 +115,11 @@ class Output:
     def group(self, name: str) -> Iterator[None]:
         """A collapsible log group on GitHub; a heading elsewhere."""
         if self.github:
-            self._write(self.stdout, f"::group::{name}")
+            self.command("group", name)
             try:
                 yield
             finally:
-                self._write(self.stdout, "::endgroup::")
+                self.command("endgroup")
         else:
             self.info(f"==> {name}")
             yield

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sentry_release.config.connection import is_loopback
 from sentry_release.config.settings import Settings
 from sentry_release.errors import GitError, SentryReleaseError
-from sentry_release.output import Output
+from sentry_release.output import Output, neutralise_commands
 from sentry_release.redact import redact
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class Runtime:
         """Warnings, logging and the plain-http check, once, before any work."""
         for warning in settings.warnings:
             out.warn(warning)
-        configure_logging(settings.debug)
+        configure_logging(settings.debug, github=out.github)
         warn_plain_http(settings, out)
         return cls(settings, out, environ)
 
@@ -116,7 +116,10 @@ class Runtime:
         what the naming warns about (several matching tags, a tag Sentry would refuse) is said
         once, here."""
         from sentry_release.steps.release import propose_version
+        from sentry_release.version import validate_release_name
 
+        if explicit is not None and not explicit.strip():  # `new ""`: not the HEAD sha
+            validate_release_name(explicit)
         if explicit:
             return propose_version(self.settings.with_changes(release=explicit), None, self.environ)
         repo = self.repo(required=repo_required or not self.named())
@@ -138,7 +141,7 @@ class Runtime:
         return self.propose(explicit, repo_required=repo_required).version
 
 
-def configure_logging(debug: bool) -> None:
+def configure_logging(debug: bool, *, github: bool = False) -> None:
     """With --debug, the tool's own loggers (HTTP calls) on stderr, secrets redacted."""
     if not debug:
         return
@@ -146,7 +149,8 @@ def configure_logging(debug: bool) -> None:
 
     class Redacting(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
-            return redact(super().format(record))
+            text = redact(super().format(record))
+            return neutralise_commands(text) if github else text
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(Redacting("debug: %(name)s: %(message)s"))
@@ -194,7 +198,8 @@ def report_failure(exc: BaseException, out: Output, *, debug: bool) -> Failure:
     expected = isinstance(exc, (SentryReleaseError, KeyboardInterrupt))
     traced = debug or (out.github and not expected)
     if traced:
-        sys.stderr.write(redact(traceback.format_exc()))
+        trace = redact(traceback.format_exc())
+        sys.stderr.write(neutralise_commands(trace) + "\n" if out.github else trace)
     message = failure.message
     if not out.github:
         message = " ".join(message.splitlines())

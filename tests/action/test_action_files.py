@@ -65,6 +65,7 @@ SAMPLES = {
     "gate_dry_run": "true",
     "dry_run": "true",
     "debug": "true",
+    "trust_sentryclirc_url": "true",
 }
 
 

@@ -3,6 +3,10 @@
 Resolved the way sentry-cli resolves it: flag > env var > `.sentryclirc` (working dir, then
 home); an org auth token (`sntrys_…`) carries its own URL and org, which win over the others
 (with a warning) because the token only works there.
+
+One difference (issue #13, item 2): a `.sentryclirc` inside the checkout is repository content,
+which a pull request can change, so its `url` does not choose where the token goes in the
+action unless the `trust_sentryclirc_url` input says so; the CLI honours it, with a warning.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from sentry_release.config.parse import split_list
 from sentry_release.errors import ConfigError
 from sentry_release.redact import register_secret
 
 DEFAULT_URL = "https://sentry.io/"
+# What a `url` from a `.sentryclirc` inside the working tree does: "trust" it (the action with
+# trust_sentryclirc_url), "warn" and use it (the CLI, as sentry-cli), or "ignore" it (the action).
+RcUrlPolicy = Literal["trust", "warn", "ignore"]
 ORG_TOKEN_PREFIX = "sntrys_"
 
 
@@ -110,14 +118,18 @@ def resolve_connection(
     org: str | None,
     projects: Iterable[str] | str | None,
     rc_paths: Iterable[Path] = (),
+    tree: Path | None = None,
+    tree_url: RcUrlPolicy = "warn",
+    home: Path | None = None,
 ) -> Connection:
     """sentry-cli's precedence: explicit > .sentryclirc > default; an org token's url/org win."""
+    rc_paths = tuple(rc_paths)
     rc = read_sentryclirc(rc_paths)
+    warnings: list[str] = []
     token = (token or "").strip() or rc.get("token") or None
-    url = (url or "").strip() or rc.get("url") or DEFAULT_URL
+    url = (url or "").strip() or rc_url(rc_paths, tree, tree_url, warnings, home) or DEFAULT_URL
     org = (org or "").strip() or rc.get("org") or None
     project_list = split_list(projects) or split_list(rc.get("project"))
-    warnings: list[str] = []
     info = decode_org_token(token)
     if info.org and org and info.org != org:
         warnings.append(
@@ -133,6 +145,38 @@ def resolve_connection(
         projects=project_list,
         warnings=tuple(warnings),
     )
+
+
+def rc_url(
+    paths: Iterable[Path],
+    tree: Path | None,
+    policy: RcUrlPolicy,
+    warnings: list[str],
+    home: Path | None = None,
+) -> str | None:
+    """The `url` of the first rc file that sets one, as `policy` treats files inside `tree`
+    (appending the one warning it gives); home's rc file is the user's, never the tree's."""
+    home_rc = (home / ".sentryclirc").resolve() if home is not None else None
+    root = tree.resolve() if tree is not None else None
+    for path in paths:
+        url = read_sentryclirc([path]).get("url")
+        if not url:
+            continue
+        where = path.resolve()
+        in_tree = root is not None and where != home_rc and root in where.parents
+        if in_tree and policy == "ignore":
+            warnings.append(
+                f"ignoring url {url} set by {path}: a file in the workspace does not choose "
+                "where the token goes; set the url input, or trust_sentryclirc_url: true"
+            )
+            continue
+        if in_tree and policy == "warn":
+            warnings.append(
+                f"{path} in the working tree sets url {url}: the auth token is sent there "
+                "(as sentry-cli does); pass --url or set SENTRY_URL to choose it yourself"
+            )
+        return url
+    return None
 
 
 def default_rc_paths(cwd: Path, home: Path | None) -> tuple[Path, ...]:

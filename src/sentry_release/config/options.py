@@ -144,6 +144,10 @@ OPTIONS: tuple[Option, ...] = (
       ("--ca-bundle",), "ca_bundle", "SENTRY_CA_BUNDLE", field="ca_bundle",
       description="CA bundle file for self-hosted Sentry with a private CA. "
       "Default: SENTRY_CA_BUNDLE."),
+    O("trust_sentryclirc_url", "Let a .sentryclirc in the workspace set the Sentry URL, as "
+      "sentry-cli does (off: its url is ignored, so a committed file cannot send the token "
+      "elsewhere).", CONNECTION, input="trust_sentryclirc_url", kind="bool",
+      field="trust_sentryclirc_url"),
     O("timeout", "Per-request timeout (seconds or 30s/1m).", CONNECTION, ("--timeout",),
       kind="duration", field="timeout"),
     O("retry_budget", "Time one API call may spend retrying.", CONNECTION, ("--retry-budget",),

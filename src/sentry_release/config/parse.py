@@ -148,3 +148,29 @@ def check_urls(urls: tuple[str, ...]) -> None:
     for url in urls:
         if not re.match(r"^https?://[^/\s]+", url):
             raise ConfigError(f"health_url must be an http(s) URL, got {url!r}")
+
+
+# Sentry's rule for environment names: `src/sentry/models/environment.py`
+# `Environment.is_valid_name` (ENVIRONMENT_NAME_PATTERN `^[^\n\r\f\/]*$` and
+# ENVIRONMENT_NAME_MAX_LENGTH 64 in `src/sentry/constants.py`); the deploy endpoint
+# (`release_deploys.py`) refuses any other name, after the release was created.
+ENVIRONMENT_MAX_LENGTH = 64
+_ENVIRONMENT_BAD = {"/": "'/'", "\n": "a newline", "\r": "a carriage return", "\f": "a form feed"}
+
+
+def check_environment(name: str | None) -> str | None:
+    """The environment name when Sentry would accept it, else one line naming the rule."""
+    if name is None:
+        return None
+    if len(name) > ENVIRONMENT_MAX_LENGTH:
+        raise ConfigError(
+            f"environment is {len(name)} characters; Sentry allows at most "
+            f"{ENVIRONMENT_MAX_LENGTH}: shorten it"
+        )
+    for char, label in _ENVIRONMENT_BAD.items():
+        if char in name:
+            raise ConfigError(
+                f"environment {name!r} contains {label}, which Sentry does not allow in an "
+                "environment name: remove it"
+            )
+    return name

@@ -21,6 +21,7 @@ from sentry_release.config.connection import (
 from sentry_release.config.gate import validate_policy
 from sentry_release.config.options import OPTIONS, Option
 from sentry_release.config.parse import (
+    check_environment,
     check_urls,
     parse_bool,
     parse_choice,
@@ -156,6 +157,8 @@ class Settings:
     retry_budget: float = DEFAULT_RETRY_BUDGET
     step_timeout: float = DEFAULT_STEP_TIMEOUT  # every request and retry of one step
     ca_bundle: str | None = None
+    # The action lets a `.sentryclirc` in the workspace set the URL only when this is on.
+    trust_sentryclirc_url: bool = False
     check: bool = False  # run `check` first (the action's `check` input)
     warnings: tuple[str, ...] = ()
 
@@ -238,11 +241,14 @@ def from_values(
     *,
     cwd: Path,
     home: Path | None = None,
+    action: bool = False,
 ) -> Settings:
     """Build Settings from raw values keyed by option names (`config/options.py`).
 
     Both front doors end here: the CLI passes click's parsed options, the action passes its
-    INPUT_* strings under the same names, so validation and defaults exist once.
+    INPUT_* strings under the same names, so validation and defaults exist once. `action`
+    says the action is the front door: a `.sentryclirc` in the workspace (`cwd`) then sets no
+    URL unless `trust_sentryclirc_url` is on.
     """
     workdir = Path(_text(values.get("cwd")) or cwd)
     if not workdir.is_absolute():
@@ -264,6 +270,7 @@ def from_values(
             "(or the repo and commit inputs)"
         )
     deploy = DeployOptions(**parsed["deploy"])
+    check_environment(deploy.environment)
     gate = GatePolicy(**parsed["gate"])
     gate = replace(gate, report_only=tuple(r.strip().lower() for r in gate.report_only))
     register_secret(gate.auth_token)
@@ -290,6 +297,9 @@ def from_values(
         org=_text(values.get("org")),
         projects=values.get("projects"),
         rc_paths=default_rc_paths(workdir, home),
+        tree=cwd if action else workdir,
+        home=home,
+        tree_url=("trust" if top["trust_sentryclirc_url"] else "ignore") if action else "warn",
     )
     return Settings.from_connection(
         connection,

@@ -274,14 +274,14 @@ def _manual(
         raise ConfigError("set-commits manual needs --commit owner/repo@SHA")
     refs = []
     for spec in parsed:
-        head = _revision(repo, spec.commit, spec)
-        previous = _revision(repo, spec.previous, spec) if spec.previous else None
+        head = resolve_revision(repo, spec.commit, spec)
+        previous = resolve_revision(repo, spec.previous, spec) if spec.previous else None
         refs.append(ref_payload(spec.repository, head, previous))
     client.set_refs(org, version, refs)
     return _refs_result(refs)
 
 
-def _revision(repo: GitRepo | None, rev: str, spec: RefSpec) -> str:
+def resolve_revision(repo: GitRepo | None, rev: str, spec: RefSpec) -> str:
     """A full sha for a spec's revision: as given when it is one, else resolved in the repo."""
     if FULL_SHA.match(rev):
         return rev

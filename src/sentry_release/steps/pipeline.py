@@ -19,6 +19,7 @@ from sentry_release.sourcemaps.inject import InjectResult, inject_paths
 from sentry_release.sourcemaps.upload import UploadResult, prepare_upload, upload_sourcemaps
 from sentry_release.steps.commits import CommitsResult, associate_commits
 from sentry_release.steps.deploy import DeployResult, record_deploy
+from sentry_release.steps.preflight import check_commits
 from sentry_release.steps.release import (
     ReleaseResult,
     create_release,
@@ -59,6 +60,7 @@ def run(
     # Build files are local input: bad names, FIFOs, a read-only dist/, invalid maps are
     # refused before the release is created; the upload reuses this one collection.
     collected = prepare_upload(settings, out)
+    check_commits(settings, repo)
     if proposed is None:
         proposed = propose_version(settings, repo, environ)
         for warning in proposed.warnings:
