@@ -345,6 +345,16 @@ def gate_cmd(version: str | None, **values: Any) -> None:
     enforce_gate(rt.settings, result)
 
 
+def release_argument(version: str | None, given: str | None) -> str | None:
+    """VERSION when given (an explicitly empty one is refused, never read as "derive it"),
+    else the `--release` value."""
+    if version is not None and not version.strip():
+        from sentry_release.errors import ConfigError
+
+        raise ConfigError("release name is empty: pass a version or set SENTRY_RELEASE")
+    return version if version is not None else given
+
+
 @command("check", *CONNECTION, *SECTIONS[1:])
 @click.argument("version", required=False)
 def check_cmd(version: str | None, **values: Any) -> None:
@@ -352,7 +362,7 @@ def check_cmd(version: str | None, **values: Any) -> None:
     the token is accepted, the org and projects exist, the token holds every needed scope."""
     from sentry_release.steps.check import enforce_check
 
-    values["release"] = version or values.get("release")
+    values["release"] = release_argument(version, values.get("release"))
     rt = runtime(values, need=("auth_token", "org"))
     enforce_check(rt.settings, rt.client(), rt.out)
 
@@ -363,7 +373,7 @@ def run_cmd(version: str | None, **values: Any) -> None:
     """Run the whole release step: new, set-commits, source maps, finalize, deploy, gate."""
     from sentry_release.steps.pipeline import PipelineResult, run
 
-    values["release"] = version or values.get("release")
+    values["release"] = release_argument(version, values.get("release"))
     rt = runtime(values, need=("auth_token", "org", "projects"))
     repo = rt.repo(required=rt.needs_repo())
     seen: list[PipelineResult] = []  # each step's partial result, then the whole

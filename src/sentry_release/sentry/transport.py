@@ -688,7 +688,7 @@ def _never_sent(exc: BaseException) -> bool:
 def _short_exc(exc: BaseException) -> str:
     text = str(exc)
     match = re.search(r"(certificate verify failed[^')(]*)", text) or re.search(
-        r"\[Errno -?\d+\] ([^')\]]+)|Error\(-?\d+, '([^']+)'\)|(Read timed out)"
+        r"\[Errno -?\d+\] ([^'\")\]]+)|Error\(-?\d+, '([^']+)'\)|(Read timed out)"
         r"|(Connection refused)|(no complete answer within [\d.]+s)",
         text,
     )
