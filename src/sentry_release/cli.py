@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import click
 
 from sentry_release import __version__, report
-from sentry_release.config.options import BY_KEY, COMMON, SECTIONS, Option, select
+from sentry_release.config.options import COMMON, SECTIONS, Option, select
 from sentry_release.config.settings import from_values
 from sentry_release.output import Output
-from sentry_release.runtime import Runtime, report_failure
+from sentry_release.runtime import Runtime, debug_requested, parse_flag, report_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -139,6 +139,8 @@ def environ() -> Mapping[str, str]:
 def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "org")) -> Runtime:
     """Build Settings from the command's options and check what it needs."""
     values = merged_values(values)
+    if values.get("debug") is None and debug_requested(environ()):
+        values["debug"] = True  # SENTRY_LOG_LEVEL=debug, as sentry-cli takes it
     settings = from_values(values, cwd=Path.cwd(), home=_home())
     settings.require(*need)
     out = Output(json_mode=settings.json_output)
@@ -455,8 +457,8 @@ def run_cli(
     """Run the click group and map the outcome to an exit code (testable without exiting)."""
     environ = os.environ if environ is None else environ
     args = sys.argv[1:] if argv is None else argv
-    debug_env = BY_KEY["debug"].env or ""
-    debug = "--debug" in args or environ.get(debug_env, "").lower() in ("1", "true")
+    debug = "--debug" in args or debug_requested(environ)
+    allow = "--allow-failure" in args or parse_flag(environ.get("SENTRY_ALLOW_FAILURE"))
     out = out or Output()
     try:
         cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=environ)
@@ -474,7 +476,7 @@ def run_cli(
         out.error(exc.format_message())
         return exc.exit_code
     except (Exception, KeyboardInterrupt) as exc:
-        return report_failure(exc, out, debug=debug).code
+        return report_failure(exc, out, debug=debug, allow_failure=allow).code
     return 0
 
 

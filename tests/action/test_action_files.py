@@ -65,6 +65,8 @@ SAMPLES = {
     "gate_dry_run": "true",
     "dry_run": "true",
     "debug": "true",
+    "allow_failure": "true",
+    "custom_header": "X-Proxy-Auth: let-me-in",
 }
 
 

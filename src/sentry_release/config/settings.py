@@ -17,6 +17,7 @@ from sentry_release.config.connection import (
     default_rc_paths,
     is_loopback,
     resolve_connection,
+    resolve_headers,
 )
 from sentry_release.config.gate import validate_policy
 from sentry_release.config.options import OPTIONS, Option
@@ -38,6 +39,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_BUDGET = 120.0  # seconds one API call may spend retrying
 DEFAULT_STEP_TIMEOUT = 1800.0  # seconds one step may take (a 1 GB upload at 20 Mbit/s: ~7 min)
 COMMIT_MODES = ("auto", "local", "manual", "skip")
+# Resolved by config/connection.py (flag/input/env, then .sentryclirc), not by parse_value.
+CONNECTION_FIELDS = ("url", "auth_token", "org", "projects", "custom_headers")
 __all__ = [  # parse and connection names were public here before config/ was split
     "DEFAULT_URL",
     "Settings",
@@ -157,6 +160,9 @@ class Settings:
     step_timeout: float = DEFAULT_STEP_TIMEOUT  # every request and retry of one step
     ca_bundle: str | None = None
     check: bool = False  # run `check` first (the action's `check` input)
+    allow_failure: bool = False  # a failed release step warns and exits 0 (not the gate)
+    # Sent with every request to Sentry's origin only (transport.is_trusted); may be secret.
+    custom_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     warnings: tuple[str, ...] = ()
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -251,7 +257,7 @@ def from_values(
         raise ConfigError(f"working directory does not exist: {workdir}")
     parsed: dict[str, dict[str, Any]] = {"": {}}
     for option in OPTIONS:
-        if option.field is None or option.field in ("url", "auth_token", "org", "projects"):
+        if option.field is None or option.field in CONNECTION_FIELDS:
             continue
         value = parse_value(option, values.get(option.key))
         value = ADJUST[option.key](value) if option.key in ADJUST else value
@@ -291,9 +297,11 @@ def from_values(
         projects=values.get("projects"),
         rc_paths=default_rc_paths(workdir, home),
     )
+    headers = resolve_headers(values.get("custom_headers"), default_rc_paths(workdir, home))
     return Settings.from_connection(
         connection,
         **top,
+        custom_headers=headers,
         working_directory=workdir,
         commits=commits,
         sourcemaps=SourceMapOptions(**parsed["sourcemaps"]),
