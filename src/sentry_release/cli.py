@@ -193,7 +193,7 @@ def new_cmd(version: str | None, finalize_now: bool, **values: Any) -> None:
     rt.out.result(report.release_line(result))
     if finalize_now:
         finalize_release(rt.settings, rt.client(), name)
-        rt.out.result(report.finalized_line(name))
+        rt.out.result(report.finalized_line(name, dry_run=rt.settings.dry_run))
     if rt.out.json_mode:
         rt.out.json({**report.json_object(result), "finalized": finalize_now})
 
@@ -210,7 +210,7 @@ def finalize_cmd(version: str | None, released: str | None, **values: Any) -> No
     name = rt.version(version)
     when = parse_time(released, name="released")
     body = finalize_release(rt.settings, rt.client(), name, when=when)
-    rt.out.result(report.finalized_line(name))
+    rt.out.result(report.finalized_line(name, dry_run=rt.settings.dry_run))
     if rt.out.json_mode:
         rt.out.json({"version": name, "finalized": True, "release": report.jsonable(body)})
 
@@ -224,7 +224,11 @@ def deploy_cmd(version: str | None, **values: Any) -> None:
     rt = runtime(values, need=("auth_token", "org", "environment"))
     name = rt.version(version)
     result = record_deploy(rt.settings, rt.client(), name)
-    rt.out.result(report.deploy_line(result, name, rt.settings.deploy.environment))
+    rt.out.result(
+        report.deploy_line(
+            result, name, rt.settings.deploy.environment, dry_run=rt.settings.dry_run
+        )
+    )
     if rt.out.json_mode:
         rt.out.json({"version": name, "id": result.id, **report.json_object(result)})
 
