@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentry_release.config.options import BY_INPUT, BY_KEY, OPTIONS
+from sentry_release.config.options import BY_INPUT, BY_KEY, OPTIONS, action_words
 from sentry_release.config.parse import parse_bool
 from sentry_release.config.settings import from_values
 from sentry_release.errors import ConfigError, SentryReleaseError
 from sentry_release.output import Output
 from sentry_release.redact import redact, register_secret
 from sentry_release.report import RunState, outputs_for, render_summary
-from sentry_release.runtime import Runtime, report_failure
+from sentry_release.runtime import Runtime, debug_requested, parse_flag, report_failure
 
 # Every input is an option of config/options.py. Those with a Settings field map to its value
 # name; the others (repo, commit, previous_commit, working_directory, disable_*) shape the run
@@ -104,18 +104,23 @@ def action_config(environ: Mapping[str, str]) -> ActionConfig:
             values[key] = inputs[name]
         elif (variable := BY_KEY[key].env) and environ.get(variable, "").strip():
             values[key] = environ[variable]  # as the CLI reads it when the flag is absent
-    if "debug" not in values and environ.get("RUNNER_DEBUG") == "1":
+    if "debug" not in values and (environ.get("RUNNER_DEBUG") == "1" or debug_requested(environ)):
         values["debug"] = "true"
 
     repo, commit, previous = (inputs.get(n) for n in ("repo", "commit", "previous_commit"))
     if repo or commit or previous:
         mode = (values.get("commit_mode") or "manual").strip().lower()
         if mode != "manual":
-            raise ConfigError(
-                f"repo/commit/previous_commit are for set_commits: manual, but set_commits is "
-                f"{mode}: set set_commits: manual or drop them"
+            # action-release workflows often keep `commit:` after switching mode: a leftover
+            # input is a warning there, so it is one here (it does not apply, nothing breaks).
+            given = ", ".join(n for n in ("repo", "commit", "previous_commit") if inputs.get(n))
+            warnings.append(
+                f"{given} only apply to set_commits: manual; set_commits is {mode}, so they "
+                "are ignored: drop them or set set_commits: manual"
             )
-        values["commit_mode"] = "manual"
+            repo = commit = previous = None
+        else:
+            values["commit_mode"] = "manual"
     if (values.get("commit_mode") or "").strip().lower() == "manual":
         repo = repo or environ.get("GITHUB_REPOSITORY")
         commit = commit or environ.get("GITHUB_SHA")
@@ -205,6 +210,14 @@ class ActionOutput(Output):
         super().__init__(**kwargs)
         self.current_step: str | None = None
 
+    def warn(self, line: str) -> None:
+        """A warning in the action's words (inputs, not flags)."""
+        super().warn(action_words(line))
+
+    def error(self, line: str, *, title: str | None = None) -> None:
+        """The final error in the action's words (inputs, not flags)."""
+        super().error(action_words(line), title=title)
+
     @contextmanager
     def group(self, name: str) -> Iterator[None]:
         """A `::group::` per step; the step's name is kept while it runs."""
@@ -280,6 +293,16 @@ def run_action(
     )
 
 
+def allow_failure(environ: Mapping[str, str], state: RunState) -> bool:
+    """The run's allow_failure; read leniently from the input or SENTRY_ALLOW_FAILURE when
+    the run stopped before its settings were built (a bad input is a failure it allows)."""
+    if state.settings is not None:
+        return state.settings.allow_failure
+    option = BY_KEY["allow_failure"]
+    raw = read_inputs(environ).get(option.input or "") or environ.get(option.env or "", "")
+    return parse_flag(raw)
+
+
 def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | None = None) -> int:
     """The container's entry point: run, report, and return the exit code."""
     environ = os.environ if environ is None else environ
@@ -292,12 +315,12 @@ def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | No
         run_action(environ, out, state, masked)
     except Exception as exc:
         debug = state.settings is not None and state.settings.debug
-        failure = report_failure(exc, out, debug=debug)
+        allow = allow_failure(environ, state)
+        failure = report_failure(exc, out, debug=debug, allow_failure=allow)
         state.failed_step = out.current_step
         if isinstance(exc, SentryReleaseError):
             state.error = exc
-        else:
-            state.error_text = failure.message
+        state.error_text = action_words(failure.message)  # the summary, in the action's words
         code = failure.code
     finally:
         if state.version or state.result is not None:

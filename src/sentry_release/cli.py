@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import click
 
 from sentry_release import __version__, report
-from sentry_release.config.options import BY_KEY, COMMON, SECTIONS, Option, select
+from sentry_release.config.options import COMMON, SECTIONS, Option, select
 from sentry_release.config.settings import from_values
 from sentry_release.output import Output
-from sentry_release.runtime import Runtime, report_failure
+from sentry_release.runtime import Runtime, debug_requested, parse_flag, report_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -139,6 +139,8 @@ def environ() -> Mapping[str, str]:
 def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "org")) -> Runtime:
     """Build Settings from the command's options and check what it needs."""
     values = merged_values(values)
+    if values.get("debug") is None and debug_requested(environ()):
+        values["debug"] = True  # SENTRY_LOG_LEVEL=debug, as sentry-cli takes it
     settings = from_values(values, cwd=Path.cwd(), home=_home())
     settings.require(*need)
     out = Output(json_mode=settings.json_output)
@@ -191,7 +193,7 @@ def new_cmd(version: str | None, finalize_now: bool, **values: Any) -> None:
     rt.out.result(report.release_line(result))
     if finalize_now:
         finalize_release(rt.settings, rt.client(), name)
-        rt.out.result(report.finalized_line(name))
+        rt.out.result(report.finalized_line(name, dry_run=rt.settings.dry_run))
     if rt.out.json_mode:
         rt.out.json({**report.json_object(result), "finalized": finalize_now})
 
@@ -208,7 +210,7 @@ def finalize_cmd(version: str | None, released: str | None, **values: Any) -> No
     name = rt.version(version)
     when = parse_time(released, name="released")
     body = finalize_release(rt.settings, rt.client(), name, when=when)
-    rt.out.result(report.finalized_line(name))
+    rt.out.result(report.finalized_line(name, dry_run=rt.settings.dry_run))
     if rt.out.json_mode:
         rt.out.json({"version": name, "finalized": True, "release": report.jsonable(body)})
 
@@ -222,7 +224,11 @@ def deploy_cmd(version: str | None, **values: Any) -> None:
     rt = runtime(values, need=("auth_token", "org", "environment"))
     name = rt.version(version)
     result = record_deploy(rt.settings, rt.client(), name)
-    rt.out.result(report.deploy_line(result, name, rt.settings.deploy.environment))
+    rt.out.result(
+        report.deploy_line(
+            result, name, rt.settings.deploy.environment, dry_run=rt.settings.dry_run
+        )
+    )
     if rt.out.json_mode:
         rt.out.json({"version": name, "id": result.id, **report.json_object(result)})
 
@@ -465,8 +471,8 @@ def run_cli(
     """Run the click group and map the outcome to an exit code (testable without exiting)."""
     environ = os.environ if environ is None else environ
     args = sys.argv[1:] if argv is None else argv
-    debug_env = BY_KEY["debug"].env or ""
-    debug = "--debug" in args or environ.get(debug_env, "").lower() in ("1", "true")
+    debug = "--debug" in args or debug_requested(environ)
+    allow = "--allow-failure" in args or parse_flag(environ.get("SENTRY_ALLOW_FAILURE"))
     out = out or Output()
     try:
         cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=environ)
@@ -484,7 +490,7 @@ def run_cli(
         out.error(exc.format_message())
         return exc.exit_code
     except (Exception, KeyboardInterrupt) as exc:
-        return report_failure(exc, out, debug=debug).code
+        return report_failure(exc, out, debug=debug, allow_failure=allow).code
     return 0
 
 

@@ -42,18 +42,24 @@ OUTPUT_NAMES = (
 
 
 def release_line(result: ReleaseResult) -> str:
-    """`new`'s outcome."""
-    verb = "Created" if result.created else "Release already exists:"
-    return f"{verb} release {result.version} ({', '.join(result.projects)})"
+    """`new`'s outcome (a dry run's says what the real run would do)."""
+    created = "Would create" if result.dry_run else "Created"
+    verb = created if result.created else "Release already exists:"
+    note = "" if result.checked else "; not checked: no auth token"
+    return f"{verb} release {result.version} ({', '.join(result.projects)}{note})"
 
 
-def finalized_line(version: str) -> str:
+def finalized_line(version: str, *, dry_run: bool = False) -> str:
     """`finalize`'s outcome."""
-    return f"Finalized release {version}"
+    return f"{'Would finalize' if dry_run else 'Finalized'} release {version}"
 
 
-def deploy_line(result: DeployResult, version: str, environment: str | None) -> str:
+def deploy_line(
+    result: DeployResult, version: str, environment: str | None, *, dry_run: bool = False
+) -> str:
     """`deploy`'s outcome."""
+    if dry_run:
+        return f"Would record a deploy of {version} to {environment}"
     return f"Recorded deploy {result.id} of {version} to {environment}"
 
 
@@ -71,10 +77,12 @@ def step_line(result: PipelineResult, settings: Settings) -> str | None:
     last = result.steps[-1]
     if last == "Create release" and result.release is not None:
         return release_line(result.release)
+    dry_run = settings.dry_run
     if last == "Finalize release":
-        return finalized_line(result.version)
+        return finalized_line(result.version, dry_run=dry_run)
     if last == "Record deploy" and result.deploy is not None:
-        return deploy_line(result.deploy, result.version, settings.deploy.environment)
+        environment = settings.deploy.environment
+        return deploy_line(result.deploy, result.version, environment, dry_run=dry_run)
     return None
 
 
@@ -194,7 +202,11 @@ def render_summary(state: RunState) -> str:
         lines.append(f"## {icon} Sentry release")
     lines.append("")
     if settings is not None and settings.dry_run:
-        lines += ["> **Dry run**: requests were printed to the log, none was sent.", ""]
+        lines += [
+            "> **Dry run**: Sentry was read as in a real run; every write was printed "
+            "to the log instead of sent.",
+            "",
+        ]
     facts: list[list[str]] = []
     if version and state.version_source:
         facts.append(["Release name from", state.version_source])

@@ -191,7 +191,27 @@ def failure_of(exc: BaseException) -> Failure:
     return Failure(1, CRASH_TITLE, f"internal error: {exc.__class__.__name__}: {redact(str(exc))}")
 
 
-def report_failure(exc: BaseException, out: Output, *, debug: bool) -> Failure:
+# sentry-cli's SENTRY_LOG_LEVEL (src/config.rs get_default_log_level): these levels show
+# its request log, which is what our --debug shows.
+DEBUG_LOG_LEVELS = frozenset({"trace", "debug", "info"})
+ALLOWED_CODES = frozenset({1, 2})  # release steps and bad input; never the gate's 3
+
+
+def parse_flag(value: str | None) -> bool:
+    """A boolean environment variable read leniently (sentry-cli takes 1 and true)."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def debug_requested(environ: Mapping[str, str]) -> bool:
+    """Whether the environment asks for debug output: SENTRY_RELEASE_DEBUG, or sentry-cli's
+    SENTRY_LOG_LEVEL at trace, debug or info."""
+    level = environ.get("SENTRY_LOG_LEVEL", "").strip().lower()
+    return level in DEBUG_LOG_LEVELS or parse_flag(environ.get("SENTRY_RELEASE_DEBUG"))
+
+
+def report_failure(
+    exc: BaseException, out: Output, *, debug: bool, allow_failure: bool = False
+) -> Failure:
     """Tell the user: one line (an `::error title=…::` annotation on GitHub), the traceback
     only with --debug (and always for a bug on GitHub, where the log is the only trace)."""
     failure = failure_of(exc)
@@ -205,5 +225,9 @@ def report_failure(exc: BaseException, out: Output, *, debug: bool) -> Failure:
         message = " ".join(message.splitlines())
     if not expected and not traced:
         message += " (run with --debug for details)"
+    if allow_failure and failure.code in ALLOWED_CODES:
+        # sentry-cli's SENTRY_ALLOW_FAILURE (src/commands/mod.rs): said, then exit 0.
+        out.warn(f"{message} (allow_failure is set: exiting with 0)")
+        return replace(failure, code=0)
     out.error(message, title=failure.title)
     return failure

@@ -136,7 +136,6 @@ def test_repo_commit_previous_become_a_manual_spec(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"INPUT_REPO": "acme/web", "INPUT_SET_COMMITS": "auto"}, "set_commits is auto"),
         ({"INPUT_REPO": "not-a-repo", "INPUT_COMMIT": "abc"}, "repo must look like owner/name"),
         ({"INPUT_SET_COMMITS": "manual"}, "repo or commit is missing"),
         ({"INPUT_WORKING_DIRECTORY": "../elsewhere"}, "outside the workspace"),

@@ -66,6 +66,8 @@ SAMPLES = {
     "dry_run": "true",
     "debug": "true",
     "trust_sentryclirc_url": "true",
+    "allow_failure": "true",
+    "custom_header": "X-Proxy-Auth: let-me-in",
 }
 
 

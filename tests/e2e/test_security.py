@@ -146,7 +146,10 @@ def test_plain_http_to_a_non_loopback_host_warns(
     url: str, warned: bool, server: DevServer, tmp_path: Path
 ) -> None:
     env = cli_env(url, home=tmp_path)
-    done = run_cli(["new", "1.0", "--dry-run"], env, cwd=tmp_path)
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "app.js").write_text("console.log(1)\n")
+    # inject --dry-run starts a run with the token but calls no Sentry (a dry run reads it)
+    done = run_cli(["inject", "dist", "--dry-run"], env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     warning = "warning: the auth token will be sent over plain http to"
     assert (warning in done.stderr) is warned, done.stderr

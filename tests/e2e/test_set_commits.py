@@ -453,6 +453,6 @@ def test_dry_run_shows_the_payload_and_sends_nothing(
     run_cli(["new", "1.0"], env, cwd=repo)
     done = run_cli(["set-commits", "1.0", "--mode", "local", "--dry-run"], env, cwd=repo)
     assert done.returncode == 0, done.stderr
-    assert "[dry-run] PUT" in done.stdout and shas[-1] in done.stdout
+    assert "[dry-run] would PUT" in done.stdout and shas[-1] in done.stdout
     assert "Would associate 2 commit(s) with release 1.0" in done.stdout
     assert puts(server, "1.0") == []

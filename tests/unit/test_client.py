@@ -366,5 +366,5 @@ def test_dry_run_sends_nothing_and_echoes_without_token() -> None:
         dry.create_release("acme", "1.0", ["web"])
         dry.finalize_release("acme", "1.0", when=datetime.now(timezone.utc))
         assert len(mock.calls) == 0
-    assert lines[0].startswith(f"[dry-run] POST {API}/organizations/acme/releases/")
+    assert lines[0].startswith(f"[dry-run] would POST {API}/organizations/acme/releases/")
     assert all(TOKEN not in line for line in lines)

@@ -16,6 +16,7 @@ import binascii
 import configparser
 import ipaddress
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,7 @@ def read_sentryclirc(paths: Iterable[Path]) -> dict[str, str]:
             ("defaults", "url", "url"),
             ("defaults", "org", "org"),
             ("defaults", "project", "project"),
+            ("defaults", "custom_header", "custom_header"),
             ("auth", "token", "token"),
         ):
             value = parser.get(section, key, fallback=None)
@@ -185,3 +187,45 @@ def default_rc_paths(cwd: Path, home: Path | None) -> tuple[Path, ...]:
     if home is not None:
         paths.append(home / ".sentryclirc")
     return tuple(paths)
+
+
+# --- custom headers (sentry-cli: --header, CUSTOM_HEADER, `[defaults] custom_header`) ----
+
+# Headers the client sets itself: a custom one would break the request or the auth.
+RESERVED_HEADERS = frozenset({"authorization", "content-type", "content-length", "host"})
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
+
+
+def parse_headers(raw: str | Iterable[str] | None) -> dict[str, str]:
+    """`Name: value` lines (sentry-cli's format; src/config.rs get_default_headers) as a
+    mapping; a line that is not one is an error naming the fix."""
+    lines = (
+        raw.splitlines() if isinstance(raw, str) else [s for r in raw or () for s in r.splitlines()]
+    )
+    headers: dict[str, str] = {}
+    for line in (line.strip() for line in lines):
+        if not line:
+            continue
+        name, colon, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not HEADER_NAME.match(name):
+            shown = name[:40] if colon else "(no colon)"
+            raise ConfigError(
+                f"custom header {shown!r} is not `Name: value`: write it as "
+                "X-Proxy-Auth: secret (--header / CUSTOM_HEADER)"
+            )
+        if name.lower() in RESERVED_HEADERS:
+            raise ConfigError(
+                f"custom header {name} is set by sentry-release itself: drop it from "
+                "--header / CUSTOM_HEADER"
+            )
+        register_secret(value)  # a proxy's credential must not reach the log
+        headers[name] = value
+    return headers
+
+
+def resolve_headers(raw: str | Iterable[str] | None, rc_paths: Iterable[Path]) -> dict[str, str]:
+    """Explicit headers (flag, input or CUSTOM_HEADER), else `.sentryclirc`'s, as
+    sentry-cli: the environment replaces the file's header, it does not add to it."""
+    explicit = parse_headers(raw)
+    return explicit or parse_headers(read_sentryclirc(rc_paths).get("custom_header"))

@@ -10,6 +10,7 @@ is one `Option(...)` line here plus its field in `settings.py`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -106,7 +107,7 @@ def _field_type(owner: type, name: str) -> type:
 
 def _show(value: object) -> str:
     """A default as a person reads it; '' for none worth showing."""
-    if value is None or value is False or value == () or value == "":
+    if value is None or value is False or value in ((), "", {}):
         return ""
     if value is True:
         return "on"
@@ -152,6 +153,14 @@ OPTIONS: tuple[Option, ...] = (
       kind="duration", field="timeout"),
     O("retry_budget", "Time one API call may spend retrying.", CONNECTION, ("--retry-budget",),
       env="SENTRY_RELEASE_RETRY_BUDGET", kind="duration", field="retry_budget"),
+    # sentry-cli's --header, CUSTOM_HEADER and `[defaults] custom_header` (src/config.rs
+    # get_default_headers); parsed by config/connection.py, sent only to Sentry's origin.
+    O("custom_headers", "Header for every request to Sentry, `Name: value` (a self-hosted "
+      "proxy's); several: one per line.", CONNECTION, ("--header",), "custom_header",
+      "CUSTOM_HEADER", field="custom_headers",
+      description="Header sent with every request to Sentry, `Name: value` (for a proxy in "
+      "front of self-hosted Sentry); several: one per line. Default: CUSTOM_HEADER, else "
+      "custom_header in .sentryclirc. Never sent to another host."),
     # --- release name
     O("release", "Release name. Omit to derive it: SENTRY_RELEASE, else as release_from says "
       "(default: as sentry-cli propose-version, the commit sha or a pull request's head).",
@@ -353,7 +362,13 @@ OPTIONS: tuple[Option, ...] = (
     O("debug", "Log HTTP calls; show tracebacks.", RUN, ("--debug",), "debug",
       "SENTRY_RELEASE_DEBUG", kind="bool", switch="flag", field="debug",
       description="Log HTTP calls and show tracebacks (also on when the job is re-run with "
-      "debug logging)."),
+      "debug logging, or with SENTRY_LOG_LEVEL debug)."),
+    # sentry-cli's --allow-failure / SENTRY_ALLOW_FAILURE (src/config.rs get_allow_failure).
+    O("allow_failure", "A failed release step (exit 1 or 2) is a warning and exit 0; a failed "
+      "gate still exits 3.", RUN, ("--allow-failure",), "allow_failure", "SENTRY_ALLOW_FAILURE",
+      kind="bool", switch="flag", field="allow_failure",
+      description="Turn a failure of the release steps (exit 1 or 2) into a warning and exit "
+      "0, as sentry-cli's SENTRY_ALLOW_FAILURE; a failed deploy gate still fails the step."),
     O("json", "Print the result as one JSON object on stdout.", RUN, ("--json",), kind="bool",
       switch="flag", field="json_output"),
     O("disable_telemetry", "Accepted for compatibility with getsentry/action-release; this "
@@ -365,8 +380,8 @@ OPTIONS: tuple[Option, ...] = (
 BY_KEY = {option.key: option for option in OPTIONS}
 BY_INPUT = {option.input: option for option in OPTIONS if option.input}
 # The options every command takes, before or after its name (`sentry-release --debug new`).
-COMMON = ("url", "auth_token", "org", "projects", "ca_bundle", "timeout", "retry_budget",
-          "cwd", "dry_run", "debug", "json")  # fmt: skip
+COMMON = ("url", "auth_token", "org", "projects", "ca_bundle", "custom_headers", "timeout",
+          "retry_budget", "cwd", "dry_run", "debug", "allow_failure", "json")  # fmt: skip
 
 
 def select(names: Iterable[str]) -> Iterator[Option]:
@@ -402,6 +417,49 @@ def inputs_table() -> str:
             meaning = o.action_description.replace("|", "\\|")
             lines.append(f"| `{o.input}` | {flag} | {env} | {action_default_text(o)} | {meaning} |")
     return "\n".join(lines) + "\n"
+
+
+# --- the action's words (flags and env vars named as inputs) -----------------------------
+
+
+def action_spellings() -> dict[str, str]:
+    """What each CLI spelling is called in the action: `--org` -> `org`, a switch ->
+    `ignore_missing: true` (`--no-x` -> `x: false`), a flag without input -> its env var, an
+    env var with an input -> the input. Short flags (`-o`) are left alone."""
+    words: dict[str, str] = {}
+    for o in OPTIONS:
+        long = [f for f in o.flags if f.startswith("--")]
+        if o.input is None or o.replaced_by:
+            for flag in long if o.env else ():
+                words[flag] = f"the env var {o.env}"
+            continue
+        for flag in long:
+            if o.switch == "off" or flag.startswith("--no-"):
+                words[flag] = f"{o.input}: false"
+            elif o.switch in ("flag", "pair"):
+                words[flag] = f"{o.input}: true"
+                words[f"--no-{flag[2:]}"] = f"{o.input}: false"
+            else:
+                words[flag] = o.input
+        if o.env:
+            words[o.env] = o.input
+    return words
+
+
+_SPELLINGS = action_spellings()
+_SPELLING = re.compile(
+    "|".join(
+        rf"(?<![\w-]){re.escape(w)}(?![\w-])" for w in sorted(_SPELLINGS, key=len, reverse=True)
+    )
+)
+_SET_OR_PASS = re.compile(r"\bset (\w+) or pass \1\b")
+
+
+def action_words(message: str) -> str:
+    """A message in the action's words; `set SENTRY_ORG or pass --org` -> `set the org
+    input`. The one mapping the action's errors, warnings and summary go through."""
+    text = _SPELLING.sub(lambda m: _SPELLINGS[m.group(0)], message)
+    return _SET_OR_PASS.sub(r"set the \1 input", text)
 
 
 if __name__ == "__main__":  # python -m sentry_release.config.options > table.md

@@ -17,6 +17,7 @@ from sentry_release.config.connection import (
     default_rc_paths,
     is_loopback,
     resolve_connection,
+    resolve_headers,
 )
 from sentry_release.config.gate import validate_policy
 from sentry_release.config.options import OPTIONS, Option
@@ -39,6 +40,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_BUDGET = 120.0  # seconds one API call may spend retrying
 DEFAULT_STEP_TIMEOUT = 1800.0  # seconds one step may take (a 1 GB upload at 20 Mbit/s: ~7 min)
 COMMIT_MODES = ("auto", "local", "manual", "skip")
+# Resolved by config/connection.py (flag/input/env, then .sentryclirc), not by parse_value.
+CONNECTION_FIELDS = ("url", "auth_token", "org", "projects", "custom_headers")
 __all__ = [  # parse and connection names were public here before config/ was split
     "DEFAULT_URL",
     "Settings",
@@ -160,6 +163,9 @@ class Settings:
     # The action lets a `.sentryclirc` in the workspace set the URL only when this is on.
     trust_sentryclirc_url: bool = False
     check: bool = False  # run `check` first (the action's `check` input)
+    allow_failure: bool = False  # a failed release step warns and exits 0 (not the gate)
+    # Sent with every request to Sentry's origin only (transport.is_trusted); may be secret.
+    custom_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     warnings: tuple[str, ...] = ()
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -175,6 +181,8 @@ class Settings:
             "environment": "environment is missing: set SENTRY_ENVIRONMENT or pass --env",
         }
         for name in names:
+            if name == "auth_token" and self.dry_run:
+                continue  # a dry run without a token (a fork's pull request) sends nothing
             value = self.deploy.environment if name == "environment" else getattr(self, name)
             if not value:
                 raise ConfigError(fixes[name])
@@ -257,7 +265,7 @@ def from_values(
         raise ConfigError(f"working directory does not exist: {workdir}")
     parsed: dict[str, dict[str, Any]] = {"": {}}
     for option in OPTIONS:
-        if option.field is None or option.field in ("url", "auth_token", "org", "projects"):
+        if option.field is None or option.field in CONNECTION_FIELDS:
             continue
         value = parse_value(option, values.get(option.key))
         value = ADJUST[option.key](value) if option.key in ADJUST else value
@@ -301,9 +309,11 @@ def from_values(
         home=home,
         tree_url=("trust" if top["trust_sentryclirc_url"] else "ignore") if action else "warn",
     )
+    headers = resolve_headers(values.get("custom_headers"), default_rc_paths(workdir, home))
     return Settings.from_connection(
         connection,
         **top,
+        custom_headers=headers,
         working_directory=workdir,
         commits=commits,
         sourcemaps=SourceMapOptions(**parsed["sourcemaps"]),

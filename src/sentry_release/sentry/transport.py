@@ -362,9 +362,15 @@ class Transport:
         endpoint = self.endpoint(url)
         if idempotent is None:
             idempotent = method in READS or method in ("PUT", "DELETE")
-        if self.dry_run:
-            shown = f" {json.dumps(json_body, default=str)}" if json_body is not None else ""
-            self.echo(redact(f"[dry-run] {method} {url}{shown}"))
+        if self.dry_run and (method not in READS or not self.token):
+            # A dry run is a preview: reads go to Sentry as in a real run (so the plan is the
+            # real one), writes are printed instead. Without a token (a fork's pull request)
+            # nothing is sent and the read is named as not checked.
+            if method in READS:
+                self.echo(redact(f"[dry-run] not checked (no auth token): {method} {url}"))
+            else:
+                shown = f" {json.dumps(json_body, default=str)}" if json_body is not None else ""
+                self.echo(redact(f"[dry-run] would {method} {url}{shown}"))
             body = json.dumps({} if dry_run_body is None else dry_run_body).encode()
             return Reply(method, endpoint, 200, {"Content-Type": "application/json"}, body, True)
         started = time.monotonic()

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sentry_release.config.settings import Settings
+from sentry_release.errors import NotFoundError
 from sentry_release.git import GitRepo
 from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import Release
@@ -37,16 +38,20 @@ class ReleaseResult:
     """What `new` did."""
 
     version: str
-    created: bool
+    created: bool  # in a dry run: would be created (the release was not found)
     projects: tuple[str, ...]
     release: Release
+    dry_run: bool = False
+    checked: bool = True  # False: a dry run without a token could not look the release up
 
 
 def create_release(
     settings: Settings, client: SentryApi, version: str, *, ref: str | None = None
 ) -> ReleaseResult:
-    """Create the release for every configured project; 208 (exists) is success."""
+    """Create the release for every configured project; 208 (exists) is success. A dry run
+    prints the POST and reads whether the release exists, as the real run would learn it."""
     assert settings.org is not None
+    found = preview_lookup(client, settings.org, version) if client.dry_run else None
     body, created = client.create_release(
         settings.org,
         version,
@@ -55,7 +60,21 @@ def create_release(
         ref=ref,
         date_started=datetime.now(timezone.utc),
     )
+    if client.dry_run:
+        checked = bool(client.token)
+        result = found or body
+        return ReleaseResult(version, found is None, settings.projects, result, True, checked)
     return ReleaseResult(version, created, settings.projects, body)
+
+
+def preview_lookup(client: SentryApi, org: str, version: str) -> Release | None:
+    """A dry run's look-up of the release: None when Sentry has none (or, without a token,
+    when nothing could be read: the printed read's answer is not Sentry's)."""
+    try:
+        found = client.get_release(org, version)
+    except NotFoundError:
+        return None
+    return found if client.token else None
 
 
 def finalize_release(
