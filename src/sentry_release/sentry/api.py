@@ -8,9 +8,10 @@ Dry-run is handled by the transport: writes are printed, never sent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sentry_release.dates import isoformat, parse_rfc3339
@@ -25,7 +26,10 @@ from sentry_release.sentry.models import (
     Repo,
     parse_object,
 )
-from sentry_release.sentry.transport import Reply, Transport
+from sentry_release.sentry.transport import Reply, RetryPolicy, Transport
+
+if TYPE_CHECKING:
+    from sentry_release.config.settings import Settings
 
 COMMITS_TIMEOUT_FLOOR = 60.0  # seconds; plus 1 s per 100 commits sent in one PUT
 
@@ -92,11 +96,9 @@ class SentryApi(Transport):
 
     @classmethod
     def from_settings(
-        cls, settings: Any, *, echo: Callable[[str], None] | None = None
+        cls, settings: Settings, *, echo: Callable[[str], None] | None = None
     ) -> SentryApi:
         """The API both front doors use: URL, token, timeout, retry budget, CA bundle, headers."""
-        from sentry_release.sentry.transport import RetryPolicy
-
         return cls(
             settings.url,
             settings.auth_token,
@@ -105,8 +107,8 @@ class SentryApi(Transport):
             ca_bundle=settings.ca_bundle,
             dry_run=settings.dry_run,
             echo=echo,
-            headers=getattr(settings, "custom_headers", None),
-            step_timeout=getattr(settings, "step_timeout", None),
+            headers=settings.custom_headers,
+            step_timeout=settings.step_timeout,
         )
 
     # counters the gate and the bench read
@@ -116,18 +118,9 @@ class SentryApi(Transport):
         return self.stats.requests
 
     @property
-    def bytes_sent(self) -> int:
-        """Request bytes sent so far."""
-        return self.stats.bytes_sent
-
-    @property
     def rate_limit(self) -> dict[str, str]:
         """The last X-Sentry-Rate-Limit-* headers seen, lowercased."""
         return self.stats.rate_limit
-
-    def org_path(self, org: str, *parts: str) -> str:
-        """`/organizations/{org}/{parts...}/` (kept on the API for the steps' convenience)."""
-        return org_path(org, *parts)
 
     # --- who we are ----------------------------------------------------------------
 
@@ -339,7 +332,11 @@ class SentryApi(Transport):
             for deploy in self.list_deploys(org, version):
                 if same_deploy(deploy, environment, name, finished):
                     return Reply(
-                        "POST", self.endpoint(self.url(path)), 201, {}, _encode(deploy.to_json())
+                        "POST",
+                        self.endpoint(self.url(path)),
+                        201,
+                        {},
+                        json.dumps(deploy.to_json()).encode(),
                     )
             return None
 
@@ -456,9 +453,3 @@ class SentryApi(Transport):
             scopes=RELEASE_SCOPES,
         )
         return reply.status != 409
-
-
-def _encode(body: Mapping[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(body).encode()

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sentry_release.errors import AuthError, ConfigError, SentryAPIError
-from sentry_release.sentry.api import SentryApi, seg
+from sentry_release.sentry.api import SentryApi, org_path, seg
 from sentry_release.sentry.gate_models import (
     Deploy,
     Issue,
@@ -118,7 +118,7 @@ class Reads:
         return at(self.clock() + (self.offset or 0.0))
 
     def _path(self, *parts: str) -> str:
-        return "/organizations/" + "/".join(seg(p) for p in (self.org, *parts)) + "/"
+        return org_path(self.org, *parts)
 
     def _scoped(self, params: Sequence[tuple[str, Any]], project: Project) -> list[tuple[str, Any]]:
         return [*params, ("environment", self.environment), ("project", project.id)]

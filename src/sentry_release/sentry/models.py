@@ -347,11 +347,6 @@ class AssembleState:
         )
 
 
-def parse_list(data: object, what: str) -> Sequence[Any]:
-    """A JSON list from a paginated endpoint, or ShapeError."""
-    return _list(data, what)
-
-
 def parse_object(data: object, what: str) -> Mapping[str, Any]:
     """A JSON object, or ShapeError."""
     return _object(data, what)
