@@ -42,13 +42,12 @@ class TableOption(click.Option):
         self.section = section
 
 
-def click_option(option: Option) -> Callable[[F], F]:
-    """The click option for one row of `config/options.py`."""
+def option_args(option: Option) -> tuple[list[str], dict[str, Any]]:
+    """The declarations and keyword arguments of the click option for one table row."""
     decls: list[str] = [*option.flags, option.key]
     kwargs: dict[str, Any] = {
         "help": option.cli_help(),
         "hidden": option.hidden,
-        "cls": TableOption,
         "section": option.section,
     }
     if option.env:
@@ -67,13 +66,23 @@ def click_option(option: Option) -> Callable[[F], F]:
         kwargs.update(type=int, default=None)
     elif option.kind == "choice":
         kwargs["type"] = click.Choice(option.choices)
-    return click.option(*decls, **kwargs)
+    return decls, kwargs
+
+
+def table_rows(names: tuple[str, ...]) -> list[tuple[list[str], dict[str, Any]]]:
+    """`option_args` of these option keys or sections, in the table's order."""
+    unique = {option.key: option for option in select(names)}  # sections may overlap
+    return [option_args(option) for option in unique.values()]
+
+
+def table_options(names: tuple[str, ...]) -> list[click.Parameter]:
+    """The click options for these option keys or sections, in the table's order."""
+    return [TableOption(decls, **kwargs) for decls, kwargs in table_rows(names)]
 
 
 def options(*names: str) -> Callable[[F], F]:
-    """The click options for these option keys or sections, in the table's order."""
-    unique = {option.key: option for option in select(names)}  # sections may overlap
-    decorators = [click_option(option) for option in unique.values()]
+    """Decorate a click callback with the table's options `names` (keys or sections)."""
+    decorators = [click.option(*d, cls=TableOption, **kw) for d, kw in table_rows(names)]
 
     def apply(func: F) -> F:
         for decorator in reversed(decorators):
@@ -84,7 +93,28 @@ def options(*names: str) -> Callable[[F], F]:
 
 
 class SectionedCommand(click.Command):
-    """`--help` with the options under the table's section headings (Connection, Commits…)."""
+    """A subcommand whose table options are built when it is used, not at import (a
+    command's `--help` or run builds its own ~20 options, not the ~350 of every command),
+    and whose `--help` shows them under the table's section headings."""
+
+    _pending: tuple[str, ...] = ()
+    _params: list[click.Parameter]
+
+    def __init__(self, *args: Any, table: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = table
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        """The table's options (built on first use), then the command's own."""
+        if self._pending:
+            names, self._pending = self._pending, ()
+            self._params[:0] = table_options(names)
+        return self._params
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        self._params = value
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         sections: dict[str, list[tuple[str, str]]] = {}
@@ -104,7 +134,7 @@ def command(name: str, *names: str) -> Callable[[Callable[..., Any]], click.Comm
     """A subcommand taking the table's options `names` (keys or sections)."""
 
     def wrap(func: Callable[..., Any]) -> click.Command:
-        return cli.command(name, cls=SectionedCommand)(options(*names)(func))
+        return cli.command(name, cls=SectionedCommand, table=names)(func)
 
     return wrap
 

@@ -36,6 +36,7 @@ FLOORS: dict[str, int] = {
     "dates": 0,
     "errors": 0,
     "redact": 0,
+    "preconnect": 0,
 }
 
 

@@ -10,6 +10,7 @@ is one `Option(...)` line here plus its field in `settings.py`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -60,13 +61,11 @@ class Option:
         """The default, read from the Settings model (so it is written in one place)."""
         if self.field is None:
             return None
-        from sentry_release.config import settings
-
-        owner: type = settings.Settings
         *path, last = self.field.split(".")
-        for part in path:
-            owner = _field_type(owner, part)
-        found = next(f for f in dataclasses.fields(owner) if f.name == last)
+        owner = _model(tuple(path))
+        found = _fields(owner).get(last)
+        if found is None:
+            raise KeyError(f"{self.field}: no such Settings field")
         if found.default is not dataclasses.MISSING:
             return found.default
         if found.default_factory is not dataclasses.MISSING:
@@ -98,11 +97,22 @@ class Option:
         return text
 
 
-def _field_type(owner: type, name: str) -> type:
-    found = next(f for f in dataclasses.fields(owner) if f.name == name)
-    factory = found.default_factory
-    assert factory is not dataclasses.MISSING
-    return type(factory())
+@functools.cache
+def _fields(owner: type) -> dict[str, dataclasses.Field[object]]:
+    return {f.name: f for f in dataclasses.fields(owner)}
+
+
+@functools.cache
+def _model(path: tuple[str, ...]) -> type:
+    """The Settings dataclass at `path` ("gate" -> GateSettings), found once per path."""
+    from sentry_release.config import settings
+
+    owner: type = settings.Settings
+    for part in path:
+        factory = _fields(owner)[part].default_factory
+        assert factory is not dataclasses.MISSING
+        owner = type(factory())
+    return owner
 
 
 def _show(value: object) -> str:
@@ -446,20 +456,23 @@ def action_spellings() -> dict[str, str]:
     return words
 
 
-_SPELLINGS = action_spellings()
-_SPELLING = re.compile(
-    "|".join(
-        rf"(?<![\w-]){re.escape(w)}(?![\w-])" for w in sorted(_SPELLINGS, key=len, reverse=True)
+@functools.cache
+def _spelling() -> tuple[dict[str, str], re.Pattern[str]]:
+    """The spellings and one regex over them, built on first use: compiling it costs
+    ~20 ms, which the CLI's start-up (and `--help`) must not pay."""
+    spellings = action_spellings()
+    pattern = "|".join(
+        rf"(?<![\w-]){re.escape(w)}(?![\w-])" for w in sorted(spellings, key=len, reverse=True)
     )
-)
-_SET_OR_PASS = re.compile(r"\bset (\w+) or pass \1\b")
+    return spellings, re.compile(pattern)
 
 
 def action_words(message: str) -> str:
     """A message in the action's words; `set SENTRY_ORG or pass --org` -> `set the org
     input`. The one mapping the action's errors, warnings and summary go through."""
-    text = _SPELLING.sub(lambda m: _SPELLINGS[m.group(0)], message)
-    return _SET_OR_PASS.sub(r"set the \1 input", text)
+    spellings, spelling = _spelling()
+    text = spelling.sub(lambda m: spellings[m.group(0)], message)
+    return re.sub(r"\bset (\w+) or pass \1\b", r"set the \1 input", text)
 
 
 if __name__ == "__main__":  # python -m sentry_release.config.options > table.md

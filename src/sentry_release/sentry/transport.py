@@ -20,6 +20,7 @@ import json
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,8 +30,11 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.adapters
+import urllib3
+import urllib3.connection
+import urllib3.util
 
-from sentry_release import __version__
+from sentry_release import __version__, preconnect
 from sentry_release.errors import (
     AuthError,
     ConfigError,
@@ -677,11 +681,43 @@ def make_session(ca_bundle: str | None = None) -> requests.Session:
     """
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    adapter.poolmanager.pool_classes_by_scheme = _preconnected_pools()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     if ca_bundle:
         session.verify = ca_bundle
     return session
+
+
+def _preconnected_pools() -> dict[str, type[urllib3.HTTPConnectionPool]]:
+    """urllib3's pools, whose first new connection takes the socket `preconnect` opened at
+    process start when it is to the same host and port (TLS is then done on it as on any
+    other); every other connection is opened as urllib3 opens it."""
+
+    def new_conn(
+        conn: urllib3.connection.HTTPConnection, opened: Callable[[], socket.socket]
+    ) -> socket.socket:
+        sock = preconnect.take(conn._dns_host, conn.port)  # urllib3's host, as resolved
+        if sock is None:
+            return opened()
+        sock.settimeout(urllib3.util.Timeout.resolve_default_timeout(conn.timeout))
+        return sock
+
+    class Connection(urllib3.connection.HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self, super()._new_conn)
+
+    class TlsConnection(urllib3.connection.HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self, super()._new_conn)
+
+    class Pool(urllib3.HTTPConnectionPool):
+        ConnectionCls = Connection
+
+    class TlsPool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = TlsConnection
+
+    return {"http": Pool, "https": TlsPool}
 
 
 def _never_sent(exc: BaseException) -> bool:
