@@ -8,7 +8,6 @@ nothing below imports them or this.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -218,6 +217,8 @@ def report_failure(
     expected = isinstance(exc, (SentryReleaseError, KeyboardInterrupt))
     traced = debug or (out.github and not expected)
     if traced:
+        import traceback  # only for --debug
+
         trace = redact(traceback.format_exc())
         sys.stderr.write(neutralise_commands(trace) + "\n" if out.github else trace)
     message = failure.message

@@ -11,11 +11,6 @@ action unless the `trust_sentryclirc_url` input says so; the CLI honours it, wit
 
 from __future__ import annotations
 
-import base64
-import binascii
-import configparser
-import ipaddress
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +35,8 @@ def is_loopback(host: str | None) -> bool:
         return False
     if host.rstrip(".").lower() == "localhost":
         return True
+    import ipaddress  # here, not at import: start-up of every command (and --help)
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -62,6 +59,10 @@ def decode_org_token(token: str | None) -> TokenInfo:
     """Read the URL and org embedded in an org auth token (`sntrys_<base64 json>_<secret>`)."""
     if not token or not token.startswith(ORG_TOKEN_PREFIX):
         return TokenInfo()
+    import base64
+    import binascii
+    import json
+
     payload = token[len(ORG_TOKEN_PREFIX) :].split("_", 1)[0]
     try:
         raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=False)
@@ -83,6 +84,8 @@ def read_sentryclirc(paths: Iterable[Path]) -> dict[str, str]:
     for path in paths:
         if not path.is_file():
             continue
+        import configparser
+
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read(path, encoding="utf-8")
