@@ -40,9 +40,7 @@ def _clean() -> Iterator[None]:
         (["new", "v1"], {"SENTRY_URL": "http://[::1"}, None),  # malformed: left to config
     ],
 )
-def test_target(
-    argv: list[str], environ: dict[str, str], expected: tuple[str, int] | None
-) -> None:
+def test_target(argv: list[str], environ: dict[str, str], expected: tuple[str, int] | None) -> None:
     assert preconnect.target(argv, environ) == expected
 
 

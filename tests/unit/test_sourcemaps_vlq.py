@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
+from sentry_release.errors import SourceMapError
+from sentry_release.sourcemaps.discover import MapRef
+from sentry_release.sourcemaps.inject import plan_file
 from sentry_release.sourcemaps.vlq import (
     decode_mappings,
     decode_vlq,
@@ -51,3 +55,18 @@ def test_shift_mid_line_splits_the_line() -> None:
     lines = [[(0, 0, 0, 0), (13, 0, 2, 0)], [(4, 0, 3, 1)]]
     shifted = decode_mappings(shift_mappings(encode_mappings(lines), 0, 13, 2))
     assert shifted == [[(0, 0, 0, 0)], [], [(0, 0, 2, 0)], [(4, 0, 3, 1)]]
+
+
+@pytest.mark.parametrize("text", [" ", "A=", "é", "+"])
+def test_a_character_outside_base64_or_a_cut_segment_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        decode_vlq(text)
+
+
+def test_unreadable_mappings_that_must_be_shifted_are_one_clear_error(tmp_path: Path) -> None:
+    # Found by the fuzz test: a shebang moves the debug ID line below it, so the mappings
+    # must be shifted; unreadable ones were a KeyError / ValueError traceback.
+    js = b"#!/usr/bin/env node\nconsole.log(1)\n//# sourceMappingURL=app.js.map\n"
+    ref = MapRef(reference="app.js.map", url=str(tmp_path / "app.js.map"))
+    with pytest.raises(SourceMapError, match="invalid mappings.*--ignore"):
+        plan_file(tmp_path / "app.js", js, ref, b'{"version":3,"mappings":"+ "}')

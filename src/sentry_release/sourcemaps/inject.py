@@ -312,7 +312,13 @@ def plan_file(
     own = debug_id_of_map(parsed)
     debug_id = own or debug_id_from_js_and_map(js_bytes, raw_map)
     new_text, shift = _inject(text, debug_id, "sections" in parsed)
-    new_map = adjust_map(parsed, debug_id, shift)
+    try:
+        new_map = adjust_map(parsed, debug_id, shift)
+    except ValueError as exc:  # mappings to shift past the inserted line, but unreadable
+        raise SourceMapError(
+            f"{where}: invalid mappings ({exc}), so they cannot be shifted for the debug ID "
+            f"line of {js_path}: rebuild the map or leave the file out with --ignore"
+        ) from None
     if map_path is None:
         encoded = base64.b64encode(dump_map(new_map)).decode("ascii")
         return Change(js_path, debug_id, replace_map_url(new_text, DATA_PREAMBLE + encoded))

@@ -16,7 +16,9 @@ def decode_vlq(text: str) -> list[int]:
     values: list[int] = []
     shift = value = 0
     for char in text:
-        digit = _VALUES[char]
+        digit = _VALUES.get(char, -1)
+        if digit < 0:
+            raise ValueError(f"{char!r} is not a base64 VLQ digit")
         value += (digit & 31) << shift
         if digit & 32:
             shift += 5
