@@ -46,6 +46,7 @@ class _Pending:
     def __init__(self, host: str, port: int, timeout: float) -> None:
         self.host, self.port = host, port
         self.sock: socket.socket | None = None
+        self.abandoned = False
         self.thread = threading.Thread(target=self._connect, args=(timeout,), daemon=True)
         self.thread.start()
 
@@ -53,6 +54,9 @@ class _Pending:
         try:
             sock = socket.create_connection((self.host, self.port), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 sets it
+            if self.abandoned:
+                sock.close()
+                return
             self.sock = sock
         except (OSError, ValueError, UnicodeError):
             self.sock = None  # the transport connects itself and reports any error
@@ -100,15 +104,19 @@ def start(argv: Sequence[str], environ: Mapping[str, str]) -> None:
             _pending = _Pending(*where, CONNECT_TIMEOUT)
 
 
-def take(host: str, port: int) -> socket.socket | None:
-    """The pre-opened socket to (host, port), once; None when there is none, it failed or
-    it is for another address (then it is closed)."""
+def take(host: str, port: int, wait: float | None = None) -> socket.socket | None:
+    """The pre-opened socket to (host, port), once; None when there is none, it failed, it
+    is still connecting after `wait` seconds (the caller's connect timeout), or it is for
+    another address (then it is closed)."""
     global _pending
     with _lock:
         pending, _pending = _pending, None
     if pending is None:
         return None
-    pending.thread.join(CONNECT_TIMEOUT)
+    pending.thread.join(CONNECT_TIMEOUT if wait is None else min(wait, CONNECT_TIMEOUT))
+    if pending.thread.is_alive():
+        pending.abandoned = True  # the thread closes what it opens from now on
+        return None
     sock = pending.sock
     if sock is None:
         return None

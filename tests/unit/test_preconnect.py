@@ -131,3 +131,25 @@ def test_the_session_sends_its_first_request_on_the_preopened_socket() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_connect_slower_than_the_callers_timeout_is_abandoned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gate = threading.Event()
+    made: list[socket.socket] = []
+
+    def slow_connect(address: tuple[str, int], timeout: float) -> socket.socket:
+        gate.wait(5)  # a DNS lookup or SYN that hangs
+        sock = socket.socket()
+        made.append(sock)
+        return sock
+
+    monkeypatch.setattr(preconnect.socket, "create_connection", slow_connect)
+    preconnect.start(["new", "v1"], {"SENTRY_URL": "http://sentry.example.com"})
+    pending = preconnect._pending
+    assert preconnect.take("sentry.example.com", 80, 0.05) is None  # the caller connects itself
+    gate.set()
+    assert pending is not None
+    pending.thread.join(5)
+    assert made and made[0].fileno() == -1  # closed when it finally connected

@@ -697,10 +697,11 @@ def _preconnected_pools() -> dict[str, type[urllib3.HTTPConnectionPool]]:
     def new_conn(
         conn: urllib3.connection.HTTPConnection, opened: Callable[[], socket.socket]
     ) -> socket.socket:
-        sock = preconnect.take(conn._dns_host, conn.port)  # urllib3's host, as resolved
+        timeout = urllib3.util.Timeout.resolve_default_timeout(conn.timeout)
+        sock = preconnect.take(conn._dns_host, conn.port, timeout)  # urllib3's resolved host
         if sock is None:
             return opened()
-        sock.settimeout(urllib3.util.Timeout.resolve_default_timeout(conn.timeout))
+        sock.settimeout(timeout)
         return sock
 
     class Connection(urllib3.connection.HTTPConnection):
