@@ -16,7 +16,7 @@ import threading
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import urlsplit
@@ -211,6 +211,9 @@ def spool_bundle(
         raise
 
 
+_SLICE = 1 << 20  # bytes read at once when hashing a chunk
+
+
 class SpooledBundle:
     """A bundle in a temporary file: its size, thread-safe reads, chunk checksums."""
 
@@ -233,9 +236,12 @@ class SpooledBundle:
         whole = hashlib.sha1()
         pieces: list[tuple[str, ChunkRef]] = []
         for offset in range(0, max(self.size, 1), size):
-            data = self.read(offset, size)
-            whole.update(data)
-            pieces.append((hashlib.sha1(data).hexdigest(), ChunkRef(self, offset, len(data))))
+            ref = ChunkRef(self, offset, min(size, self.size - offset))
+            one = hashlib.sha1()
+            for data in ref.slices(_SLICE):
+                whole.update(data)
+                one.update(data)
+            pieces.append((one.hexdigest(), ref))
         return whole.hexdigest(), pieces
 
     def close(self) -> None:
@@ -262,6 +268,11 @@ class ChunkRef:
 
     def __bytes__(self) -> bytes:
         return self.bundle.read(self.offset, self.length)
+
+    def slices(self, size: int) -> Iterator[bytes]:
+        """The chunk read `size` bytes at a time."""
+        for start in range(self.offset, self.offset + self.length, size):
+            yield self.bundle.read(start, min(size, self.offset + self.length - start))
 
 
 def _write_zip(spool: IO[bytes], ordered: Sequence[BundleFile], meta: dict[str, object]) -> str:
