@@ -264,9 +264,11 @@ def collect(
                 left_out=_recorder(left_out, path),
             )
             del parsed
-            content = _dump(new) if new is not None else data
+            if new is None:  # uploaded as it is: read again, no parse
+                source = _deferred(data, path, partial(again, path))
+            else:
+                source = _deferred(_dump(new), path, partial(map_bytes, path))
             del new
-            source = _deferred(content, path, partial(map_bytes, path))
             maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
         else:
             text = data.decode("utf-8", "replace")
