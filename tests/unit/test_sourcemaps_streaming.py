@@ -111,3 +111,25 @@ def test_a_file_changed_after_the_checks_is_refused(tmp_path: Path) -> None:
     target.unlink()
     with pytest.raises(SourceMapError, match="app.min.js could not be read again"):
         spool_bundle(files, org="o", projects=["p"], release="1", dist=None)
+
+
+def test_inject_refuses_a_bundle_changed_between_planning_and_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentry_release.output import Output
+    from sentry_release.sourcemaps import inject
+
+    shutil.copytree(FIXTURES / "dist", tmp_path / "dist")
+    target = tmp_path / "dist" / "sibling.min.js"
+    real = inject._summaries
+
+    def then_rebuilt(planner: inject.Planner) -> list[inject._Summary]:
+        planned = real(planner)
+        target.write_text(target.read_text() + "\nrebuilt();\n")
+        return planned
+
+    monkeypatch.setattr(inject, "_summaries", then_rebuilt)
+    out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=False)
+    with pytest.raises(SourceMapError, match="sibling.min.js changed after it was checked"):
+        inject.inject_paths((tmp_path / "dist",), dry_run=False, out=out, inside=tmp_path)
+    assert target.read_text().endswith("rebuilt();\n")  # the rebuild is not overwritten

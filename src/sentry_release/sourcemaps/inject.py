@@ -487,6 +487,10 @@ class Planner:
         self._cache[path] = change
         return change
 
+    def forget(self) -> None:
+        """Drop the plans kept for `read`: the next `plan` reads the files again."""
+        self._cache.clear()
+
     def read(self, path: Path) -> bytes:
         """`path` as inject will leave it (planned, nothing written); else its bytes on disk."""
         if path in self._by_path:
@@ -578,6 +582,7 @@ def inject_paths(
             sweep_temp_files(folder)
         planner = Planner.of(paths, extensions, found=found)
         planned = _summaries(planner)  # every bundle planned (checked) before the first write
+        planner.forget()  # the writing pass reads every file again
         expected = {s.path: s for s in planned}
         for group in planner.groups():
             changes = [planner.plan(path) for path in group]  # a shared map: all read first
