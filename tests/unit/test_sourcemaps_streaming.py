@@ -119,7 +119,9 @@ def test_inject_refuses_a_bundle_changed_between_planning_and_writing(
     from sentry_release.output import Output
     from sentry_release.sourcemaps import inject
 
-    shutil.copytree(FIXTURES / "dist", tmp_path / "dist")
+    (tmp_path / "dist").mkdir()
+    for name in ("app.min.js", "app.min.js.map", "sibling.min.js", "sibling.min.js.map"):
+        shutil.copy(FIXTURES / "dist" / name, tmp_path / "dist" / name)
     target = tmp_path / "dist" / "sibling.min.js"
     real = inject._summaries
 
