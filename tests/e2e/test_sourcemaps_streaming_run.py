@@ -42,3 +42,29 @@ def test_run_uploads_what_inject_wrote(
     assert done.returncode == 0, done.stderr
     assert "//# debugId=" in (work / "dist" / "app.min.js").read_text()
     assert any(r["path"].endswith("/artifactbundle/assemble/") for r in server.store.requests)
+
+
+def test_options_read_beside_the_checks_bad_input_wins_and_its_error_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    from sentry_standin import Store
+    from sentry_standin.faults import FaultPlan
+    from tests.helpers import ORG, PROJECTS, TOKEN, cli_env
+
+    work = tmp_path / "work"
+    shutil.copytree(FIXTURES / "dist", work / "dist")
+    plan = FaultPlan.parse("GET */chunk-upload/=503")
+    with DevServer(Store(orgs=(ORG,), projects=PROJECTS, tokens=(TOKEN,)), faults=plan) as srv:
+        env = {**cli_env(srv.url, home=tmp_path), "SENTRY_RELEASE_RETRY_BUDGET": "1"}
+        good = run_cli(["upload-sourcemaps", "1.0", "dist"], env, cwd=work)
+        assert good.returncode == 1, good.stderr
+        errors = [line for line in good.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and errors[0].startswith(
+            f"error: GET /organizations/{ORG}/chunk-upload/ failed with HTTP 503"
+        ), good.stderr
+        (work / "dist" / "app.min.js.map").write_text("{not json")
+        bad = run_cli(["upload-sourcemaps", "1.0", "dist"], env, cwd=work)
+        assert bad.returncode == 2, bad.stderr
+        assert "app.min.js.map: source map is not valid JSON" in bad.stderr
+        assert "503" not in bad.stderr and "Traceback" not in bad.stderr
+        assert [r for r in srv.store.requests if r["method"] != "GET"] == []

@@ -8,6 +8,7 @@ and one summary line.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from sentry_release.output import Output, human_bytes
 from sentry_release.paths import ensure_all_named, read_regular
 from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import ChunkOptions
-from sentry_release.sourcemaps.bundle import BundleFile, spool_bundle
+from sentry_release.sourcemaps.bundle import BundleFile, SpooledBundle, spool_bundle
 from sentry_release.sourcemaps.chunks import upload_bundle
 from sentry_release.sourcemaps.collect import Collected, collect
 from sentry_release.sourcemaps.discover import load_ignore_rules
@@ -130,9 +131,7 @@ def _upload(
         )
     rows = _rows(files)
     if client.dry_run:  # a dry run: the bundle is built (for its id and size), not sent
-        preview, bundle_id = spool_bundle(
-            files, org=settings.org, projects=settings.projects, release=version, dist=opts.dist
-        )
+        preview, bundle_id = _spool(settings, version, files)
         with preview:
             size = len(preview)
         result = UploadResult(
@@ -146,33 +145,34 @@ def _upload(
         _report(out, result)
         return result
     ask()
-    options = pending[0].result()
-    if options is None or not options.artifact_bundles:
-        out.info("This Sentry has no artifact bundle upload: using release files")
-        sent, _new = upload_legacy(settings, client, version, files, out)
-        result = UploadResult(
-            files=len(files),
-            bytes_total=sum(f.size for f in files),
-            bytes_sent=sent,
-            warnings=tuple(warnings),
-            table=rows,
-            legacy=True,
-        )
-        _report(out, result)
-        return result
-    limit = options.max_file_size
-    if limit:
-        late = [too_large(f.local_path, f.size, limit) for f in files if f.size > limit]
-        warnings += report(late, strict=opts.strict, out=out)
-        if late:
-            big = {p.path for p in late}
-            files = [f for f in files if f.local_path not in big]
     # One file at a time is read again (and checked against what validation saw) into the
-    # spooled ZIP; the chunks are read back from it only when sent.
-    bundle, bundle_id = spool_bundle(
-        files, org=settings.org, projects=settings.projects, release=version, dist=opts.dist
-    )
-    with bundle:
+    # spooled ZIP while the options GET is in flight; the chunks are read back when sent.
+    bundle, bundle_id = _spool(settings, version, files)
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: bundle.close())
+        options = pending[0].result()
+        if options is None or not options.artifact_bundles:
+            out.info("This Sentry has no artifact bundle upload: using release files")
+            sent, _new = upload_legacy(settings, client, version, files, out)
+            result = UploadResult(
+                files=len(files),
+                bytes_total=sum(f.size for f in files),
+                bytes_sent=sent,
+                warnings=tuple(warnings),
+                table=rows,
+                legacy=True,
+            )
+            _report(out, result)
+            return result
+        limit = options.max_file_size
+        if limit:
+            late = [too_large(f.local_path, f.size, limit) for f in files if f.size > limit]
+            warnings += report(late, strict=opts.strict, out=out)
+            if late:  # rare: bundle again without them
+                big = {p.path for p in late}
+                files = [f for f in files if f.local_path not in big]
+                bundle.close()
+                bundle, bundle_id = _spool(settings, version, files)
         if limit and len(bundle) > limit:
             raise SourceMapError(
                 f"the bundle is {human_bytes(len(bundle))}, over Sentry's limit of "
@@ -193,6 +193,19 @@ def _upload(
     )
     _report(out, result)
     return result
+
+
+def _spool(
+    settings: Settings, version: str | None, files: Sequence[BundleFile]
+) -> tuple[SpooledBundle, str]:
+    assert settings.org is not None
+    return spool_bundle(
+        files,
+        org=settings.org,
+        projects=settings.projects,
+        release=version,
+        dist=settings.sourcemaps.dist,
+    )
 
 
 def prepare_upload(settings: Settings, out: Output) -> Collected | None:
