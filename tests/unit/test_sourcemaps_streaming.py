@@ -135,3 +135,15 @@ def test_inject_refuses_a_bundle_changed_between_planning_and_writing(
     with pytest.raises(SourceMapError, match="sibling.min.js changed after it was checked"):
         inject.inject_paths((tmp_path / "dist",), dry_run=False, out=out, inside=tmp_path)
     assert target.read_text().endswith("rebuilt();\n")  # the rebuild is not overwritten
+
+
+def test_the_marked_map_is_the_final_map_with_the_mark_last() -> None:
+    from sentry_release.sourcemaps.discover import MapRef
+    from sentry_release.sourcemaps.inject import PENDING_KEY, dump_map, plan_file
+
+    js = (FIXTURES / "dist" / "app.min.js").read_bytes()
+    raw = (FIXTURES / "dist" / "app.min.js.map").read_bytes()
+    change = plan_file(Path("app.min.js"), js, MapRef("app.min.js.map", "app.min.js.map"), raw)
+    assert change.map_bytes is not None and change.marked_map is not None
+    final = json.loads(change.map_bytes)
+    assert change.marked_map == dump_map({**final, PENDING_KEY: True})
