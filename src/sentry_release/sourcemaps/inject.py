@@ -317,11 +317,11 @@ def plan_file(
     if map_path is None:
         encoded = base64.b64encode(dump_map(new_map)).decode("ascii")
         return Change(js_path, debug_id, replace_map_url(new_text, DATA_PREAMBLE + encoded))
-    final = dump_map(new_map)
+    final_map = dump_map(new_map)
     # `dump_map({**new_map, PENDING_KEY: True})`, without encoding the map twice: compact JSON
     # of a non-empty object with one more key last (the id keys make it non-empty)
-    marked = final[:-1] + b',"' + PENDING_KEY.encode() + b'":true}'
-    return Change(js_path, debug_id, new_text, map_path, final, marked)
+    marked = final_map[:-1] + b',"' + PENDING_KEY.encode() + b'":true}'
+    return Change(js_path, debug_id, new_text, map_path, final_map, marked)
 
 
 # --- I/O ----------------------------------------------------------------------------------------
