@@ -128,6 +128,7 @@ def run(
     log: Callable[[str], None],
     projects: int = PROJECTS,
     bundles: int = BUNDLES,
+    tools_run: tuple[str, ...] = (OURS, CLI),
 ) -> dict[str, Any]:
     """Both tools, one fresh stand-in (and proxy) each; JSON-ready results for the README."""
     repo, slugs, facts = build(projects, bundles, log)
@@ -142,7 +143,7 @@ def run(
         "describe": "loopback (no proxy)",
         **facts,
     }
-    for tool in (OURS, CLI):
+    for tool in tools_run:
         scratch = repo / ".bench-dist" / tool
         shutil.rmtree(repo / ".bench-dist", ignore_errors=True)
         for slug in slugs:
@@ -202,6 +203,9 @@ def main() -> int:
     parser.add_argument("--network", default="runner")
     parser.add_argument("--projects", type=int, default=PROJECTS)
     parser.add_argument("--bundles", type=int, default=BUNDLES)
+    parser.add_argument(
+        "--tools", default=f"{OURS},{CLI}", help="comma-separated: ours, sentry-cli (default both)"
+    )
     args = parser.parse_args()
     network = None if args.network == "loopback" else args.network
     result = run(
@@ -210,6 +214,7 @@ def main() -> int:
         log=lambda m: print(m, file=sys.stderr, flush=True),
         projects=args.projects,
         bundles=args.bundles,
+        tools_run=tuple(t for t in args.tools.split(",") if t in (OURS, CLI)),
     )
     print(json.dumps(result, indent=1))
     return 0

@@ -93,3 +93,29 @@ def test_symlink_loops_are_walked_once(tmp_path: Path) -> None:
     touch(tmp_path, "a/x.js")
     (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
     assert rels(tmp_path, ("js",)) == ["a/x.js"]
+
+
+def test_walk_resolves_links_only_and_refuses_those_leading_out(tmp_path: Path) -> None:
+    import pytest
+
+    from sentry_release.errors import ConfigError
+    from sentry_release.paths import FileAccess
+    from sentry_release.sourcemaps.discover import walk
+
+    root, outside = tmp_path / "work", tmp_path / "outside"
+    touch(root, "dist/a.js")
+    touch(root, "shared/deep/b.js")
+    touch(outside, "nested/deep/secret.js")
+    (root / "dist" / "in").symlink_to(root / "shared", target_is_directory=True)
+    (root / "dist" / "c.js").symlink_to(root / "dist" / "a.js")
+    access = FileAccess.for_paths(root, ["dist"])
+    found = walk([root / "dist"], ["js"], access=access)
+    assert [f.rel for f in found] == ["a.js", "c.js", "in/deep/b.js"]
+    # a link to a folder outside: the real folders below it are outside too
+    (root / "dist" / "out").symlink_to(outside / "nested", target_is_directory=True)
+    with pytest.raises(ConfigError, match="out/deep/secret.js' leads through a symlink outside"):
+        walk([root / "dist"], ["js"], access=access)
+    (root / "dist" / "out").unlink()
+    (root / "dist" / "d.js").symlink_to(outside / "nested" / "deep" / "secret.js")
+    with pytest.raises(ConfigError, match="d.js' leads through a symlink outside"):
+        walk([root / "dist"], ["js"], access=access)

@@ -82,12 +82,17 @@ def test_run_collects_once_what_inject_will_write(tmp_path: Path) -> None:
     out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=False)
     collected = prepare_upload(settings_for(tmp_path), out)
     assert collected is not None
-    planned = {f.url: bytes(f.content) for f in collected.files}
     assert "//# debugId=" not in (tmp_path / "dist" / "app.min.js").read_text()
+    # only sizes and SHA-1s were kept: before inject writes, the files differ from the plan
+    with pytest.raises(SourceMapError, match="changed after it was checked") as info:
+        _ = collected.files[0].content
+    assert info.value.exit_code == 2
     from sentry_release.sourcemaps.inject import inject_paths
 
     inject_paths((tmp_path / "dist",), dry_run=False, out=out, inside=tmp_path)
     from sentry_release.sourcemaps.collect import collect
 
+    planned = {f.url: bytes(f.content) for f in collected.files}  # read again, checked
     after = {f.url: bytes(f.content) for f in collect(settings_for(tmp_path)).files}
     assert planned == after
+    assert any(b"//# debugId=" in data for data in planned.values())

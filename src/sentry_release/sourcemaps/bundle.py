@@ -15,10 +15,13 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import urlsplit
+
+from sentry_release.errors import SourceMapError
 
 SYSB_MAGIC = b"SYSB"
 SYSB_VERSION = 2
@@ -30,15 +33,60 @@ SOURCE = "source"
 _TYPE_NAMES = {MINIFIED_SOURCE: "MinifiedSource", SOURCE_MAP: "SourceMap", SOURCE: "Source"}
 
 
+class Changed(SourceMapError):
+    """A file whose bytes differ from what the validating pass saw (see `Deferred`); exit 2."""
+
+    def __init__(self, where: str, why: str = "changed") -> None:
+        super().__init__(
+            f"{where} {why} after it was checked and before it was used: "
+            "run again once the build output no longer changes"
+        )
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A file's final bytes, known by size and SHA-1 and produced again only when needed.
+
+    The validating pass keeps this instead of the bytes; `load` derives them again (read,
+    inject, rewrite) when the bundle is written, and a file whose bytes changed in between
+    raises `Changed` rather than going up inconsistent with what was checked.
+    """
+
+    size: int
+    sha1: str
+    produce: Callable[[], bytes]
+    where: str = ""
+
+    def load(self) -> bytes:
+        """The bytes again, checked against the size and SHA-1 of the first pass."""
+        try:
+            data = self.produce()
+        except OSError as exc:
+            raise Changed(self.where, f"could not be read again ({exc.strerror or exc})") from None
+        if len(data) != self.size or hashlib.sha1(data).hexdigest() != self.sha1:
+            raise Changed(self.where)
+        return data
+
+
 @dataclass(frozen=True)
 class BundleFile:
-    """One file as it goes into the bundle."""
+    """One file as it goes into the bundle: its bytes, or a `Deferred` that makes them."""
 
     url: str
     type: str
-    content: bytes
+    source: bytes | Deferred
     headers: dict[str, str] = field(default_factory=dict)
     local_path: str = ""
+
+    @property
+    def content(self) -> bytes:
+        """The bytes (a deferred file is read and checked again on every access)."""
+        return self.source if isinstance(self.source, bytes) else self.source.load()
+
+    @property
+    def size(self) -> int:
+        """Length of the bytes, without producing them."""
+        return len(self.source) if isinstance(self.source, bytes) else self.source.size
 
 
 def bundle_path(url: str) -> str:
@@ -54,20 +102,36 @@ def bundle_path(url: str) -> str:
     return f"files/{parts.scheme}/{parts.netloc or '_'}/{path}"
 
 
-def bundle_debug_id(files: Sequence[BundleFile]) -> str:
-    """sentry-cli's bundle id: SHA-1 over each file's url, bytes, type and sorted headers."""
-    digest = hashlib.sha1()
-    for item in files:
-        digest.update(item.url.encode())
-        digest.update(item.content)
-        digest.update(_TYPE_NAMES.get(item.type, item.type).encode())
+class BundleId:
+    """sentry-cli's bundle id, fed one file at a time (in URL order): SHA-1 over each file's
+    url, bytes, type and sorted headers, as a version-5 UUID."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha1()
+
+    def add(self, item: BundleFile, content: bytes) -> None:
+        """Hash the next file (`content`: its bytes, produced once by the caller)."""
+        self._digest.update(item.url.encode())
+        self._digest.update(content)
+        self._digest.update(_TYPE_NAMES.get(item.type, item.type).encode())
         for key, value in sorted(item.headers.items()):
-            digest.update(key.encode())
-            digest.update(value.encode())
-    raw = bytearray(digest.digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(raw)))
+            self._digest.update(key.encode())
+            self._digest.update(value.encode())
+
+    def value(self) -> str:
+        """The id of the files added so far."""
+        raw = bytearray(self._digest.digest()[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x50
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def bundle_debug_id(files: Sequence[BundleFile]) -> str:
+    """sentry-cli's bundle id of `files` (in the order given)."""
+    ids = BundleId()
+    for item in files:
+        ids.add(item, item.content)
+    return ids.value()
 
 
 def manifest(
@@ -99,7 +163,7 @@ def manifest(
 
 
 def build_bundle(
-    files: list[BundleFile],
+    files: Sequence[BundleFile],
     *,
     org: str,
     projects: Sequence[str],
@@ -112,35 +176,42 @@ def build_bundle(
         return memoryview(spooled.read(0, spooled.size)), debug_id
 
 
+# A placeholder as long as every id (`str(uuid.UUID(...))` is always 36 characters): the
+# manifest goes first in the ZIP, as sentry-cli writes it, but its id is known only once every
+# file has been hashed, so it is written with this and patched in place at the end.
+_PLACEHOLDER_ID = "00000000-0000-5000-8000-000000000000"
+
+
 def spool_bundle(
-    files: list[BundleFile],
+    files: Sequence[BundleFile],
     *,
     org: str,
     projects: Sequence[str],
     release: str | None,
     dist: str | None,
-    consume: bool = False,
 ) -> tuple[SpooledBundle, str]:
-    """The bundle written to a temporary file, for uploads that read it a chunk at a time.
+    """The bundle written to a temporary file, one file at a time, for uploads that read it a
+    chunk at a time.
 
-    With `consume`, each file's content is released from `files` once it is in the ZIP, so
-    a 100 MB build is never in memory twice; the chunks are read back only when sent.
+    Each file's bytes are produced (a `Deferred` is read again), hashed into the bundle id and
+    written, then dropped: memory holds one file, whatever the size of the build. The bytes are
+    those of writing the whole ZIP at once (manifest first, files in URL order).
     """
-    order = sorted(range(len(files)), key=lambda i: files[i].url)
-    ordered = [files[i] for i in order]
-    debug_id = bundle_debug_id(ordered)
+    ordered = sorted(files, key=lambda f: f.url)
     meta = manifest(
-        ordered, org=org, projects=projects, release=release, dist=dist, debug_id=debug_id
+        ordered, org=org, projects=projects, release=release, dist=dist, debug_id=_PLACEHOLDER_ID
     )
-    del ordered
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the SpooledBundle
     try:
         spool.write(SYSB_MAGIC + struct.pack("<I", SYSB_VERSION))
-        _write_zip(spool, files, order, meta, consume)
+        debug_id = _write_zip(spool, ordered, meta)
         return SpooledBundle(spool, spool.tell()), debug_id
     except BaseException:
         spool.close()
         raise
+
+
+_SLICE = 1 << 20  # bytes read at once when hashing a chunk
 
 
 class SpooledBundle:
@@ -165,9 +236,12 @@ class SpooledBundle:
         whole = hashlib.sha1()
         pieces: list[tuple[str, ChunkRef]] = []
         for offset in range(0, max(self.size, 1), size):
-            data = self.read(offset, size)
-            whole.update(data)
-            pieces.append((hashlib.sha1(data).hexdigest(), ChunkRef(self, offset, len(data))))
+            ref = ChunkRef(self, offset, min(size, self.size - offset))
+            one = hashlib.sha1()
+            for data in ref.slices(_SLICE):
+                whole.update(data)
+                one.update(data)
+            pieces.append((one.hexdigest(), ref))
         return whole.hexdigest(), pieces
 
     def close(self) -> None:
@@ -195,25 +269,42 @@ class ChunkRef:
     def __bytes__(self) -> bytes:
         return self.bundle.read(self.offset, self.length)
 
+    def slices(self, size: int) -> Iterator[bytes]:
+        """The chunk read `size` bytes at a time."""
+        for start in range(self.offset, self.offset + self.length, size):
+            yield self.bundle.read(start, min(size, self.offset + self.length - start))
 
-def _write_zip(
-    spool: IO[bytes],
-    files: list[BundleFile],
-    order: Sequence[int],
-    meta: dict[str, object],
-    consume: bool,
-) -> None:
-    """Write the ZIP entries into `spool`."""
 
-    def entry(name: str, content: bytes) -> None:
+def _write_zip(spool: IO[bytes], ordered: Sequence[BundleFile], meta: dict[str, object]) -> str:
+    """Write the ZIP entries into `spool` (see `spool_bundle`); returns the bundle id."""
+
+    def entry(name: str, content: bytes) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
         info.compress_type = zipfile.ZIP_STORED
         info.external_attr = 0o644 << 16
         archive.writestr(info, content)
+        return info
 
+    ids = BundleId()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
-        entry("manifest.json", json.dumps(meta, sort_keys=False).encode())
-        for i in order:
-            entry(bundle_path(files[i].url), files[i].content)
-            if consume:
-                files[i] = replace(files[i], content=b"")
+        placeholder = json.dumps(meta, sort_keys=False).encode()
+        head = entry("manifest.json", placeholder)
+        for item in ordered:
+            content = item.content
+            ids.add(item, content)
+            entry(bundle_path(item.url), content)
+            del content
+        debug_id = ids.value()
+        final = json.dumps({**meta, "debug_id": debug_id}, sort_keys=False).encode()
+        if len(final) != len(placeholder):  # cannot happen: ids are all 36 characters
+            raise AssertionError("bundle id changed the manifest's length")
+        # Patch the manifest in place: its bytes, and the CRC in the local header (offset 14)
+        # and in the central directory (written from `head` when the archive closes).
+        end = spool.tell()
+        head.CRC = zlib.crc32(final)
+        spool.seek(head.header_offset + 14)
+        spool.write(struct.pack("<I", head.CRC))
+        spool.seek(head.header_offset + 30 + len(head.filename.encode()) + len(head.extra))
+        spool.write(final)
+        spool.seek(end)
+    return debug_id

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import math
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from sentry_release.sourcemaps.bundle import ChunkRef, SpooledBundle
 MAX_RESEND_ROUNDS = 3
 POLL_START, POLL_MAX = 0.1, 1.0
 GZIP_LEVEL = 3  # fast, and most of gzip's gain on JavaScript and JSON
+SLICE = 1 << 20  # bytes of a spooled chunk read (and compressed) at once
 
 Chunk = tuple[str, "bytes | ChunkRef"]
 
@@ -63,21 +65,28 @@ def send_chunks(
 ) -> int:
     """Compress and POST `chunks` in parallel batches; returns bytes put on the wire.
 
-    Batches are cut on uncompressed size (never over the server's limit once gzipped) and
-    each is compressed just before it is sent, so memory holds only the batches in flight.
-    `progress` gets the uncompressed bytes of each finished batch.
+    Batches are cut on uncompressed size: under the server's limits, and at most one chunk's
+    worth (`chunkSize`; small chunks share a request), so each worker holds one chunk, gzipped
+    from the spool a slice at a time, whatever the size of the bundle. `progress` gets the
+    uncompressed bytes of each finished batch.
     """
     field_name = "file_gzip" if options.gzip else "file"
 
     def encode(data: bytes | ChunkRef) -> bytes:
-        raw = bytes(data)  # a spooled chunk is read from disk only now
-        return gzip.compress(raw, GZIP_LEVEL, mtime=0) if options.gzip else raw
+        if not options.gzip:
+            return bytes(data)  # a spooled chunk is read from disk only now
+        if isinstance(data, bytes):
+            return gzip.compress(data, GZIP_LEVEL, mtime=0)
+        packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip member
+        parts = [packer.compress(piece) for piece in data.slices(SLICE)]
+        parts.append(packer.flush())
+        return b"".join(parts)
 
     workers = max(1, concurrency)
     groups = batches(
         chunks,
         per_request=options.chunks_per_request,
-        max_size=options.max_request_size,
+        max_size=min(options.max_request_size, max(options.chunk_size, 1)),
         workers=workers,
     )
 

@@ -7,18 +7,26 @@ filled from local files (inside the file-access root, `paths.py`) and `--strip-p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sentry_release.config.settings import Settings, SourceMapOptions
 from sentry_release.output import Output
 from sentry_release.paths import FileAccess, NotRegularFile, file_kind, mode_of, read_regular
-from sentry_release.sourcemaps.bundle import MINIFIED_SOURCE, SOURCE_MAP, BundleFile
+from sentry_release.sourcemaps.bundle import (
+    MINIFIED_SOURCE,
+    SOURCE_MAP,
+    BundleFile,
+    Changed,
+    Deferred,
+)
 from sentry_release.sourcemaps.discover import (
     associate,
     debug_id_of_js,
@@ -147,12 +155,25 @@ def _recorder(
 
 @dataclass
 class Collected:
-    """Files ready to bundle plus what validation found."""
+    """Files ready to bundle plus what validation found.
+
+    Each file's bytes are a `Deferred`: validation kept only their size and SHA-1, and the
+    bundle reads (and rewrites) them again one at a time, so memory does not grow with the
+    build.
+    """
 
     files: list[BundleFile]
     problems: list[Problem]
     notes: list[str]
     warnings: list[str] = field(default_factory=list)
+
+
+def _dump(parsed: dict[str, Any]) -> bytes:
+    return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _deferred(data: bytes, where: Path, produce: Callable[[], bytes]) -> Deferred:
+    return Deferred(len(data), hashlib.sha1(data).hexdigest(), produce, str(where))
 
 
 def collect(
@@ -161,13 +182,20 @@ def collect(
     max_file_size: int | None = None,
     out: Output | None = None,
     read: Callable[[Path], bytes] = read_regular,
+    reread: Callable[[Path], bytes] | None = None,
+    found_ok: Callable[[], None] = lambda: None,
 ) -> Collected:
     """Discover, classify, associate and validate the files to upload (no network).
 
-    `read` lets `run` collect before inject has written, from inject's planned contents.
+    One file is read at a time; each map is parsed, checked and (when it helps) rewritten, and
+    only its size and SHA-1 are kept. `read` lets `run` collect before inject has written, from
+    inject's planned contents; `reread` (default `read`) is what the bundle reads later, e.g.
+    the files on disk once inject has written them (they must then match what was planned).
+    `found_ok` is called once the walk found no bad path, before any file is read.
     """
     opts = settings.sourcemaps
     cwd = settings.working_directory
+    again = reread or read
     rules = load_ignore_rules(
         opts.ignore,
         (cwd / opts.ignore_file) if opts.ignore_file is not None else None,
@@ -175,35 +203,40 @@ def collect(
     access = FileAccess.for_paths(cwd, opts.paths)
     found = walk([cwd / p for p in opts.paths], opts.extensions, rules, access=access)
     check(found, inject=False)
+    found_ok()
     left_out: dict[str, tuple[str, list[Path]]] = {}  # source -> (why, maps naming it)
     problems: list[Problem] = []
     notes: list[str] = []
-    entries: list[tuple[str, Path, bytes]] = []  # (url, path, bytes)
     unusable: list[str] = []  # maps already reported: bundles naming them add no 2nd problem
     seen: dict[str, Path] = {}
+    maps: dict[str, BundleFile] = {}
+    scripts: list[tuple[str, Path, Deferred, str | None, str | None]] = []
+
+    def map_bytes(path: Path) -> bytes:
+        """A map's bytes as uploaded, again (the rewrite is deterministic)."""
+        data = again(path)
+        parsed, problem = parse_map(str(path), data)
+        if problem is not None or parsed is None:
+            raise Changed(str(path))
+        new = rewrite_map(parsed, path.parent, cwd, opts, access=access)
+        return _dump(new) if new is not None else data
+
     bar = out.progress("Reading files", len(found), "files") if out is not None else None
     for f in found:
         if bar is not None:
             bar.advance()
+        path = f.path
         url = _url(opts.url_prefix, f.rel, opts.url_suffix)
-        if url in seen and seen[url] != f.path:
-            problems.append(Problem(str(f.path), f"has the same URL {url} as {seen[url]}"))
+        if url in seen and seen[url] != path:
+            problems.append(Problem(str(path), f"has the same URL {url} as {seen[url]}"))
             continue
-        seen[url] = f.path
+        seen[url] = path
         try:
-            entries.append((url, f.path, read(f.path)))
+            data = read(path)
         except OSError as exc:
-            problems.append(Problem(str(f.path), f"cannot read ({exc.strerror}); fix or remove it"))
+            problems.append(Problem(str(path), f"cannot read ({exc.strerror}); fix or remove it"))
             unusable.append(url)
-    if bar is not None:
-        bar.close()
-    # Each map is parsed, rewritten and dumped at once, and each script's text is read for its
-    # two comments and dropped: only bytes stay, so memory holds the bundle set about once.
-    maps: dict[str, BundleFile] = {}
-    scripts: list[tuple[str, Path, bytes, str | None, str | None]] = []
-    entries.reverse()  # pop() from the end walks them in order, releasing each as it goes
-    while entries:
-        url, path, data = entries.pop()
+            continue
         if max_file_size and len(data) > max_file_size:
             problems.append(too_large(str(path), len(data), max_file_size))
             continue
@@ -231,19 +264,24 @@ def collect(
                 left_out=_recorder(left_out, path),
             )
             del parsed
-            content = (
-                json.dumps(new, separators=(",", ":"), ensure_ascii=False).encode()
-                if new is not None
-                else data
-            )
-            maps[url] = BundleFile(url, SOURCE_MAP, content, map_headers, str(path))
+            if new is None:  # uploaded as it is: read again, no parse
+                source = _deferred(data, path, partial(again, path))
+            else:
+                source = _deferred(_dump(new), path, partial(map_bytes, path))
+            del new
+            maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
         else:
             text = data.decode("utf-8", "replace")
-            scripts.append((url, path, data, sourcemap_location(text), debug_id_of_js(text)))
+            source = _deferred(data, path, partial(again, path))
+            scripts.append((url, path, source, sourcemap_location(text), debug_id_of_js(text)))
+            del text
+        del data
+    if bar is not None:
+        bar.close()
     locations = {url: location for url, _p, _d, location, _id in scripts}
     refs = associate([s[0] for s in scripts], sorted([*maps, *unusable]), locations)
     files: list[BundleFile] = list(maps.values())
-    for url, path, data, location, own_id in scripts:
+    for url, path, source, location, own_id in scripts:
         headers: dict[str, str] = {}
         if own_id:
             headers["debug-id"] = own_id
@@ -256,7 +294,7 @@ def collect(
             problems.append(missing_map(str(path), location))
         elif path.suffix in (".js", ".mjs", ".cjs"):
             notes.append(f"{path}: no source map found (uploaded without one)")
-        files.append(BundleFile(url, MINIFIED_SOURCE, data, headers, str(path)))
+        files.append(BundleFile(url, MINIFIED_SOURCE, source, headers, str(path)))
     files.sort(key=lambda f: f.url)
     warnings = [
         f"source {source!r} named by {where[0]}"

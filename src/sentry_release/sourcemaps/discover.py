@@ -152,47 +152,87 @@ def walk(
     """
     suffixes = tuple("." + e.lstrip(".") for e in extensions)
     found: list[FoundFile] = []
-    named: set[Path] = set()
     for path in paths:
         if not path.exists():
             raise ConfigError(f"source map path does not exist: {path}")
         if not path.is_dir():
             if not TEMP_RE.match(path.name):
                 found.append(FoundFile(path, path.name, path.parent, mode_of(path)))
-                named.add(path)
             continue
-        visited: set[tuple[int, int]] = set()
-        for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-            base = Path(dirpath)
-            st = base.stat()
-            if (st.st_dev, st.st_ino) in visited:  # a symlink loop: walk each dir once
-                dirnames[:] = []
-                continue
-            visited.add((st.st_dev, st.st_ino))
-            rel_dir = base.relative_to(path).as_posix()
-            rel_dir = "" if rel_dir == "." else rel_dir + "/"
-            dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if not d.startswith(".") and not (ignore and ignore.ignored(rel_dir + d, True))
-            )
-            for name in sorted(filenames):
-                rel = rel_dir + name
-                if name.startswith(".") or (suffixes and not name.endswith(suffixes)):
-                    continue
-                if ignore and ignore.ignored(rel, False):
-                    continue
-                found.append(FoundFile(base / name, rel, path, mode_of(base / name)))
-    if access is not None:
-        for f in found:
-            if f.path not in named and f.mode and access.resolve(f.path) is None:
-                raise ConfigError(
-                    f"source map file {str(f.path)!r} leads through a symlink outside the "
-                    "working directory and the paths given: remove the link or exclude "
-                    "it with --ignore"
-                )
+        # Only links can lead out of a root: the root is resolved once, then only entries that
+        # are symlinks (files or folders) are; a folder reached without one stays inside.
+        inside = access is None or access.resolve(path) is not None
+        _walk_dir(path, path, "", inside, suffixes, ignore, access, set(), found)
     found.sort(key=lambda f: (str(f.root), f.rel))
     return found
+
+
+def _outside(path: Path) -> ConfigError:
+    return ConfigError(
+        f"source map file {str(path)!r} leads through a symlink outside the "
+        "working directory and the paths given: remove the link or exclude it with --ignore"
+    )
+
+
+def _walk_dir(
+    root: Path,
+    folder: Path,
+    rel_dir: str,
+    inside: bool,
+    suffixes: tuple[str, ...],
+    ignore: IgnoreRules | None,
+    access: FileAccess | None,
+    visited: set[tuple[int, int]],
+    found: list[FoundFile],
+) -> None:
+    """One folder of `walk` (links followed, each folder once); `inside`: known in a root."""
+    st = folder.stat()
+    if (st.st_dev, st.st_ino) in visited:  # a symlink loop: walk each dir once
+        return
+    visited.add((st.st_dev, st.st_ino))
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:  # unreadable: skipped, as os.walk does
+        return
+    subdirs: list[tuple[os.DirEntry[str], bool]] = []
+    for entry in entries:
+        name = entry.name
+        try:
+            is_dir = entry.is_dir()  # follows links, as os.walk(followlinks=True)
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if not name.startswith(".") and not (ignore and ignore.ignored(rel_dir + name, True)):
+                link_ok = inside
+                if access is not None and entry.is_symlink():
+                    link_ok = access.resolve(entry.path) is not None
+                subdirs.append((entry, link_ok))
+            continue
+        rel = rel_dir + name
+        if name.startswith(".") or (suffixes and not name.endswith(suffixes)):
+            continue
+        if ignore and ignore.ignored(rel, False):
+            continue
+        path = folder / name
+        mode = mode_of(path)
+        found.append(FoundFile(path, rel, root, mode))
+        if access is None or not mode:
+            continue
+        if (entry.is_symlink() or not inside) and access.resolve(path) is None:
+            raise _outside(path)
+    for entry, ok in subdirs:
+        _walk_dir(
+            root,
+            folder / entry.name,
+            f"{rel_dir}{entry.name}/",
+            ok,
+            suffixes,
+            ignore,
+            access,
+            visited,
+            found,
+        )
 
 
 # --- content ----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from typing import Any
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
 from sentry_release.paths import FileAccess, read_regular
+from sentry_release.sourcemaps.bundle import Changed
 from sentry_release.sourcemaps.discover import (
     DATA_PREAMBLE,
     JS_EXTENSIONS,
@@ -322,8 +323,11 @@ def plan_file(
     if map_path is None:
         encoded = base64.b64encode(dump_map(new_map)).decode("ascii")
         return Change(js_path, debug_id, replace_map_url(new_text, DATA_PREAMBLE + encoded))
-    marked = dump_map({**new_map, PENDING_KEY: True})
-    return Change(js_path, debug_id, new_text, map_path, dump_map(new_map), marked)
+    final_map = dump_map(new_map)
+    # `dump_map({**new_map, PENDING_KEY: True})`, without encoding the map twice: compact JSON
+    # of a non-empty object with one more key last (the id keys make it non-empty)
+    marked = final_map[:-1] + b',"' + PENDING_KEY.encode() + b'":true}'
+    return Change(js_path, debug_id, new_text, map_path, final_map, marked)
 
 
 # --- I/O ----------------------------------------------------------------------------------------
@@ -401,6 +405,126 @@ def _read(path: Path) -> bytes:
         raise SourceMapError(f"cannot read {path} ({exc.strerror}); fix or remove it") from None
 
 
+@dataclass(frozen=True)
+class _Bundle:
+    """What planning one bundle needs besides its bytes (read again when planned)."""
+
+    path: Path
+    url: str
+    ref: MapRef | None  # a data-URL map's bytes are not kept: decoded again when planned
+    map_path: Path | None
+
+
+class Planner:
+    """Inject planned one bundle (and its map) at a time, so memory never holds the build.
+
+    `of` reads every file once for what ties bundles to maps (kind, `sourceMappingURL`) and
+    keeps only that; `plan` reads a bundle and its map again and decides its `Change`; `read`
+    gives a file as inject would leave it (for `run`, which collects before inject writes).
+    """
+
+    def __init__(self, bundles: Sequence[_Bundle]) -> None:
+        self.bundles = list(bundles)
+        self._by_path = {b.path: b for b in self.bundles}
+        self._by_map: dict[Path, list[_Bundle]] = {}
+        for b in self.bundles:
+            if b.map_path is not None:
+                self._by_map.setdefault(b.map_path, []).append(b)
+        self._cache: dict[Path, Change] = {}
+
+    @classmethod
+    def of(
+        cls,
+        paths: Sequence[Path],
+        extensions: Sequence[str] = JS_EXTENSIONS,
+        ignore: IgnoreRules | None = None,
+        inside: Path | None = None,
+        *,
+        found: Sequence[FoundFile] | None = None,
+    ) -> Planner:
+        """Find the bundles under `paths` and their maps (one read of each file, bytes dropped)."""
+        if found is None:
+            found = _find(paths, extensions, ignore, inside, writing=False)
+        suffixes = tuple("." + e for e in extensions)
+        maps: list[str] = []
+        candidates: list[tuple[Path, str]] = []
+        locations: dict[str, str | None] = {}
+        inline: dict[str, MapRef | None] = {}
+        for f in found:
+            data = _read(f.path)
+            url = f.path.as_posix()
+            # A `.map` that is not a valid map is still the bundle's map: plan_file refuses it.
+            if f.path.name.endswith(".map") or is_sourcemap(data):
+                maps.append(url)
+            elif f.path.name.endswith(suffixes):
+                location = sourcemap_location(data.decode("utf-8", "replace"))
+                if location is not None and location.startswith(DATA_PREAMBLE):
+                    # decided alone (a data URL ties to no other file); its bytes are dropped
+                    inline[url] = associate([url], [], {url: location})[url]
+                    location = None
+                candidates.append((f.path, url))
+                locations[url] = location
+            del data
+        maps.sort()
+        refs = associate([u for _p, u in candidates if u not in inline], maps, locations)
+        bundles: list[_Bundle] = []
+        for path, url in candidates:
+            ref = inline[url] if url in inline else refs.get(url)
+            if ref is not None and ref.inline is None and ref.url is None:
+                ref = None  # the named map is not here: hash the bundle, like sentry-cli
+            map_path = Path(ref.url) if ref is not None and ref.url is not None else None
+            if ref is not None and ref.inline is not None:
+                ref = MapRef(ref.reference, None, b"", ref.explicit)  # marker: decode again
+            bundles.append(_Bundle(path, url, ref, map_path))
+        return cls(bundles)
+
+    def plan(self, path: Path) -> Change:
+        """The change for the bundle at `path`, from its bytes (and its map's) on disk now."""
+        cached = self._cache.get(path)
+        if cached is not None:
+            return cached
+        bundle = self._by_path[path]
+        js = _read(path)
+        ref = bundle.ref
+        if ref is not None and ref.inline is not None:
+            location = sourcemap_location(js.decode("utf-8", "replace")) or ""
+            ref = associate([bundle.url], [], {bundle.url: location}).get(bundle.url)
+        map_bytes = _read(bundle.map_path) if bundle.map_path is not None else None
+        change = plan_file(path, js, ref, map_bytes)
+        if len(self._cache) >= 4:  # a bundle and its map are asked for one after the other
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[path] = change
+        return change
+
+    def forget(self) -> None:
+        """Drop the plans kept for `read`: the next `plan` reads the files again."""
+        self._cache.clear()
+
+    def read(self, path: Path) -> bytes:
+        """`path` as inject will leave it (planned, nothing written); else its bytes on disk."""
+        if path in self._by_path:
+            text = self.plan(path).js_text
+            if text is not None:
+                return text.encode("utf-8")
+        for bundle in reversed(self._by_map.get(path, [])):  # the last writer of a shared map
+            change = self.plan(bundle.path)
+            if change.map_path is not None and change.map_bytes is not None:
+                return change.map_bytes
+        return read_regular(path)
+
+    def groups(self) -> list[list[Path]]:
+        """Bundles in order, those sharing a map together (planned before any of them writes)."""
+        done: set[Path] = set()
+        out: list[list[Path]] = []
+        for b in self.bundles:
+            if b.path in done:
+                continue
+            group = self._by_map.get(b.map_path, [b]) if b.map_path is not None else [b]
+            out.append([g.path for g in group])
+            done.update(g.path for g in group)
+        return out
+
+
 def plan_paths(
     paths: Sequence[Path],
     extensions: Sequence[str] = JS_EXTENSIONS,
@@ -409,42 +533,11 @@ def plan_paths(
     *,
     found: Sequence[FoundFile] | None = None,
 ) -> tuple[list[Change], list[Path]]:
-    """Plan injection for every bundle under `paths`; `(changes, skipped)`."""
-    if found is None:
-        found = _find(paths, extensions, ignore, inside, writing=False)
-    contents = {f.path: _read(f.path) for f in found}
-    urls = {f.path: f.path.as_posix() for f in found}
-    # A `.map` that is not a valid map is still the bundle's map: plan_file refuses it.
-    maps = sorted(
-        urls[f.path]
-        for f in found
-        if f.path.name.endswith(".map") or is_sourcemap(contents[f.path])
-    )
-    bundles = [
-        f
-        for f in found
-        if f.path.name.endswith(tuple("." + e for e in extensions)) and urls[f.path] not in maps
-    ]
-    by_url = {urls[f.path]: f.path for f in found}
-    locations: dict[str, str | None] = {}
-    for f in bundles:
-        text = contents[f.path].decode("utf-8", "replace")
-        locations[urls[f.path]] = sourcemap_location(text)
-    refs = associate([urls[f.path] for f in bundles], maps, locations)
-    changes: list[Change] = []
-    skipped: list[Path] = []
-    for f in bundles:
-        ref = refs.get(urls[f.path])
-        if ref is not None and ref.inline is None and ref.url is None:
-            ref = None  # the named map is not here: hash the bundle, like sentry-cli
-        if ref is not None and ref.inline is None and ref.url is not None:
-            map_path = by_url[ref.url]
-            change = plan_file(f.path, contents[f.path], ref, contents[map_path])
-        else:
-            change = plan_file(f.path, contents[f.path], ref, None)
-        if change.js_text is None and change.map_bytes is None:
-            skipped.append(f.path)
-        changes.append(change)
+    """Plan injection for every bundle under `paths`; `(changes, skipped)` (all in memory:
+    for tests and small builds; `inject_paths` plans one pair at a time)."""
+    planner = Planner.of(paths, extensions, ignore, inside, found=found)
+    changes = [planner.plan(b.path) for b in planner.bundles]
+    skipped = [c.js_path for c in changes if c.js_text is None and c.map_bytes is None]
     return changes, skipped
 
 
@@ -490,37 +583,81 @@ def inject_paths(
     found = _find(paths, extensions, ignore, inside, writing=not dry_run)
     folders = sorted({f.path.parent for f in found})
     if dry_run:
-        changes, skipped = plan_paths(paths, extensions, found=found)
-        return _report(changes, skipped, dry_run=True, out=out)
+        return _report(
+            _summaries(Planner.of(paths, extensions, found=found)), dry_run=True, out=out
+        )
     with locked(folders):
         for folder in folders:
             sweep_temp_files(folder)
-        changes, skipped = plan_paths(paths, extensions, found=found)
-        for change in changes:
-            try:
-                write_change(change)
-            except OSError as exc:
-                raise SourceMapError(
-                    f"cannot write {exc.filename or change.js_path}: {exc.strerror or exc}; "
-                    "check that the build output is writable"
-                ) from exc
-    return _report(changes, skipped, dry_run=False, out=out)
+        planner = Planner.of(paths, extensions, found=found)
+        planned = _summaries(planner)  # every bundle planned (checked) before the first write
+        planner.forget()  # the writing pass reads every file again
+        expected = {s.path: s for s in planned}
+        for group in planner.groups():
+            changes = [planner.plan(path) for path in group]  # a shared map: all read first
+            for change in changes:
+                if _summary(change) != expected[change.js_path]:
+                    raise Changed(str(change.js_path))
+                try:
+                    write_change(change)
+                except OSError as exc:
+                    raise SourceMapError(
+                        f"cannot write {exc.filename or change.js_path}: {exc.strerror or exc}; "
+                        "check that the build output is writable"
+                    ) from exc
+    return _report(planned, dry_run=False, out=out)
 
 
-def _report(
-    changes: Sequence[Change], skipped: Sequence[Path], *, dry_run: bool, out: Output
-) -> InjectResult:
+@dataclass(frozen=True)
+class _Summary:
+    """What the report says of one planned change (kept instead of its bytes)."""
+
+    path: Path
+    debug_id: str
+    sourcemap: Path | None
+    changed: bool
+    resumed: bool
+    digest: str  # SHA-1 of what would be written, to see a file change between the passes
+
+
+def _summary(change: Change) -> _Summary:
+    digest = hashlib.sha1()
+    for part in (
+        change.js_text.encode("utf-8") if change.js_text is not None else None,
+        change.map_bytes,
+    ):
+        digest.update(b"-" if part is None else len(part).to_bytes(8, "little") + part)
+    changed = change.js_text is not None or change.map_bytes is not None
+    return _Summary(
+        change.js_path,
+        change.debug_id,
+        change.map_path,
+        changed,
+        change.resumed,
+        digest.hexdigest(),
+    )
+
+
+def _summaries(planner: Planner) -> list[_Summary]:
+    out: list[_Summary] = []
+    for b in planner.bundles:
+        out.append(_summary(planner.plan(b.path)))
+    return out
+
+
+def _report(planned: Sequence[_Summary], *, dry_run: bool, out: Output) -> InjectResult:
     results: list[InjectedFile] = []
-    for change in changes:
-        changed = change.js_text is not None or change.map_bytes is not None
-        if change.resumed:
+    skipped: list[Path] = []
+    for item in planned:
+        if item.resumed:
             verb = "would finish" if dry_run else "finished"
-            out.info(f"{verb} the interrupted inject of {change.debug_id} into {change.js_path}")
-        elif changed:
+            out.info(f"{verb} the interrupted inject of {item.debug_id} into {item.path}")
+        elif item.changed:
             verb = "would inject" if dry_run else "injected"
-            target = f" (map {change.map_path})" if change.map_path else ""
-            out.info(f"{verb} {change.debug_id} into {change.js_path}{target}")
+            target = f" (map {item.sourcemap})" if item.sourcemap else ""
+            out.info(f"{verb} {item.debug_id} into {item.path}{target}")
         else:
-            out.info(f"already has {change.debug_id}: {change.js_path}")
-        results.append(InjectedFile(change.js_path, change.debug_id, change.map_path, changed))
+            out.info(f"already has {item.debug_id}: {item.path}")
+            skipped.append(item.path)
+        results.append(InjectedFile(item.path, item.debug_id, item.sourcemap, item.changed))
     return InjectResult(tuple(results), tuple(skipped))

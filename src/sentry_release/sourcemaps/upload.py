@@ -8,7 +8,9 @@ and one summary line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +19,12 @@ from sentry_release.errors import SourceMapError
 from sentry_release.output import Output, human_bytes
 from sentry_release.paths import ensure_all_named, read_regular
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sourcemaps.bundle import BundleFile, build_bundle, spool_bundle
+from sentry_release.sentry.models import ChunkOptions
+from sentry_release.sourcemaps.bundle import BundleFile, SpooledBundle, spool_bundle
 from sentry_release.sourcemaps.chunks import upload_bundle
 from sentry_release.sourcemaps.collect import Collected, collect
 from sentry_release.sourcemaps.discover import load_ignore_rules
-from sentry_release.sourcemaps.inject import plan_paths
+from sentry_release.sourcemaps.inject import Planner
 from sentry_release.sourcemaps.legacy import upload_legacy
 from sentry_release.sourcemaps.preflight import preflight
 from sentry_release.sourcemaps.validate import report, too_large
@@ -62,22 +65,56 @@ def upload_sourcemaps(
     *,
     collected: Collected | None = None,
 ) -> UploadResult:
-    """Collect (unless `run` already did), validate, bundle and upload source maps."""
+    """Collect (unless `run` already did), validate, bundle and upload source maps.
+
+    The chunk-upload options (a GET that needs nothing local) are asked for in a thread once
+    the walk found the paths sound, while the files are read and checked; their answer, or
+    their error, is used where it always was: after validation, so bad input still exits 2
+    (whatever the GET met), nothing is written before, and a dry run asks nothing.
+    """
     opts = settings.sourcemaps
     if not opts.paths:
         raise SourceMapError("no source map paths given: pass PATH (e.g. dist/)")
     settings.require("auth_token", "org", "projects")
     assert settings.org is not None
+    org = settings.org
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="options") as pool:
+        pending: list[Future[ChunkOptions | None]] = []
+
+        def ask() -> None:
+            if not client.dry_run and not pending:
+                pending.append(pool.submit(client.chunk_upload_options, org))
+
+        try:
+            return _upload(settings, client, version, out, collected, ask, pending)
+        finally:
+            for future in pending:
+                future.cancel()  # not started yet: never sent; else its answer is dropped
+
+
+def _upload(
+    settings: Settings,
+    client: SentryApi,
+    version: str | None,
+    out: Output,
+    collected: Collected | None,
+    ask: Callable[[], None],
+    pending: list[Future[ChunkOptions | None]],
+) -> UploadResult:
+    opts = settings.sourcemaps
+    assert settings.org is not None
     if collected is None:
         ensure_all_named(opts.paths, settings.working_directory)
-        collected = collect(settings, out=out)
+        # the GET goes out once the walk found no bad path (FIFO, link outside, /proc)
+        collected = collect(settings, out=out, found_ok=ask)
+    else:
+        ask()  # `run` checked everything before its first request
     for line in collected.warnings:
         out.warn(line)
     warnings = [*collected.warnings, *report(collected.problems, strict=opts.strict, out=out)]
     for note in collected.notes:
         out.info(note)
     files = collected.files
-    del collected  # `files` is the only holder of the bytes from here on
     if not files:
         if opts.ignore_empty:
             out.result("No source map files found; nothing uploaded (--ignore-empty)")
@@ -92,66 +129,60 @@ def upload_sourcemaps(
             "cannot upload: no release given and no file carries a debug ID; pass VERSION "
             "or run `sentry-release inject` first"
         )
-    if client.dry_run:
-        preview, bundle_id = build_bundle(
-            files, org=settings.org, projects=settings.projects, release=version, dist=opts.dist
-        )
+    rows = _rows(files)
+    if client.dry_run:  # a dry run: the bundle is built (for its id and size), not sent
+        preview, bundle_id = _spool(settings, version, files)
+        with preview:
+            size = len(preview)
         result = UploadResult(
             bundle_ids=(bundle_id,),
             files=len(files),
-            bytes_total=len(preview),
+            bytes_total=size,
             warnings=tuple(warnings),
-            table=_rows(files),
+            table=rows,
             state="dry-run",
         )
         _report(out, result)
         return result
-    options = client.chunk_upload_options(settings.org)
-    rows = _rows(files)
-    if options is None or not options.artifact_bundles:
-        out.info("This Sentry has no artifact bundle upload: using release files")
-        sent, _new = upload_legacy(settings, client, version, files, out)
-        total = sum(len(f.content) for f in files)
-        result = UploadResult(
-            files=len(files),
-            bytes_total=total,
-            bytes_sent=sent,
-            warnings=tuple(warnings),
-            table=rows,
-            legacy=True,
-        )
-        _report(out, result)
-        return result
-    limit = options.max_file_size
-    if limit:
-        late = [
-            too_large(f.local_path, len(f.content), limit) for f in files if len(f.content) > limit
-        ]
-        warnings += report(late, strict=opts.strict, out=out)
-        if late:
-            big = {p.path for p in late}
-            files = [f for f in files if f.local_path not in big]
-    bundle, bundle_id = spool_bundle(
-        files,
-        org=settings.org,
-        projects=settings.projects,
-        release=version,
-        dist=opts.dist,
-        consume=True,
-    )
-    n_files = len(files)
-    del files  # spool_bundle consumed the contents: they live in its file now
-    with bundle:
+    ask()
+    # One file at a time is read again (and checked against what validation saw) into the
+    # spooled ZIP while the options GET is in flight; the chunks are read back when sent.
+    bundle, bundle_id = _spool(settings, version, files)
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: bundle.close())
+        options = pending[0].result()
+        if options is None or not options.artifact_bundles:
+            out.info("This Sentry has no artifact bundle upload: using release files")
+            sent, _new = upload_legacy(settings, client, version, files, out)
+            result = UploadResult(
+                files=len(files),
+                bytes_total=sum(f.size for f in files),
+                bytes_sent=sent,
+                warnings=tuple(warnings),
+                table=rows,
+                legacy=True,
+            )
+            _report(out, result)
+            return result
+        limit = options.max_file_size
+        if limit:
+            late = [too_large(f.local_path, f.size, limit) for f in files if f.size > limit]
+            warnings += report(late, strict=opts.strict, out=out)
+            if late:  # rare: bundle again without them
+                big = {p.path for p in late}
+                files = [f for f in files if f.local_path not in big]
+                bundle.close()
+                bundle, bundle_id = _spool(settings, version, files)
         if limit and len(bundle) > limit:
             raise SourceMapError(
                 f"the bundle is {human_bytes(len(bundle))}, over Sentry's limit of "
                 f"{human_bytes(limit)}: upload the directories in separate steps"
             )
-        out.info(f"Bundled {n_files} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
+        out.info(f"Bundled {len(files)} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
         done = upload_bundle(settings, client, version, bundle, options, out)
     result = UploadResult(
         bundle_ids=(bundle_id,),
-        files=n_files,
+        files=len(files),
         bytes_total=len(bundle),
         bytes_sent=done.bytes_sent,
         warnings=tuple(warnings),
@@ -164,28 +195,40 @@ def upload_sourcemaps(
     return result
 
 
+def _spool(
+    settings: Settings, version: str | None, files: Sequence[BundleFile]
+) -> tuple[SpooledBundle, str]:
+    assert settings.org is not None
+    return spool_bundle(
+        files,
+        org=settings.org,
+        projects=settings.projects,
+        release=version,
+        dist=settings.sourcemaps.dist,
+    )
+
+
 def prepare_upload(settings: Settings, out: Output) -> Collected | None:
     """For `run`, before the release exists: check the build files and collect the upload once.
 
-    With inject on, inject is planned (nothing written) and the files are collected as it
-    will leave them, so an invalid map, a missing map, a FIFO or a read-only `dist/` stop the
-    run before its first write, and the upload step reuses this collection.
+    With inject on, inject is planned (nothing written) pair by pair and the files are
+    collected as it will leave them, so an invalid map, a missing map, a FIFO or a read-only
+    `dist/` stop the run before its first write. Only sizes, SHA-1s, URLs and headers are kept:
+    the upload step reads the files again (as inject has then written them, or, in a dry run,
+    as inject would write them) and refuses any that differ from what was checked here.
     """
     opts = settings.sourcemaps
     if not opts.paths:
         return None
     preflight(settings)
     cwd = settings.working_directory
-    planned: dict[Path, bytes] = {}
+    read: Callable[[Path], bytes] = read_regular
     if opts.inject:
         rules = load_ignore_rules(opts.ignore, cwd / opts.ignore_file if opts.ignore_file else None)
-        changes, _skipped = plan_paths(tuple(cwd / p for p in opts.paths), ignore=rules, inside=cwd)
-        for change in changes:
-            if change.js_text is not None:
-                planned[change.js_path] = change.js_text.encode("utf-8")
-            if change.map_path is not None and change.map_bytes is not None:
-                planned[change.map_path] = change.map_bytes
-    collected = collect(settings, read=lambda path: planned.pop(path, None) or read_regular(path))
+        planner = Planner.of(tuple(cwd / p for p in opts.paths), ignore=rules, inside=cwd)
+        read = planner.read
+    reread = read if settings.dry_run else read_regular
+    collected = collect(settings, read=read, reread=reread)
     if opts.strict:
         report(collected.problems, strict=True, out=out)
     return collected
@@ -193,9 +236,7 @@ def prepare_upload(settings: Settings, out: Output) -> Collected | None:
 
 def _rows(files: Sequence[BundleFile]) -> tuple[UploadedFile, ...]:
     return tuple(
-        UploadedFile(
-            f.url, f.type, len(f.content), f.headers.get("debug-id"), f.headers.get("sourcemap")
-        )
+        UploadedFile(f.url, f.type, f.size, f.headers.get("debug-id"), f.headers.get("sourcemap"))
         for f in files
     )
 
