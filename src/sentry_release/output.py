@@ -3,9 +3,10 @@ a live bar on a TTY and a periodic line in CI logs for long work."""
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -134,6 +135,41 @@ class Output:
     def progress(self, label: str, total: int, unit: str = "") -> Progress:
         """A progress reporter for `total` units of work."""
         return Progress(self, label, total, unit)
+
+    def held(self) -> tuple[Output, Callable[[], None]]:
+        """A copy of this output (same kind, flags and warnings list) whose lines are held,
+        and the function that writes them here, in order: for a step that runs in a thread
+        beside others, so its lines do not land inside another step's group."""
+        held: list[tuple[bool, str]] = []
+        twin = copy.copy(self)
+        twin.stdout, twin.stderr = _Held(held, False), _Held(held, True)
+        twin.is_tty = False  # no bar redrawn in place: its lines are printed later
+
+        def release() -> None:
+            for to_stderr, text in held:
+                (self.stderr if to_stderr else self.stdout).write(text)
+            held.clear()
+            self.stdout.flush()
+            self.stderr.flush()
+
+        return twin, release
+
+
+class _Held:
+    """A stream whose writes are kept, in order with its sibling's, until released."""
+
+    def __init__(self, held: list[tuple[bool, str]], to_stderr: bool) -> None:
+        self._held, self._to_stderr = held, to_stderr
+
+    def write(self, text: str) -> int:
+        self._held.append((self._to_stderr, text))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
 
 
 def md_cell(value: object) -> str:

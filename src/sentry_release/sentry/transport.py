@@ -15,6 +15,7 @@ What every request gets here, whatever endpoint it is:
 from __future__ import annotations
 
 import contextlib
+import copy
 import email.utils
 import json
 import logging
@@ -207,6 +208,9 @@ class Stats:
     rate_limit: dict[str, str] = field(default_factory=dict)  # last X-Sentry-Rate-Limit-*
 
 
+TransportT = TypeVar("TransportT", bound="Transport")
+
+
 class Transport:
     """Sends requests to one Sentry (base URL and token); see the module docstring."""
 
@@ -261,6 +265,15 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact(self.base_url)!r})"
+
+    def fork(self: TransportT, echo: Callable[[str], None] | None = None) -> TransportT:
+        """This client for another thread: the same session (connections), counters and
+        settings, its own step deadline, and optionally its own dry-run echo."""
+        twin = copy.copy(self)
+        twin._step_end, twin._step_name = None, ""
+        if echo is not None:
+            twin.echo = echo
+        return twin
 
     # --- where the token may go -----------------------------------------------------
 

@@ -1,12 +1,15 @@
 """The whole release step, in order: version, new, commits, inject, upload, finalize,
 deploy, gate. Each step is skippable; the result carries what each did, and `on_step` hands
 it to the front door after each step (for `report`'s lines, the action's outputs and job
-summary)."""
+summary). With source maps to upload, commits are associated in a thread beside inject and
+upload (git and two requests wait while those work locally) and reported after them."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from sentry_release.config.settings import Settings
 from sentry_release.errors import GateFailed
@@ -14,6 +17,7 @@ from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.api import SentryApi
+from sentry_release.sourcemaps.collect import Collected
 from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import InjectResult, inject_paths
 from sentry_release.sourcemaps.upload import UploadResult, prepare_upload, upload_sourcemaps
@@ -27,6 +31,8 @@ from sentry_release.steps.release import (
     propose_version,
 )
 from sentry_release.version import ProposedVersion
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -79,12 +85,49 @@ def run(
 
     if settings.create:
         step("Create release", "release", lambda: create_release(settings, client, version))
+    beside: Beside[CommitsResult] | None = None
     if settings.commits.mode != "skip":
+
+        def associate(api: SentryApi, output: Output) -> CommitsResult:
+            return associate_commits(settings, api, repo, version, output, environ=environ)
+
+        if settings.sourcemaps.paths:  # git and its requests wait beside inject and upload
+            beside = Beside("Associate commits", associate, client, out)
+        else:
+            step("Associate commits", "commits", lambda: associate(client, out))
+    try:
+        source_map_steps(settings, client, version, out, collected, step)
+    finally:
+        if beside is not None:
+            beside.wait()
+    if beside is not None:
+        step("Associate commits", "commits", beside.result)
+    if settings.finalize:
         step(
-            "Associate commits",
-            "commits",
-            lambda: associate_commits(settings, client, repo, version, out, environ=environ),
+            "Finalize release",
+            "finalized",
+            lambda: finalize_release(settings, client, version) is not None,
         )
+    if settings.deploy.enabled and settings.deploy.environment:
+        step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
+    if settings.gate.enabled:
+        from sentry_release.gate.watch import run_gate
+
+        step("Deploy gate", "gate", lambda: run_gate(settings, client, version, result.deploy, out))
+        assert result.gate is not None
+        enforce_gate(settings, result.gate)
+    return result
+
+
+def source_map_steps(
+    settings: Settings,
+    client: SentryApi,
+    version: str,
+    out: Output,
+    collected: Collected | None,
+    step: Callable[[str, str, Callable[[], object]], None],
+) -> None:
+    """`run`'s inject and upload steps, when source map paths are given."""
     maps = settings.sourcemaps
     if maps.paths:
         if maps.inject:
@@ -107,21 +150,44 @@ def run(
             "upload",
             lambda: upload_sourcemaps(settings, client, version, out, collected=collected),
         )
-    if settings.finalize:
-        step(
-            "Finalize release",
-            "finalized",
-            lambda: finalize_release(settings, client, version) is not None,
-        )
-    if settings.deploy.enabled and settings.deploy.environment:
-        step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
-    if settings.gate.enabled:
-        from sentry_release.gate.watch import run_gate
 
-        step("Deploy gate", "gate", lambda: run_gate(settings, client, version, result.deploy, out))
-        assert result.gate is not None
-        enforce_gate(settings, result.gate)
-    return result
+
+class Beside(Generic[T]):
+    """A step run in a thread beside the next ones: its work waits on git and the network
+    while theirs is local. It gets a fork of the client (its own step deadline, the same
+    connections) and an output whose lines are held; `result` prints them inside the step's
+    own group, so no group of the log is split."""
+
+    def __init__(
+        self, name: str, work: Callable[[SentryApi, Output], T], client: SentryApi, out: Output
+    ) -> None:
+        self._out, self._release = out.held()
+        self._api = client.fork(echo=self._out.result)
+        self._work, self._name = work, name
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self._api.step(self._name):
+                self._value = self._work(self._api, self._out)
+        except BaseException as exc:  # handed to the main thread by `result`
+            self._error = exc
+
+    def wait(self) -> None:
+        """Until the work is done (bounded by its step deadline and request timeouts)."""
+        self._thread.join()
+
+    def result(self) -> T:
+        """Print the held lines, then return the work's result or raise its error."""
+        self.wait()
+        self._release()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def enforce_gate(settings: Settings, report: GateReport) -> None:
