@@ -93,11 +93,18 @@ def rev(repo: Path, what: str) -> str:
 
 
 def shallow_clone(repo: Path, target: Path) -> Path:
-    """`git clone --depth N file://repo` (file:// so the clone is really shallow and can be
-    deepened from its origin)."""
+    """`git clone --depth N file://.../acme/bench` (file:// so the clone is really shallow and
+    can be deepened from its origin). The origin's path ends in REPOSITORY, as a CI checkout's
+    remote (github.com/acme/bench) names the repository the previous release's commits were
+    filed under; a remote named otherwise is another repository, whose commit does not bound
+    the range."""
     shutil.rmtree(target, ignore_errors=True)
+    named = repo.parent / "origin" / REPOSITORY
+    if not named.exists():
+        named.parent.mkdir(parents=True, exist_ok=True)
+        named.symlink_to(repo, target_is_directory=True)
     subprocess.run(
-        ["git", "clone", "-q", "--depth", str(SHALLOW_DEPTH), f"file://{repo}", str(target)],
+        ["git", "clone", "-q", "--depth", str(SHALLOW_DEPTH), f"file://{named}", str(target)],
         check=True,
     )
     return target

@@ -111,6 +111,10 @@ class GitRepo:
         """True for `--depth` clones (actions/checkout's default)."""
         return self.git("rev-parse", "--is-shallow-repository").strip() == "true"
 
+    def count(self, rev: str, limit: int) -> int:
+        """How many commits `rev` reaches in the local history, counting at most `limit`."""
+        return int(self.git("rev-list", "--count", f"--max-count={limit}", rev).strip() or 0)
+
     def has_commit(self, sha: str) -> bool:
         """Whether the commit object is in the local history."""
         try:

@@ -265,9 +265,27 @@ def test_shallow_clone_with_ignore_missing_warns_and_sends_initial_depth(
     assert done.returncode == 0, done.stderr
     assert "warning:" in done.stderr and previous[:12] in done.stderr
     assert "sending the last 5 commits instead" in done.stderr
-    # A depth-1 clone holds one commit: that is all the last 5 can be.
+    # A depth-1 clone without a remote holds one commit: that is all the last 5 can be, and
+    # the warning says so.
+    assert "holds 1 of the last 5 commits and there is no remote" in done.stderr
     assert held_commits(server, "2.0") == git_says(clone, "-n", "5", "HEAD")
     assert len(held_commits(server, "2.0")) == 1
+
+
+def test_a_first_release_from_a_shallow_clone_fetches_the_initial_depth(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    origin = tmp_path / "origin"
+    linear_history(origin, 30)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", str(clone))
+    assert run_cli(["new", "1.0"], env, cwd=clone).returncode == 0
+    done = run_cli(
+        ["set-commits", "1.0", "--mode", "local", "--initial-depth", "5"], env, cwd=clone
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fetching 5 more commits" in done.stderr and "warning" not in done.stderr
+    assert held_commits(server, "1.0") == git_says(origin, "-n", "5", "main")
 
 
 # --- manual and auto (refs) ---------------------------------------------------------------------

@@ -415,6 +415,7 @@ def _local(
     if previous is None:
         out.info(f"no previous release with commits: sending the last {options.initial_depth}")
         revs, max_count = [head], options.initial_depth
+        warnings += fill_depth(repo, options.initial_depth, options.remote, out)
     else:
         problem = ensure_commit(repo, previous, options.remote, out)
         if problem is None:
@@ -422,6 +423,7 @@ def _local(
         elif options.ignore_missing:
             warnings.append(f"{problem}; sending the last {options.initial_depth} commits instead")
             previous, revs, max_count = None, [head], options.initial_depth
+            warnings += fill_depth(repo, options.initial_depth, options.remote, out)
         else:
             raise GitError(
                 f"{problem}: {FETCH_DEPTH_FIX if repo.is_shallow() else 'check the history'}, "
@@ -456,6 +458,27 @@ def local_repository_name(
         if known.name.lower() == name.lower():
             return known.name
     return name[:MAX_REPOSITORY]
+
+
+def fill_depth(repo: GitRepo, depth: int, remote: str, out: Output) -> list[str]:
+    """Make a shallow clone hold the last `depth` commits (the range without a previous
+    release), fetching what is missing from `remote`; a warning when it cannot (the range
+    is then shorter than asked). actions/checkout clones 1 commit by default."""
+    if not repo.is_shallow():
+        return []
+    have = repo.count(repo.head_sha, depth)
+    if have >= depth:
+        return []
+    short = f"this shallow clone holds {have} of the last {depth} commits"
+    if repo.remote_url(remote) is None:
+        return [f"{short} and there is no remote {remote!r} to fetch more from: {FETCH_DEPTH_FIX}"]
+    more = depth - have + 1  # one past the range: its oldest commit's diff needs the parent
+    out.info(f"shallow clone: fetching {more} more commits of history from {remote}")
+    try:
+        repo.deepen(remote, more)
+    except GitError as exc:
+        return [f"{short} and fetching more failed ({exc}): {FETCH_DEPTH_FIX}"]
+    return []
 
 
 def ensure_commit(repo: GitRepo, sha: str, remote: str, out: Output) -> str | None:
