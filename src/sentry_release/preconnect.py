@@ -47,6 +47,7 @@ class _Pending:
         self.host, self.port = host, port
         self.sock: socket.socket | None = None
         self.abandoned = False
+        self.lock = threading.Lock()  # `sock` and `abandoned` change together
         self.thread = threading.Thread(target=self._connect, args=(timeout,), daemon=True)
         self.thread.start()
 
@@ -54,12 +55,22 @@ class _Pending:
         try:
             sock = socket.create_connection((self.host, self.port), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 sets it
+        except (OSError, ValueError, UnicodeError):
+            return  # no socket: the transport connects itself and reports any error
+        with self.lock:
             if self.abandoned:
                 sock.close()
-                return
-            self.sock = sock
-        except (OSError, ValueError, UnicodeError):
-            self.sock = None  # the transport connects itself and reports any error
+            else:
+                self.sock = sock
+
+    def settle(self, wait: float) -> socket.socket | None:
+        """The socket once connected within `wait` seconds; None when it failed or is still
+        connecting (then it is abandoned: closed by the thread when it connects)."""
+        self.thread.join(wait)
+        with self.lock:
+            if self.sock is None:
+                self.abandoned = True
+            return self.sock
 
 
 _lock = threading.Lock()
@@ -108,16 +119,10 @@ def take(host: str, port: int, wait: float | None = None) -> socket.socket | Non
     """The pre-opened socket to (host, port), once; None when there is none, it failed, it
     is still connecting after `wait` seconds (the caller's connect timeout), or it is for
     another address (then it is closed)."""
-    global _pending
-    with _lock:
-        pending, _pending = _pending, None
+    pending = _pop()
     if pending is None:
         return None
-    pending.thread.join(CONNECT_TIMEOUT if wait is None else min(wait, CONNECT_TIMEOUT))
-    if pending.thread.is_alive():
-        pending.abandoned = True  # the thread closes what it opens from now on
-        return None
-    sock = pending.sock
+    sock = pending.settle(CONNECT_TIMEOUT if wait is None else min(wait, CONNECT_TIMEOUT))
     if sock is None:
         return None
     if (pending.host, pending.port) != (host, port) or _closed_by_peer(sock):
@@ -140,12 +145,17 @@ def _closed_by_peer(sock: socket.socket) -> bool:
         return True
 
 
-def reset() -> None:
-    """Close an unused pre-opened socket (tests, and a process that will not connect)."""
+def _pop() -> _Pending | None:
+    """The pending connection, taken out: only one caller ever gets it."""
     global _pending
     with _lock:
         pending, _pending = _pending, None
-    if pending is not None:
-        pending.thread.join(CONNECT_TIMEOUT)
-        if pending.sock is not None:
-            pending.sock.close()
+    return pending
+
+
+def reset() -> None:
+    """Close an unused pre-opened socket (tests, and a process that will not connect)."""
+    pending = _pop()
+    sock = pending.settle(CONNECT_TIMEOUT) if pending is not None else None
+    if sock is not None:
+        sock.close()
