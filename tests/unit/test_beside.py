@@ -76,3 +76,18 @@ def test_beside_raises_the_works_error_in_the_caller_after_its_lines() -> None:
     with pytest.raises(ValueError, match="git failed"):
         beside.result()
     assert stderr.getvalue() == "tried\n"
+
+
+def test_finish_prints_the_held_lines_once_even_when_the_result_is_never_asked() -> None:
+    stderr = io.StringIO()
+    out = Output(stdout=io.StringIO(), stderr=stderr)
+
+    def work(api: SentryApi, output: Output) -> int:
+        output.info("fetching 50 more commits")
+        return 1
+
+    beside = Beside("Associate commits", work, SentryApi(URL, "tok"), out)
+    beside.finish()  # the main steps failed: no result is asked, the lines still print
+    assert stderr.getvalue() == "fetching 50 more commits\n"
+    assert beside.result() == 1
+    assert stderr.getvalue() == "fetching 50 more commits\n"  # not a second time

@@ -99,7 +99,7 @@ def run(
         source_map_steps(settings, client, version, out, collected, step)
     finally:
         if beside is not None:
-            beside.wait()
+            beside.finish()  # also when inject or upload failed: its lines are printed
     if beside is not None:
         step("Associate commits", "commits", beside.result)
     if settings.finalize:
@@ -176,14 +176,15 @@ class Beside(Generic[T]):
         except BaseException as exc:  # handed to the main thread by `result`
             self._error = exc
 
-    def wait(self) -> None:
-        """Until the work is done (bounded by its step deadline and request timeouts)."""
+    def finish(self) -> None:
+        """Wait until the work is done (bounded by its step deadline and request timeouts),
+        then print its held lines (once)."""
         self._thread.join()
+        self._release()
 
     def result(self) -> T:
-        """Print the held lines, then return the work's result or raise its error."""
-        self.wait()
-        self._release()
+        """The work's result, or its error raised here, once its lines are printed."""
+        self.finish()
         if self._error is not None:
             raise self._error
         assert self._value is not None
