@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sentry_release.sourcemaps.bundle import BundleFile, build_bundle, bundle_path
+from sentry_release.sourcemaps.bundle import BundleFile, bundle_path, spool_bundle
 from sentry_release.sourcemaps.discover import (
     IgnoreRules,
     associate,
@@ -82,8 +82,12 @@ def test_bundle_is_deterministic_and_paths_like_sentry_cli() -> None:
         BundleFile("~/b.js", "minified_source", b"b", {"debug-id": "x"}),
         BundleFile("~/a.js", "minified_source", b"a"),
     ]
-    one = build_bundle(files, org="o", projects=["p"], release="1", dist=None)
-    two = build_bundle(list(reversed(files)), org="o", projects=["p"], release="1", dist=None)
+    built = []
+    for order in (files, list(reversed(files))):
+        spooled, debug_id = spool_bundle(order, org="o", projects=["p"], release="1", dist=None)
+        with spooled:
+            built.append((spooled.read(0, spooled.size), debug_id))
+    one, two = built
     assert one == two and one[0][:4] == b"SYSB"
     assert bundle_path("~/dist/app.js") == "files/_/_/dist/app.js"
     assert bundle_path("https://cdn.example.com/x.js") == "files/https/cdn.example.com/x.js"

@@ -18,8 +18,8 @@ from sentry_release.config.settings import Settings, SourceMapOptions
 from sentry_release.errors import SourceMapError
 from sentry_release.sourcemaps.bundle import (
     BundleFile,
+    BundleId,
     Deferred,
-    bundle_debug_id,
     bundle_path,
     manifest,
     spool_bundle,
@@ -27,6 +27,14 @@ from sentry_release.sourcemaps.bundle import (
 from sentry_release.sourcemaps.collect import collect
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"
+
+
+def bundle_debug_id(files: list[BundleFile]) -> str:
+    """The bundle id of `files` in the order given, from their bytes in memory."""
+    ids = BundleId()
+    for item in files:
+        ids.add(item, item.content)
+    return ids.value()
 
 
 def whole_zip(files: list[BundleFile], **meta: object) -> bytes:

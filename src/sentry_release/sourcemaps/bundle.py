@@ -126,14 +126,6 @@ class BundleId:
         return str(uuid.UUID(bytes=bytes(raw)))
 
 
-def bundle_debug_id(files: Sequence[BundleFile]) -> str:
-    """sentry-cli's bundle id of `files` (in the order given)."""
-    ids = BundleId()
-    for item in files:
-        ids.add(item, item.content)
-    return ids.value()
-
-
 def manifest(
     files: Sequence[BundleFile],
     *,
@@ -160,20 +152,6 @@ def manifest(
     if dist:
         body["dist"] = dist
     return body
-
-
-def build_bundle(
-    files: Sequence[BundleFile],
-    *,
-    org: str,
-    projects: Sequence[str],
-    release: str | None,
-    dist: str | None,
-) -> tuple[memoryview, str]:
-    """`(bundle bytes, bundle debug id)`: SYSB header + a deterministic stored ZIP, in memory."""
-    spooled, debug_id = spool_bundle(files, org=org, projects=projects, release=release, dist=dist)
-    with spooled:
-        return memoryview(spooled.read(0, spooled.size)), debug_id
 
 
 # A placeholder as long as every id (`str(uuid.UUID(...))` is always 36 characters): the

@@ -8,7 +8,6 @@ and one summary line.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -148,8 +147,7 @@ def _upload(
     # One file at a time is read again (and checked against what validation saw) into the
     # spooled ZIP while the options GET is in flight; the chunks are read back when sent.
     bundle, bundle_id = _spool(settings, version, files)
-    with contextlib.ExitStack() as stack:
-        stack.callback(lambda: bundle.close())
+    try:  # the spool is closed however this ends, whichever spool `bundle` is by then
         options = pending[0].result()
         if options is None or not options.artifact_bundles:
             out.info("This Sentry has no artifact bundle upload: using release files")
@@ -180,6 +178,8 @@ def _upload(
             )
         out.info(f"Bundled {len(files)} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
         done = upload_bundle(settings, client, version, bundle, options, out)
+    finally:
+        bundle.close()
     result = UploadResult(
         bundle_ids=(bundle_id,),
         files=len(files),
