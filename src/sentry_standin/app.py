@@ -26,6 +26,9 @@ NOT_FOUND = "The requested resource does not exist"
 DEFAULT_OPTIONS: Options = STRICT
 MAX_BODY = 256 * 1024 * 1024
 PER_PAGE = 100
+# Route prefixes of Sentry's organization and project endpoints (`api/urls.py`).
+ORG = r"/api/0/organizations/(?P<org>[^/]+)"
+PROJECT = r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)"
 
 
 class HTTPError(Exception):

@@ -19,6 +19,8 @@ from typing import Any
 
 from sentry_standin import rules
 from sentry_standin.app import (
+    ORG,
+    PROJECT,
     HTTPError,
     Request,
     Response,
@@ -30,8 +32,6 @@ from sentry_standin.faults import fault_plan
 from sentry_standin.rules import ORGANIZATION_RELEASE_PERMISSION, PROJECT_RELEASE_PERMISSION
 from sentry_standin.store import Store, now_iso
 
-ORG = r"/api/0/organizations/(?P<org>[^/]+)"
-PROJECT = r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)"
 SYSB_MAGIC = b"SYSB"
 MiB = 1024 * 1024
 DEFAULT_OPTIONS: dict[str, Any] = {

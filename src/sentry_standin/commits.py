@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sentry_standin.app import HTTPError, Request, Response, paginate, route
+from sentry_standin.app import ORG, HTTPError, Request, Response, paginate, route
 from sentry_standin.rules import (
     ORGANIZATION_INTEGRATIONS_LOOSE_PERMISSION,
     ORGANIZATION_RELEASE_PERMISSION,
 )
 from sentry_standin.store import Store, now_iso, parse_iso, to_iso
 
-ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 RELEASE = ORG + r"/releases/(?P<version>[^/]+)"
 PATCH_TYPES = ("A", "D", "M")
 SKIP_MARKER = "#skipsentry"  # Sentry drops commits whose message carries it

@@ -22,11 +22,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sentry_standin import access, rules
-from sentry_standin.app import HTTPError, Request, Response, paginate, route
+from sentry_standin.app import ORG, HTTPError, Request, Response, paginate, route
 from sentry_standin.rules import ORGANIZATION_EVENT_PERMISSION, ORGANIZATION_PERMISSION
 from sentry_standin.store import Store, parse_iso, to_iso
 
-ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 INGEST = r"/api/(?P<project_id>\d+)"
 DEFAULT_PERIOD = "14d"
 MAX_TITLE = 200

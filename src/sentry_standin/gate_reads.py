@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 from sentry_standin import rules
-from sentry_standin.app import HTTPError, Request, Response, route
+from sentry_standin.app import ORG, HTTPError, Request, Response, route
 from sentry_standin.events import (
-    ORG,
     _event_matches,
     _events,
     _interval,

@@ -7,6 +7,7 @@ from typing import Any
 from sentry_standin import access, rules
 from sentry_standin import commits as commit_area
 from sentry_standin.app import (
+    ORG,
     HTTPError,
     Request,
     Response,
@@ -17,7 +18,6 @@ from sentry_standin.app import (
 from sentry_standin.rules import ORGANIZATION_PERMISSION, ORGANIZATION_RELEASE_PERMISSION
 from sentry_standin.store import Store, now_iso, parse_iso, to_iso
 
-ORG = r"/api/0/organizations/(?P<org>[^/]+)"
 RELEASE = ORG + r"/releases/(?P<version>[^/]+)"
 
 
