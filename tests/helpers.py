@@ -1,17 +1,24 @@
-"""Shared test helpers: real git repositories and running the real CLI in a subprocess."""
+"""Shared test helpers: real git repositories, and running the real CLI in process (or, for
+the few tests that need one, in a subprocess)."""
 
 from __future__ import annotations
 
+import heapq
+import io
+import itertools
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from sentry_release.runtime import TIME_SCALE_ENV
+from sentry_release.runtime import REAL_TIME, TIME_SCALE_ENV, Clock
 
 TOKEN = "test-token-5ecr3t-do-not-print"
 # The suite's clock: the CLI's retry backoff runs at this fraction of real time (never below
@@ -127,7 +134,63 @@ def cli_env(
 def run_cli(
     args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m sentry_release ARGS` the way a user's shell would."""
+    """Run the CLI in this process, the way `python -m sentry_release ARGS` runs in a user's
+    shell: its own environment (os.environ replaced for the call, so git and GitPython see it
+    too), working directory and streams; the exit code as a subprocess's. `timeout` is the
+    subprocess form's (`run_cli_process`); in process, pytest-timeout bounds the call."""
+    from sentry_release.cli import run_cli as cli_main
+
+    with in_process(env, cwd) as (stdout, stderr):
+        code = cli_main(list(args), environ=dict(env), clock=run_clock())
+    return subprocess.CompletedProcess(
+        ["sentry-release", *args], code, stdout.getvalue(), stderr.getvalue()
+    )
+
+
+def run_action(env: Mapping[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The action's entry point (`sentry_release.action.main`) in this process, as
+    `python entrypoint.py` runs it in the container: its INPUT_* and GITHUB_* environment."""
+    from sentry_release.action import main as action_main
+
+    with in_process(env, cwd) as (stdout, stderr):
+        code = action_main(dict(env), clock=run_clock())
+    return subprocess.CompletedProcess(
+        ["entrypoint.py"], code, stdout.getvalue(), stderr.getvalue()
+    )
+
+
+@contextmanager
+def in_process(
+    env: Mapping[str, str], cwd: Path | None
+) -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """os.environ, the working directory and sys.stdout/stderr as a child process would
+    have them, restored afterwards; the product's per-process state (secrets to redact, the
+    pre-opened socket) forgotten, as a new process starts without it."""
+    from sentry_release import preconnect
+    from sentry_release.redact import clear_secrets
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            yield stdout, stderr
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        clear_secrets()
+        preconnect.reset()
+
+
+def run_cli_process(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m sentry_release ARGS` as a real process (the console script's own
+    start-up: preconnect, imports, exit code); for the few `slow` tests that need one."""
     return subprocess.run(
         [sys.executable, "-m", "sentry_release", *args],
         env=dict(env),
@@ -136,6 +199,53 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+class SimClock:
+    """One fast-forward clock for the client under test and its stand-in (`Store(clock=...)`):
+    real time plus every wait the client asked for, so time flows as usual but a sleep ends at
+    once; what a test scheduled with `at` runs in the sleep that passes its time (late data
+    arriving while the gate waits)."""
+
+    def __init__(self) -> None:
+        self.slept = 0.0
+        self._lock = threading.RLock()
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        with self._lock:
+            return time.time() + self.slept
+
+    def sleep(self, seconds: float) -> None:
+        """End at once, after running what fell due meanwhile (outside the lock: an action
+        may send a request to a stand-in that reads this clock)."""
+        with self._lock:
+            self.slept += max(0.0, seconds)
+            now = time.time() + self.slept
+            due = []
+            while self._due and self._due[0][0] <= now:
+                due.append(heapq.heappop(self._due)[2])
+        for action in due:
+            action()
+
+    def at(self, when: float, action: Callable[[], None]) -> None:
+        """Run `action` at the first sleep that ends at or after `when`."""
+        with self._lock:
+            heapq.heappush(self._due, (when, next(self._order), action))
+
+    @property
+    def clock(self) -> Clock:
+        return Clock(self.now, self.sleep)
+
+
+# The clock of the stand-in the current test runs (conftest's `server`): in-process runs of
+# the CLI and the action share it, so their waits take no time. None: real time.
+ACTIVE_CLOCK: list[SimClock] = []
+
+
+def run_clock() -> Clock:
+    return ACTIVE_CLOCK[-1].clock if ACTIVE_CLOCK else REAL_TIME
 
 
 class FakeTime:

@@ -23,7 +23,14 @@ from sentry_release.errors import ConfigError, SentryReleaseError
 from sentry_release.output import Output
 from sentry_release.redact import redact, register_secret
 from sentry_release.report import RunState, outputs_for, render_summary
-from sentry_release.runtime import Runtime, debug_requested, parse_flag, report_failure
+from sentry_release.runtime import (
+    REAL_TIME,
+    Clock,
+    Runtime,
+    debug_requested,
+    parse_flag,
+    report_failure,
+)
 
 # Every input is an option of config/options.py. Those with a Settings field map to its value
 # name; the others (repo, commit, previous_commit, working_directory, disable_*) shape the run
@@ -254,7 +261,11 @@ def mask_token(environ: Mapping[str, str], out: Output, masked: set[str]) -> Non
 
 
 def run_action(
-    environ: MutableMapping[str, str], out: ActionOutput, state: RunState, masked: set[str]
+    environ: MutableMapping[str, str],
+    out: ActionOutput,
+    state: RunState,
+    masked: set[str],
+    clock: Clock = REAL_TIME,
 ) -> None:
     """Inputs -> Settings -> pipeline; fills `state` as it goes (raises on failure)."""
     from sentry_release.steps.pipeline import PipelineResult, run
@@ -274,7 +285,7 @@ def run_action(
     os.chdir(settings.working_directory)
     mask(settings.auth_token, out, masked)  # e.g. from a .sentryclirc in the checkout
     settings.require("auth_token", "org", "projects")
-    runtime = Runtime.start(settings, out, environ)
+    runtime = Runtime.start(settings, out, environ, clock)
     if settings.check:
         from sentry_release.steps.check import enforce_check
 
@@ -303,8 +314,13 @@ def allow_failure(environ: Mapping[str, str], state: RunState) -> bool:
     return parse_flag(raw)
 
 
-def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | None = None) -> int:
-    """The container's entry point: run, report, and return the exit code."""
+def main(
+    environ: MutableMapping[str, str] | None = None,
+    out: ActionOutput | None = None,
+    clock: Clock = REAL_TIME,
+) -> int:
+    """The container's entry point: run, report, and return the exit code (a test passes
+    its own environment, output and clock)."""
     environ = os.environ if environ is None else environ
     out = out or ActionOutput(github=True)
     masked: set[str] = set()
@@ -312,7 +328,7 @@ def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | No
     state = RunState()
     code = 0
     try:
-        run_action(environ, out, state, masked)
+        run_action(environ, out, state, masked, clock)
     except Exception as exc:
         debug = state.settings is not None and state.settings.debug
         allow = allow_failure(environ, state)

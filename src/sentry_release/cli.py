@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,14 @@ from sentry_release import __version__, report
 from sentry_release.config.options import COMMON, SECTIONS, Option, select
 from sentry_release.config.settings import from_values
 from sentry_release.output import Output
-from sentry_release.runtime import Runtime, debug_requested, parse_flag, report_failure
+from sentry_release.runtime import (
+    REAL_TIME,
+    Clock,
+    Runtime,
+    debug_requested,
+    parse_flag,
+    report_failure,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -160,10 +168,23 @@ def merged_values(values: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def environ() -> Mapping[str, str]:
-    """The environment the front door read (`run_cli`'s), passed down, never read below."""
+@dataclass(frozen=True)
+class Invocation:
+    """What `run_cli` hands every command: the environment it read (passed down, never read
+    below) and the run's clock."""
+
+    environ: Mapping[str, str]
+    clock: Clock = REAL_TIME
+
+
+def invocation() -> Invocation:
     obj = click.get_current_context().find_root().obj
-    return obj if isinstance(obj, Mapping) else os.environ
+    return obj if isinstance(obj, Invocation) else Invocation(os.environ)
+
+
+def environ() -> Mapping[str, str]:
+    """The environment the front door read (`run_cli`'s)."""
+    return invocation().environ
 
 
 def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "org")) -> Runtime:
@@ -174,7 +195,7 @@ def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "o
     settings = from_values(values, cwd=Path.cwd(), home=_home())
     settings.require(*need)
     out = Output(json_mode=settings.json_output)
-    return Runtime.start(settings, out, environ())
+    return Runtime.start(settings, out, environ(), invocation().clock)
 
 
 def _home() -> Path | None:
@@ -497,15 +518,18 @@ def run_cli(
     *,
     environ: Mapping[str, str] | None = None,
     out: Output | None = None,
+    clock: Clock = REAL_TIME,
 ) -> int:
-    """Run the click group and map the outcome to an exit code (testable without exiting)."""
+    """Run the click group and map the outcome to an exit code (testable without exiting;
+    a test passes its own environment, streams and clock)."""
     environ = os.environ if environ is None else environ
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or debug_requested(environ)
     allow = "--allow-failure" in args or parse_flag(environ.get("SENTRY_ALLOW_FAILURE"))
     out = out or Output()
     try:
-        cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=environ)
+        obj = Invocation(environ, clock)
+        cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:

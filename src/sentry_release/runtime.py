@@ -8,7 +8,8 @@ nothing below imports them or this.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,19 @@ def time_scale(environ: Mapping[str, str]) -> float:
     return scale if 0 < scale <= 1 else 1.0
 
 
+@dataclass(frozen=True)
+class Clock:
+    """Where a run's time comes from and its waits go (retry backoff, 429 waits, the gate's
+    polls): real time, or a simulated clock a test shares with its stand-in, so waits take
+    no time. Deadlines on sockets and steps stay on real time."""
+
+    now: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
+REAL_TIME = Clock()
+
+
 @dataclass
 class Runtime:
     """One run: its settings, its output, the environment the front door read, and (built on
@@ -48,17 +62,24 @@ class Runtime:
     settings: Settings
     out: Output
     environ: Mapping[str, str]
+    clock: Clock = REAL_TIME
     _client: SentryApi | None = field(default=None, repr=False)
     _repo: GitRepo | None = field(default=None, repr=False)
 
     @classmethod
-    def start(cls, settings: Settings, out: Output, environ: Mapping[str, str]) -> Runtime:
+    def start(
+        cls,
+        settings: Settings,
+        out: Output,
+        environ: Mapping[str, str],
+        clock: Clock = REAL_TIME,
+    ) -> Runtime:
         """Warnings, logging and the plain-http check, once, before any work."""
         for warning in settings.warnings:
             out.warn(warning)
         configure_logging(settings.debug, github=out.github)
         warn_plain_http(settings, out)
-        return cls(settings, out, environ)
+        return cls(settings, out, environ, clock)
 
     def client(self) -> SentryApi:
         """The run's Sentry client (one session, one connection pool), built on first use."""
@@ -66,6 +87,7 @@ class Runtime:
             from sentry_release.sentry.api import SentryApi
 
             client = SentryApi.from_settings(self.settings, echo=self.out.result)
+            client.clock, client.sleep = self.clock.now, self.clock.sleep
             scale = time_scale(self.environ)
             if scale != 1.0:
                 retry = client.retry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -232,6 +233,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.owner.verbose:
             super().log_message(format, *args)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header, on the store's clock (a test's simulated one, or real time)."""
+        return super().date_time_string(
+            self.server.owner.store.clock() if timestamp is None else timestamp
+        )
+
     def _dispatch(self) -> None:
         owner = self.server.owner
         split = urlsplit(self.path)
@@ -329,6 +336,19 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: DevServer
+
+    def server_activate(self) -> None:
+        # The server's own log is the stderr of the moment it starts: a client run later in
+        # the same process with its stderr redirected (a test, the demo) must not receive the
+        # server's tracebacks of connections the client dropped.
+        self.log = sys.stderr
+        super().server_activate()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import traceback
+
+        print(f"stand-in: error handling a request from {client_address}", file=self.log)
+        traceback.print_exc(file=self.log)
 
 
 class DevServer:

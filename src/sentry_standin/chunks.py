@@ -284,7 +284,7 @@ def assemble_artifact_bundle(request: Request) -> Response:
             "projects": [p["slug"] for p in projects if p],
             "release": version,
             "dist": dist,
-            "date": now_iso(),
+            "date": now_iso(request.store),
             "fileCount": len(files),
             "manifest": manifest,
             "userAgent": request.header("user-agent"),
@@ -422,7 +422,7 @@ def upload_release_file(request: Request) -> Response:
         "headers": headers,
         "size": len(content),
         "sha1": sha1,
-        "dateCreated": now_iso(),
+        "dateCreated": now_iso(request.store),
         "project": project["slug"],
     }
     files.append(record)

@@ -89,7 +89,7 @@ def add_repo(
                 "url": url,
                 "provider": provider,
                 "status": "active",
-                "dateCreated": now_iso(),
+                "dateCreated": now_iso(store),
                 "gitDir": None,
             }
             _repos(store, org).append(repo)

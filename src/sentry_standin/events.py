@@ -13,7 +13,6 @@ import gzip
 import json
 import re
 import shlex
-import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
@@ -234,7 +233,7 @@ def store_event(
     event_id: str | None = None,
 ) -> str:
     """Store one event and attach it to its issue (created or regressed as needed)."""
-    now = time.time()
+    now = store.clock()
     exc = _exception(event)
     message = _message(event)
     exc_type = str((exc or {}).get("type") or "")
@@ -394,13 +393,13 @@ def store_sessions(store: Store, org: str, project: str, kind: str, body: dict[s
                     known["status"] = status
                 return
         if body.get("init"):
-            started = _timestamp(body.get("started"), time.time())
+            started = _timestamp(body.get("started"), store.clock())
             rows.append({**base, "sid": sid, "started": started, "count": 1, "status": status})
     else:
         names = {"exited": "healthy", "errored": "errored", "abnormal": "abnormal"}
         names["crashed"] = "crashed"
         for bucket in body.get("aggregates") or []:
-            started = _timestamp(bucket.get("started"), time.time())
+            started = _timestamp(bucket.get("started"), store.clock())
             for key, status in names.items():
                 count = int(bucket.get(key) or 0)
                 if count:
@@ -438,7 +437,7 @@ def _unquote(text: str) -> str:
 
 def _time_range(request: Request) -> tuple[float, float]:
     """`start`/`end` or `statsPeriod` (default 14d) as epoch seconds."""
-    now = time.time()
+    now = request.store.clock()
     start, end = request.arg("start"), request.arg("end")
     try:
         if start or end:
@@ -640,7 +639,7 @@ def list_issues(request: Request) -> Response:
     return paginate(request, items)
 
 
-def _set_status(issue: dict[str, Any], body: Any) -> None:
+def _set_status(issue: dict[str, Any], body: Any, now: float) -> None:
     if not isinstance(body, dict):
         raise HTTPError(400, {"detail": "Invalid data. Expected a dictionary"})
     status = body.get("status")
@@ -650,7 +649,7 @@ def _set_status(issue: dict[str, Any], body: Any) -> None:
         raise HTTPError(400, {"status": [f'"{status}" is not a valid choice.']})
     issue["status"], substatus = ISSUE_STATUSES[status]
     issue["substatus"] = body.get("substatus") or substatus
-    issue["resolvedAt"] = time.time() if issue["status"] == "resolved" else None
+    issue["resolvedAt"] = now if issue["status"] == "resolved" else None
 
 
 @route("PUT", ORG + "/issues/", ORGANIZATION_EVENT_PERMISSION)
@@ -665,7 +664,7 @@ def bulk_update_issues(request: Request) -> Response:
         raise HTTPError(404)
     body = request.json()
     for issue_id in ids:
-        _set_status(issues[issue_id], body)
+        _set_status(issues[issue_id], body, request.store.clock())
     first = issues[ids[0]]
     return Response(200, {"status": first["status"], "substatus": first["substatus"]})
 
@@ -700,7 +699,7 @@ def get_issue(request: Request) -> Response:
 def update_issue(request: Request) -> Response:
     """Resolve, ignore or reopen one issue."""
     org, issue = _one_issue(request)
-    _set_status(issue, request.json())
+    _set_status(issue, request.json(), request.store.clock())
     events = [e for e in _events(request.store, org) if e["issue"] == issue["id"]]
     return Response(200, issue_json(request, org, issue, events))
 

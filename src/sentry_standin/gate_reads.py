@@ -4,7 +4,6 @@ the shape Sentry serves (getsentry/sentry `src/sentry/`, cited per endpoint)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sentry_standin import rules
@@ -182,7 +181,3 @@ def event_committers(request: Request) -> Response:
     if not by_author:
         raise HTTPError(404, {"detail": "No committers found"})
     return Response(200, {"committers": list(by_author.values())})
-
-
-def _now() -> float:
-    return time.time()

@@ -151,7 +151,7 @@ def save_release(
             "id": str(store.next_id()),
             "version": version,
             "projects": slugs,
-            "dateCreated": now_iso(),
+            "dateCreated": now_iso(request.store),
             "dateReleased": _date(body, "dateReleased"),
             "dateStarted": _date(body, "dateStarted"),
             "url": body.get("url"),
@@ -310,7 +310,7 @@ def create_deploy(request: Request) -> Response:
         "name": name or None,
         "url": url or None,
         "dateStarted": _date(body, "dateStarted"),
-        "dateFinished": _date(body, "dateFinished") or now_iso(),
+        "dateFinished": _date(body, "dateFinished") or now_iso(request.store),
     }
     rel["deploys"].append(deploy)
     # ReleaseProjectEnvironment.last_deploy_id: what the deploy listing reads.

@@ -9,7 +9,8 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,9 @@ def parse_token(spec: str) -> tuple[str, list[str]]:
     return name, list(ALL_SCOPES)
 
 
-def now_iso() -> str:
-    """Now in Sentry's date format."""
-    return isoformat(datetime.now(timezone.utc))
+def now_iso(store: Store) -> str:
+    """The store's now in Sentry's date format."""
+    return isoformat(datetime.fromtimestamp(store.clock(), timezone.utc))
 
 
 class Store:
@@ -66,8 +67,12 @@ class Store:
         tokens: Iterable[str] = (DEFAULT_TOKEN,),
         state_file: Path | None = None,
         features: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.lock = threading.RLock()
+        # The server's clock: its `Date` header, "now" in its answers and time ranges. A test
+        # gives a simulated one (shared with the client under test) so waits take no time.
+        self.clock = clock
         self.state_file = state_file
         self.requests: list[dict[str, Any]] = []  # method/path/status of every request seen
         self.features = list(features)

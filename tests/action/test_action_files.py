@@ -198,6 +198,7 @@ def tool(name: str) -> str:
     return path
 
 
+@pytest.mark.slow  # check-jsonschema as a real process
 def test_action_yml_validates_against_githubs_schema() -> None:
     done = subprocess.run(
         [
@@ -215,6 +216,7 @@ def test_action_yml_validates_against_githubs_schema() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow  # check-jsonschema as a real process
 def test_workflows_validate_against_githubs_schema() -> None:
     workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
     assert {Path(w).name for w in workflows} >= {"ci.yml", "self-test.yml", "release.yml"}

@@ -19,7 +19,7 @@ import yaml
 from sentry_release.runtime import TIME_SCALE_ENV
 from sentry_standin import DevServer
 from tests.action.test_action import parse_outputs
-from tests.helpers import GIT_ENV, ORG, TIME_SCALE, TOKEN, make_repo
+from tests.helpers import GIT_ENV, ORG, TIME_SCALE, TOKEN, make_repo, run_action
 
 ROOT = Path(__file__).parents[2]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
@@ -61,9 +61,11 @@ def run_step(
     ref: str = "refs/heads/main",
     event: dict[str, Any] | None = None,
     command: list[str] | None = None,
+    process: bool = False,
 ) -> RunnerRun:
-    """Run the entry point the way the runner runs the container (or `command` instead:
-    the composite's run step, tests/action/)."""
+    """Run the entry point the way the runner runs the container: in this process with the
+    runner's environment (`helpers.run_action`), as `python entrypoint.py` in a subprocess
+    with `process=True` (slow tests), or `command` instead (the composite's run step)."""
     files = tmp_path / "_runner_file_commands"
     files.mkdir(exist_ok=True)
     output, summary = files / "set_output", files / "step_summary"
@@ -98,14 +100,17 @@ def run_step(
         TIME_SCALE_ENV: str(TIME_SCALE),
     }
     full = {**base, **GIT_ENV, **runner, **input_env(inputs), **(env or {})}
-    done = subprocess.run(
-        command or [sys.executable, str(ROOT / "entrypoint.py")],
-        cwd=workspace,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    if command is None and not process:
+        done = run_action(full, cwd=workspace)  # entrypoint.py's main, in this process
+    else:
+        done = subprocess.run(
+            command or [sys.executable, str(ROOT / "entrypoint.py")],
+            cwd=workspace,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     return RunnerRun(
         done.returncode,
         done.stdout,
@@ -128,8 +133,13 @@ def workspace(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize(
+    "process",
+    [False, pytest.param(True, marks=pytest.mark.slow, id="entrypoint.py as a process")],
+    ids=["in process", "entrypoint.py as a process"],
+)
 def test_runner_run_creates_finalizes_deploys_and_reports(
-    server: DevServer, workspace: Path, tmp_path: Path
+    server: DevServer, workspace: Path, tmp_path: Path, process: bool
 ) -> None:
     run = run_step(
         workspace,
@@ -147,6 +157,7 @@ def test_runner_run_creates_finalizes_deploys_and_reports(
         },
         env={"SENTRY_AUTH_TOKEN": TOKEN},
         ref="refs/tags/v1.4.0",
+        process=process,
     )
     assert run.code == 0, run.stdout + run.stderr
     # the token is masked before anything else and appears nowhere else

@@ -197,6 +197,7 @@ def test_past_the_retry_budget_fails_with_exit_1_and_a_precise_message(
     assert deploys == []  # a reset before handling recorded nothing, and nothing was doubled
 
 
+@pytest.mark.slow  # the dev server as a real process
 def test_dev_server_faults_flag_in_a_subprocess(tmp_path: Path) -> None:
     """`sentry-release dev-server --faults` as a user would start it."""
     spec = (

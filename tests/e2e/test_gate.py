@@ -441,6 +441,7 @@ def test_health_url_500_fails_early(server: DevServer, env: dict[str, str], app_
     assert f"{app_url}/ok" in done.stdout
 
 
+@pytest.mark.slow  # the console script as a real process, on real time
 def test_live_window_is_honoured(server: DevServer, env: dict[str, str], app_url: str) -> None:
     """Grace 1 s, window 2 s, settle 0.5 s: errors sent during the window fail the gate at
     its end (handled errors wait for the window), not before."""

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from sentry_standin import DevServer
-from tests.helpers import ORG, TOKEN, run_cli
+from tests.helpers import ORG, TOKEN, SimClock, run_cli
 
 ENV = "production"
 OLD, NEW = "shop@1.0.0", "shop@1.1.0"
@@ -284,25 +284,31 @@ def test_healthy_url_after_the_window_closed_passes(
 
 
 def test_late_baseline_events_and_sessions_do_not_fail_early(
-    server: DevServer, env: dict[str, str]
+    server: DevServer, env: dict[str, str], sim: SimClock
 ) -> None:
     """Live, on a seconds scale: the new release's session aggregates arrive 2.5 s after
-    their minute... second, and baseline events 2 s late. Only settled buckets count."""
-    t = time.time()
+    their minute... second, and baseline events 2 s late. Only settled buckets count. The
+    late data arrive on the test's clock while the gate waits (its waits take no time)."""
+    t = sim.now()
     release(server, OLD)
     release(server, NEW)
     deploy(server, OLD, t - 3600, t - 3600)
     deploy(server, NEW, t, t)
     for i in range(8):  # baseline: 8 one-second buckets before the deploy
         sessions_at(server, OLD, t - 8 + i, 5000, 50)
-    feeder = threading.Thread(target=_late_feed, args=(server, t), daemon=True)
-    feeder.start()
+    for i in range(4):
+        late = (
+            (t + i + 1, lambda i=i: events(server, [event(NEW, t + i + 0.5, "TimeoutError")])),
+            (t + i + 2.0, lambda i=i: events(server, [event(OLD, t + i + 0.2, "TimeoutError")])),
+            (t + i + 2.5, lambda i=i: sessions_at(server, NEW, t + i, 5000, 50)),
+        )
+        for when, action in late:  # events 2 s late, sessions 2.5 s late
+            sim.at(when, action)
     code, report, _ = gate(
         env,
         *("--grace", "0", "--window", "4s", "--settle", "1s", "--settle-sessions", "3s"),
         *("--bucket", "1s", "--poll", "0.3"),
     )
-    feeder.join()
     assert (report["verdict"], code) == ("PASS", 0), report["reason"]
     assert report["polls"] > 3  # it looked while the sessions were still missing
 
@@ -313,16 +319,6 @@ def sessions_at(server: DevServer, version: str, when: float, count: int, errore
         "aggregates": [{"started": iso(when), "exited": count - errored, "errored": errored}],
     }
     assert envelope(server, [("sessions", payload)]).status_code == 200
-
-
-def _late_feed(server: DevServer, t: float) -> None:
-    for i in range(4):
-        time.sleep(max(0.0, t + i + 1 - time.time()))
-        events(server, [event(NEW, t + i + 0.5, "TimeoutError")])
-        time.sleep(max(0.0, t + i + 2.0 - time.time()))
-        events(server, [event(OLD, t + i + 0.2, "TimeoutError")])  # 2 s late
-        time.sleep(max(0.0, t + i + 2.5 - time.time()))
-        sessions_at(server, NEW, t + i, 5000, 50)  # 2.5 s late
 
 
 def test_canary_at_ten_percent_without_sessions_is_never_a_pass(

@@ -125,8 +125,8 @@ def fails(call: Callable[[], object]) -> str:
 @pytest.mark.parametrize(
     ("handler", "expected"),
     [
-        (drip_headers, "timed out"),
-        (drip_body, "timed out"),
+        pytest.param(drip_headers, "timed out", marks=pytest.mark.slow),  # real socket time
+        pytest.param(drip_body, "timed out", marks=pytest.mark.slow),
         (endless_body, "larger than"),
         (redirect_loop, "redirect in a loop"),
         (
@@ -182,6 +182,7 @@ def test_empty_object_to_every_call_never_reports_success() -> None:
             fails(call)
 
 
+@pytest.mark.slow  # a real process against real socket time
 @pytest.mark.timeout(60)
 def test_the_cli_ends_one_line_exit_1_against_a_dripping_server(tmp_path: object) -> None:
     with raw_server(drip_headers) as url:

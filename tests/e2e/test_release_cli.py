@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import CompletedProcess
 
+import pytest
 import requests
 
 from sentry_standin import DevServer
-from tests.helpers import ORG, TOKEN, make_repo, run_cli
+from tests.helpers import ORG, TOKEN, make_repo, run_cli, run_cli_process
 
 
 def read(server: DevServer, path: str) -> requests.Response:
@@ -17,7 +20,15 @@ def read(server: DevServer, path: str) -> requests.Response:
     )
 
 
-def test_new_finalize_deploy_change_server_state(server: DevServer, env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "runner",
+    [run_cli, pytest.param(run_cli_process, marks=pytest.mark.slow)],
+    ids=["in process", "console script as a process"],
+)
+def test_new_finalize_deploy_change_server_state(
+    server: DevServer, env: dict[str, str], runner: Callable[..., CompletedProcess[str]]
+) -> None:
+    run_cli = runner
     assert run_cli(["new", "1.2.3"], env).returncode == 0
     release = read(server, f"/organizations/{ORG}/releases/1.2.3/").json()
     assert release["version"] == "1.2.3"
@@ -113,6 +124,7 @@ def test_dry_run_prints_requests_and_sends_none(server: DevServer, env: dict[str
     assert {r["method"] for r in server.store.requests} == {"GET"}  # reads only
 
 
+@pytest.mark.slow  # the console script as a real process
 def test_demo_ends_with_finalized_release_and_deploy() -> None:
     import os
     import subprocess

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from sentry_standin import DevServer
@@ -225,6 +226,7 @@ def shallow_setup(server: DevServer, env: dict[str, str], tmp_path: Path) -> tup
     return origin, clone, previous
 
 
+@pytest.mark.slow  # several real clones and fetches
 def test_shallow_clone_is_deepened_until_the_previous_commit_is_found(
     server: DevServer, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -159,6 +159,7 @@ def build(
     fifo=st.booleans(),
     dry_run=st.booleans(),
 )
+@pytest.mark.slow  # a fuzz run: many examples
 @pytest.mark.timeout(300)
 def test_inject_and_collect_never_crash_hang_or_leak(
     monkeypatch: pytest.MonkeyPatch,

@@ -13,7 +13,6 @@ valid however long it runs).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -86,14 +85,17 @@ def run_gate(
     deploy: DeployResult | None,
     out: Output,
     *,
-    clock: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> GateReport:
     """Watch the release after its deploy and return the verdict (raises nothing on FAIL).
 
     INCONCLUSIVE and unreadable Sentry are mapped through `on_inconclusive` and
-    `on_api_error`; the report is printed (table or JSON) before returning.
+    `on_api_error`; the report is printed (table or JSON) before returning. Time is the
+    client's (`clock`, `sleep`) unless given.
     """
+    clock = clock or client.clock
+    sleep = sleep or client.sleep
     policy = settings.gate
     expected = parse_expected_status(policy.health_status)
     check_urls(policy.health_urls)

@@ -177,7 +177,9 @@ def _upload(
                 f"{human_bytes(limit)}: upload the directories in separate steps"
             )
         out.info(f"Bundled {len(files)} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
-        done = upload_bundle(settings, client, version, bundle, options, out)
+        done = upload_bundle(
+            settings, client, version, bundle, options, out, sleep=client.sleep, clock=client.clock
+        )
     finally:
         bundle.close()
     result = UploadResult(
