@@ -35,6 +35,7 @@ FLOORS: dict[str, int] = {
     "paths": 0,
     "dates": 0,
     "errors": 0,
+    "exports": 0,  # the release name as GITHUB_ENV or NAME=value lines (both doors)
     "redact": 0,
     "preconnect": 0,
 }
