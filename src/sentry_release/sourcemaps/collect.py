@@ -19,7 +19,6 @@ from typing import Any
 
 from sentry_release.config.settings import Settings, SourceMapOptions
 from sentry_release.output import Output
-from sentry_release.paths import FileAccess, NotRegularFile, file_kind, mode_of, read_regular
 from sentry_release.sourcemaps.bundle import (
     MINIFIED_SOURCE,
     SOURCE_MAP,
@@ -38,6 +37,13 @@ from sentry_release.sourcemaps.discover import (
     walk,
 )
 from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
+from sentry_release.sourcemaps.paths import (
+    FileAccess,
+    NotRegularFile,
+    file_kind,
+    mode_of,
+    read_regular,
+)
 from sentry_release.sourcemaps.preflight import check
 from sentry_release.sourcemaps.validate import Problem, missing_map, parse_map, too_large
 

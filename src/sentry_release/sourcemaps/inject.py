@@ -33,7 +33,6 @@ from typing import Any
 
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
-from sentry_release.paths import FileAccess, read_regular
 from sentry_release.sourcemaps.bundle import Changed
 from sentry_release.sourcemaps.discover import (
     DATA_PREAMBLE,
@@ -50,6 +49,7 @@ from sentry_release.sourcemaps.discover import (
     sourcemap_location,
     walk,
 )
+from sentry_release.sourcemaps.paths import FileAccess, read_regular
 from sentry_release.sourcemaps.preflight import check
 from sentry_release.sourcemaps.validate import parse_map
 from sentry_release.sourcemaps.vlq import shift_mappings
