@@ -12,12 +12,12 @@ has (not by its name) is what runs.
 
 from __future__ import annotations
 
-import errno
 import fcntl as _fcntl  # kept for the msvcrt stand-in before fcntl is hidden
 import importlib.abc
 import os
 import sys
-import types
+
+from fake_msvcrt import make as make_msvcrt
 
 BLOCKED_MODULES = frozenset({"fcntl", "pwd", "grp", "termios", "resource", "posix_ipc"})
 BLOCKED_OS = (
@@ -36,24 +36,6 @@ class _Blocker(importlib.abc.MetaPathFinder):
         return None
 
 
-def _msvcrt() -> types.ModuleType:
-    module = types.ModuleType("msvcrt", "Windows' msvcrt.locking, played with flock.")
-    module.LK_UNLCK, module.LK_LOCK, module.LK_NBLCK = 0, 1, 2  # type: ignore[attr-defined]
-    module.LK_RLCK, module.LK_NBRLCK = 3, 4  # type: ignore[attr-defined]
-
-    def locking(fd: int, mode: int, nbytes: int) -> None:
-        if mode == module.LK_UNLCK:  # type: ignore[attr-defined]
-            _fcntl.flock(fd, _fcntl.LOCK_UN)
-            return
-        try:
-            _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OSError(errno.EACCES, "Permission denied") from None  # as Windows says
-
-    module.locking = locking  # type: ignore[attr-defined]
-    return module
-
-
 for _name in BLOCKED_MODULES:
     sys.modules.pop(_name, None)
 sys.meta_path.insert(0, _Blocker())
@@ -65,5 +47,5 @@ for _name in BLOCKED_OS:
 import getpass  # noqa: E402, F401
 import subprocess  # noqa: E402, F401
 
-sys.modules["msvcrt"] = _msvcrt()
+sys.modules["msvcrt"] = make_msvcrt(_fcntl)
 os.environ["SENTRY_RELEASE_WINDOWS_SEMANTICS"] = "1"  # children and tests can tell

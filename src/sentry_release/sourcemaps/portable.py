@@ -110,7 +110,7 @@ def keep_mode_and_owner(fd: int, path: str, original: os.stat_result) -> None:
             fchown(fd, original.st_uid, original.st_gid)
 
 
-def replace(source: str, target: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
+def replace(source: str, target: Path, *, sleep: Callable[[float], None] | None = None) -> None:
     """`os.replace(source, target)`, tried again while another program holds the target
     open (Windows refuses then; POSIX never does), then one line naming it."""
     wait = REPLACE_FIRST_WAIT
@@ -125,7 +125,7 @@ def replace(source: str, target: Path, *, sleep: Callable[[float], None] = time.
                     "hold it open (an editor, a dev server, a virus scanner); close it and "
                     "run again"
                 ) from None
-            sleep(wait)
+            (sleep or time.sleep)(wait)
             wait *= 2
 
 
