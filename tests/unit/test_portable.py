@@ -156,5 +156,24 @@ def test_a_target_held_open_for_good_is_one_line_and_left_intact(
 def test_read_regular_without_o_nonblock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a.js").write_bytes(b"x")
     monkeypatch.delattr(os, "O_NONBLOCK")
-    assert portable.nonblocking_flag() == 0
+    assert portable.read_flags() & ~(os.O_NOCTTY | os.O_CLOEXEC) == os.O_RDONLY
     assert read_regular(tmp_path / "a.js") == b"x"
+
+
+def test_files_are_read_in_binary_mode_where_the_platform_has_a_text_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows' os.open is text mode without O_BINARY: CRLF would be read as LF and Ctrl-Z as
+    the end of a bundle. The flag is asked for wherever it exists."""
+    monkeypatch.setattr(os, "O_BINARY", 0x8000, raising=False)
+    opened: list[int] = []
+    real = os.open
+
+    def recording(path: str, flags: int, *args: int) -> int:
+        opened.append(flags)
+        return real(path, flags & ~0x8000, *args)
+
+    monkeypatch.setattr(os, "open", recording)
+    (tmp_path / "a.js").write_bytes(b"a\r\nb\x1ac")
+    assert read_regular(tmp_path / "a.js") == b"a\r\nb\x1ac"
+    assert opened and all(flags & 0x8000 for flags in opened)

@@ -129,7 +129,12 @@ def replace(source: str, target: Path, *, sleep: Callable[[float], None] | None 
             wait *= 2
 
 
-def nonblocking_flag() -> int:
-    """O_NONBLOCK where the platform has it (opening a FIFO then cannot hang); Windows has
-    no FIFOs among regular paths and no such flag."""
-    return int(getattr(os, "O_NONBLOCK", 0))
+def read_flags() -> int:
+    """`os.open` flags for reading a build file as it is: O_NONBLOCK where the platform has
+    it (a FIFO then cannot hang the open), and O_BINARY on Windows, whose `os.open` is text
+    mode by default (CRLF read as LF, Ctrl-Z as the end of the file: a minified bundle would
+    be read, and injected, changed); O_NOCTTY and O_CLOEXEC where they exist."""
+    flags = os.O_RDONLY
+    for name in ("O_NONBLOCK", "O_BINARY", "O_NOCTTY", "O_CLOEXEC"):
+        flags |= int(getattr(os, name, 0))
+    return flags
