@@ -162,17 +162,26 @@ def test_the_build_sees_the_name_of_the_release_the_full_step_creates(
         "FAKE_BUILD_OUT": str(out),
         TIME_SCALE_ENV: str(TIME_SCALE),
     }
-    requests_before: list[int] = []
+    connections: list[object] = []  # every TCP connection the stand-in accepts
+    accept = server.httpd.process_request
+
+    def counted(request: Any, address: Any) -> None:
+        connections.append(address)
+        accept(request, address)
+
+    server.httpd.process_request = counted  # type: ignore[method-assign]
+    before: list[tuple[int, int]] = []
     run_job(
         workflow,
         runner_env=runner_env,
         secrets={"SENTRY_AUTH_TOKEN": TOKEN},
         files=tmp_path / "files",
         cwd=workspace,
-        on_step=lambda index, step: requests_before.append(len(server.store.requests)),
+        on_step=lambda index, step: before.append((len(server.store.requests), len(connections))),
     )
-    naming, build, _full = requests_before
-    assert build == naming, "the naming step sent a request"
+    naming, build, _full = before
+    assert build == naming, "the naming step sent a request or opened a connection"
+    assert len(server.store.requests) > build[0] and len(connections) > build[1]
     _, steps = job_steps(workflow)
     names = ["SENTRY_RELEASE", *steps[1]["with"].get("env_name", "").split()]
     seen = seen_by_build(out)
