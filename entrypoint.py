@@ -12,7 +12,9 @@ from sentry_release import preconnect
 
 if __name__ == "__main__":
     url = os.environ.get("INPUT_URL") or os.environ.get("SENTRY_URL") or ""
-    preconnect.start(["run"], {**os.environ, "SENTRY_URL": url})
+    # `command: propose-version` (the naming step) opens no connection: it sends nothing.
+    command = (os.environ.get("INPUT_COMMAND") or "run").strip().lower()
+    preconnect.start([command], {**os.environ, "SENTRY_URL": url})
     import sentry_release.action
 
     sys.exit(sentry_release.action.main())

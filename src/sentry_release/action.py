@@ -9,7 +9,6 @@ pipeline had done by then.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from sentry_release.config.options import BY_INPUT, BY_KEY, OPTIONS, action_word
 from sentry_release.config.parse import parse_bool
 from sentry_release.config.settings import from_values
 from sentry_release.errors import ConfigError, SentryReleaseError
+from sentry_release.exports import export_names, release_env
+from sentry_release.exports import file_commands as format_outputs
 from sentry_release.output import Output
 from sentry_release.redact import redact, register_secret
 from sentry_release.report import RunState, outputs_for, render_summary
@@ -69,6 +70,8 @@ class ActionConfig:
     workspace: Path
     safe_directory: bool
     warnings: tuple[str, ...] = field(default=())
+    command: str = "run"  # or propose-version: name the release, export it, nothing else
+    exports: tuple[str, ...] = ("SENTRY_RELEASE",)  # GITHUB_ENV variables set to the name
 
 
 def commit_spec(repo: str, commit: str, previous: str | None) -> str:
@@ -143,7 +146,13 @@ def action_config(environ: Mapping[str, str]) -> ActionConfig:
     # Accepted for drop-in compatibility with action-release; this action sends no telemetry.
     parse_bool(inputs.get("disable_telemetry"), name="disable_telemetry")
     disable_safe = parse_bool(inputs.get("disable_safe_directory"), name="disable_safe_directory")
-    return ActionConfig(values, workspace.resolve(), not disable_safe, tuple(warnings))
+    command = (inputs.get("command") or "run").strip().lower()
+    if command not in BY_KEY["command"].choices:
+        raise ConfigError(f"command must be run or propose-version, got {command!r}")
+    names = export_names([inputs.get("env_name", "")])
+    return ActionConfig(
+        values, workspace.resolve(), not disable_safe, tuple(warnings), command, names
+    )
 
 
 def safe_directories(workspace: Path, workdir: Path) -> list[str]:
@@ -183,17 +192,6 @@ def safe_directory_env(environ: Mapping[str, str], paths: list[str]) -> dict[str
 
 
 # --- runner file commands (pure text, written at the edge) -----------------------------
-
-
-def format_outputs(outputs: Mapping[str, str], delimiter: str | None = None) -> str:
-    """`name<<DELIM` heredoc blocks, safe for values with newlines."""
-    blocks = []
-    for name, value in outputs.items():
-        delim = delimiter or f"ghadelimiter_{uuid.uuid4()}"
-        while delim in value:
-            delim = f"ghadelimiter_{uuid.uuid4()}"
-        blocks.append(f"{name}<<{delim}\n{value}\n{delim}\n")
-    return "".join(blocks)
 
 
 def append_file(path: str | None, text: str, out: Output) -> None:
@@ -284,6 +282,13 @@ def run_action(
     # `sourcemaps` are read from the working directory.
     os.chdir(settings.working_directory)
     mask(settings.auth_token, out, masked)  # e.g. from a .sentryclirc in the checkout
+    if config.command == "propose-version":  # the naming step: no token, no request
+        runtime = Runtime.start(settings, out, environ)
+        proposed = runtime.propose()
+        state.version, state.version_source = proposed.version, proposed.source
+        state.exports = release_env(proposed.version, config.exports)
+        out.result(f"Release {proposed.version} (from {proposed.source})")
+        return
     settings.require("auth_token", "org", "projects")
     runtime = Runtime.start(settings, out, environ, clock)
     if settings.check:
@@ -299,6 +304,7 @@ def run_action(
         state.result = partial
         runtime.narrate(partial)
 
+    state.exports = release_env(proposed.version, config.exports)
     state.result = run(
         settings, runtime.client(), repo, out, environ=environ, on_step=on_step, proposed=proposed
     )
@@ -341,6 +347,8 @@ def main(
     finally:
         if state.version or state.result is not None:
             append_file(environ.get("GITHUB_OUTPUT"), format_outputs(outputs_for(state)), out)
+        if state.exports:  # the name for later steps: the build, the SDK, the full step
+            append_file(environ.get("GITHUB_ENV"), format_outputs(state.exports), out)
         append_file(environ.get("GITHUB_STEP_SUMMARY"), render_summary(state), out)
     return code
 

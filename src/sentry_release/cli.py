@@ -220,15 +220,58 @@ def cli(**values: Any) -> None:
     """
 
 
-@command("propose-version", "cwd", "debug", "json", "release_prefix", "tag_pattern", "release_from")
+@command(
+    "propose-version",
+    "cwd",
+    "debug",
+    "json",
+    "release_prefix",
+    "tag_pattern",
+    "release_from",
+    "env_names",
+    "export",
+    "format",
+)
 def propose_version_cmd(**values: Any) -> None:
-    """Print the release name this checkout would get."""
+    """Print the release name this checkout would get; sends nothing to Sentry.
+
+    Before a build: `--export github` sets SENTRY_RELEASE (and each --env-name) for the
+    job's later steps, `--format env` prints them as NAME=value lines."""
+    from sentry_release.exports import env_lines, export_names, release_env
+
+    names = export_names(values.get("env_names") or ())
     rt = runtime(values, need=())
     proposed = rt.propose(repo_required=True)
+    exported = release_env(proposed.version, names)
+    if values.get("export") == "github":
+        write_github_files(rt.environ, exported, {"release": proposed.version})
     if rt.out.json_mode:
         rt.out.json({"release": proposed.version, "source": proposed.source})
+    elif values.get("format") == "env":
+        rt.out.result(env_lines(exported).rstrip("\n"))
     else:
         rt.out.result(proposed.version)
+
+
+def write_github_files(
+    env: Mapping[str, str],
+    exported: Mapping[str, str],
+    outputs: Mapping[str, str],
+) -> None:
+    """`--export github`: the variables to GITHUB_ENV, the outputs to GITHUB_OUTPUT (when the
+    step has an id); outside a GitHub step there is nowhere to export to."""
+    from sentry_release.errors import ConfigError
+    from sentry_release.exports import file_commands
+
+    if not env.get("GITHUB_ENV"):
+        raise ConfigError(
+            "--export github needs GITHUB_ENV, which only a GitHub Actions step has: "
+            "use --format env elsewhere"
+        )
+    for variable, values in (("GITHUB_ENV", exported), ("GITHUB_OUTPUT", outputs)):
+        if env.get(variable):
+            with open(env[variable], "a", encoding="utf-8") as handle:
+                handle.write(file_commands(values))
 
 
 @command("new", *CONNECTION, "release_url")

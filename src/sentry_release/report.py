@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -146,6 +146,7 @@ class RunState:
     failed_step: str | None = None
     error: SentryReleaseError | None = None
     error_text: str | None = None
+    exports: dict[str, str] = field(default_factory=dict)  # GITHUB_ENV: SENTRY_RELEASE, ...
 
 
 def outputs_for(state: RunState) -> dict[str, str]:
@@ -220,6 +221,8 @@ def render_summary(state: RunState) -> str:
         facts.append(["Release", "created" if release.created else "already existed"])
     if result is not None:
         facts.append(["Finalized", "yes" if result.finalized else "no"])
+    if state.exports:
+        facts.append(["Exported as", ", ".join(f"`{name}`" for name in state.exports)])
     if state.failed_step:
         facts.append(["Failed step", f"**{state.failed_step}**"])
     if facts:

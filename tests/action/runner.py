@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,69 @@ def read_outputs(path: Path) -> dict[str, str]:
             name, value = line.split("=", 1)
             outputs[name] = value
     return outputs
+
+
+# --- a workflow job: `uses:` and `run:` steps, GITHUB_ENV carried between them ------------
+
+ACTION_USES = "sentry-release/sentry-release@"
+
+
+def job_steps(workflow: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The one job of a workflow: its `env:` and its steps."""
+    (job,) = workflow["jobs"].values()
+    return dict(job.get("env", {})), list(job["steps"])
+
+
+def run_job(
+    workflow: Mapping[str, Any],
+    *,
+    runner_env: Mapping[str, str],
+    secrets: Mapping[str, str],
+    files: Path,
+    cwd: Path,
+    on_step: Any = None,
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run a workflow's job as the runner does: `actions/*` steps are taken as done (the
+    checkout is `cwd`), this action runs its image's entry point with the composite's
+    INPUT_* block, a `run:` step runs in bash; each step gets fresh GITHUB_ENV and
+    GITHUB_OUTPUT files, and what a step writes to GITHUB_ENV is in the environment of every
+    step after it. `on_step(index, step)` is called before each step."""
+    job_env, steps = job_steps(workflow)
+    exported: dict[str, str] = {}
+    outputs: dict[str, dict[str, str]] = {}
+    done: list[subprocess.CompletedProcess[str]] = []
+    files.mkdir(parents=True, exist_ok=True)
+    for index, step in enumerate(steps):
+        uses = str(step.get("uses", ""))
+        if uses.startswith("actions/"):
+            continue
+        if on_step is not None:
+            on_step(index, step)
+        context = {"secrets": dict(secrets), "steps": outputs, "env": {**job_env, **exported}}
+        env_file, output_file = files / f"env_{index}", files / f"output_{index}"
+        env_file.write_text("")
+        output_file.write_text("")
+        env = {
+            **runner_env,
+            **{k: evaluate(str(v), context) for k, v in job_env.items()},
+            **exported,
+            **{k: evaluate(str(v), context) for k, v in step.get("env", {}).items()},
+            "GITHUB_ENV": str(env_file),
+            "GITHUB_OUTPUT": str(output_file),
+        }
+        if uses.startswith(ACTION_USES):
+            given = {k: evaluate(str(v), context) for k, v in step.get("with", {}).items()}
+            env.update(step_env("image", {"inputs": inputs_with_defaults(given)}))
+            command = [sys.executable, str(ROOT / "entrypoint.py")]
+        else:
+            assert "run" in step, f"unsupported step {step}"
+            command = ["bash", "-e", "-c", evaluate(step["run"], context)]
+        result = subprocess.run(
+            command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, f"step {index} failed:\n{result.stdout}{result.stderr}"
+        done.append(result)
+        exported.update(read_outputs(env_file))
+        if "id" in step:
+            outputs[step["id"]] = {"outputs": read_outputs(output_file)}
+    return done

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sentry_release.errors import ConfigError
-from sentry_release.paths import (
+from sentry_release.sourcemaps.paths import (
     FileAccess,
     NotRegularFile,
     OutsideRoot,

@@ -32,9 +32,9 @@ FLOORS: dict[str, int] = {
     "version_inputs": 2,  # gathers what naming reads: git, event file, manifests
     "config": 0,
     "output": 0,
-    "paths": 0,
     "dates": 0,
     "errors": 0,
+    "exports": 0,  # the release name as GITHUB_ENV or NAME=value lines (both doors)
     "redact": 0,
     "preconnect": 0,
 }

@@ -103,8 +103,8 @@ def test_walk_resolves_links_only_and_refuses_those_leading_out(tmp_path: Path) 
     import pytest
 
     from sentry_release.errors import ConfigError
-    from sentry_release.paths import FileAccess
     from sentry_release.sourcemaps.discover import walk
+    from sentry_release.sourcemaps.paths import FileAccess
 
     root, outside = tmp_path / "work", tmp_path / "outside"
     touch(root, "dist/a.js")

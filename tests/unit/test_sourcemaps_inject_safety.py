@@ -20,9 +20,9 @@ import pytest
 
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
-from sentry_release.paths import FileAccess
 from sentry_release.sourcemaps.discover import walk
 from sentry_release.sourcemaps.inject import inject_paths, inject_regular, locked, snippet
+from sentry_release.sourcemaps.paths import FileAccess
 from sentry_release.sourcemaps.vlq import decode_mappings, encode_mappings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"

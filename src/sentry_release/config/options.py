@@ -194,6 +194,17 @@ OPTIONS: tuple[Option, ...] = (
       "propose-version: the commit, or a pull request's head), describe (git describe "
       "--always), tag (the pushed tag or a tag at HEAD), package (name@version from "
       "package.json or pyproject.toml). Default: sha."),
+    # The naming step (#26): the name exported for the build, read back by the full step.
+    O("env_names", "Further variables to export the release name to (VITE_SENTRY_RELEASE), "
+      "besides SENTRY_RELEASE; repeatable.", RELEASE, ("--env-name",), "env_name", kind="list",
+      description="Further environment variables the release name is exported to for later "
+      "steps, besides SENTRY_RELEASE (VITE_SENTRY_RELEASE for a Vite build); several: space "
+      "separated."),
+    O("export", "Export the name for later steps of a GitHub job: github (SENTRY_RELEASE and "
+      "--env-name to GITHUB_ENV, release to GITHUB_OUTPUT).", RELEASE, ("--export",),
+      kind="choice", choices=("github",)),
+    O("format", "How to print the name: text, or env (NAME=value lines for SENTRY_RELEASE and "
+      "--env-name).", RELEASE, ("--format",), kind="choice", choices=("text", "env")),
     O("release_url", "URL of the release (shown in Sentry).", RELEASE, ("--release-url",),
       "release_url", field="release_url", description="URL shown with the release in Sentry."),
     O("create", "Skip `new`.", RELEASE, ("--no-create",), kind="bool", switch="off",
@@ -359,6 +370,15 @@ OPTIONS: tuple[Option, ...] = (
       "cannot read issues. Default: auth_token. Env: SENTRY_GATE_AUTH_TOKEN."),
     # --- the run
     O("cwd", "Git checkout to work in.", RUN, ("--cwd",)),
+    O("command", "What the step does: run (create the release and the rest) or "
+      "propose-version (only derive the release name and export it as SENTRY_RELEASE, the "
+      "release output and env_name, for a build step before the release; sends nothing to "
+      "Sentry, needs no token).", RUN, input="command", kind="choice",
+      choices=("run", "propose-version"),
+      description="What the step does: run (create the release and everything after) or "
+      "propose-version (only name the release and export it as SENTRY_RELEASE, the release "
+      "output and env_name, for the build; sends nothing to Sentry, needs no token). "
+      "Default: run."),
     O("working_directory", "Directory to work in: the git checkout, and the base of relative "
       "paths such as sourcemaps. Relative to the workspace; must stay inside it.", RUN,
       input="working_directory"),

@@ -258,6 +258,7 @@ class Observations:
     probes: tuple[ProbeStatus, ...] = ()
     probe_extra: int = 0
     other_releases: tuple[str, ...] = ()  # names seen in the environment while this was silent
+    same_commit: str | None = None  # release_match.hint: one of them is this commit, and the fix
     new_traffic: bool = True  # this release had events or sessions since the deploy
     outcomes: Outcomes | None = None
     suspects: Mapping[str, Suspect] = field(default_factory=dict)
@@ -341,7 +342,8 @@ def evaluate(obs: Observations, policy: GatePolicy) -> GateReport:
                 f"no event or session of {obs.version} reached {obs.environment} since the "
                 f"deploy, but these releases did: {names}; the SDK reports another release "
                 f"name: set the SDK's release to {obs.version!r}, or give the gate the name "
-                "the SDK sends (--release / the release input)",
+                "the SDK sends (--release / the release input)"
+                + (f"; {obs.same_commit}" if obs.same_commit else ""),
             )
         )
     else:

@@ -529,6 +529,12 @@ class _Watcher:
                 for name, _ in self.reads.serving(plan.deploy_start, now, self.policy.bucket)
                 if name != self.version
             )
+            import os  # the hook of gate/release_match.py: the same commit under another name
+
+            from sentry_release.gate import release_match
+
+            shas = release_match.build_shas(os.environ)
+            data["same_commit"] = release_match.hint(self.version, data["others"], shas)
         data["totals"] = self._totals(data)
         return data
 
@@ -618,6 +624,7 @@ class _Watcher:
             probes=self.probes,
             probe_extra=self.policy.health_successes,
             other_releases=tuple(data.get("others") or ()),
+            same_commit=data.get("same_commit"),
             new_traffic=self._has_traffic(data),
             outcomes=outcomes,
             suspects=suspects or {},

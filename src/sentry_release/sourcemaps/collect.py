@@ -14,12 +14,11 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from sentry_release.config.settings import Settings, SourceMapOptions
 from sentry_release.output import Output
-from sentry_release.paths import FileAccess, NotRegularFile, file_kind, mode_of, read_regular
 from sentry_release.sourcemaps.bundle import (
     MINIFIED_SOURCE,
     SOURCE_MAP,
@@ -38,13 +37,25 @@ from sentry_release.sourcemaps.discover import (
     walk,
 )
 from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
+from sentry_release.sourcemaps.paths import (
+    FileAccess,
+    NotRegularFile,
+    file_kind,
+    mode_of,
+    read_regular,
+)
 from sentry_release.sourcemaps.preflight import check
 from sentry_release.sourcemaps.validate import Problem, missing_map, parse_map, too_large
 
 
-def _url(prefix: str, rel: str, suffix: str) -> str:
+def file_url(prefix: str, rel: str | PurePath, suffix: str) -> str:
+    """A file's URL in the bundle: `prefix/rel suffix`. `rel` is relative to its search root,
+    POSIX-style whatever the platform's separator: `FoundFile.rel` is joined with `/`, and a
+    path is turned into its POSIX form (`PureWindowsPath("js\\app.js")` -> `js/app.js`), as
+    sentry-cli's `path_as_url` does on Windows (src/utils/fs.rs)."""
     prefix = prefix[:-1] if prefix.endswith("/") else prefix
-    return f"{prefix}/{rel}{suffix}"
+    text = rel.as_posix() if isinstance(rel, PurePath) else rel
+    return f"{prefix}/{text}{suffix}"
 
 
 def _strip(sources: list[Any], prefixes: Sequence[str], common: bool) -> list[Any]:
@@ -226,7 +237,7 @@ def collect(
         if bar is not None:
             bar.advance()
         path = f.path
-        url = _url(opts.url_prefix, f.rel, opts.url_suffix)
+        url = file_url(opts.url_prefix, f.rel, opts.url_suffix)
         if url in seen and seen[url] != path:
             problems.append(Problem(str(path), f"has the same URL {url} as {seen[url]}"))
             continue

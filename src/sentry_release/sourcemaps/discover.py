@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sentry_release.errors import ConfigError
-from sentry_release.paths import FileAccess, mode_of
+from sentry_release.sourcemaps.paths import FileAccess, mode_of
 
 DATA_PREAMBLE = "data:application/json;base64,"
 JS_EXTENSIONS = ("js", "cjs", "mjs")

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
-import stat
 import tempfile
 import time
 import uuid
@@ -33,7 +31,6 @@ from typing import Any
 
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output
-from sentry_release.paths import FileAccess, read_regular
 from sentry_release.sourcemaps.bundle import Changed
 from sentry_release.sourcemaps.discover import (
     DATA_PREAMBLE,
@@ -50,6 +47,8 @@ from sentry_release.sourcemaps.discover import (
     sourcemap_location,
     walk,
 )
+from sentry_release.sourcemaps.paths import FileAccess, read_regular
+from sentry_release.sourcemaps.portable import FolderLock, keep_mode_and_owner, replace
 from sentry_release.sourcemaps.preflight import check
 from sentry_release.sourcemaps.validate import parse_map
 from sentry_release.sourcemaps.vlq import shift_mappings
@@ -336,20 +335,17 @@ def plan_file(
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data` through a temp file in its folder: never a half-written file.
 
-    The temp file gets the original's mode and owner before it takes its place (inside the
-    action's container we run as root over a workspace owned by the runner's user), and its
-    name (`.NAME.sentry-release-XXXX.tmp`) is one discovery skips and the next inject sweeps.
+    The temp file gets the original's mode and owner (where the platform has them) before it
+    takes its place, and its name (`.NAME.sentry-release-XXXX.tmp`) is one discovery skips
+    and the next inject sweeps. `portable.replace` waits out a program holding the target.
     """
     st = path.stat()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), stat.S_IMODE(st.st_mode))
-            if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                with contextlib.suppress(PermissionError):  # not root: the file becomes ours
-                    os.fchown(handle.fileno(), st.st_uid, st.st_gid)
+            keep_mode_and_owner(handle.fileno(), tmp, st)
             handle.write(data)
-        os.replace(tmp, path)
+        replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -370,32 +366,28 @@ def sweep_temp_files(directory: Path) -> int:
 
 @contextlib.contextmanager
 def locked(directories: Sequence[Path], *, wait: float = LOCK_WAIT) -> Iterator[None]:
-    """Hold an exclusive `flock` on each folder (in one global order, so no deadlock).
+    """Hold an exclusive lock on each folder (in one global order, so no deadlock).
 
-    Two injects of the same build output wait for each other instead of interleaving; the
-    lock lives on the folder itself, so nothing is created and nothing can be left behind.
+    Two injects of the same build output wait for each other instead of interleaving; nothing
+    is created in the folder and nothing can be left behind (`portable.FolderLock`).
     """
-    held: list[int] = []
+    held: list[FolderLock] = []
     try:
         for directory in sorted({d.resolve() for d in directories}):
-            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-            held.append(fd)
+            lock = FolderLock(directory)
             deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise SourceMapError(
-                            f"another inject has held {directory} for {wait:.0f}s: "
-                            "wait for it to finish, or stop it"
-                        ) from None
-                    time.sleep(0.02)
+            while not lock.try_acquire():
+                if time.monotonic() > deadline:
+                    raise SourceMapError(
+                        f"another inject has held {directory} for {wait:.0f}s: "
+                        "wait for it to finish, or stop it"
+                    ) from None
+                time.sleep(0.02)
+            held.append(lock)
         yield
     finally:
-        for fd in held:
-            os.close(fd)  # closing releases the lock
+        for lock in held:
+            lock.release()
 
 
 def _read(path: Path) -> bytes:

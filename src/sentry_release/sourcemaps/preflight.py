@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sentry_release.config.settings import Settings
 from sentry_release.errors import SourceMapError
-from sentry_release.paths import FileAccess, ensure_all_named, file_kind
 from sentry_release.sourcemaps.discover import JS_EXTENSIONS, FoundFile, load_ignore_rules, walk
+from sentry_release.sourcemaps.paths import FileAccess, ensure_all_named, file_kind
 
 
 @dataclass(frozen=True)

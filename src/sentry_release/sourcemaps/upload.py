@@ -16,7 +16,6 @@ from pathlib import Path
 from sentry_release.config.settings import Settings
 from sentry_release.errors import SourceMapError
 from sentry_release.output import Output, human_bytes
-from sentry_release.paths import ensure_all_named, read_regular
 from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import ChunkOptions
 from sentry_release.sourcemaps.bundle import BundleFile, SpooledBundle, spool_bundle
@@ -25,6 +24,7 @@ from sentry_release.sourcemaps.collect import Collected, collect
 from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import Planner
 from sentry_release.sourcemaps.legacy import upload_legacy
+from sentry_release.sourcemaps.paths import ensure_all_named, read_regular
 from sentry_release.sourcemaps.preflight import preflight
 from sentry_release.sourcemaps.validate import report, too_large
 

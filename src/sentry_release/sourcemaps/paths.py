@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentry_release.errors import ConfigError
+from sentry_release.sourcemaps.portable import read_flags
 
 NEVER_READ = (Path("/proc"), Path("/sys"), Path("/dev"))
 
@@ -66,8 +67,7 @@ def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise NotRegularFile(errno.EINVAL, f"{file_kind(st.st_mode)}, not a file", str(path))
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
+    fd = os.open(path, read_flags())
     with os.fdopen(fd, "rb") as handle:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
