@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from tests.helpers import cli_env
 
 REAL_URL = os.environ.get("SENTRY_REAL_URL", "")
@@ -26,7 +25,9 @@ ORG = "acme"
 PROJECTS = ("web", "api")
 # uWSGI's request log in Sentry's format (`services/http.py` log-format):
 # 127.0.0.1 - - [07/Dec/2026:02:40:01 +0000] "GET /api/0/... HTTP/1.1" 200 123 "-" "ua"
-LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) \S+ "[^"]*" "(?P<ua>[^"]*)"')
+LINE = re.compile(
+    r'"(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) \S+ "[^"]*" "(?P<ua>[^"]*)"'
+)
 REAL = [pytest.mark.realsentry, pytest.mark.skipif(not REAL_URL, reason="real Sentry not up")]
 
 

@@ -124,7 +124,9 @@ def python38() -> str:
 
 
 def sentry_installed() -> bool:
-    meta = glob.glob(str(VENV / "lib/python3.8/site-packages" / f"sentry-{SENTRY_VERSION}.dist-info"))
+    meta = glob.glob(
+        str(VENV / "lib/python3.8/site-packages" / f"sentry-{SENTRY_VERSION}.dist-info")
+    )
     return bool(meta) and (VENV / "bin/sentry").exists()
 
 
@@ -157,22 +159,51 @@ def start_postgres(state: dict[str, Any]) -> None:
         data.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(data, PG_USER, PG_USER)
-        run(as_pg([pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
-            stdout=subprocess.DEVNULL)
+        run(
+            as_pg(
+                [pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+            ),
+            stdout=subprocess.DEVNULL,
+        )
     port = state.get("pg_port")
     if port and (data / "postmaster.pid").exists() and port_open(port):
         return
     if not port or port_open(port):
         port = state["pg_port"] = free_port()
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(as_pg([pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "start"]),
-        stdout=subprocess.DEVNULL)
+    run(
+        as_pg(
+            [
+                pg_bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(data / "log"),
+                "-w",
+                "start",
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+    )
     pid = int((data / "postmaster.pid").read_text().split()[0])
     state["pg_pid"] = pid
     exists = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-tAc",
-         "SELECT 1 FROM pg_database WHERE datname='sentry'"],
-        capture_output=True, text=True, check=True,
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "-tAc",
+            "SELECT 1 FROM pg_database WHERE datname='sentry'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     if not exists:
         run(["createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "sentry"])
@@ -181,8 +212,9 @@ def start_postgres(state: dict[str, Any]) -> None:
 def spawn(name: str, cmd: list[str], env: dict[str, str] | None = None) -> int:
     """Start a process of ours in its own session (so `down` can stop its process group)."""
     log = open(STATE_DIR / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - kept by the child
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env=env, cwd=STATE_DIR)
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=STATE_DIR
+    )
     return proc.pid
 
 
@@ -193,10 +225,22 @@ def start_redis(state: dict[str, Any]) -> None:
     if not port or port_open(port):
         port = state["redis_port"] = free_port()
     (STATE_DIR / "redis").mkdir(exist_ok=True)
-    state["redis_pid"] = spawn("redis", [
-        "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-        "--appendonly", "no", "--dir", str(STATE_DIR / "redis"),
-    ])
+    state["redis_pid"] = spawn(
+        "redis",
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(STATE_DIR / "redis"),
+        ],
+    )
     wait_for("redis", lambda: port_open(port), 20)
 
 
@@ -253,7 +297,9 @@ def write_config(state: dict[str, Any]) -> None:
     conf.mkdir(exist_ok=True)
     (STATE_DIR / "files").mkdir(exist_ok=True)
     state.setdefault("secret", secrets.token_hex(32))
-    if not state.get("web_port") or (not alive(state.get("web_pid")) and port_open(state["web_port"])):
+    if not state.get("web_port") or (
+        not alive(state.get("web_pid")) and port_open(state["web_port"])
+    ):
         state["web_port"] = free_port()
     (conf / "sentry.conf.py").write_text(CONF_PY.format(files=STATE_DIR / "files", **state))
     (conf / "config.yml").write_text("# all options are in sentry.conf.py\n")
@@ -355,8 +401,10 @@ def down() -> None:
     stop(state.pop("redis_pid", None), "redis")
     data = STATE_DIR / "pg"
     if state.pop("pg_pid", None) and (data / "postmaster.pid").exists():
-        run(as_pg([pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-            stdout=subprocess.DEVNULL)
+        run(
+            as_pg([pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            stdout=subprocess.DEVNULL,
+        )
     if STATE.exists():
         save(state)
 

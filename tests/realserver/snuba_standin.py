@@ -46,7 +46,7 @@ def clause(query: str, keyword: str) -> list[str]:
     m = re.search(rf"(?:^|\s){keyword}\s", query)
     if m is None:
         return []
-    rest = query[m.end():]
+    rest = query[m.end() :]
     end = CLAUSE.search(" " + rest + " ")
     return split_top(rest[: end.start() if end else len(rest)] if end else rest)
 
