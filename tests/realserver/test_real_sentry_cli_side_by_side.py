@@ -21,7 +21,7 @@ import pytest
 from tests.helpers import GIT_ENV, SENTRY_CLI, make_repo, run_cli
 from tests.realserver.conftest import LOG, ORG, REAL, REAL_URL, ServerLog, token
 
-pytestmark = [*REAL, pytest.mark.slow, pytest.mark.interop]
+pytestmark = [*REAL, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sourcemaps"
 RESULTS = LOG.parents[1] / "sentry-cli-results.json"
