@@ -321,8 +321,11 @@ def upgrade(state: dict[str, Any]) -> None:
     save(state)
 
 
+TOKEN_NAMES = ("org_token", "read_token", "releases_token", "member_token", "event_token")
+
+
 def accounts(state: dict[str, Any]) -> None:
-    if state.get("tokens"):
+    if set(TOKEN_NAMES) <= set(state.get("tokens") or {}):
         return
     out = STATE_DIR / "accounts.json"
     env = {**sentry_env(), "REAL_SENTRY_OUT": str(out), "REAL_SENTRY_STATE": str(STATE_DIR)}
@@ -422,6 +425,7 @@ def env_lines(state: dict[str, Any]) -> str:
         "SENTRY_REAL_READ_TOKEN": tokens["read_token"],
         "SENTRY_REAL_RELEASES_TOKEN": tokens["releases_token"],
         "SENTRY_REAL_MEMBER_TOKEN": tokens["member_token"],
+        "SENTRY_REAL_EVENT_TOKEN": tokens["event_token"],
         "SENTRY_REAL_LOG": str(STATE_DIR / "logs" / "web.log"),
     }
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items())

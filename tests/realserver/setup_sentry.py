@@ -28,6 +28,8 @@ USER_TOKENS = {
     "releases_token": ["project:releases"],
     # no scope the client asks for: provokes 403s on purpose
     "member_token": ["member:read"],
+    # event:read without org:read: what the events endpoints check (differential test)
+    "event_token": ["event:read"],
 }
 
 user, _ = User.objects.get_or_create(
