@@ -128,7 +128,7 @@ def test_check_names_the_missing_scope_before_anything_is_written(tmp_path: Path
         done = run_cli(["check", "1.0", "-e", "production", "--gate", "--mode", "skip"], env)
         writes = [r for r in server.store.requests if r["method"] != "GET"]
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "read issues and events (gate)" in done.stdout and "missing scope" in done.stdout
+    assert "read issues (gate)" in done.stdout and "missing scope" in done.stdout
     assert "event:read" in done.stderr.splitlines()[-1]
     assert "cannot verify with this token" in done.stdout  # projects: org:ci cannot list them
     assert writes == []
