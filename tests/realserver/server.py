@@ -381,10 +381,22 @@ def up() -> None:
     print(env_lines(state))
 
 
-def stop(pid: int | None, name: str) -> None:
+def ours(pid: int, marker: str) -> bool:
+    """Whether the process is still the one `up` started (its command line names `marker`),
+    not another that got the pid after ours ended."""
+    try:
+        return marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def stop(pid: int | None, name: str, marker: str) -> None:
     if not alive(pid):
         return
     assert pid is not None
+    if not ours(pid, marker):
+        say(f"pid {pid} is no longer our {name}: left alone")
+        return
     say(f"stopping {name} (pid {pid})")
     try:
         os.killpg(pid, signal.SIGTERM)  # spawn() made it a group leader: its workers too
@@ -399,9 +411,9 @@ def stop(pid: int | None, name: str) -> None:
 
 def down() -> None:
     state = load()
-    stop(state.pop("web_pid", None), "sentry web")
-    stop(state.pop("snuba_pid", None), "snuba stand-in")
-    stop(state.pop("redis_pid", None), "redis")
+    stop(state.pop("web_pid", None), "sentry web", str(VENV))
+    stop(state.pop("snuba_pid", None), "snuba stand-in", "snuba_standin.py")
+    stop(state.pop("redis_pid", None), "redis", "redis-server")
     data = STATE_DIR / "pg"
     if state.pop("pg_pid", None) and (data / "postmaster.pid").exists():
         run(
