@@ -19,12 +19,15 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import GIT_ENV, SENTRY_CLI, make_repo, run_cli
-from tests.realserver.conftest import LOG, ORG, REAL, REAL_URL, ServerLog, token
+from tests.realserver.conftest import ORG, REAL, REAL_URL, ServerLog, token
 
 pytestmark = [*REAL, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sourcemaps"
-RESULTS = LOG.parents[1] / "sentry-cli-results.json"
+RESULTS = (
+    Path(os.environ.get("REAL_SENTRY_DIR") or ROOT / ".ci" / "real-sentry")
+    / "sentry-cli-results.json"
+)
 CLIENTS = {
     "2.x": ROOT / ".ci" / "sentry-cli-2" / "bin" / "sentry-cli",
     "3.x": Path(SENTRY_CLI) if SENTRY_CLI else Path("/nonexistent"),
