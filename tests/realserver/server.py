@@ -443,12 +443,38 @@ def env_lines(state: dict[str, Any]) -> str:
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items())
 
 
+def summary() -> str:
+    """Requests per client (user agent) in the server's request log, and those answered
+    >= 400, for CI's log (the tests themselves fail on any refusal they did not provoke)."""
+    import collections
+    import re
+
+    line = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3}) \S+ "[^"]*" "([^"/ ]+)')
+    total: collections.Counter[str] = collections.Counter()
+    refused: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    log = STATE_DIR / "logs" / "web.log"
+    for text in log.read_text(errors="replace").splitlines() if log.exists() else []:
+        m = line.search(text)
+        if not m or m[4] not in ("sentry-release", "sentry-cli"):
+            continue
+        total[m[4]] += 1
+        if int(m[3]) >= 400:
+            refused[(m[4], m[3], m[1] + " " + m[2].split("?", 1)[0])] += 1
+    lines = [f"{agent}: {n} requests" for agent, n in sorted(total.items())]
+    lines += [
+        f"  {n} x {status} {what} ({agent})" for (agent, status, what), n in sorted(refused.items())
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "up"
     if command == "up":
         up()
     elif command == "down":
         down()
+    elif command == "summary":
+        print(summary())
     elif command == "env":
         state = load()
         if not state.get("tokens") or not alive(state.get("web_pid")):
@@ -456,7 +482,7 @@ def main(argv: list[str]) -> int:
             return 1
         print(env_lines(state))
     else:
-        say(f"unknown command {command!r}: use up, down or env")
+        say(f"unknown command {command!r}: use up, down, env or summary")
         return 2
     return 0
 
