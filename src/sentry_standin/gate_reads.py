@@ -144,7 +144,9 @@ def latest_event(request: Request) -> Response:
 @route(
     "GET",
     r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/events/(?P<event_id>[0-9a-f]+)/committers/",
-    rules.ORGANIZATION_EVENT_PERMISSION,  # ProjectEventPermission: event:read
+    # no permission class of its own: ProjectEndpoint's ProjectPermission (project:read), in
+    # 23.7.1 and today (api/endpoints/event_file_committers.py)
+    rules.PROJECT_PERMISSION,
 )
 def event_committers(request: Request) -> Response:
     """Suspect commits of an event (`api/endpoints/event_file_committers.py`): commits of

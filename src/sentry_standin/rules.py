@@ -104,6 +104,12 @@ ORGANIZATION_INTEGRATIONS_LOOSE_PERMISSION = {
 # ProjectReleasePermission (api/bases/project.py): the project-scoped release endpoints
 # (project_releases.py, project_release_details.py, project_release_files.py, artifact bundles).
 PROJECT_RELEASE_PERMISSION = ORGANIZATION_RELEASE_PERMISSION
+PROJECT_PERMISSION = {  # ProjectPermission (api/bases/project.py): ProjectEndpoint's default
+    "GET": ("project:read", "project:write", "project:admin"),
+    "POST": ("project:write", "project:admin"),
+    "PUT": ("project:write", "project:admin"),
+    "DELETE": ("project:admin",),
+}
 
 # Scopes an organization auth token (`sntrys_`) carries: models/orgauthtoken.py creates them
 # with `org:ci` only (api/endpoints/org_auth_tokens.py).
