@@ -154,6 +154,7 @@ def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # zizmor as a real process
 def test_zizmor_finds_nothing() -> None:
     done = run_tool(
         "zizmor", "--offline", "--persona=auditor", ".github/workflows", "action.yml", "from-source"
