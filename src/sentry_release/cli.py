@@ -481,7 +481,9 @@ def demo_cmd(repo_path: str | None, keep: bool, **values: Any) -> None:
     rt = runtime(values, need=())
     result = demo(rt.out, repo_path=Path(repo_path) if repo_path else None, keep=keep)
     if rt.out.json_mode:
-        rt.out.json(report.pipeline_json(result))
+        rt.out.json(report.demo_json(result))
+    if result.failure is not None:
+        raise result.failure
 
 
 # --- the one place errors become output ---------------------------------------------------
