@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,13 @@ from sentry_release import __version__, report
 from sentry_release.config.options import COMMON, SECTIONS, Option, select
 from sentry_release.config.settings import from_values
 from sentry_release.output import Output
-from sentry_release.runtime import Runtime, debug_requested, parse_flag, report_failure
+from sentry_release.runtime import (
+    Failure,
+    Runtime,
+    debug_requested,
+    parse_flag,
+    report_failure,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -160,10 +167,32 @@ def merged_values(values: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+@dataclass
+class Call:
+    """One invocation: the environment the front door read, its output, and the `--json`
+    answer (printed once by `run_cli`, with the error added when the command failed)."""
+
+    environ: Mapping[str, str]
+    out: Output
+    answer: dict[str, object] = field(default_factory=dict)
+
+
+def call() -> Call:
+    """The current invocation (`run_cli` makes one; a bare `cli.main` gets a fresh one)."""
+    root = click.get_current_context().find_root()
+    if not isinstance(root.obj, Call):
+        root.obj = Call(os.environ, Output())
+    return root.obj
+
+
 def environ() -> Mapping[str, str]:
     """The environment the front door read (`run_cli`'s), passed down, never read below."""
-    obj = click.get_current_context().find_root().obj
-    return obj if isinstance(obj, Mapping) else os.environ
+    return call().environ
+
+
+def answer(data: dict[str, object]) -> None:
+    """The command's `--json` object (what it did so far: a failure later keeps it)."""
+    call().answer = data
 
 
 def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "org")) -> Runtime:
@@ -172,8 +201,9 @@ def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "o
     if values.get("debug") is None and debug_requested(environ()):
         values["debug"] = True  # SENTRY_LOG_LEVEL=debug, as sentry-cli takes it
     settings = from_values(values, cwd=Path.cwd(), home=_home())
+    out = call().out
+    out.json_mode = settings.json_output
     settings.require(*need)
-    out = Output(json_mode=settings.json_output)
     return Runtime.start(settings, out, environ())
 
 
@@ -205,7 +235,7 @@ def propose_version_cmd(**values: Any) -> None:
     rt = runtime(values, need=())
     proposed = rt.propose(repo_required=True)
     if rt.out.json_mode:
-        rt.out.json({"release": proposed.version, "source": proposed.source})
+        answer({"release": proposed.version, "source": proposed.source})
     else:
         rt.out.result(proposed.version)
 
@@ -225,7 +255,7 @@ def new_cmd(version: str | None, finalize_now: bool, **values: Any) -> None:
         finalize_release(rt.settings, rt.client(), name)
         rt.out.result(report.finalized_line(name, dry_run=rt.settings.dry_run))
     if rt.out.json_mode:
-        rt.out.json({**report.json_object(result), "finalized": finalize_now})
+        answer({**report.json_object(result), "finalized": finalize_now})
 
 
 @command("finalize", *CONNECTION)
@@ -242,7 +272,7 @@ def finalize_cmd(version: str | None, released: str | None, **values: Any) -> No
     body = finalize_release(rt.settings, rt.client(), name, when=when)
     rt.out.result(report.finalized_line(name, dry_run=rt.settings.dry_run))
     if rt.out.json_mode:
-        rt.out.json({"version": name, "finalized": True, "release": report.jsonable(body)})
+        answer({"version": name, "finalized": True, "release": report.jsonable(body)})
 
 
 @command("deploy", *CONNECTION, *DEPLOY)
@@ -260,7 +290,7 @@ def deploy_cmd(version: str | None, **values: Any) -> None:
         )
     )
     if rt.out.json_mode:
-        rt.out.json({"version": name, "id": result.id, **report.json_object(result)})
+        answer({"version": name, "id": result.id, **report.json_object(result)})
 
 
 @command("deploys", *CONNECTION)
@@ -271,13 +301,9 @@ def deploys_cmd(version: str | None, **values: Any) -> None:
     name = rt.version(version)
     assert rt.settings.org is not None
     deploys = rt.client().list_deploys(rt.settings.org, name)
-    if rt.out.json_mode:
-        rt.out.json({"version": name, "deploys": report.jsonable(deploys)})
-        return
-    rt.out.table(
-        ["id", "environment", "name", "finished"],
-        [[d.id, d.environment, d.name or "", d.date_finished or ""] for d in deploys],
-    )
+    answer({"version": name, "deploys": report.jsonable(deploys)})
+    if not rt.out.json_mode:
+        rt.out.table(*report.deploys_table(deploys))
 
 
 @command("info", *CONNECTION)
@@ -288,21 +314,9 @@ def info_cmd(version: str | None, **values: Any) -> None:
     name = rt.version(version)
     assert rt.settings.org is not None
     rel = rt.client().get_release(rt.settings.org, name)
-    if rt.out.json_mode:
-        rt.out.json(report.jsonable(rel))
-        return
-    rt.out.table(
-        ["version", "created", "released", "commits", "deploys"],
-        [
-            [
-                rel.version,
-                rel.date_created or "",
-                rel.date_released or "(not final)",
-                str(rel.commit_count),
-                str(rel.deploy_count),
-            ]
-        ],
-    )
+    answer(report.json_object(rel))
+    if not rt.out.json_mode:
+        rt.out.table(*report.release_table(rel))
 
 
 @command("set-commits", *CONNECTION, "commit_mode", "commits", "ignore_missing", "initial_depth")
@@ -316,7 +330,7 @@ def set_commits_cmd(version: str | None, **values: Any) -> None:
     repo = rt.repo(required=rt.settings.commits.mode in ("auto", "local"))
     result = associate_commits(rt.settings, rt.client(), repo, name, rt.out, environ=rt.environ)
     if rt.out.json_mode:
-        rt.out.json({"version": name, "count": result.count, **report.json_object(result)})
+        answer({"version": name, "count": result.count, **report.json_object(result)})
 
 
 @command("inject", "debug", "json", "ext", "ignore", "ignore_file")
@@ -341,7 +355,7 @@ def inject_cmd(paths: tuple[str, ...], dry_run: bool, **values: Any) -> None:
     )
     rt.out.result(report.inject_line(result, dry_run=dry_run))
     if rt.out.json_mode:
-        rt.out.json(report.jsonable(result))
+        answer(report.json_object(result))
 
 
 @command("upload-sourcemaps", *CONNECTION, *MAPS)
@@ -360,7 +374,7 @@ def upload_sourcemaps_cmd(args: tuple[str, ...], release_opt: str | None, **valu
     name = rt.version(version)
     result = upload_sourcemaps(rt.settings, rt.client(), name, rt.out)
     if rt.out.json_mode:
-        rt.out.json({"version": name, **report.json_object(result)})
+        answer({"version": name, **report.json_object(result)})
 
 
 @command("gate", *CONNECTION, *DEPLOY, *GATE)
@@ -377,7 +391,7 @@ def gate_cmd(version: str | None, **values: Any) -> None:
     if rt.out.json_mode:
         from sentry_release.gate.render import report_dict
 
-        rt.out.json(report_dict(result))
+        answer(report_dict(result))
     enforce_gate(rt.settings, result)
 
 
@@ -412,19 +426,13 @@ def run_cmd(version: str | None, **values: Any) -> None:
     values["release"] = release_argument(version, values.get("release"))
     rt = runtime(values, need=("auth_token", "org", "projects"))
     repo = rt.repo(required=rt.needs_repo())
-    seen: list[PipelineResult] = []  # each step's partial result, then the whole
 
     def on_step(partial: PipelineResult) -> None:
-        seen.append(partial)
+        answer(report.pipeline_json(partial))  # what was done, should a later step fail
         rt.narrate(partial)
 
-    try:
-        seen.append(
-            run(rt.settings, rt.client(), repo, rt.out, environ=rt.environ, on_step=on_step)
-        )
-    finally:  # a failed gate (exit 3) still prints what was done
-        if rt.out.json_mode and seen:
-            rt.out.json(report.pipeline_json(seen[-1]))
+    result = run(rt.settings, rt.client(), repo, rt.out, environ=rt.environ, on_step=on_step)
+    answer(report.pipeline_json(result))
 
 
 @cli.command("dev-server", cls=SectionedCommand)
@@ -481,7 +489,7 @@ def demo_cmd(repo_path: str | None, keep: bool, **values: Any) -> None:
     rt = runtime(values, need=())
     result = demo(rt.out, repo_path=Path(repo_path) if repo_path else None, keep=keep)
     if rt.out.json_mode:
-        rt.out.json(report.demo_json(result))
+        answer(report.demo_json(result))
     if result.failure is not None:
         raise result.failure
 
@@ -506,24 +514,32 @@ def run_cli(
     debug = "--debug" in args or debug_requested(environ)
     allow = "--allow-failure" in args or parse_flag(environ.get("SENTRY_ALLOW_FAILURE"))
     out = out or Output()
+    invocation = Call(environ, out)
     try:
-        cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=environ)
+        cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=invocation)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
         out.error("aborted")
-        return 130
+        failure = Failure(130, "Interrupted", "aborted", "interrupted")
     except click.UsageError as exc:
         # One line, like every other bad input; --help has the rest.
         hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        out.error(f"{exc.format_message()}{hint}", title="Invalid usage")
-        return 2
+        message = f"{exc.format_message()}{hint}"
+        out.error(message, title="Invalid usage")
+        failure = Failure(2, "Invalid usage", message, "bad_input")
     except click.ClickException as exc:
         out.error(exc.format_message())
-        return exc.exit_code
+        failure = Failure(exc.exit_code, "Invalid usage", exc.format_message(), "bad_input")
     except (Exception, KeyboardInterrupt) as exc:
-        return report_failure(exc, out, debug=debug, allow_failure=allow).code
-    return 0
+        failure = report_failure(exc, out, debug=debug, allow_failure=allow)
+    else:
+        if out.json_mode:
+            out.json(invocation.answer)
+        return 0
+    if out.json_mode or "--json" in args:  # also when the failure came before the options
+        out.json(failure.json(invocation.answer))
+    return failure.code
 
 
 __all__ = ["cli", "main", "run_cli"]

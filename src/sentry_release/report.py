@@ -6,7 +6,7 @@ results; the front doors decide where it goes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -21,6 +21,7 @@ from sentry_release.output import human_bytes, md_cell
 if TYPE_CHECKING:
     from sentry_release.demo import DemoResult
     from sentry_release.gate.policy import GateReport
+    from sentry_release.sentry.models import Deploy, Release
     from sentry_release.sourcemaps.inject import InjectResult
     from sentry_release.steps.deploy import DeployResult
     from sentry_release.steps.pipeline import PipelineResult
@@ -85,6 +86,30 @@ def step_line(result: PipelineResult, settings: Settings) -> str | None:
         environment = settings.deploy.environment
         return deploy_line(result.deploy, result.version, environment, dry_run=dry_run)
     return None
+
+
+def deploys_table(deploys: Sequence[Deploy]) -> tuple[list[str], list[list[str]]]:
+    """`deploys`' table: headers and one row per deploy."""
+    return (
+        ["id", "environment", "name", "finished"],
+        [[d.id, d.environment, d.name or "", d.date_finished or ""] for d in deploys],
+    )
+
+
+def release_table(rel: Release) -> tuple[list[str], list[list[str]]]:
+    """`info`'s table: the release as Sentry has it, one row."""
+    return (
+        ["version", "created", "released", "commits", "deploys"],
+        [
+            [
+                rel.version,
+                rel.date_created or "",
+                rel.date_released or "(not final)",
+                str(rel.commit_count),
+                str(rel.deploy_count),
+            ]
+        ],
+    )
 
 
 def counted_new_issues(gate: GateReport) -> int:

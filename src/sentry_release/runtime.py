@@ -178,15 +178,31 @@ class Failure:
     code: int
     title: str
     message: str
+    kind: str = "internal"  # the error class's `kind` (`--json`'s error.kind)
+
+    def json(self, answer: Mapping[str, object]) -> dict[str, object]:
+        """`--json` on failure: what the command had done (its partial answer and the steps
+        it finished), then the error: kind, message, exit code."""
+        done = answer.get("steps")
+        return {
+            **answer,
+            "done": list(done) if isinstance(done, (list, tuple)) else [],
+            "error": {
+                "kind": self.kind,
+                "title": self.title,
+                "message": self.message,
+                "exit_code": self.code,
+            },
+        }
 
 
 def failure_of(exc: BaseException) -> Failure:
     """The one error -> exit code mapping: the error's own code (2 bad input, 1 Sentry,
     3 gate), 130 for an interrupt, 1 for a bug."""
     if isinstance(exc, SentryReleaseError):
-        return Failure(exc.exit_code, exc.title, str(exc))
+        return Failure(exc.exit_code, exc.title, str(exc), exc.kind)
     if isinstance(exc, KeyboardInterrupt):
-        return Failure(130, "Interrupted", "interrupted")
+        return Failure(130, "Interrupted", "interrupted", "interrupted")
     return Failure(1, CRASH_TITLE, f"internal error: {exc.__class__.__name__}: {redact(str(exc))}")
 
 
@@ -231,4 +247,4 @@ def report_failure(
         out.warn(f"{message} (allow_failure is set: exiting with 0)")
         return replace(failure, code=0)
     out.error(message, title=failure.title)
-    return failure
+    return replace(failure, message=message)

@@ -54,3 +54,4 @@ def test_demo_json_is_one_object_with_typed_outputs(capsys: pytest.CaptureFixtur
     [issue] = bad["gate"]["new_issues"]
     suspect = issue["suspect_commit"]
     assert suspect["message"] == HISTORY[-1][2]  # the commit that touched src/cart.js
+    assert data["error"]["kind"] == "gate" and data["error"]["exit_code"] == 3
