@@ -381,13 +381,12 @@ def upload_sourcemaps_cmd(args: tuple[str, ...], release_opt: str | None, **valu
 @click.argument("version", required=False)
 def gate_cmd(version: str | None, **values: Any) -> None:
     """Watch Sentry after a deploy; exit 3 when the release regressed."""
-    from sentry_release.gate.watch import run_gate
-    from sentry_release.steps.pipeline import enforce_gate
+    from sentry_release.steps.pipeline import enforce_gate, gate_step
 
     values["gate"] = True
     rt = runtime(values, need=("auth_token", "org", "environment"))
     name = rt.version(version)
-    result = run_gate(rt.settings, rt.client(), name, None, rt.out)
+    result = gate_step(rt.settings, rt.client(), name, None, rt.out)
     if rt.out.json_mode:
         from sentry_release.gate.render import report_dict
 

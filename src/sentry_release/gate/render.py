@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -14,6 +15,15 @@ from sentry_release.output import Output, md_cell
 from sentry_release.sentry.gate_models import iso
 
 ICONS = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️"}
+STATUS_TAIL = re.compile(r"; \d+s left$")
+
+
+def gate_status(line: str) -> str | None:
+    """The state of one of the watch loop's waiting lines ("Deploy gate: 0 issue(s), ...;
+    41s left") without its countdown, for `Output.live`; None for any other line."""
+    if line.startswith("Deploy gate: ") and STATUS_TAIL.search(line):
+        return STATUS_TAIL.sub("", line)
+    return None
 
 
 def _finite(value: float | None) -> float | None:
