@@ -64,13 +64,15 @@ class SentryAPIError(SentryReleaseError):
 
     def with_note(self, note: str) -> SentryAPIError:
         """The same error with `note` appended to its message (errors are not edited)."""
-        return type(self)(
+        noted = type(self)(
             super().__str__() + note,
             status=self.status,
             detail=self.detail,
             method=self.method,
             endpoint=self.endpoint,
         )
+        noted.__dict__.update({k: v for k, v in self.__dict__.items() if k not in noted.__dict__})
+        return noted
 
 
 class AuthError(SentryAPIError):
@@ -95,6 +97,7 @@ class NetworkError(SentryAPIError):
     title = "Sentry unreachable"
     kind = "unreachable"
     unsent = False  # True when the request provably never reached the server
+    refused = False  # True when nothing listened at the address (connection refused)
 
 
 class UploadError(SentryAPIError):

@@ -91,10 +91,7 @@ class Runtime:
                 raise
             return None
         if repo.is_dirty():
-            self.out.warn(
-                f"{repo.root} has uncommitted changes: the release is named for HEAD, "
-                "not for what is on disk; commit them first"
-            )
+            self.out.warn(dirty_tree_warning(str(repo.root), named=self.named()))
         self._repo = repo
         return repo
 
@@ -138,6 +135,21 @@ class Runtime:
     def version(self, explicit: str | None = None, *, repo_required: bool = False) -> str:
         """VERSION argument or the derived release name."""
         return self.propose(explicit, repo_required=repo_required).version
+
+
+def dirty_tree_warning(root: str, *, named: bool) -> str:
+    """What uncommitted changes mean for this run: with a release named for HEAD, the name
+    does not describe what is on disk; with a release named explicitly, the name is the
+    user's, but its commits still end at HEAD and miss the changes."""
+    if named:
+        return (
+            f"{root} has uncommitted changes: the release keeps the name you gave, but the "
+            "commits associated with it end at HEAD and miss them; commit them first"
+        )
+    return (
+        f"{root} has uncommitted changes: the release is named for HEAD, not for what is on "
+        "disk; commit them first"
+    )
 
 
 def configure_logging(debug: bool, *, github: bool = False) -> None:
