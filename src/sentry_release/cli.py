@@ -319,7 +319,15 @@ def info_cmd(version: str | None, **values: Any) -> None:
         rt.out.table(*report.release_table(rel))
 
 
-@command("set-commits", *CONNECTION, "commit_mode", "commits", "ignore_missing", "initial_depth")
+@command(
+    "set-commits",
+    *CONNECTION,
+    "commit_mode",
+    "commits",
+    "ignore_missing",
+    "commits_ignore_empty",
+    "initial_depth",
+)
 @click.argument("version", required=False)
 def set_commits_cmd(version: str | None, **values: Any) -> None:
     """Associate commits with a release (integration refs or local history)."""
