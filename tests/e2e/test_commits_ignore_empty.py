@@ -11,22 +11,11 @@ import pytest
 from sentry_release import action
 from sentry_release.cli import run_cli
 from sentry_release.config.settings import from_values
-from tests.helpers import make_repo
-
-
-@pytest.fixture
-def shell(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    repo = tmp_path / "repo"
-    make_repo(repo, commits=2)
-    monkeypatch.chdir(repo)
-    return repo
 
 
 @pytest.mark.parametrize("expected", [False, True])
 def test_no_new_commits_warns_unless_expected(
-    shell: Path, capsys: pytest.CaptureFixture[str], expected: bool
+    checkout: Path, capsys: pytest.CaptureFixture[str], expected: bool
 ) -> None:
     for version in ("1.0", "2.0"):
         assert run_cli(["new", version], environ=dict(os.environ)) == 0

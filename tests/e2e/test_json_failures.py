@@ -14,19 +14,7 @@ import pytest
 from sentry_release.cli import run_cli
 from sentry_standin import DevServer, Store
 from sentry_standin.faults import FaultPlan
-from tests.helpers import ORG, PROJECTS, TOKEN, make_repo
-
-
-@pytest.fixture
-def shell(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The stand-in's environment in this process, a git checkout as the working directory."""
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("SENTRY_RELEASE_DEBUG", raising=False)
-    repo = tmp_path / "repo"
-    make_repo(repo, commits=2)
-    monkeypatch.chdir(repo)
-    return env
+from tests.helpers import ORG, PROJECTS, TOKEN
 
 
 def failed(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, dict[str, Any]]:
@@ -45,37 +33,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_bad_input(shell: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, data = failed(capsys, ["gate", "1.0", "--env", "production", "--window", "soon"])
     assert (code, data["error"]["kind"]) == (2, "bad_input")
     assert "window" in data["error"]["message"] and data["done"] == []
 
 
-def test_usage_error(shell: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_error(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, data = failed(capsys, ["new", "--no-such-flag"])
     assert (code, data["error"]["kind"]) == (2, "bad_input")
     assert "--no-such-flag" in data["error"]["message"]
 
 
-def test_auth(shell: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_auth(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, data = failed(capsys, ["new", "1.0", "--auth-token", "sntryu_" + "0" * 64])
     assert (code, data["error"]["kind"]) == (2, "auth")
     assert "0" * 64 not in json.dumps(data)
 
 
-def test_remote(shell: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_remote(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, data = failed(capsys, ["info", "no-such-release"])
     assert (code, data["error"]["kind"]) == (1, "not_found")
     assert "no-such-release" in data["error"]["message"]
 
 
-def test_unreachable(shell: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     code, data = failed(capsys, ["new", "1.0", "--url", url, "--retry-budget", "1"])
     assert (code, data["error"]["kind"]) == (1, "unreachable")
 
 
-def test_missing_path(shell: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_path(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, data = failed(capsys, ["inject", "no/such/dist"])
     assert code == 2 and data["error"]["kind"] in ("bad_input", "source_maps")
     assert "no/such/dist" in data["error"]["message"]
@@ -101,7 +89,7 @@ def test_run_says_what_it_did_before_the_failure(
     assert data["version"] == "2.0" and data["deploy_id"] is None
 
 
-def test_gate(shell: dict[str, str], server: DevServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gate(checkout: Path, server: DevServer, capsys: pytest.CaptureFixture[str]) -> None:
     from sentry_release.demo import BAD
 
     code = run_cli(["demo", "--json"], environ=dict(os.environ))

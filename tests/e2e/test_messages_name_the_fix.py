@@ -12,18 +12,6 @@ import pytest
 
 from sentry_release.cli import run_cli
 from sentry_release.runtime import TIME_SCALE_ENV
-from tests.helpers import make_repo
-
-
-@pytest.fixture
-def shell(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("SENTRY_RELEASE_DEBUG", raising=False)
-    repo = tmp_path / "repo"
-    make_repo(repo, commits=2)
-    monkeypatch.chdir(repo)
-    return env
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -32,7 +20,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def test_an_unknown_project_slug_is_named_with_the_projects_there_are(
-    shell: dict[str, str], capsys: pytest.CaptureFixture[str]
+    checkout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = cli(capsys, "new", "1.0", "-p", "wbe")
     assert code == 1
@@ -42,18 +30,18 @@ def test_an_unknown_project_slug_is_named_with_the_projects_there_are(
 
 
 def test_a_url_with_the_api_path_names_the_root_to_give(
-    shell: dict[str, str], capsys: pytest.CaptureFixture[str]
+    checkout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = shell["SENTRY_URL"].rstrip("/") + "/api/0/"
+    url = os.environ["SENTRY_URL"].rstrip("/") + "/api/0/"
     code, err = cli(capsys, "new", "1.0", "--url", url)
     assert code == 2
     assert "already holds the API path /api/0/" in err
-    assert f"server's root, {shell['SENTRY_URL']}" in err
+    assert f"server's root, {os.environ['SENTRY_URL']}" in err
     assert "organization not found" not in err
 
 
 def test_a_refused_connection_says_so_not_the_retry_budget(
-    shell: dict[str, str], capsys: pytest.CaptureFixture[str]
+    checkout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -67,7 +55,7 @@ def test_a_refused_connection_says_so_not_the_retry_budget(
 
 @pytest.mark.parametrize("explicit", [True, False])
 def test_a_dirty_checkout_is_described_as_it_is(
-    shell: dict[str, str], capsys: pytest.CaptureFixture[str], explicit: bool
+    checkout: Path, capsys: pytest.CaptureFixture[str], explicit: bool
 ) -> None:
     Path("src/file0.txt").write_text("changed on disk\n")
     named = ["7.0"] if explicit else []

@@ -13,7 +13,6 @@ import pytest
 
 from sentry_release.cli import run_cli
 from sentry_standin import DevServer
-from tests.helpers import make_repo
 
 BUNDLE = "function a(){}\n//# sourceMappingURL=app.min.js.map\n"
 BAD_MAPS = {
@@ -22,16 +21,6 @@ BAD_MAPS = {
     "name-outside": ("AAAAC", "names name 1, but `names` has 1"),
     "segment-size": ("AAA", "has 3 fields"),
 }
-
-
-@pytest.fixture
-def shell(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    repo = tmp_path / "repo"
-    make_repo(repo, commits=1)
-    monkeypatch.chdir(repo)
-    return repo
 
 
 def write_dist(repo: Path, mappings: str) -> dict[Path, bytes]:
@@ -54,14 +43,14 @@ COMMANDS = {
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("case", list(BAD_MAPS))
 def test_a_map_whose_mappings_do_not_decode_is_refused_before_anything_is_written(
-    shell: Path,
+    checkout: Path,
     server: DevServer,
     capsys: pytest.CaptureFixture[str],
     command: str,
     case: str,
 ) -> None:
     mappings, said = BAD_MAPS[case]
-    before = write_dist(shell, mappings)
+    before = write_dist(checkout, mappings)
     code = run_cli(COMMANDS[command], environ=dict(os.environ))
     err = capsys.readouterr().err
     assert code == 2, err
@@ -73,9 +62,9 @@ def test_a_map_whose_mappings_do_not_decode_is_refused_before_anything_is_writte
 
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_an_inline_map_of_invalid_json_is_refused_too(
-    shell: Path, server: DevServer, capsys: pytest.CaptureFixture[str], command: str
+    checkout: Path, server: DevServer, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
-    dist = shell / "dist"
+    dist = checkout / "dist"
     dist.mkdir()
     inline = base64.b64encode(b'{"version": 3, "mappings": ').decode()
     bundle = f"function a(){{}}\n//# sourceMappingURL=data:application/json;base64,{inline}\n"
@@ -88,6 +77,6 @@ def test_an_inline_map_of_invalid_json_is_refused_too(
     assert [r for r in server.store.requests if r["method"] != "GET"] == []
 
 
-def test_a_valid_map_still_passes(shell: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_dist(shell, "AAAAA,CAAC;AACA")
+def test_a_valid_map_still_passes(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_dist(checkout, "AAAAA,CAAC;AACA")
     assert run_cli(["inject", "dist"], environ=dict(os.environ)) == 0, capsys.readouterr().err

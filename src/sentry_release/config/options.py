@@ -373,8 +373,8 @@ OPTIONS: tuple[Option, ...] = (
     O("working_directory", "Directory to work in: the git checkout, and the base of relative "
       "paths such as sourcemaps. Relative to the workspace; must stay inside it.", RUN,
       input="working_directory"),
-    O("dry_run", "Send the reads, print every write instead of sending it.", RUN, ("--dry-run",), "dry_run",
-      kind="bool", switch="flag", field="dry_run"),
+    O("dry_run", "Send the reads, print every write instead of sending it.", RUN,
+      ("--dry-run",), "dry_run", kind="bool", switch="flag", field="dry_run"),
     O("check", "Before anything is written, check the URL, token, org, projects and the "
       "token's scopes for every step this run will do; stop (exit 2) when one is missing.",
       RUN, input="check", kind="bool", field="check"),
