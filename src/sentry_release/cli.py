@@ -421,7 +421,7 @@ def check_cmd(version: str | None, **values: Any) -> None:
 
     values["release"] = release_argument(version, values.get("release"))
     rt = runtime(values, need=("auth_token", "org"))
-    enforce_check(rt.settings, rt.client(), rt.out)
+    enforce_check(rt.settings, rt.client(), rt.out, answer)
 
 
 @command("run", *CONNECTION, *SECTIONS[1:])

@@ -96,3 +96,14 @@ def test_gate(checkout: Path, server: DevServer, capsys: pytest.CaptureFixture[s
     data = json.loads(capsys.readouterr().out)
     assert (code, data["error"]["kind"], data["error"]["exit_code"]) == (3, "gate", 3)
     assert data["runs"][-1]["version"] == BAD
+
+
+def test_check_prints_one_object_whether_it_passes_or_fails(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run_cli(["check", "--json"], environ=dict(os.environ))
+    passed = json.loads(capsys.readouterr().out)  # one object, not the rows then another
+    assert code == 0 and passed["ok"] is True and "error" not in passed
+    code, failed_check = failed(capsys, ["check", "-p", "ghost"])
+    assert code == 2 and failed_check["ok"] is False and failed_check["rows"]
+    assert failed_check["error"]["kind"] == "bad_input"
