@@ -185,7 +185,7 @@ def equivalent_command(release: str) -> str:
 
 
 WORKFLOW_STEP = f"""\
-  - uses: acme/sentry-release@v1  # with SENTRY_AUTH_TOKEN in env, from secrets
+  - uses: sentry-release/sentry-release@v1  # SENTRY_AUTH_TOKEN in env, from secrets
     with:
       org: {DEFAULT_ORG}
       projects: {DEFAULT_PROJECT}

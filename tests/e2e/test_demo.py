@@ -33,6 +33,7 @@ def test_demo_passes_the_good_release_and_fails_the_bad_one(
     assert "Deploy gate: FAIL" in bad and f"baseline release: {GOOD}" in bad
     row = next(line for line in bad.splitlines() if line.startswith("WEB-1"))
     assert "fatal unhandled" in row and "TypeError" in row
+    assert "Suspect commit of WEB-1: " in bad and "cart: total from price (Demo Dev)" in bad
     assert "  FAIL  rate: error rate regressed" in bad
     assert f"Errored sessions per 100, per bucket: {BAD}" in bad
     assert f"Rollback hint: {GOOD}" in bad

@@ -189,6 +189,13 @@ def print_report(out: Output, report: GateReport, *, json_output: bool = False) 
                 for r in report.issues
             ],
         )
+    for row in report.issues:
+        if row.suspect is not None:
+            suspect = row.suspect
+            out.result(
+                f"Suspect commit of {row.issue.short_id}: {suspect.commit[:12]} "
+                f"{suspect.message}" + (f" ({suspect.author})" if suspect.author else "")
+            )
     figures = _rate_figures(report)
     if figures:
         out.result(f"Rate: {figures}")
