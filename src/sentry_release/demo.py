@@ -159,8 +159,11 @@ def seed_history(store: Store, when: Timeline) -> None:
         )
 
 
-def demo_settings(url: str, checkout: Path, release: str, deployed: float) -> Settings:
-    """The settings of one release's run: the same as `equivalent_command` spells out."""
+def demo_settings(
+    url: str, checkout: Path, release: str, deployed: float, *, maps: bool = True
+) -> Settings:
+    """The settings of one release's run: the same as `equivalent_command` spells out (a
+    checkout of the user's own, `--repo`, has no demo bundle: no source maps then)."""
     moment = datetime.fromtimestamp(deployed, tz=timezone.utc)
     return Settings(
         url=url,
@@ -171,16 +174,17 @@ def demo_settings(url: str, checkout: Path, release: str, deployed: float) -> Se
         working_directory=checkout,
         commits=CommitOptions(mode="local"),
         deploy=DeployOptions(environment=ENVIRONMENT, started=moment, finished=moment),
-        sourcemaps=SourceMapOptions(paths=(checkout / "dist",)),
+        sourcemaps=SourceMapOptions(paths=(checkout / "dist",) if maps else ()),
         gate=GATE,
     )
 
 
-def equivalent_command(release: str) -> str:
+def equivalent_command(release: str, *, maps: bool = True) -> str:
     """The shell command that runs what the demo ran for `release` (against real Sentry)."""
     return (
         f"sentry-release run {release} --org {DEFAULT_ORG} --project {DEFAULT_PROJECT} "
-        f"--mode local --sourcemaps dist --env {ENVIRONMENT} --gate --window 10m"
+        f"--mode local{' --sourcemaps dist' if maps else ''} --env {ENVIRONMENT} --gate "
+        "--window 10m"
     )
 
 
@@ -239,11 +243,13 @@ def demo(
         out.info(f"Sentry stand-in at {server.url}: {BASELINE} served healthy traffic")
         client = SentryApi(server.url, DEFAULT_TOKEN, echo=out.result)
         for release, deployed in ((GOOD, when.good), (BAD, when.bad)):
-            settings = demo_settings(server.url, checkout, release, deployed)
+            settings = demo_settings(
+                server.url, checkout, release, deployed, maps=repo_path is None
+            )
             if repo_path is None:  # each release is built from its own tag
                 _git(checkout, "checkout", "-q", release)
             repo = GitRepo(checkout)
-            out.result(f"$ {equivalent_command(release)}")
+            out.result(f"$ {equivalent_command(release, maps=repo_path is None)}")
             done, error = _run_release(settings, client, repo, out, steps_out)
             runs.append(done)
             failure = failure or error
