@@ -65,9 +65,28 @@ class Output:
         self.is_tty = self.stderr.isatty() if is_tty is None else is_tty
         self.json_mode = json_mode  # stdout carries one JSON object; lines go to stderr
         self.warnings: list[str] = []
+        # the log group not opened yet (opened by its first line), shared by copies of this
+        # output that write to the same streams
+        self._pending: list[str] = []
+        self._status: _Status | None = None  # the line redrawn in place, under `live`
+
+    def _open_group(self) -> None:
+        """Open the pending log group (GitHub), so it holds the line about to be written;
+        end the live status line first, so no line lands on it."""
+        if self._status is not None:
+            self._status.clear()
+        if self._pending:
+            name = self._pending.pop()
+            self._command(self.stdout, f"::group::{escape_data(redact(name))}")
+
+    @staticmethod
+    def _command(stream: TextIO, line: str) -> None:
+        stream.write(line + "\n")
+        stream.flush()
 
     def _write(self, stream: TextIO, line: str) -> None:
         """Write text we did not choose to be a command: on GitHub, never a workflow command."""
+        self._open_group()
         text = redact(line)
         if self.github:
             text = neutralise_commands(text)
@@ -77,9 +96,8 @@ class Output:
     def command(self, name: str, message: str = "", *, stream: TextIO | None = None) -> None:
         """One of our own workflow commands (`::name::message`); the message is escaped, so
         it stays on one line and cannot start another command."""
-        line = f"::{name}::{escape_data(redact(message))}"
-        (stream or self.stdout).write(line + "\n")
-        (stream or self.stdout).flush()
+        self._open_group()
+        self._command(stream or self.stdout, f"::{name}::{escape_data(redact(message))}")
 
     def result(self, line: str) -> None:
         """The one-line outcome of a command (stdout, never quiet; stderr under --json)."""
@@ -92,9 +110,32 @@ class Output:
         self._write(self.stdout, json.dumps(data, indent=2, default=str))
 
     def info(self, line: str) -> None:
-        """Progress narration (stderr)."""
-        if not self.quiet:
+        """Progress narration (stderr); under `live`, a status line is redrawn in place."""
+        if self.quiet:
+            return
+        if self._status is not None and self._status.takes(line):
+            self._status.show(line)
+        else:
             self._write(self.stderr, line)
+
+    @contextmanager
+    def live(
+        self,
+        is_status: Callable[[str], str | None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Iterator[Output]:
+        """An output for long work whose narration repeats one status (a waiting loop):
+        `is_status(line)` gives a status line's state, or None for an ordinary line. On a
+        terminal the status is one line redrawn in place with a spinner; elsewhere (CI logs)
+        it is printed when its state changes and at most once a minute otherwise."""
+        twin = copy.copy(self)
+        twin._status = _Status(twin, is_status, clock)
+        try:
+            yield twin
+        finally:
+            twin._status.clear()
+            twin._status = None
 
     def warn(self, line: str) -> None:
         """Something the user should fix, that does not stop the run."""
@@ -114,13 +155,16 @@ class Output:
 
     @contextmanager
     def group(self, name: str) -> Iterator[None]:
-        """A collapsible log group on GitHub; a heading elsewhere."""
+        """A collapsible log group on GitHub, opened by its first line and closed after its
+        last (a step that prints nothing leaves no empty group); a heading elsewhere."""
         if self.github:
-            self.command("group", name)
+            self._pending[:] = [name]
             try:
                 yield
             finally:
-                self.command("endgroup")
+                if not self._pending:  # opened: something was written in it
+                    self._command(self.stdout, "::endgroup::")
+                self._pending.clear()
         else:
             self.info(f"==> {name}")
             yield
@@ -144,8 +188,11 @@ class Output:
         twin = copy.copy(self)
         twin.stdout, twin.stderr = _Held(held, False), _Held(held, True)
         twin.is_tty = False  # no bar redrawn in place: its lines are printed later
+        twin._pending, twin._status = [], None
 
         def release() -> None:
+            if held:
+                self._open_group()
             for to_stderr, text in held:
                 (self.stderr if to_stderr else self.stdout).write(text)
             held.clear()
@@ -153,6 +200,55 @@ class Output:
             self.stderr.flush()
 
         return twin, release
+
+
+STATUS_EVERY = 60.0  # seconds between repeats of an unchanged status in CI logs
+SPINNER = "|/-\\"
+
+
+class _Status:
+    """The state of `Output.live`: the status line on screen (terminal), or what was last
+    printed and when (CI logs)."""
+
+    def __init__(
+        self, out: Output, state: Callable[[str], str | None], clock: Callable[[], float]
+    ) -> None:
+        self.out, self.state, self.clock = out, state, clock
+        self.shown = False  # a status line is on the terminal, without its newline
+        self.frames = 0
+        self.last: tuple[str, float] | None = None  # CI: the state printed, and when
+
+    def takes(self, line: str) -> bool:
+        return self.state(line) is not None
+
+    def show(self, line: str) -> None:
+        out = self.out
+        if out.is_tty:
+            import shutil
+
+            width = max(20, shutil.get_terminal_size().columns - 1)
+            spin = SPINNER[self.frames % len(SPINNER)]
+            self.frames += 1
+            text = f"{spin} {redact(line)}"[:width]
+            out.stderr.write(f"\r\x1b[K{text}")
+            out.stderr.flush()
+            self.shown = True
+            return
+        state, now = self.state(line), self.clock()
+        if self.last is None or self.last[0] != state or now - self.last[1] >= STATUS_EVERY:
+            self.last = (state or "", now)
+            out._status = None  # print it as an ordinary line
+            try:
+                out._write(out.stderr, line)
+            finally:
+                out._status = self
+
+    def clear(self) -> None:
+        """Take the status line off the terminal (before another line, and at the end)."""
+        if self.shown:
+            self.shown = False
+            self.out.stderr.write("\r\x1b[K")
+            self.out.stderr.flush()
 
 
 class _Held:

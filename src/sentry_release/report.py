@@ -6,7 +6,7 @@ results; the front doors decide where it goes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -19,7 +19,9 @@ from sentry_release.errors import GateFailed, SentryReleaseError
 from sentry_release.output import human_bytes, md_cell
 
 if TYPE_CHECKING:
+    from sentry_release.demo import DemoResult
     from sentry_release.gate.policy import GateReport
+    from sentry_release.sentry.models import Deploy, Release
     from sentry_release.sourcemaps.inject import InjectResult
     from sentry_release.steps.deploy import DeployResult
     from sentry_release.steps.pipeline import PipelineResult
@@ -86,6 +88,30 @@ def step_line(result: PipelineResult, settings: Settings) -> str | None:
     return None
 
 
+def deploys_table(deploys: Sequence[Deploy]) -> tuple[list[str], list[list[str]]]:
+    """`deploys`' table: headers and one row per deploy."""
+    return (
+        ["id", "environment", "name", "finished"],
+        [[d.id, d.environment, d.name or "", d.date_finished or ""] for d in deploys],
+    )
+
+
+def release_table(rel: Release) -> tuple[list[str], list[list[str]]]:
+    """`info`'s table: the release as Sentry has it, one row."""
+    return (
+        ["version", "created", "released", "commits", "deploys"],
+        [
+            [
+                rel.version,
+                rel.date_created or "",
+                rel.date_released or "(not final)",
+                str(rel.commit_count),
+                str(rel.deploy_count),
+            ]
+        ],
+    )
+
+
 def counted_new_issues(gate: GateReport) -> int:
     """New issues above the noise floors: what the gate judged, and the `new_issues` output
     (action.yml: "Number of new issues the gate counted")."""
@@ -120,16 +146,32 @@ def json_object(value: object) -> dict[str, object]:
 
 
 def pipeline_json(result: PipelineResult) -> dict[str, object]:
-    """`run --json`: the outputs the action would write, then every step's result."""
-    state = RunState(version=result.version, version_source=result.version_source, result=result)
-    data: dict[str, object] = dict(outputs_for(state))
-    data["new_issues"] = counted_new_issues(result.gate) if result.gate else None
-    data["result"] = jsonable(result)
-    if result.gate is not None:
+    """`run --json`: the action's outputs with their JSON types (a count is a number, a
+    list a list, what was not done null), then every step's result."""
+    commits = result.commits.count if result.commits is not None else None
+    gate = result.gate
+    data: dict[str, object] = {
+        "release": result.version,
+        "version": result.version,
+        "commits": commits,
+        "bundle_ids": list(result.upload.bundle_ids) if result.upload is not None else [],
+        "deploy_id": result.deploy.id if result.deploy is not None else None,
+        "gate_verdict": gate.verdict if gate is not None else None,
+        "new_issues": counted_new_issues(gate) if gate is not None else None,
+        "rollback_hint": (gate.rollback_hint or None) if gate is not None else None,
+        "steps": list(result.steps),
+        "result": jsonable(result),
+    }
+    if gate is not None:
         from sentry_release.gate.render import report_dict
 
-        data["gate"] = report_dict(result.gate)
+        data["gate"] = report_dict(gate)
     return data
+
+
+def demo_json(result: DemoResult) -> dict[str, object]:
+    """`demo --json`: each release's run, as `run --json` shows it."""
+    return {"runs": [pipeline_json(run) for run in result.runs]}
 
 
 # --- the action's outputs and job summary ------------------------------------------------

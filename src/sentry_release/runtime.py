@@ -113,10 +113,7 @@ class Runtime:
                 raise
             return None
         if repo.is_dirty():
-            self.out.warn(
-                f"{repo.root} has uncommitted changes: the release is named for HEAD, "
-                "not for what is on disk; commit them first"
-            )
+            self.out.warn(dirty_tree_warning(str(repo.root), named=self.named()))
         self._repo = repo
         return repo
 
@@ -162,6 +159,21 @@ class Runtime:
         return self.propose(explicit, repo_required=repo_required).version
 
 
+def dirty_tree_warning(root: str, *, named: bool) -> str:
+    """What uncommitted changes mean for this run: with a release named for HEAD, the name
+    does not describe what is on disk; with a release named explicitly, the name is the
+    user's, but its commits still end at HEAD and miss the changes."""
+    if named:
+        return (
+            f"{root} has uncommitted changes: the release keeps the name you gave, but the "
+            "commits associated with it end at HEAD and miss them; commit them first"
+        )
+    return (
+        f"{root} has uncommitted changes: the release is named for HEAD, not for what is on "
+        "disk; commit them first"
+    )
+
+
 def configure_logging(debug: bool, *, github: bool = False) -> None:
     """With --debug, the tool's own loggers (HTTP calls) on stderr, secrets redacted."""
     if not debug:
@@ -200,15 +212,31 @@ class Failure:
     code: int
     title: str
     message: str
+    kind: str = "internal"  # the error class's `kind` (`--json`'s error.kind)
+
+    def json(self, answer: Mapping[str, object]) -> dict[str, object]:
+        """`--json` on failure: what the command had done (its partial answer and the steps
+        it finished), then the error: kind, message, exit code."""
+        done = answer.get("steps")
+        return {
+            **answer,
+            "done": list(done) if isinstance(done, (list, tuple)) else [],
+            "error": {
+                "kind": self.kind,
+                "title": self.title,
+                "message": self.message,
+                "exit_code": self.code,
+            },
+        }
 
 
 def failure_of(exc: BaseException) -> Failure:
     """The one error -> exit code mapping: the error's own code (2 bad input, 1 Sentry,
     3 gate), 130 for an interrupt, 1 for a bug."""
     if isinstance(exc, SentryReleaseError):
-        return Failure(exc.exit_code, exc.title, str(exc))
+        return Failure(exc.exit_code, exc.title, str(exc), exc.kind)
     if isinstance(exc, KeyboardInterrupt):
-        return Failure(130, "Interrupted", "interrupted")
+        return Failure(130, "Interrupted", "interrupted", "interrupted")
     return Failure(1, CRASH_TITLE, f"internal error: {exc.__class__.__name__}: {redact(str(exc))}")
 
 
@@ -253,4 +281,4 @@ def report_failure(
         out.warn(f"{message} (allow_failure is set: exiting with 0)")
         return replace(failure, code=0)
     out.error(message, title=failure.title)
-    return failure
+    return replace(failure, message=message)

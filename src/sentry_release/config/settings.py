@@ -61,6 +61,7 @@ class CommitOptions:
     mode: str = "auto"
     specs: tuple[str, ...] = ()  # manual: owner/repo@SHA or owner/repo@PREV..SHA
     ignore_missing: bool = False
+    ignore_empty: bool = False  # no new commits is expected: an info line, not a warning
     initial_depth: int = 20
     remote: str = "origin"
 
@@ -244,6 +245,25 @@ ADJUST: dict[str, Callable[[Any], Any]] = {
 }
 
 
+SETTLE_SHARE = 0.5  # a settle period not given is at most this share of a short window
+
+
+def derive_settle(gate: GatePolicy, explicit: Mapping[str, Any]) -> GatePolicy:
+    """A window shorter than the default settle periods (60 s, 90 s) gets settle periods of
+    half the window, and one shorter than the default bucket (60 s) a bucket as long as the
+    window, unless they were given: a short window is a request for speed, and `--window 30s`
+    (or the gate_window input) alone must be enough to ask for it."""
+    limit = gate.window * SETTLE_SHARE
+    settle, sessions, bucket = gate.settle, gate.settle_sessions, gate.bucket
+    if explicit.get("settle") is None:
+        settle = min(settle, limit)
+    if explicit.get("settle_sessions") is None:
+        sessions = min(sessions, limit)
+    if explicit.get("bucket") is None and gate.window > 0:
+        bucket = min(bucket, gate.window)
+    return replace(gate, settle=settle, settle_sessions=sessions, bucket=bucket)
+
+
 def from_values(
     values: Mapping[str, Any],
     *,
@@ -279,7 +299,7 @@ def from_values(
         )
     deploy = DeployOptions(**parsed["deploy"])
     check_environment(deploy.environment)
-    gate = GatePolicy(**parsed["gate"])
+    gate = derive_settle(GatePolicy(**parsed["gate"]), values)
     gate = replace(gate, report_only=tuple(r.strip().lower() for r in gate.report_only))
     register_secret(gate.auth_token)
     if gate.alpha >= 1:

@@ -60,6 +60,11 @@ T = TypeVar("T")
 _CURSOR_RE = re.compile(r'<[^>]*>;\s*rel="(\w+)";\s*results="(\w+)";\s*cursor="([^"]*)"')
 
 
+# A Sentry that is restarting listens again within a second or two; an address still refused
+# after this many tries is one to fix, not one to wait for through the whole retry budget.
+REFUSED_ATTEMPTS = 3
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with full jitter, bounded by attempts and by total time."""
@@ -238,6 +243,13 @@ class Transport:
             raise ConfigError(
                 f"Sentry URL {redact(base_url)!r} is not an http(s) URL: set SENTRY_URL "
                 "to e.g. https://sentry.io/"
+            )
+        api = re.search(r"/api/0(/|$)", parts.path)
+        if api is not None:  # the client adds /api/0/ itself: this would ask for /api/0/api/0/
+            root = parts._replace(path=parts.path[: api.start()] + "/", query="", fragment="")
+            raise ConfigError(
+                f"Sentry URL {redact(base_url)!r} already holds the API path /api/0/: set "
+                f"SENTRY_URL (or --url) to the server's root, {redact(root.geturl())}"
             )
         self.base_url = base_url.rstrip("/") + "/"
         self.api_url = self.base_url + "api/0"
@@ -449,6 +461,9 @@ class Transport:
             out_of_time = spent + delay > self.retry.budget or (
                 remaining is not None and delay >= remaining
             )
+            refused = isinstance(failure, NetworkError) and failure.refused
+            if refused and attempt >= REFUSED_ATTEMPTS:
+                out_of_time = True
             if not retriable or attempt >= self.retry.attempts or out_of_time:
                 raise self._final(failure, method, retriable, attempt, spent, delay)
             log.info(
@@ -476,6 +491,10 @@ class Transport:
         delay: float,
     ) -> SentryAPIError:
         """The error to raise when a call gives up, with why it stopped."""
+        if isinstance(failure, NetworkError) and failure.refused:
+            # the budget is not what to change: the address is (or Sentry is down)
+            times = f"{attempt} time{'s' if attempt > 1 else ''}"
+            return failure.with_note(f" (refused {times} in {spent:.1f}s)")
         if retriable:
             why = (
                 f"Sentry asked to wait {delay:.0f}s more, beyond"
@@ -585,6 +604,17 @@ class Transport:
             )
         if isinstance(exc, _TooLarge):
             return SentryAPIError(f"{method} {endpoint}: {exc}", method=method, endpoint=endpoint)
+        if _refused(exc):
+            where = urlsplit(self.base_url)
+            error = NetworkError(
+                f"{method} {endpoint}: connection refused by {where.hostname}:"
+                f"{where.port or (443 if where.scheme == 'https' else 80)}: nothing is listening "
+                f"there; check SENTRY_URL ({redact(self.base_url)}) and that Sentry is up",
+                method=method,
+                endpoint=endpoint,
+            )
+            error.unsent = error.refused = True
+            return error
         if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
             kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
             error = NetworkError(
@@ -734,11 +764,14 @@ def _preconnected_pools() -> dict[str, type[urllib3.HTTPConnectionPool]]:
     return {"http": Pool, "https": TlsPool}
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether nothing listens at the address (the connection was refused)."""
+    return isinstance(exc, requests.ConnectionError) and "Connection refused" in str(exc)
+
+
 def _never_sent(exc: BaseException) -> bool:
     """A refused connection means the request never reached the server: safe to resend."""
-    return isinstance(exc, requests.ConnectTimeout) or (
-        isinstance(exc, requests.ConnectionError) and "Connection refused" in str(exc)
-    )
+    return isinstance(exc, requests.ConnectTimeout) or _refused(exc)
 
 
 def _short_exc(exc: BaseException) -> str:

@@ -299,6 +299,10 @@ def collect(
         ref = refs.get(url)
         if ref is not None:
             headers["sourcemap"] = ref.reference
+            if ref.inline is not None:  # checked as a map file is: Sentry will read it
+                inline_problem = parse_map(f"{path} (inline source map)", ref.inline)[1]
+                if inline_problem is not None:
+                    problems.append(inline_problem)
             if ref.inline is None and ref.url is None and not location_is_data(ref.reference):
                 problems.append(missing_map(str(path), ref.reference))
         elif location and not is_remote(location) and not location.startswith("data:"):

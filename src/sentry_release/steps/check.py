@@ -9,7 +9,7 @@ What a token cannot even read is reported as "cannot verify with this token", no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from sentry_release.config.settings import Settings
@@ -176,11 +176,21 @@ def gate_api_of(settings: Settings, api: SentryApi) -> SentryApi:
     return SentryApi.from_settings(settings.with_changes(auth_token=token), echo=api.echo)
 
 
-def enforce_check(settings: Settings, api: SentryApi, out: Output) -> CheckResult:
-    """Run the check, print its table, and stop (exit 2) when something is missing."""
+def enforce_check(
+    settings: Settings,
+    api: SentryApi,
+    out: Output,
+    answer: Callable[[dict[str, object]], None] | None = None,
+) -> CheckResult:
+    """Run the check, print its table (or hand its JSON to `answer`, the front door's one
+    JSON object), and stop (exit 2) when something is missing."""
     result = run_check(settings, api, gate_api_of(settings, api))
     if out.json_mode:
-        out.json({"ok": result.ok, "rows": [asdict(r) for r in result.rows]})
+        data: dict[str, object] = {"ok": result.ok, "rows": [asdict(r) for r in result.rows]}
+        if answer is not None:
+            answer(data)
+        else:
+            out.json(data)
     else:
         out.table(
             ["check", "status", "detail"], [[r.what, r.status, r.detail] for r in result.rows]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sentry_release.config.settings import Settings
+from sentry_release.config.settings import CommitOptions, Settings
 from sentry_release.errors import ConfigError, GitError, SentryAPIError
 from sentry_release.git import DEEPEN_STEPS, GitRepo, LogCommit
 from sentry_release.output import Output
@@ -236,6 +236,18 @@ def associate_commits(
     return result
 
 
+def nothing_new(out: Output, options: CommitOptions, why: str) -> None:
+    """No new commits: never a failure (a re-run of the same release must stay safe), but a
+    warning unless it was expected (--ignore-empty-commits, action-release's ignore_empty)."""
+    if options.ignore_empty:
+        out.info(f"{why}: no new commits, leaving the release's commits alone")
+    else:
+        out.warn(
+            f"{why}: no new commits to associate, the release's commits are left alone "
+            "(pass --ignore-empty-commits, or ignore_empty, when that is expected)"
+        )
+
+
 def report(out: Output, result: CommitsResult, version: str, *, dry_run: bool = False) -> None:
     """The table of what was associated, then one result line."""
     if not result.associations:
@@ -408,7 +420,7 @@ def _local(
     # The previous release's last commit bounds the range only when it is this repository's.
     previous = _previous_commit(client, org, version, repository)
     if previous == head:
-        out.info(f"the previous release already ends at HEAD ({head[:12]}): no new commits")
+        nothing_new(out, options, f"the previous release already ends at HEAD ({head[:12]})")
         return CommitsResult(mode, (Association(repository, mode, previous, head, 0),))
     revs: list[str]
     max_count: int | None = None
@@ -433,7 +445,7 @@ def _local(
     if commits:
         client.set_commits(org, version, commits)
     else:
-        out.info("no commits in the range: leaving the release's commits alone")
+        nothing_new(out, options, "no commits in the range")
     return CommitsResult(
         mode,
         (Association(repository, mode, previous, head, len(commits)),),

@@ -76,12 +76,14 @@ def run(
     out.info(f"Release {version} (from {proposed.source})")
 
     def step(name: str, field_name: str, action: Callable[[], object]) -> None:
-        """Run one step, store its result on `result`, then tell `on_step`."""
-        with out.group(name), client.step(name):
-            setattr(result, field_name, action())
-        result.steps.append(name)
-        if on_step is not None:
-            on_step(result)
+        """Run one step, store its result on `result`, then tell `on_step` (inside the step's
+        log group: its result line belongs there)."""
+        with out.group(name):
+            with client.step(name):
+                setattr(result, field_name, action())
+            result.steps.append(name)
+            if on_step is not None:
+                on_step(result)
 
     if settings.create:
         step("Create release", "release", lambda: create_release(settings, client, version))
@@ -97,9 +99,11 @@ def run(
             step("Associate commits", "commits", lambda: associate(client, out))
     try:
         source_map_steps(settings, client, version, out, collected, step)
-    finally:
-        if beside is not None:
-            beside.finish()  # also when inject or upload failed: its lines are printed
+    except BaseException:
+        if beside is not None:  # inject or upload failed: its lines are printed, in its group
+            with out.group("Associate commits"):
+                beside.finish()
+        raise
     if beside is not None:
         step("Associate commits", "commits", beside.result)
     if settings.finalize:
@@ -111,9 +115,9 @@ def run(
     if settings.deploy.enabled and settings.deploy.environment:
         step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
     if settings.gate.enabled:
-        from sentry_release.gate.watch import run_gate
-
-        step("Deploy gate", "gate", lambda: run_gate(settings, client, version, result.deploy, out))
+        step(
+            "Deploy gate", "gate", lambda: gate_step(settings, client, version, result.deploy, out)
+        )
         assert result.gate is not None
         enforce_gate(settings, result.gate)
     return result
@@ -189,6 +193,22 @@ class Beside(Generic[T]):
             raise self._error
         assert self._value is not None
         return self._value
+
+
+def gate_step(
+    settings: Settings,
+    client: SentryApi,
+    version: str,
+    deploy: DeployResult | None,
+    out: Output,
+) -> GateReport:
+    """The deploy gate, its waiting narration shown as one live status line (redrawn in
+    place on a terminal; in CI logs when it changes, else once a minute)."""
+    from sentry_release.gate.render import gate_status
+    from sentry_release.gate.watch import run_gate
+
+    with out.live(gate_status) as live:
+        return run_gate(settings, client, version, deploy, live)
 
 
 def enforce_gate(settings: Settings, report: GateReport) -> None:
