@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from tests.helpers import commit, git, make_repo, run_cli
 from tests.realserver.conftest import ORG, REAL, ServerLog, token
-from tests.realserver.test_real_sentry_cli import FIXTURES, api_get, ok, version
+from tests.realserver.test_real_sentry_cli import FIXTURES, REPOS, api_get, ok, version
 
 pytestmark = [*REAL, pytest.mark.slow]
-REPOS = rf"^/api/0/organizations/{ORG}/repos/"
 
 
 @pytest.fixture
