@@ -321,7 +321,14 @@ def upgrade(state: dict[str, Any]) -> None:
     save(state)
 
 
-TOKEN_NAMES = ("org_token", "read_token", "releases_token", "member_token", "event_token")
+TOKEN_NAMES = (
+    "org_token",
+    "read_token",
+    "releases_token",
+    "member_token",
+    "event_token",
+    "orgread_token",
+)
 
 
 def accounts(state: dict[str, Any]) -> None:
@@ -382,12 +389,14 @@ def up() -> None:
 
 
 def ours(pid: int, marker: str) -> bool:
-    """Whether the process is still the one `up` started (its command line names `marker`),
-    not another that got the pid after ours ended."""
+    """Whether the process is still the one `up` started (its command line names `marker`,
+    or where `marker` leads when it is a symlink: a venv linked from another checkout runs
+    as that checkout's python), not another that got the pid after ours ended."""
     try:
-        return marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
+    return marker in cmdline or os.path.realpath(marker) in cmdline
 
 
 def stop(pid: int | None, name: str, marker: str) -> None:
@@ -438,6 +447,7 @@ def env_lines(state: dict[str, Any]) -> str:
         "SENTRY_REAL_RELEASES_TOKEN": tokens["releases_token"],
         "SENTRY_REAL_MEMBER_TOKEN": tokens["member_token"],
         "SENTRY_REAL_EVENT_TOKEN": tokens["event_token"],
+        "SENTRY_REAL_ORGREAD_TOKEN": tokens["orgread_token"],
         "SENTRY_REAL_LOG": str(STATE_DIR / "logs" / "web.log"),
     }
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items())

@@ -30,6 +30,8 @@ USER_TOKENS = {
     "member_token": ["member:read"],
     # event:read without org:read: what the events endpoints check (differential test)
     "event_token": ["event:read"],
+    # releases plus org:read: what lets set-commits auto list repositories on 23.7.1
+    "orgread_token": ["org:read", "project:releases"],
 }
 
 user, _ = User.objects.get_or_create(

@@ -9,11 +9,12 @@ import json
 import os
 import uuid
 
+import pytest
 import requests
 from tests.differential.cases import RECORDED, ROLES, Target, differences, recorded, run
 from tests.realserver.conftest import ORG, REAL, REAL_URL, token
 
-pytestmark = REAL
+pytestmark = [*REAL, pytest.mark.slow]  # seconds of real requests: not the fast loop
 
 
 def test_the_real_server_answers_as_recorded() -> None:

@@ -113,7 +113,10 @@ def test_sentry_cli_on_23_7(client: str, tmp_path: Path, server_log: ServerLog) 
 def test_ours_on_the_same_files(
     real_env: dict[str, str], tmp_path: Path, server_log: ServerLog
 ) -> None:
-    """Recorded beside sentry-cli's: our upload of the same files, new release each time."""
+    """Recorded beside sentry-cli's: our upload of the same files, new release each time, and
+    `set-commits` in both modes: `auto` meets the 403 on the repositories list that fails
+    sentry-cli's `--local` and associates the local history (with a warning)."""
+    server_log.allow(403, rf"^/api/0/organizations/{ORG}/repos/")  # auto's list, by design
     repo = tmp_path / "repo"
     make_repo(repo, commits=1)
     shutil.copytree(FIXTURES / "dist", repo / "dist")
@@ -123,6 +126,7 @@ def test_ours_on_the_same_files(
         "new": ["new", version],
         "inject": ["inject", "dist"],
         "set-commits": ["set-commits", version, "--mode", "local", "--ignore-missing"],
+        "set-commits auto": ["set-commits", version, "--mode", "auto", "--ignore-missing"],
         "upload": ["upload-sourcemaps", version, "dist", "--wait"],
     }.items():
         done = run_cli(args, real_env, cwd=repo, timeout=180)

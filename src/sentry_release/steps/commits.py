@@ -33,6 +33,9 @@ MAX_AUTHOR_EMAIL = 75
 MAX_REPOSITORY = 64
 MAX_PATH = 510
 FETCH_DEPTH_FIX = "set fetch-depth: 0 in actions/checkout (or run git fetch --unshallow)"
+# The scopes that list repositories on every Sentry version tested: 23.7.1's
+# OrganizationIntegrationsLoosePermission GET (`api/bases/organization.py`); today's adds org:ci.
+REPOS_LIST_SCOPES = ("org:read", "org:integrations")
 
 
 @dataclass(frozen=True)
@@ -348,6 +351,11 @@ def _auto(
     except SentryAPIError as exc:
         if exc.status not in (403, 404):
             raise
+        if exc.status == 403:
+            # Decided by the server's answer, not by its version: Sentry 23.7.1 lets only
+            # org:read/write/admin/integrations list repositories, today's Sentry org:ci too.
+            out.warn(repos_refused_warning(org, exc.detail))
+            return _local(settings, client, org, repo, version, out, environ, mode="local")
         repos = []
         why = f"cannot list the organization's repositories ({exc.detail or exc.status})"
     else:
@@ -374,6 +382,26 @@ def _auto(
     refs = [ref_payload(name, head, previous)]
     client.set_refs(org, version, refs)
     return _refs_result(refs)
+
+
+def repos_refused_warning(org: str, detail: str | None) -> str:
+    """The one line `auto` prints when the token may not list the repositories (403).
+
+    Why local history and not refs named after the remote: Sentry's `Release.set_refs`
+    (`models/release.py`, 23.7.1 and today) accepts only names it already has (400 "Invalid
+    repository names" otherwise), and for a repository without an integration provider its
+    `fetch_commits` task (`tasks/commits.py`) finds no provider and fetches nothing: the
+    refs would be accepted and the release left without commits. Listing is the only way to
+    know a name is an integration's, so without it the local path is the safe one.
+    """
+    needs = " or ".join(REPOS_LIST_SCOPES)
+    return (
+        f"set-commits auto: this token may not list the repositories of {org} "
+        f"(403 on GET /organizations/{org}/repos/: {detail or 'permission denied'}); "
+        f"associated commits from the local git history instead. A token with {needs} "
+        "lets auto send refs to the repository integration, which fetches them itself "
+        "(self-hosted Sentry 23.x does not grant this list to org:ci)"
+    )
 
 
 def _previous_commit(
