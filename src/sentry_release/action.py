@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sentry_release.config.build import from_values
 from sentry_release.config.options import BY_INPUT, BY_KEY, OPTIONS, action_words
 from sentry_release.config.parse import parse_bool
-from sentry_release.config.settings import from_values
 from sentry_release.errors import ConfigError, SentryReleaseError
 from sentry_release.exports import export_names, release_env
 from sentry_release.exports import file_commands as format_outputs

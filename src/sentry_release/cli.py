@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import click
 
 from sentry_release import __version__, report
+from sentry_release.config.build import from_values
 from sentry_release.config.options import COMMON, SECTIONS, Option, select
-from sentry_release.config.settings import from_values
 from sentry_release.output import Output
 from sentry_release.runtime import (
     REAL_TIME,
@@ -542,7 +542,7 @@ def demo_cmd(repo_path: str | None, keep: bool, **values: Any) -> None:
     rt = runtime(values, need=())
     result = demo(rt.out, repo_path=Path(repo_path) if repo_path else None, keep=keep)
     if rt.out.json_mode:
-        answer(report.demo_json(result))
+        answer(report.demo_json(result.runs))
     if result.failure is not None:
         raise result.failure
 

@@ -19,7 +19,6 @@ from sentry_release.errors import GateFailed, SentryReleaseError
 from sentry_release.output import human_bytes, md_cell
 
 if TYPE_CHECKING:
-    from sentry_release.demo import DemoResult
     from sentry_release.gate.policy import GateReport
     from sentry_release.sentry.models import Deploy, Release
     from sentry_release.sourcemaps.inject import InjectResult
@@ -169,9 +168,9 @@ def pipeline_json(result: PipelineResult) -> dict[str, object]:
     return data
 
 
-def demo_json(result: DemoResult) -> dict[str, object]:
+def demo_json(runs: Sequence[PipelineResult]) -> dict[str, object]:
     """`demo --json`: each release's run, as `run --json` shows it."""
-    return {"runs": [pipeline_json(run) for run in result.runs]}
+    return {"runs": [pipeline_json(run) for run in runs]}
 
 
 # --- the action's outputs and job summary ------------------------------------------------

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from sentry_release import action, report
-from sentry_release.config.settings import Settings, from_values
+from sentry_release.config.build import from_values
+from sentry_release.config.settings import Settings
 
 ROOT = Path(__file__).parents[2]
 SPEC = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sentry_release.config.settings import from_values
+from sentry_release.config.build import from_values
 from sentry_release.errors import ConfigError
 from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN, commit, git, make_repo, run_cli

@@ -10,7 +10,7 @@ import pytest
 
 from sentry_release import action
 from sentry_release.cli import run_cli
-from sentry_release.config.settings import from_values
+from sentry_release.config.build import from_values
 
 
 @pytest.mark.parametrize("expected", [False, True])

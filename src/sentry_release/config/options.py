@@ -3,7 +3,7 @@ Settings (and so its default) and its help.
 
 The click options (`cli.py`), the action's inputs (`action.py`, checked against `action.yml`
 by a test) and the README's input table (`python -m sentry_release.config.options`, checked
-by a test) are all derived from `OPTIONS`; `settings.from_values` parses by it. A new option
+by a test) are all derived from `OPTIONS`; `build.from_values` parses by it. A new option
 is one `Option(...)` line here plus its field in `settings.py`.
 """
 

@@ -21,7 +21,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from sentry_release.config.settings import GatePolicy, Settings, is_loopback
+from sentry_release.config.connection import is_loopback
+from sentry_release.config.settings import GatePolicy, Settings
 from sentry_release.errors import ConfigError, NotFoundError, SentryAPIError
 from sentry_release.gate.health import check_urls, parse_expected_status, probe
 from sentry_release.gate.policy import (

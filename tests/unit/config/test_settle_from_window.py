@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sentry_release import action
-from sentry_release.config.settings import from_values
+from sentry_release.config.build import from_values
 from sentry_release.errors import ConfigError
 
 BASE = {"gate": True, "environment": "production"}
