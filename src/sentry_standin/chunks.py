@@ -18,7 +18,8 @@ import zipfile
 from typing import Any
 
 from sentry_standin import rules
-from sentry_standin.app import (
+from sentry_standin.faults import fault_plan
+from sentry_standin.routing import (
     ORG,
     PROJECT,
     HTTPError,
@@ -28,7 +29,6 @@ from sentry_standin.app import (
     paginate,
     route,
 )
-from sentry_standin.faults import fault_plan
 from sentry_standin.rules import ORGANIZATION_RELEASE_PERMISSION, PROJECT_RELEASE_PERMISSION
 from sentry_standin.store import Store, now_iso
 

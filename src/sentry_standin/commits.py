@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sentry_standin.app import ORG, HTTPError, Request, Response, paginate, route
+from sentry_standin.routing import ORG, HTTPError, Request, Response, paginate, route
 from sentry_standin.rules import (
     ORGANIZATION_INTEGRATIONS_LOOSE_PERMISSION,
     ORGANIZATION_RELEASE_PERMISSION,

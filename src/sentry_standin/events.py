@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sentry_standin import access, rules
-from sentry_standin.app import ORG, HTTPError, Request, Response, paginate, route
+from sentry_standin.routing import ORG, HTTPError, Request, Response, paginate, route
 from sentry_standin.rules import ORGANIZATION_EVENT_PERMISSION, ORGANIZATION_PERMISSION
 from sentry_standin.store import Store, parse_iso, to_iso
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from sentry_standin import rules
-from sentry_standin.app import ORG, HTTPError, Request, Response, route
 from sentry_standin.events import (
     _event_matches,
     _events,
@@ -19,6 +18,7 @@ from sentry_standin.events import (
     _time_range,
     parse_query,
 )
+from sentry_standin.routing import ORG, HTTPError, Request, Response, route
 
 OUTCOMES = ("accepted", "filtered", "rate_limited", "invalid", "abuse", "client_discard")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sentry_standin import access, rules
 from sentry_standin import commits as commit_area
-from sentry_standin.app import (
+from sentry_standin.routing import (
     ORG,
     HTTPError,
     Request,
