@@ -14,14 +14,20 @@ def chunks(*sizes: int) -> list[tuple[str, bytes]]:
     return [(f"{i:040x}", b"x" * size) for i, size in enumerate(sizes)]
 
 
-def test_batches_respect_count_size_and_spread_over_workers() -> None:
-    groups = batches(chunks(*[10] * 10), per_request=3, max_size=1000, workers=1)
-    assert [len(g) for g in groups] == [3, 3, 3, 1]
-    groups = batches(chunks(60, 60, 60), per_request=64, max_size=100, workers=1)
-    assert [len(g) for g in groups] == [1, 1, 1]
-    groups = batches(chunks(*[1] * 8), per_request=64, max_size=1000, workers=4)
-    assert [len(g) for g in groups] == [2, 2, 2, 2]
+def test_batches_need_no_more_requests_than_fixed_chunks_and_respect_limits() -> None:
+    # 10 chunks of 10 bytes, 3 per request: the count decides (4 requests, balanced)
+    groups = batches(chunks(*[10] * 10), per_request=3, max_size=1000, chunk_size=1000)
+    assert [len(g) for g in groups] == [2, 3, 2, 3]
+    # the bytes decide: 180 bytes with chunk_size 100 is 2 requests, balanced by bytes
+    groups = batches(chunks(60, 60, 60), per_request=64, max_size=1000, chunk_size=100)
+    assert [len(g) for g in groups] == [1, 2]
+    # many small chunks of a small upload share one request (as one fixed chunk would)
+    groups = batches(chunks(*[1] * 8), per_request=64, max_size=1000, chunk_size=1000)
+    assert [len(g) for g in groups] == [8]
     assert [c for g in groups for c, _ in g] == [c for c, _ in chunks(*[1] * 8)]
+    # no request over maxRequestSize, however the bytes balance
+    groups = batches(chunks(*[40] * 6), per_request=64, max_size=100, chunk_size=1000)
+    assert all(sum(len(d) for _c, d in g) <= 100 for g in groups) and len(groups) == 3
 
 
 def test_rewrite_inlines_local_sources_and_strips_prefixes(tmp_path: Path) -> None:
