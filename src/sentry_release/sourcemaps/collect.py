@@ -19,7 +19,14 @@ from typing import Any
 
 from sentry_release.config.settings import Settings, SourceMapOptions
 from sentry_release.output import Output
-from sentry_release.paths import FileAccess, NotRegularFile, file_kind, mode_of, read_regular
+from sentry_release.paths import (
+    MAX_FILE_SIZE,
+    FileAccess,
+    NotRegularFile,
+    file_kind,
+    mode_of,
+    read_regular,
+)
 from sentry_release.sourcemaps.bundle import (
     MINIFIED_SOURCE,
     SOURCE_MAP,
@@ -231,6 +238,11 @@ def collect(
             problems.append(Problem(str(path), f"has the same URL {url} as {seen[url]}"))
             continue
         seen[url] = path
+        size = _size(path)
+        if size > MAX_FILE_SIZE:  # refused by its size: never read (a 3 GB file, #23)
+            problems.append(too_large(str(path), size, MAX_FILE_SIZE))
+            unusable.append(url)
+            continue
         try:
             data = read(path)
         except OSError as exc:
@@ -303,6 +315,13 @@ def collect(
         for source, (why, where) in sorted(left_out.items())
     ]
     return Collected(files, problems, notes, warnings)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported by the read that follows
 
 
 def location_is_data(reference: str) -> bool:
