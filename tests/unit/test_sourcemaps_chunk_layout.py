@@ -37,7 +37,7 @@ def _app(changed: str | None = None, extra: str | None = None) -> list[BundleFil
 
 
 def test_one_changed_file_resends_only_its_group_and_the_tail() -> None:
-    old, old_chunks = _build(_app(), "1.0")
+    _old, old_chunks = _build(_app(), "1.0")
     new, new_chunks = _build(_app(changed="m050.js"), "1.1")
     known = {c for c, _n in old_chunks}
     missing = [(c, n) for c, n in new_chunks if c not in known]

@@ -18,6 +18,10 @@ The rule, a pure function of the entries (their lengths and content keys):
   the entry itself, so adding or removing a file changes only its own group (and may merge
   or split its neighbours'); groups average about the target, so a first upload needs no more
   requests than one cut into `chunk_size` pieces (`chunksPerRequest` = 64 = `GROUP_FRACTION`).
+- A large entry (at least `chunk_size / ALONE_FRACTION`, 256 KiB for 8 MiB chunks: vendor code
+  and its map) also starts a new group, so it is a group of its own and a change in a small
+  neighbour does not resend it. Each such entry adds at most one chunk, and it is at least
+  chunk_size / 32 long, so the count stays within 64 chunks per chunk_size of bytes.
 - A group never grows past `chunk_size`: an entry that would overflow it starts a new group,
   and a group (an entry) longer than `chunk_size` is split at fixed offsets from its own start.
 - The manifest and the central directory, which change with every release, get their own
@@ -33,6 +37,7 @@ from collections.abc import Sequence
 # of that size fill one request of chunk_size, so the chunk count never raises the request
 # count of a first upload above that of fixed chunk_size pieces.
 GROUP_FRACTION = 64
+ALONE_FRACTION = 32
 
 
 def ends_group(name: str, content_key: str, length: int, target: int) -> bool:
@@ -57,10 +62,11 @@ def chunk_ranges(
     """The `(offset, length)` of every chunk of a bundle laid out as
     `prefix bytes | entries (name, content key, length incl. local header) | tail parts`."""
     target = max(1, chunk_size // GROUP_FRACTION)
+    alone = max(1, chunk_size // ALONE_FRACTION)
     ranges: list[tuple[int, int]] = []
     start, end = 0, prefix
     for name, key, length in entries:
-        if end > start and end - start + length > chunk_size:
+        if end > start and (length >= alone or end - start + length > chunk_size):
             ranges += split(start, end, chunk_size)
             start = end
         end += length
