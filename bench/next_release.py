@@ -9,6 +9,8 @@ of build N (untimed), uploads it (timed: "first"), then injects and uploads buil
 upload command from spawn to exit. Prints a Markdown table and writes JSON next to it.
 
     python bench/next_release.py [--profiles runner,far] [--rounds 3] [--workloads vite,monorepo]
+        [--baseline OLD/src]     # also run sentry-release from another tree, as "today"
+    python bench/next_release.py --big   # peak RSS with a sparse 3 GiB file in the folder
 """
 
 from __future__ import annotations
@@ -92,6 +94,23 @@ def one_tool(
     return out
 
 
+def big_file(tools: Tools, root: Path) -> dict[str, Any]:
+    """A sparse 3 GiB `.js` among a small build: `upload-sourcemaps` exit code, its error
+    line and peak RSS (wait4), against a stand-in that must receive nothing."""
+    dist = root / "big"
+    make_bundles(dist, 4, 200_000, seed=2)
+    with open(dist / "huge.min.js", "wb") as sparse:
+        sparse.truncate(3 * 1024**3)
+    with StandIn(sys.executable, root / "big.log") as standin:
+        org = f"bench-big-{os.getpid()}"
+        standin.add_org(org)
+        env = tool_env(standin.url, org, root / "home")
+        done = run_measured(step_argv(tools, OURS, "upload", "1.0.0", dist, 0), env=env, cwd=root)
+        received = standin.counters()["requests"]
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    return {"rc": done.rc, "rss_kb": done.rss_kb, "error": error, "requests": received}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profiles", default="runner,far")
@@ -101,8 +120,13 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, help="a src/ tree of sentry-release to run as 'today' too"
     )
+    parser.add_argument("--big", action="store_true", help="only the 3 GiB file measurement")
     args = parser.parse_args()
     tools = Tools.find()
+    if args.big:
+        with tempfile.TemporaryDirectory(prefix="next-big-") as raw:
+            print(json.dumps(big_file(tools, Path(raw)), indent=1))
+        return
     results: dict[str, Any] = {"load_start": os.getloadavg(), "runs": {}}
     for workload in args.workloads.split(","):
         with tempfile.TemporaryDirectory(prefix=f"next-{workload}-") as raw:
