@@ -141,8 +141,12 @@ def upload_bundle(
     url = options.url  # resolved by the API so the token stays on Sentry's origin
     concurrency = settings.sourcemaps.concurrency or options.concurrency
 
+    asked_at = clock()
+
     def assemble() -> tuple[AssembleState, list[str]]:
         """Ask Sentry to assemble; its answer and the chunks it still misses (deduplicated)."""
+        nonlocal asked_at
+        asked_at = clock()
         answer = client.assemble_artifact_bundle(
             org,
             checksum=checksum,
@@ -203,7 +207,9 @@ def upload_bundle(
                     f"Sentry did not finish processing the bundle within "
                     f"{options.max_wait:.0f}s (state {state}); pass --no-wait to not wait"
                 )
-            sleep(delay)
+            # `delay` apart from one poll's start to the next: a round trip longer than the
+            # delay (a far runner) is wait enough, so the server sees no more polls than before
+            sleep(max(0.0, delay - (clock() - asked_at)))
             delay = min(POLL_MAX, delay * 2)
         response, missing = assemble()
     if response.failed:
