@@ -42,27 +42,31 @@ def batches(
 
     The count is the larger of the bytes over `chunk_size` and the chunks over `per_request`
     (Sentry's 64), so small chunks cut on file boundaries cost no more requests than the old
-    fixed 8 MiB chunks; chunks go to requests by their middle byte, which balances the
-    requests' bytes; no request exceeds `per_request` chunks or `max_size` bytes (Sentry's
-    `maxRequestSize`, counted uncompressed as api/endpoints/chunk.py counts it).
+    fixed 8 MiB chunks. Each request takes its share of the bytes left, and more chunks when
+    the requests left could not hold the rest; none exceeds `per_request` chunks or `max_size`
+    bytes (Sentry's `maxRequestSize`, counted uncompressed as api/endpoints/chunk.py does).
     """
     total = sum(len(d) for _c, d in chunks)
     count = max(1, math.ceil(total / max(chunk_size, 1)), math.ceil(len(chunks) / per_request))
-    share = total / count
     groups: list[list[Chunk]] = []
-    current: list[Chunk] = []
-    size = done = index = 0
-    for item in chunks:
-        length = len(item[1])
-        want = min(count - 1, int((done + length / 2) // share)) if share else 0
-        if current and (want != index or len(current) >= per_request or size + length > max_size):
-            groups.append(current)
-            current, size, index = [], 0, want
-        current.append(item)
-        size += length
-        done += length
-    if current:
+    left, at = total, 0
+    while at < len(chunks):
+        requests_left = max(1, count - len(groups))
+        share = left / requests_left
+        current: list[Chunk] = []
+        size = 0
+        while at < len(chunks):
+            length = len(chunks[at][1])
+            if current and (len(current) >= per_request or size + length > max_size):
+                break
+            crowded = len(chunks) - at > (requests_left - 1) * per_request
+            if current and not crowded and size + length / 2 > share:
+                break
+            current.append(chunks[at])
+            size += length
+            at += 1
         groups.append(current)
+        left -= size
     return groups
 
 
