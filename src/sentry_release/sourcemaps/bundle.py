@@ -1,5 +1,7 @@
 """Artifact bundles: the manifest entries sentry-cli writes, in a ZIP that is byte-for-byte
-deterministic, so an unchanged build yields the same chunks and a re-run uploads nothing.
+deterministic, so an unchanged build yields the same chunks and a re-run uploads nothing;
+and whose every entry has the same bytes whenever its name and content are, so the chunks cut
+between entries (`layout.py`) of an unchanged file are reused by the next release.
 
 Entries are stored (not deflated): chunks are gzipped on the wire in parallel threads (zlib
 releases the GIL), which is faster than deflating every file serially and then gzipping
@@ -224,9 +226,7 @@ def spool_bundle(
         ordered, org=org, projects=projects, release=release, dist=dist, debug_id=_PLACEHOLDER_ID
     )
     placeholder = json.dumps(meta, sort_keys=False).encode()
-    entries = [
-        _Entry.of(bundle_path(f.url), _key(f), f.size) for f in ordered
-    ]  # fmt: skip
+    entries = [_Entry.of(bundle_path(f.url), _key(f), f.size) for f in ordered]
     head = _Entry.of("manifest.json", "", len(placeholder))
     prefix = SYSB_MAGIC + struct.pack("<I", SYSB_VERSION)
     plan = _Plan(len(prefix), entries, head)
