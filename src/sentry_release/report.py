@@ -318,7 +318,8 @@ def render_summary(state: RunState) -> str:
             rows.append(
                 [
                     "Size",
-                    f"{human_bytes(upload.bytes_total)} ({human_bytes(upload.bytes_sent)} sent)",
+                    f"{human_bytes(upload.bytes_total)} ({human_bytes(upload.bytes_sent)} sent, "
+                    f"{human_bytes(upload.bytes_reused)} reused from earlier uploads)",
                 ]
             )
             rows.append(

@@ -71,6 +71,16 @@ def blobs(store: Store) -> dict[str, bytes]:
     return found
 
 
+def owners(store: Store, org: str) -> set[str]:
+    """Checksums of the chunks an organization uploaded (Sentry's `FileBlobOwner`): assemble
+    names as missing every chunk the organization does not own, wherever else it lies."""
+    found: dict[str, set[str]] | None = getattr(store, "chunk_owners", None)
+    if found is None:
+        found = {}
+        store.chunk_owners = found  # type: ignore[attr-defined]
+    return found.setdefault(org, set())
+
+
 def upload_state(store: Store) -> dict[str, Any]:
     """Advertised options plus counters of what the chunk endpoint received."""
     state: dict[str, Any] = store.data.setdefault(
@@ -187,35 +197,43 @@ def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str | Non
 @route("POST", ORG + "/chunk-upload/", ORGANIZATION_RELEASE_PERMISSION)
 def upload_chunks(request: Request) -> Response:
     """Store each part under the sha1 its filename names; 400 when they disagree, and the
-    limits of api/endpoints/chunk.py (64 chunks, 32 MiB, chunkSize per chunk)."""
-    request.org()
+    limits of api/endpoints/chunk.py in its order: a chunk over `chunkSize` ("Chunk size too
+    large"), more than `maxRequestSize` uncompressed bytes in all ("Request too large"), more
+    than `chunksPerRequest` chunks ("Too many chunks"); nothing is stored from a refused
+    request. A stored chunk is owned by the organization (`FileBlobOwner`)."""
+    org = request.org()
     state = upload_state(request.store)
     if not state.get("enabled", True):
         raise HTTPError(404)
     parts = parse_multipart(request.header("content-type") or "", request.body)
-    files = [p for p in parts if p[0] in ("file", "file_gzip")]
-    if len(files) > state["chunksPerRequest"]:
-        raise HTTPError(400, {"error": "Too many chunks"})
-    store = blobs(request.store)
+    chunks: list[tuple[str | None, bytes]] = []
     for name, filename, payload in parts:
         if name == "file_gzip":
             try:
-                data = gzip.decompress(payload)
+                chunks.append((filename, gzip.decompress(payload)))
             except (OSError, EOFError):
                 raise HTTPError(400, {"detail": "Invalid gzip chunk"}) from None
         elif name == "file":
-            data = payload
-        else:
-            continue
+            chunks.append((filename, payload))
+    if any(len(data) > state["chunkSize"] for _f, data in chunks):
+        raise HTTPError(400, {"error": "Chunk size too large"})
+    if sum(len(data) for _f, data in chunks) > state["maxRequestSize"]:
+        raise HTTPError(400, {"error": "Request too large"})
+    if len(chunks) > state["chunksPerRequest"]:
+        raise HTTPError(400, {"error": "Too many chunks"})
+    for filename, data in chunks:
         checksum = hashlib.sha1(data).hexdigest()
         if filename != checksum:
             raise HTTPError(400, {"detail": f"Checksum mismatch: {filename} != {checksum}"})
-        if len(data) > state["chunkSize"]:
-            raise HTTPError(400, {"error": "Chunk size too large"})
+    store = blobs(request.store)
+    owned = owners(request.store, org["slug"])
+    for _filename, data in chunks:
+        checksum = hashlib.sha1(data).hexdigest()
         state["received_chunks"] += 1
         if fault_plan(request.server).drop_chunk(checksum):
             continue  # acknowledged, then forgotten: assemble will report it missing
         store[checksum] = data
+        owned.add(checksum)
     state["received_bytes"] += len(request.body)
     state["received_requests"] += 1
     # api/endpoints/chunk.py: `Response(status=200)`, no body
@@ -261,7 +279,10 @@ def assemble_artifact_bundle(request: Request) -> Response:
                 if slug not in bundle["projects"]:
                     bundle["projects"].append(slug)
             return Response(200, _progress(request, bundle))
-    missing = list(dict.fromkeys(c for c in chunks if c not in store))
+    # organization_artifactbundle_assemble.py `find_missing_chunks`: the listed chunks this
+    # organization owns no blob for (whichever upload, release or project sent them).
+    owned = owners(request.store, org["slug"])
+    missing = list(dict.fromkeys(c for c in chunks if c not in owned or c not in store))
     if missing and request.options.mode_on("self-hosted-23.7"):
         # option sourcemaps.artifact_bundles.assemble_with_missing_chunks is False on 23.7.1:
         # no missingChunks; the (eager) task fails and later polls answer the error
@@ -299,6 +320,7 @@ def assemble_artifact_bundle(request: Request) -> Response:
             "dist": dist,
             "date": now_iso(request.store),
             "fileCount": len(files),
+            "chunks": list(chunks),
             "manifest": manifest,
             "userAgent": request.header("user-agent"),
         }

@@ -38,6 +38,7 @@ from sentry_release.sourcemaps.discover import (
 )
 from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
 from sentry_release.sourcemaps.paths import (
+    MAX_FILE_SIZE,
     FileAccess,
     NotRegularFile,
     file_kind,
@@ -242,6 +243,11 @@ def collect(
             problems.append(Problem(str(path), f"has the same URL {url} as {seen[url]}"))
             continue
         seen[url] = path
+        size = _size(path)
+        if size > MAX_FILE_SIZE:  # refused by its size: never read (a 3 GB file, #23)
+            problems.append(too_large(str(path), size, MAX_FILE_SIZE))
+            unusable.append(url)
+            continue
         try:
             data = read(path)
         except OSError as exc:
@@ -318,6 +324,13 @@ def collect(
         for source, (why, where) in sorted(left_out.items())
     ]
     return Collected(files, problems, notes, warnings)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported by the read that follows
 
 
 def location_is_data(reference: str) -> bool:

@@ -28,6 +28,16 @@ class NotRegularFile(OSError):
     """A FIFO, device, socket or directory where a file was expected (never opened)."""
 
 
+# Sentry refuses any file over `system.maximum-file-size` (2 GiB by default,
+# sentry/options/defaults.py; `maxFileSize` in api/endpoints/chunk.py): a build file larger
+# than that cannot be uploaded, so it is never read into memory either.
+MAX_FILE_SIZE = 2**31
+
+
+class TooLarge(OSError):
+    """A file over `MAX_FILE_SIZE` (refused by its size, never read)."""
+
+
 class OutsideRoot(OSError):
     """A path that resolves outside every root, or into /proc, /sys or /dev."""
 
@@ -72,6 +82,8 @@ def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
             raise NotRegularFile(errno.EINVAL, f"{file_kind(mode)}, not a file", str(path))
+        if limit is None and os.fstat(handle.fileno()).st_size > MAX_FILE_SIZE:
+            raise TooLarge(errno.EFBIG, "over Sentry's 2 GiB file limit", str(path))
         return handle.read() if limit is None else handle.read(limit)
 
 

@@ -54,6 +54,7 @@ class UploadResult:
     chunks_sent: int = 0
     legacy: bool = False
     state: str = ""
+    bytes_reused: int = 0  # bundle bytes already on the server (chunks of earlier uploads)
 
 
 def upload_sourcemaps(
@@ -192,6 +193,7 @@ def _upload(
         chunks_total=done.chunks,
         chunks_sent=done.chunks_sent,
         state=done.state,
+        bytes_reused=done.bytes_reused,
     )
     _report(out, result)
     return result
@@ -277,7 +279,8 @@ def _report(out: Output, result: UploadResult) -> None:
     deduped = result.chunks_total - result.chunks_sent
     out.result(
         f"Uploaded {result.files} file(s) in bundle {result.bundle_ids[0]}: "
-        f"{human_bytes(result.bytes_sent)} sent of {human_bytes(result.bytes_total)} "
+        f"{human_bytes(result.bytes_sent)} sent, reused {human_bytes(result.bytes_reused)} "
+        f"of {human_bytes(result.bytes_total)} from earlier uploads "
         f"({deduped}/{result.chunks_total} chunk(s) already on the server)"
         + (f", state {result.state}" if result.state else "")
     )
