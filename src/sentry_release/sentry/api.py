@@ -20,7 +20,6 @@ from sentry_release.sentry.models import (
     AssembleState,
     ChunkOptions,
     Deploy,
-    Organization,
     Project,
     Release,
     Repo,
@@ -139,12 +138,6 @@ class SentryApi(Transport):
         )
 
     # --- organization ---------------------------------------------------------------
-
-    def get_organization(self, org: str) -> Organization:
-        """`GET /organizations/{org}/` (OrganizationPermission: org:read)."""
-        return self.request(
-            "GET", org_path(org), not_found=org_not_found(org), scopes=ORG_READ_SCOPES
-        ).parse(Organization.parse)
 
     def list_projects(self, org: str) -> list[Project]:
         """`GET /organizations/{org}/projects/` (org:read): slugs and numeric ids."""

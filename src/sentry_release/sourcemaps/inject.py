@@ -528,22 +528,6 @@ class Planner:
         return out
 
 
-def plan_paths(
-    paths: Sequence[Path],
-    extensions: Sequence[str] = JS_EXTENSIONS,
-    ignore: IgnoreRules | None = None,
-    inside: Path | None = None,
-    *,
-    found: Sequence[FoundFile] | None = None,
-) -> tuple[list[Change], list[Path]]:
-    """Plan injection for every bundle under `paths`; `(changes, skipped)` (all in memory:
-    for tests and small builds; `inject_paths` plans one pair at a time)."""
-    planner = Planner.of(paths, extensions, ignore, inside, found=found)
-    changes = [planner.plan(b.path) for b in planner.bundles]
-    skipped = [c.js_path for c in changes if c.js_text is None and c.map_bytes is None]
-    return changes, skipped
-
-
 def _find(
     paths: Sequence[Path],
     extensions: Sequence[str],
