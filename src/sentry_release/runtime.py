@@ -68,8 +68,8 @@ class Runtime:
             client = SentryApi.from_settings(self.settings, echo=self.out.result)
             scale = time_scale(self.environ)
             if scale != 1.0:
-                retry = client.retry
-                client.retry = replace(
+                retry = client.transport.retry
+                client.transport.retry = replace(
                     retry,
                     base=max(2 * MIN_WAIT, retry.base * scale),
                     cap=max(MIN_WAIT, retry.cap * scale),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import email.utils
+import itertools
 import json
 import logging
 import random
@@ -198,6 +199,15 @@ class Reply:
             ) from None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A failed attempt: its error, whether another attempt may follow, after how long."""
+
+    failure: SentryAPIError
+    retriable: bool
+    delay: float
+
+
 @dataclass
 class Stats:
     """What went over the wire (the bench and progress lines read it)."""
@@ -258,6 +268,7 @@ class Transport:
         self._origin = origin(self.base_url)
         self._step_end: float | None = None
         self._step_name = ""
+        self._step_limit = step_timeout
         # Outside an explicit step (a single command such as `new` or `deploy`), the whole
         # run of this client is the step: its deadline counts from the client's creation.
         self._born = time.monotonic()
@@ -270,7 +281,7 @@ class Transport:
         """This client for another thread: the same session (connections), counters and
         settings, its own step deadline, and optionally its own dry-run echo."""
         twin = copy.copy(self)
-        twin._step_end, twin._step_name = None, ""
+        twin._step_end, twin._step_name, twin._step_limit = None, "", self.step_timeout
         if echo is not None:
             twin.echo = echo
         return twin
@@ -342,11 +353,11 @@ class Transport:
         if self._step_end is not None or not limit:
             yield
             return
-        self._step_end, self._step_name = time.monotonic() + limit, name
+        self._step_end, self._step_name, self._step_limit = time.monotonic() + limit, name, limit
         try:
             yield
         finally:
-            self._step_end, self._step_name = None, ""
+            self._step_end, self._step_name, self._step_limit = None, "", self.step_timeout
 
     def _remaining(self) -> float | None:
         if self._step_end is not None:
@@ -374,109 +385,144 @@ class Transport:
         timeout: float | None = None,
         dry_run_body: Any = None,
     ) -> Reply:
-        """Send one call with retries; raise a domain error for anything but 2xx (or `ok`)."""
+        """Send one call with retries; raise a domain error for anything but 2xx (or `ok`).
+
+        The steps, each a method of its own: `preview` (dry run), `attempt_limit` (the
+        deadline), `_send` (one exchange), `judge` / `judge_error` (what a failed attempt
+        means: redirect refused, 429 wait, retry or not), `may_retry` (attempts and budget),
+        then `recover` (a lost write looked for) before the next attempt.
+        """
         url = self.url(path)
         endpoint = self.endpoint(url)
+        preview = self.preview(method, url, endpoint, json_body, dry_run_body)
+        if preview is not None:
+            return preview
         if idempotent is None:
             idempotent = method in READS or method in ("PUT", "DELETE")
-        if self.dry_run and (method not in READS or not self.token):
-            # A dry run is a preview: reads go to Sentry as in a real run (so the plan is the
-            # real one), writes are printed instead. Without a token (a fork's pull request)
-            # nothing is sent and the read is named as not checked.
-            if method in READS:
-                self.echo(redact(f"[dry-run] not checked (no auth token): {method} {url}"))
-            else:
-                shown = f" {json.dumps(json_body, default=str)}" if json_body is not None else ""
-                self.echo(redact(f"[dry-run] would {method} {url}{shown}"))
-            body = json.dumps({} if dry_run_body is None else dry_run_body).encode()
-            return Reply(method, endpoint, 200, {"Content-Type": "application/json"}, body, True)
+        repeatable = idempotent or recover is not None
+        call = _Call(method, url, endpoint, params, json_body, data, files)
+        ok_statuses = frozenset(ok)
         started = time.monotonic()
         waited = 0.0
-        attempt = 0
-        ok_statuses = frozenset(ok)
-        while True:
-            attempt += 1
-            remaining = self._remaining()
-            if remaining is not None and remaining <= 0:
-                raise NetworkError(
-                    f"{method} {endpoint}: the {self._step_name or 'command'} ran out of its "
-                    f"{self.step_timeout:g}s deadline (raise it with --step-timeout)",
-                    method=method,
-                    endpoint=endpoint,
-                )
-            limit = timeout or self.timeout
-            if remaining is not None:
-                limit = min(limit, remaining)
-            failure: SentryAPIError
+        for attempt in itertools.count(1):
+            limit = self.attempt_limit(method, endpoint, timeout)
             try:
-                reply = self._send(
-                    _Call(method, url, endpoint, params, json_body, data, files), limit
-                )
+                reply = self._send(call, limit)
             except SentryAPIError as exc:
-                failure = exc
-                retriable = idempotent or recover is not None or bool(getattr(exc, "unsent", False))
-                delay = self.retry.backoff(attempt, self.rng)
+                outcome = self.judge_error(exc, attempt, repeatable)
             else:
-                status = reply.status
-                if 200 <= status < 300 or status in ok_statuses:
+                if 200 <= reply.status < 300 or reply.status in ok_statuses:
                     return reply
-                if 300 <= status < 400:
-                    location = reply.headers.get("Location", "(no Location)")
-                    raise SentryAPIError(
-                        f"{method} {endpoint} was answered with a redirect ({status}) to "
-                        f"{redact(location)}: writes are not redirected; set SENTRY_URL to "
-                        "the address Sentry really answers on",
-                        status=status,
-                        method=method,
-                        endpoint=endpoint,
-                    )
-                failure = self._error(method, endpoint, reply, not_found, scopes)
-                if status == RATE_LIMITED:
-                    retriable = True
-                    hinted = rate_limit_wait(reply.headers, self.clock())
-                    delay = (
-                        hinted + self.rng.uniform(0, 0.5)
-                        if hinted is not None
-                        else self.retry.backoff(attempt, self.rng)
-                    )
-                elif status in RETRY_STATUSES:
-                    retriable = idempotent or recover is not None
-                    delay = self.retry.backoff(attempt, self.rng)
-                else:
-                    retriable, delay = False, 0.0
+                outcome = self.judge(reply, attempt, repeatable, not_found, scopes)
             spent = max(waited, time.monotonic() - started)
-            remaining = self._remaining()
-            out_of_time = spent + delay > self.retry.budget or (
-                remaining is not None and delay >= remaining
-            )
-            if not retriable or attempt >= self.retry.attempts or out_of_time:
-                raise self._final(failure, method, retriable, attempt, spent, delay)
+            if not self.may_retry(outcome, attempt, spent):
+                raise self._final(outcome, method, attempt, spent)
             log.info(
                 "%s %s failed (%s); retry %d in %.1fs",
                 method,
                 endpoint,
-                failure.status or "network",
+                outcome.failure.status or "network",
                 attempt,
-                delay,
+                outcome.delay,
             )
-            self.sleep(delay)
-            waited += delay
+            self.sleep(outcome.delay)
+            waited += outcome.delay
             if recover is not None:
                 recovered = recover()
                 if recovered is not None:
                     return recovered
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _final(
+    def preview(
+        self, method: str, url: str, endpoint: str, json_body: Any, dry_run_body: Any
+    ) -> Reply | None:
+        """In a dry run, the printed stand-in answer for a write (or for a read without a
+        token); None when the call is to be sent."""
+        if not self.dry_run or (method in READS and self.token):
+            return None
+        # A dry run is a preview: reads go to Sentry as in a real run (so the plan is the
+        # real one), writes are printed instead. Without a token (a fork's pull request)
+        # nothing is sent and the read is named as not checked.
+        if method in READS:
+            self.echo(redact(f"[dry-run] not checked (no auth token): {method} {url}"))
+        else:
+            shown = f" {json.dumps(json_body, default=str)}" if json_body is not None else ""
+            self.echo(redact(f"[dry-run] would {method} {url}{shown}"))
+        body = json.dumps({} if dry_run_body is None else dry_run_body).encode()
+        return Reply(method, endpoint, 200, {"Content-Type": "application/json"}, body, True)
+
+    def attempt_limit(self, method: str, endpoint: str, timeout: float | None) -> float:
+        """Seconds the next attempt may take: the call's timeout within what is left of the
+        step's deadline; NetworkError when nothing is left."""
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            raise NetworkError(
+                f"{method} {endpoint}: the {self._step_name or 'command'} ran out of its "
+                f"{self._step_limit or 0:g}s deadline (raise it with --step-timeout)",
+                method=method,
+                endpoint=endpoint,
+            )
+        limit = timeout or self.timeout
+        return min(limit, remaining) if remaining is not None else limit
+
+    def judge_error(self, exc: SentryAPIError, attempt: int, repeatable: bool) -> Outcome:
+        """An exchange that got no answer: retried when the call may be repeated or the
+        request never left (a refused connection)."""
+        retriable = repeatable or bool(getattr(exc, "unsent", False))
+        return Outcome(exc, retriable, self.retry.backoff(attempt, self.rng))
+
+    def judge(
         self,
-        failure: SentryAPIError,
-        method: str,
-        retriable: bool,
+        reply: Reply,
         attempt: int,
-        spent: float,
-        delay: float,
-    ) -> SentryAPIError:
+        repeatable: bool,
+        not_found: str | None = None,
+        scopes: str | None = None,
+    ) -> Outcome:
+        """A non-2xx answer: a redirect is refused (raised), a 429 waits for Sentry's reset,
+        5xx is retried when the call may be repeated, anything else is final."""
+        status = reply.status
+        if 300 <= status < 400:
+            raise self.redirect_refused(reply)
+        failure = self._error(reply.method, reply.endpoint, reply, not_found, scopes)
+        if status == RATE_LIMITED:
+            hinted = rate_limit_wait(reply.headers, self.clock())
+            delay = (
+                hinted + self.rng.uniform(0, 0.5)
+                if hinted is not None
+                else self.retry.backoff(attempt, self.rng)
+            )
+            return Outcome(failure, True, delay)
+        if status in RETRY_STATUSES:
+            return Outcome(failure, repeatable, self.retry.backoff(attempt, self.rng))
+        return Outcome(failure, False, 0.0)
+
+    @staticmethod
+    def redirect_refused(reply: Reply) -> SentryAPIError:
+        """A 3xx that reached us (writes are never redirected; reads were followed)."""
+        location = reply.headers.get("Location", "(no Location)")
+        return SentryAPIError(
+            f"{reply.method} {reply.endpoint} was answered with a redirect ({reply.status}) to "
+            f"{redact(location)}: writes are not redirected; set SENTRY_URL to "
+            "the address Sentry really answers on",
+            status=reply.status,
+            method=reply.method,
+            endpoint=reply.endpoint,
+        )
+
+    def may_retry(self, outcome: Outcome, attempt: int, spent: float) -> bool:
+        """Whether another attempt follows: retriable, attempts left, and its wait fits both
+        the retry budget and the step's deadline."""
+        remaining = self._remaining()
+        out_of_time = spent + outcome.delay > self.retry.budget or (
+            remaining is not None and outcome.delay >= remaining
+        )
+        return outcome.retriable and attempt < self.retry.attempts and not out_of_time
+
+    def _final(self, outcome: Outcome, method: str, attempt: int, spent: float) -> SentryAPIError:
         """The error to raise when a call gives up, with why it stopped."""
-        if retriable:
+        failure, delay = outcome.failure, outcome.delay
+        if outcome.retriable:
             why = (
                 f"Sentry asked to wait {delay:.0f}s more, beyond"
                 if failure.status == RATE_LIMITED and spent + delay > self.retry.budget
