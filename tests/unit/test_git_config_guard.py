@@ -1,0 +1,236 @@
+"""The checkout's own git config runs nothing: each program-running setting, planted in a real
+repository, is tried with the git operation that would run it, and leaves no marker."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sentry_release.errors import GitError
+from sentry_release.git import GitRepo
+from tests.helpers import commit, git, make_repo
+
+XFAIL = pytest.mark.xfail(strict=True, reason="git runs the repository's programs")
+
+
+def planted(tmp_path: Path, name: str) -> tuple[str, Path]:
+    """A program that leaves `<name>.ran` when run, and that marker's path."""
+    marker = tmp_path / f"{name}.ran"
+    script = tmp_path / f"{name}.sh"
+    script.write_text(f"#!/bin/sh\necho ran >> '{marker}'\nexit 1\n")
+    script.chmod(0o755)
+    return str(script), marker
+
+
+@pytest.fixture()
+def origin(tmp_path: Path) -> Path:
+    path = tmp_path / "origin"
+    make_repo(path, commits=4)
+    return path
+
+
+@pytest.fixture()
+def shallow(tmp_path: Path, origin: Path) -> Path:
+    """A one-commit clone of `origin` (as actions/checkout makes)."""
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", str(clone))
+    return clone
+
+
+@pytest.fixture()
+def auth_server() -> Iterator[str]:
+    """An http git remote that asks for credentials (git then runs its helpers / askpass)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/repo.git"
+    server.shutdown()
+    server.server_close()
+
+
+@XFAIL
+def test_fsmonitor_is_not_run_by_status(tmp_path: Path) -> None:
+    make_repo(tmp_path / "r")
+    program, marker = planted(tmp_path, "fsmonitor")
+    git(tmp_path / "r", "config", "core.fsmonitor", program)
+    assert GitRepo(tmp_path / "r").is_dirty() is False
+    assert not marker.exists()
+
+
+@XFAIL
+def test_clean_filters_are_not_run_by_status(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    make_repo(repo)
+    program, marker = planted(tmp_path, "filter")
+    (repo / ".git" / "info" / "attributes").write_text("* filter=evil diff=evil\n")
+    for kind in ("clean", "smudge", "process"):
+        git(repo, "config", f"filter.evil.{kind}", program)
+    git(repo, "config", "filter.evil.required", "true")
+    for path in (repo / "src").iterdir():  # a changed stat makes status re-read the file
+        os.utime(path, (1, 1))
+    GitRepo(repo).is_dirty()
+    assert not marker.exists()
+
+
+@XFAIL
+def test_external_diff_and_textconv_are_not_run(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    shas = make_repo(repo)
+    program, marker = planted(tmp_path, "diff")
+    (repo / ".git" / "info" / "attributes").write_text("* diff=evil\n")
+    git(repo, "config", "diff.external", program)
+    git(repo, "config", "diff.evil.textconv", program)
+    git(repo, "config", "diff.evil.command", program)
+    checkout = GitRepo(repo)
+    list(checkout.log([shas[-1]]))
+    with pytest.raises(GitError):  # a diff is never what we ask for; if asked, it runs nothing
+        checkout.git("diff", shas[0], shas[-1])
+    assert not marker.exists()
+
+
+@XFAIL
+def test_pager_and_editor_are_not_the_repositorys(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    make_repo(repo)
+    program, _ = planted(tmp_path, "pager")
+    for key in ("core.pager", "pager.status", "core.editor", "sequence.editor"):
+        git(repo, "config", key, program)
+    checkout = GitRepo(repo)
+    assert checkout.git("var", "GIT_PAGER") == "cat"
+    assert checkout.git("var", "GIT_EDITOR") == ":"
+
+
+@XFAIL
+def test_hooks_are_not_run_by_the_deepening_fetch(
+    tmp_path: Path, origin: Path, shallow: Path
+) -> None:
+    commit(origin, {"new.txt": "new"}, "pushed since the checkout")  # the fetch moves a ref
+    program, marker = planted(tmp_path, "hook")
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    for hook in ("reference-transaction", "post-checkout", "pre-auto-gc"):
+        (hooks / hook).symlink_to(program)
+    git(shallow, "config", "core.hooksPath", str(hooks))
+    GitRepo(shallow).deepen("origin", 2)
+    assert GitRepo(shallow).count("origin/main", 10) == 4
+    assert not marker.exists()
+
+
+@XFAIL
+def test_upload_pack_of_the_remote_is_gits_own(tmp_path: Path, shallow: Path) -> None:
+    program, marker = planted(tmp_path, "uploadpack")
+    git(shallow, "config", "remote.origin.uploadpack", program)
+    GitRepo(shallow).deepen("origin", 2)
+    assert not marker.exists()
+
+
+@XFAIL
+def test_ssh_command_of_the_repository_is_not_run(tmp_path: Path, shallow: Path) -> None:
+    program, marker = planted(tmp_path, "sshcommand")
+    git(shallow, "remote", "set-url", "origin", "ssh://git@127.0.0.1:1/repo.git")
+    git(shallow, "config", "core.sshCommand", program)
+    with pytest.raises(GitError):
+        GitRepo(shallow).deepen("origin", 2)
+    assert not marker.exists()
+
+
+@XFAIL
+@pytest.mark.parametrize("variable", ["GIT_SSH", "GIT_SSH_COMMAND"])
+def test_ssh_programs_from_the_environment_are_not_run(
+    tmp_path: Path, shallow: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    program, marker = planted(tmp_path, variable)
+    git(shallow, "remote", "set-url", "origin", "ssh://git@127.0.0.1:1/repo.git")
+    monkeypatch.setenv(variable, program)
+    with pytest.raises(GitError):
+        GitRepo(shallow).deepen("origin", 2)
+    assert not marker.exists()
+
+
+@XFAIL
+def test_git_proxy_is_not_run(tmp_path: Path, shallow: Path) -> None:
+    program, marker = planted(tmp_path, "gitproxy")
+    git(shallow, "remote", "set-url", "origin", "git://127.0.0.1:1/repo.git")
+    git(shallow, "config", "core.gitProxy", program)
+    with pytest.raises(GitError):
+        GitRepo(shallow).deepen("origin", 2)
+    assert not marker.exists()
+
+
+@XFAIL
+@pytest.mark.parametrize("for_url", [False, True])
+def test_credential_helpers_are_not_run(
+    tmp_path: Path, shallow: Path, auth_server: str, for_url: bool
+) -> None:
+    program, marker = planted(tmp_path, "credential")
+    git(shallow, "remote", "set-url", "origin", auth_server)
+    key = f"credential.{auth_server}.helper" if for_url else "credential.helper"
+    git(shallow, "config", key, program)
+    with pytest.raises(GitError):
+        GitRepo(shallow).deepen("origin", 2)
+    assert not marker.exists()
+
+
+@XFAIL
+def test_askpass_is_not_run(tmp_path: Path, shallow: Path, auth_server: str) -> None:
+    program, marker = planted(tmp_path, "askpass")
+    git(shallow, "remote", "set-url", "origin", auth_server)
+    git(shallow, "config", "core.askPass", program)
+    with pytest.raises(GitError):
+        GitRepo(shallow).deepen("origin", 2)
+    assert not marker.exists()
+
+
+@XFAIL
+@pytest.mark.parametrize("remote_url", ["ext::{program}", "fd::7"])
+def test_ext_and_fd_transports_stay_off(tmp_path: Path, shallow: Path, remote_url: str) -> None:
+    program, marker = planted(tmp_path, "ext")
+    git(shallow, "remote", "set-url", "origin", remote_url.format(program=program))
+    git(shallow, "config", "protocol.allow", "always")
+    git(shallow, "config", "protocol.ext.allow", "always")
+    git(shallow, "config", "protocol.fd.allow", "always")
+    with pytest.raises(GitError, match="not allowed"):
+        GitRepo(shallow).deepen("origin", 2)
+    assert not marker.exists()
+
+
+@XFAIL
+def test_a_remote_helper_named_by_the_repository_is_not_run(tmp_path: Path, shallow: Path) -> None:
+    program, marker = planted(tmp_path, "helper")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "git-remote-evil").symlink_to(program)
+    git(shallow, "config", "remote.origin.vcs", "evil")
+    os.environ["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    try:
+        with pytest.raises(GitError):
+            GitRepo(shallow).deepen("origin", 2)
+    finally:
+        os.environ["PATH"] = os.environ["PATH"].split(os.pathsep, 1)[1]
+    assert not marker.exists()
+
+
+def test_the_guard_keeps_the_runners_own_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIT_CONFIG_* entries from the environment (the action's safe.directory) still apply."""
+    make_repo(tmp_path / "r")
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "sentry.probe")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "kept")
+    assert GitRepo(tmp_path / "r").git("config", "sentry.probe") == "kept"
