@@ -3,9 +3,7 @@ repository, is tried with the git operation that would run it, and leaves no mar
 
 from __future__ import annotations
 
-import http.server
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,17 +12,7 @@ import pytest
 from sentry_release.errors import GitError
 from sentry_release.git import GitRepo
 from tests.helpers import commit, git, make_repo
-
-XFAIL = pytest.mark.xfail(strict=True, reason="git runs the repository's programs")
-
-
-def planted(tmp_path: Path, name: str) -> tuple[str, Path]:
-    """A program that leaves `<name>.ran` when run, and that marker's path."""
-    marker = tmp_path / f"{name}.ran"
-    script = tmp_path / f"{name}.sh"
-    script.write_text(f"#!/bin/sh\necho ran >> '{marker}'\nexit 1\n")
-    script.chmod(0o755)
-    return str(script), marker
+from tests.hostile_git import auth_remote, planted
 
 
 @pytest.fixture()
@@ -44,27 +32,10 @@ def shallow(tmp_path: Path, origin: Path) -> Path:
 
 @pytest.fixture()
 def auth_server() -> Iterator[str]:
-    """An http git remote that asks for credentials (git then runs its helpers / askpass)."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="git"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/repo.git"
-    server.shutdown()
-    server.server_close()
+    with auth_remote() as url:
+        yield url
 
 
-@XFAIL
 def test_fsmonitor_is_not_run_by_status(tmp_path: Path) -> None:
     make_repo(tmp_path / "r")
     program, marker = planted(tmp_path, "fsmonitor")
@@ -73,7 +44,6 @@ def test_fsmonitor_is_not_run_by_status(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@XFAIL
 def test_clean_filters_are_not_run_by_status(tmp_path: Path) -> None:
     repo = tmp_path / "r"
     make_repo(repo)
@@ -88,7 +58,6 @@ def test_clean_filters_are_not_run_by_status(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@XFAIL
 def test_external_diff_and_textconv_are_not_run(tmp_path: Path) -> None:
     repo = tmp_path / "r"
     shas = make_repo(repo)
@@ -104,7 +73,6 @@ def test_external_diff_and_textconv_are_not_run(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@XFAIL
 def test_pager_and_editor_are_not_the_repositorys(tmp_path: Path) -> None:
     repo = tmp_path / "r"
     make_repo(repo)
@@ -116,7 +84,6 @@ def test_pager_and_editor_are_not_the_repositorys(tmp_path: Path) -> None:
     assert checkout.git("var", "GIT_EDITOR") == ":"
 
 
-@XFAIL
 def test_hooks_are_not_run_by_the_deepening_fetch(
     tmp_path: Path, origin: Path, shallow: Path
 ) -> None:
@@ -132,7 +99,6 @@ def test_hooks_are_not_run_by_the_deepening_fetch(
     assert not marker.exists()
 
 
-@XFAIL
 def test_upload_pack_of_the_remote_is_gits_own(tmp_path: Path, shallow: Path) -> None:
     program, marker = planted(tmp_path, "uploadpack")
     git(shallow, "config", "remote.origin.uploadpack", program)
@@ -140,7 +106,6 @@ def test_upload_pack_of_the_remote_is_gits_own(tmp_path: Path, shallow: Path) ->
     assert not marker.exists()
 
 
-@XFAIL
 def test_ssh_command_of_the_repository_is_not_run(tmp_path: Path, shallow: Path) -> None:
     program, marker = planted(tmp_path, "sshcommand")
     git(shallow, "remote", "set-url", "origin", "ssh://git@127.0.0.1:1/repo.git")
@@ -150,7 +115,6 @@ def test_ssh_command_of_the_repository_is_not_run(tmp_path: Path, shallow: Path)
     assert not marker.exists()
 
 
-@XFAIL
 @pytest.mark.parametrize("variable", ["GIT_SSH", "GIT_SSH_COMMAND"])
 def test_ssh_programs_from_the_environment_are_not_run(
     tmp_path: Path, shallow: Path, monkeypatch: pytest.MonkeyPatch, variable: str
@@ -163,7 +127,6 @@ def test_ssh_programs_from_the_environment_are_not_run(
     assert not marker.exists()
 
 
-@XFAIL
 def test_git_proxy_is_not_run(tmp_path: Path, shallow: Path) -> None:
     program, marker = planted(tmp_path, "gitproxy")
     git(shallow, "remote", "set-url", "origin", "git://127.0.0.1:1/repo.git")
@@ -173,7 +136,6 @@ def test_git_proxy_is_not_run(tmp_path: Path, shallow: Path) -> None:
     assert not marker.exists()
 
 
-@XFAIL
 @pytest.mark.parametrize("for_url", [False, True])
 def test_credential_helpers_are_not_run(
     tmp_path: Path, shallow: Path, auth_server: str, for_url: bool
@@ -187,7 +149,6 @@ def test_credential_helpers_are_not_run(
     assert not marker.exists()
 
 
-@XFAIL
 def test_askpass_is_not_run(tmp_path: Path, shallow: Path, auth_server: str) -> None:
     program, marker = planted(tmp_path, "askpass")
     git(shallow, "remote", "set-url", "origin", auth_server)
@@ -197,7 +158,6 @@ def test_askpass_is_not_run(tmp_path: Path, shallow: Path, auth_server: str) -> 
     assert not marker.exists()
 
 
-@XFAIL
 @pytest.mark.parametrize("remote_url", ["ext::{program}", "fd::7"])
 def test_ext_and_fd_transports_stay_off(tmp_path: Path, shallow: Path, remote_url: str) -> None:
     program, marker = planted(tmp_path, "ext")
@@ -210,7 +170,6 @@ def test_ext_and_fd_transports_stay_off(tmp_path: Path, shallow: Path, remote_ur
     assert not marker.exists()
 
 
-@XFAIL
 def test_a_remote_helper_named_by_the_repository_is_not_run(tmp_path: Path, shallow: Path) -> None:
     program, marker = planted(tmp_path, "helper")
     (tmp_path / "bin").mkdir()
