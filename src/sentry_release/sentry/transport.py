@@ -262,6 +262,8 @@ class Transport:
         self.session = session or make_session(ca_bundle)
         self.verify: str | None = ca_bundle
         self.extra_headers = dict(headers or {})
+        if isinstance(self.session, GuardedSession):
+            self.session.private.update(name.lower() for name in self.extra_headers)
         self.step_timeout = step_timeout
         self.max_body = max_body
         self.stats = Stats()
@@ -333,11 +335,13 @@ class Transport:
         return resolved
 
     def _headers(self, url: str) -> dict[str, str]:
+        """The token where `is_trusted`; custom headers (a proxy's secret) to Sentry's own
+        origin only (a redirect off it drops them: see `GuardedSession`)."""
         headers = {"User-Agent": USER_AGENT}
-        if self.is_trusted(url):
+        if origin(url) == self._origin:
             headers.update(self.extra_headers)
-            if self.token:
-                headers["Authorization"] = f"Bearer {self.token}"
+        if self.is_trusted(url) and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
     def endpoint(self, url: str) -> str:
@@ -732,13 +736,30 @@ class _TooLarge(Exception):
     """The answer passed the size cap."""
 
 
+class GuardedSession(requests.Session):
+    """A session that drops the custom headers on a redirect to another origin (requests
+    itself drops only `Authorization`, and only when the host changes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.private: set[str] = set()  # lower-cased names of the custom headers
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+        if origin(prepared_request.url or "") != origin(response.request.url or ""):
+            for name in [n for n in prepared_request.headers if n.lower() in self.private]:
+                del prepared_request.headers[name]
+
+
 def make_session(ca_bundle: str | None = None) -> requests.Session:
     """The one session factory: pooled connections sized for parallel chunk uploads.
 
     `trust_env` stays on so HTTPS_PROXY / NO_PROXY work on self-hosted runners; the token is
     still only sent to Sentry's origin (through a CONNECT tunnel for https).
     """
-    session = requests.Session()
+    session = GuardedSession()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
     adapter.poolmanager.pool_classes_by_scheme = _preconnected_pools()
     session.mount("http://", adapter)
