@@ -1,0 +1,61 @@
+"""Bad input never reaches the network: a Sentry URL that cannot work (port out of range,
+whitespace, credentials in it), a slug Sentry cannot hold, a CA bundle that is not one; each
+is refused (exit 2) when the settings are built, before any client exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sentry_release.config.settings import from_values
+from sentry_release.errors import ConfigError
+from sentry_release.sentry.api import SentryApi
+
+
+@pytest.mark.xfail(strict=True, reason="not refused yet")
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://127.0.0.1:99999", "port 99999 is out of range"),
+        ("http://127.0.0.1:0/", "port 0 is out of range"),
+        ("http://sentry.example.com:80x/", "is not a port number"),
+        ("https://sentry example.com/", "holds whitespace"),
+        ("https://sentry.example.com/ api", "holds whitespace"),
+        ("https://sentry.example.com/\x1b[2J", "holds a control character"),
+        ("http://user:pw@sentry.example.com/", "holds a user name or password"),
+        ("https://token@sentry.example.com/", "holds a user name or password"),
+    ],
+)
+def test_a_sentry_url_that_cannot_work_is_refused(tmp_path: Path, url: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says) as refused:
+        from_values({"url": url, "org": "acme", "projects": ["web"]}, cwd=tmp_path)
+    assert "pw" not in str(refused.value)
+    with pytest.raises(ConfigError, match=says):
+        SentryApi(url, "sntryu_input_token")
+
+
+@pytest.mark.xfail(strict=True, reason="not refused yet")
+@pytest.mark.parametrize("slug", ["Web App!", "web/app", "web app", "wéb", "web\n"])
+def test_a_project_slug_sentry_cannot_hold_is_refused(tmp_path: Path, slug: str) -> None:
+    with pytest.raises(ConfigError, match="project slug .* letters, digits, '_' and '-'"):
+        from_values({"org": "acme", "projects": [slug]}, cwd=tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason="not refused yet")
+@pytest.mark.parametrize("slug", ["acme!", "a b", "../x"])
+def test_an_organization_slug_sentry_cannot_hold_is_refused(tmp_path: Path, slug: str) -> None:
+    with pytest.raises(ConfigError, match="organization slug"):
+        from_values({"org": slug, "projects": ["web"]}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("slug", ["web", "my-app_2", "Web", "123"])
+def test_slugs_sentry_holds_pass(tmp_path: Path, slug: str) -> None:
+    assert from_values({"org": "acme", "projects": [slug]}, cwd=tmp_path).projects == (slug,)
+
+
+@pytest.mark.xfail(strict=True, reason="not refused yet")
+def test_a_ca_bundle_that_holds_no_certificate_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match="holds no usable certificate"):
+        from_values({"ca_bundle": "ca.pem", "org": "acme"}, cwd=tmp_path)
