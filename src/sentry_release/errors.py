@@ -41,6 +41,7 @@ class SentryAPIError(SentryReleaseError):
 
     exit_code = 1
     title = "Sentry API error"
+    final = False  # True when another attempt would meet the same failure (TLS, a loop)
 
     def __init__(
         self,

@@ -60,7 +60,6 @@ def loopback(tls: tuple[Path, Path] | None = None, loop: bool = False) -> Iterat
         server.server_close()
 
 
-@pytest.mark.xfail(strict=True, reason="not refused yet")
 def test_https_on_a_plain_http_port_is_one_attempt_and_says_so() -> None:
     with loopback() as url:
         api = SentryApi(url.replace("http:", "https:"), "sntryu_tls_token", retry=RETRY)
@@ -70,7 +69,6 @@ def test_https_on_a_plain_http_port_is_one_attempt_and_says_so() -> None:
     assert "does not speak TLS" in str(failed.value) and "--ca-bundle" not in str(failed.value)
 
 
-@pytest.mark.xfail(strict=True, reason="not refused yet")
 def test_an_unverified_certificate_is_one_attempt_and_names_the_ca_bundle(tmp_path: Path) -> None:
     with loopback(certificate(tmp_path, "server")) as url:
         api = SentryApi(url, "sntryu_tls_token", retry=RETRY)
@@ -79,7 +77,6 @@ def test_an_unverified_certificate_is_one_attempt_and_names_the_ca_bundle(tmp_pa
     assert api.stats.requests == 1
 
 
-@pytest.mark.xfail(strict=True, reason="not refused yet")
 def test_a_certificate_the_given_ca_bundle_does_not_vouch_for(tmp_path: Path) -> None:
     other, _ = certificate(tmp_path, "other")
     with loopback(certificate(tmp_path, "server")) as url:
@@ -92,7 +89,6 @@ def test_a_certificate_the_given_ca_bundle_does_not_vouch_for(tmp_path: Path) ->
     assert f"does not verify against the CA bundle {other}" in message
 
 
-@pytest.mark.xfail(strict=True, reason="not refused yet")
 def test_a_get_redirect_loop_is_one_attempt() -> None:
     with loopback(loop=True) as url:
         api = SentryApi(url, "sntryu_tls_token", retry=RETRY)

@@ -174,3 +174,58 @@ def check_environment(name: str | None) -> str | None:
                 "environment name: remove it"
             )
     return name
+
+
+# Sentry's slugs: `src/sentry/api/fields/sentry_slug.py` (MIXED_SLUG_PATTERN for projects,
+# `^(?![0-9]+$)[a-z0-9_\-]+$`; ORG_SLUG_PATTERN for organizations, letters, digits and `-`);
+# older Sentry (23.x, `db/models/fields/slug.py`) kept Django's SlugField alphabet. Any other
+# character can never name a project or organization: refused before a request is sent. Case
+# and all-digit slugs are left to Sentry (older installs hold such slugs).
+_SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def check_slug(slug: str | None, what: str) -> None:
+    """Refuse a slug with characters no Sentry slug has (`Web App!`, `web/app`)."""
+    if slug is not None and not _SLUG_RE.match(slug):
+        raise ConfigError(
+            f"{what} slug {slug!r} cannot be a Sentry slug (letters, digits, '_' and '-' "
+            "only): use the slug from the Sentry URL, not the display name"
+        )
+
+
+def check_sentry_url(url: str) -> str:
+    """The Sentry URL when a request to it can work; else one line naming the problem.
+
+    Refused: whitespace and control characters, a port out of range or not a number, and
+    `user:password@` (requests would send those as Basic auth in place of the token)."""
+    from urllib.parse import urlsplit
+
+    if any(c.isspace() for c in url):
+        raise ConfigError(f"Sentry URL {url!r} holds whitespace: set SENTRY_URL to the bare URL")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in url):
+        raise ConfigError(
+            f"Sentry URL {url.encode('unicode_escape').decode()!r} holds a control "
+            "character: set SENTRY_URL to the bare URL"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"Sentry URL {url!r} is not an http(s) URL: set SENTRY_URL to e.g. https://sentry.io/"
+        )
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"Sentry URL {parts.scheme}://…@{parts.netloc.rsplit('@', 1)[1]} holds a user name "
+            "or password: remove them from SENTRY_URL (the auth token authenticates)"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port_text = parts.netloc.rsplit(":", 1)[-1]
+        if port_text.isdigit():
+            raise ConfigError(
+                f"Sentry URL {url!r}: port {port_text} is out of range (1-65535)"
+            ) from None
+        raise ConfigError(f"Sentry URL {url!r}: {port_text!r} is not a port number") from None
+    if port == 0:
+        raise ConfigError(f"Sentry URL {url!r}: port 0 is out of range (1-65535)")
+    return url

@@ -37,6 +37,7 @@ import urllib3.connection
 import urllib3.util
 
 from sentry_release import __version__, preconnect
+from sentry_release.config.parse import check_sentry_url
 from sentry_release.errors import (
     AuthError,
     ConfigError,
@@ -243,12 +244,7 @@ class Transport:
         max_body: int = MAX_BODY,
     ) -> None:
         check_token(token)
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"Sentry URL {redact(base_url)!r} is not an http(s) URL: set SENTRY_URL "
-                "to e.g. https://sentry.io/"
-            )
+        check_sentry_url(base_url)
         self.base_url = base_url.rstrip("/") + "/"
         self.api_url = self.base_url + "api/0"
         self.token = token
@@ -472,6 +468,8 @@ class Transport:
     def judge_error(self, exc: SentryAPIError, attempt: int, repeatable: bool) -> Outcome:
         """An exchange that got no answer: retried when the call may be repeated or the
         request never left (a refused connection)."""
+        if exc.final:  # the same answer on every attempt
+            return Outcome(exc, False, 0.0)
         retriable = repeatable or bool(getattr(exc, "unsent", False))
         return Outcome(exc, retriable, self.retry.backoff(attempt, self.rng))
 
@@ -537,7 +535,7 @@ class Transport:
                 f"{spent:.1f}s: {why} the retry budget of {self.retry.budget:g}s and "
                 f"{self.retry.attempts} attempts; raise it with --retry-budget)"
             )
-        elif isinstance(failure, NetworkError):
+        elif isinstance(failure, NetworkError) and not failure.final:
             note = f" (not retried: the {method} may have reached Sentry and is not safe to repeat)"
         else:
             return failure
@@ -620,18 +618,14 @@ class Transport:
         if isinstance(exc, SentryAPIError | ConfigError):
             return exc
         if isinstance(exc, requests.exceptions.SSLError):
-            return NetworkError(
-                f"{method} {endpoint}: TLS verification failed ({_short_exc(exc)}): for a "
-                "self-hosted Sentry with its own CA pass --ca-bundle /path/to/ca.pem (or set "
-                "REQUESTS_CA_BUNDLE)",
-                method=method,
-                endpoint=endpoint,
-            )
+            return final(self._tls_error(method, endpoint, exc))
         if isinstance(exc, requests.TooManyRedirects):
-            return SentryAPIError(
-                f"{method} {endpoint}: Sentry's answers redirect in a loop; check SENTRY_URL",
-                method=method,
-                endpoint=endpoint,
+            return final(
+                SentryAPIError(
+                    f"{method} {endpoint}: Sentry's answers redirect in a loop; check SENTRY_URL",
+                    method=method,
+                    endpoint=endpoint,
+                )
             )
         if isinstance(exc, _TooLarge):
             return SentryAPIError(f"{method} {endpoint}: {exc}", method=method, endpoint=endpoint)
@@ -650,6 +644,31 @@ class Transport:
                 f"{method} {endpoint} failed: {_short_exc(exc)}", method=method, endpoint=endpoint
             )
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+    def _tls_error(self, method: str, endpoint: str, exc: BaseException) -> NetworkError:
+        """A failed TLS handshake, with the advice that fits: no TLS on that port, a CA bundle
+        that does not vouch for the certificate, or no CA bundle given."""
+        text = str(exc)
+        where = f"{method} {endpoint}"
+        if re.search(r"(?i)wrong.version.number|record.layer.failure|packet.length.too.long", text):
+            scheme, host, port = self._origin
+            advice = (
+                f"the server at {host}:{port} does not speak TLS on that port: use http:// "
+                "or the port Sentry serves https on"
+            )
+        elif "certificate verify failed" in text and self.verify:
+            advice = (
+                f"Sentry's certificate does not verify against the CA bundle {self.verify} "
+                f"({_short_exc(exc)}): check that the bundle holds the CA that signed it"
+            )
+        elif "certificate verify failed" in text:
+            advice = (
+                f"TLS verification failed ({_short_exc(exc)}): for a self-hosted Sentry with "
+                "its own CA pass --ca-bundle /path/to/ca.pem (or set REQUESTS_CA_BUNDLE)"
+            )
+        else:
+            advice = f"the TLS handshake failed ({_short_exc(exc)})"
+        return NetworkError(f"{where}: {advice}", method=method, endpoint=endpoint)
 
     def _error(
         self,
@@ -799,6 +818,15 @@ def _preconnected_pools() -> dict[str, type[urllib3.HTTPConnectionPool]]:
         ConnectionCls = TlsConnection
 
     return {"http": Pool, "https": TlsPool}
+
+
+E = TypeVar("E", bound=SentryAPIError)
+
+
+def final(error: E) -> E:
+    """Mark a failure that another attempt would meet again (TLS, a redirect loop)."""
+    error.final = True
+    return error
 
 
 def _never_sent(exc: BaseException) -> bool:
