@@ -651,7 +651,7 @@ class Transport:
         text = str(exc)
         where = f"{method} {endpoint}"
         if re.search(r"(?i)wrong.version.number|record.layer.failure|packet.length.too.long", text):
-            scheme, host, port = self._origin
+            _scheme, host, port = self._origin
             advice = (
                 f"the server at {host}:{port} does not speak TLS on that port: use http:// "
                 "or the port Sentry serves https on"
