@@ -4,6 +4,7 @@ a live bar on a TTY and a periodic line in CI logs for long work."""
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,19 @@ from typing import TextIO
 from sentry_release.redact import redact
 
 PROGRESS_INTERVAL = 5.0  # seconds between progress lines in CI logs
+
+
+# Characters that drive a terminal or reorder what it shows: C0 controls but tab and line
+# feed (ESC starts colour, cursor and title sequences; CR overwrites a line), DEL, C1 (0x9b
+# is a one-byte CSI), and the bidi overrides and isolates that make `exe.png` of `gnp.exe`.
+_CONTROL_RE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every terminal control shown as its Python escape (`\\x1b`, `\\u202e`)."""
+    return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def escape_data(text: str) -> str:
@@ -68,7 +82,7 @@ class Output:
 
     def _write(self, stream: TextIO, line: str) -> None:
         """Write text we did not choose to be a command: on GitHub, never a workflow command."""
-        text = redact(line)
+        text = escape_controls(redact(line))
         if self.github:
             text = neutralise_commands(text)
         stream.write(text + "\n")
@@ -77,7 +91,7 @@ class Output:
     def command(self, name: str, message: str = "", *, stream: TextIO | None = None) -> None:
         """One of our own workflow commands (`::name::message`); the message is escaped, so
         it stays on one line and cannot start another command."""
-        line = f"::{name}::{escape_data(redact(message))}"
+        line = f"::{name}::{escape_data(escape_controls(redact(message)))}"
         (stream or self.stdout).write(line + "\n")
         (stream or self.stdout).flush()
 
@@ -107,7 +121,7 @@ class Output:
     def error(self, line: str, *, title: str | None = None) -> None:
         """The final error line."""
         if self.github:
-            props = f" title={escape_property(redact(title))}" if title else ""
+            props = f" title={escape_property(escape_controls(redact(title)))}" if title else ""
             self.command(f"error{props}", line)
         else:
             self._write(self.stderr, f"error: {line}")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sentry_release.config.connection import is_loopback
 from sentry_release.config.settings import Settings
 from sentry_release.errors import GitError, SentryReleaseError
-from sentry_release.output import Output, neutralise_commands
+from sentry_release.output import Output, escape_controls, neutralise_commands
 from sentry_release.redact import redact
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ def report_failure(
     if traced:
         import traceback  # only for --debug
 
-        trace = redact(traceback.format_exc())
+        trace = escape_controls(redact(traceback.format_exc()))
         sys.stderr.write(neutralise_commands(trace) + "\n" if out.github else trace)
     message = failure.message
     if not out.github:

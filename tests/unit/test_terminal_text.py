@@ -22,7 +22,6 @@ def outputs(github: bool) -> tuple[Output, io.StringIO, io.StringIO]:
     return Output(stdout=stdout, stderr=stderr, github=github, is_tty=False), stdout, stderr
 
 
-@pytest.mark.xfail(strict=True, reason="printed raw")
 @pytest.mark.parametrize("github", [False, True])
 def test_every_kind_of_line_is_escaped(github: bool) -> None:
     out, stdout, stderr = outputs(github)
@@ -45,7 +44,6 @@ def test_line_breaks_and_tabs_stay() -> None:
     assert stdout.getvalue() == "a\tb\nc\n"
 
 
-@pytest.mark.xfail(strict=True, reason="deploy names unchecked")
 @pytest.mark.parametrize(
     ("values", "says"),
     [

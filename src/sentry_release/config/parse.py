@@ -155,24 +155,41 @@ def check_urls(urls: tuple[str, ...]) -> None:
 # ENVIRONMENT_NAME_MAX_LENGTH 64 in `src/sentry/constants.py`); the deploy endpoint
 # (`release_deploys.py`) refuses any other name, after the release was created.
 ENVIRONMENT_MAX_LENGTH = 64
-_ENVIRONMENT_BAD = {"/": "'/'", "\n": "a newline", "\r": "a carriage return", "\f": "a form feed"}
+# The deploy's name: `DeploySerializer` (`api/endpoints/release_deploys.py`) takes any text of
+# at most 64 characters; a line break or control character in it would be stored and shown
+# in Sentry's UI and our own lines, so it is refused as in an environment.
+DEPLOY_NAME_MAX_LENGTH = 64
+_ENVIRONMENT_BAD = {"/": "'/'"}
+_NAME_BAD = {"\n": "a newline", "\r": "a carriage return", "\f": "a form feed"}
+
+
+def check_name(name: str | None, what: str, *, max_length: int, bad: dict[str, str]) -> None:
+    """Refuse a name Sentry stores when it is too long, holds one of `bad`, a line break or
+    any other control character, naming the rule."""
+    if name is None:
+        return
+    if len(name) > max_length:
+        raise ConfigError(
+            f"{what} is {len(name)} characters; Sentry allows at most {max_length}: shorten it"
+        )
+    for char, label in {**bad, **_NAME_BAD}.items():
+        if char in name:
+            raise ConfigError(
+                f"{what} {name!r} contains {label}, which Sentry does not allow there: remove it"
+            )
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise ConfigError(f"{what} {name!r} contains a control character: remove it")
 
 
 def check_environment(name: str | None) -> str | None:
     """The environment name when Sentry would accept it, else one line naming the rule."""
-    if name is None:
-        return None
-    if len(name) > ENVIRONMENT_MAX_LENGTH:
-        raise ConfigError(
-            f"environment is {len(name)} characters; Sentry allows at most "
-            f"{ENVIRONMENT_MAX_LENGTH}: shorten it"
-        )
-    for char, label in _ENVIRONMENT_BAD.items():
-        if char in name:
-            raise ConfigError(
-                f"environment {name!r} contains {label}, which Sentry does not allow in an "
-                "environment name: remove it"
-            )
+    check_name(name, "environment", max_length=ENVIRONMENT_MAX_LENGTH, bad=_ENVIRONMENT_BAD)
+    return name
+
+
+def check_deploy_name(name: str | None) -> str | None:
+    """The deploy name, checked as environments are (length, line breaks, controls)."""
+    check_name(name, "deploy name", max_length=DEPLOY_NAME_MAX_LENGTH, bad={})
     return name
 
 

@@ -22,6 +22,7 @@ from sentry_release.config.connection import (
 from sentry_release.config.gate import validate_policy
 from sentry_release.config.options import OPTIONS, Option
 from sentry_release.config.parse import (
+    check_deploy_name,
     check_environment,
     check_sentry_url,
     check_slug,
@@ -295,6 +296,7 @@ def from_values(
         )
     deploy = DeployOptions(**parsed["deploy"])
     check_environment(deploy.environment)
+    check_deploy_name(deploy.name)
     gate = GatePolicy(**parsed["gate"])
     gate = replace(gate, report_only=tuple(r.strip().lower() for r in gate.report_only))
     register_secret(gate.auth_token)
