@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,17 @@ from typing import Any
 from sentry_release.config.options import BY_INPUT, BY_KEY, OPTIONS, action_words
 from sentry_release.config.parse import parse_bool
 from sentry_release.config.settings import from_values
-from sentry_release.errors import ConfigError, SentryReleaseError
+from sentry_release.errors import Cancelled, ConfigError, SentryReleaseError
 from sentry_release.output import Output
 from sentry_release.redact import redact, register_secret
 from sentry_release.report import RunState, outputs_for, render_summary
-from sentry_release.runtime import Runtime, debug_requested, parse_flag, report_failure
+from sentry_release.runtime import (
+    Runtime,
+    cancellable,
+    debug_requested,
+    parse_flag,
+    report_failure,
+)
 
 # Every input is an option of config/options.py. Those with a Settings field map to its value
 # name; the others (repo, commit, previous_commit, working_directory, disable_*) shape the run
@@ -204,11 +209,7 @@ def append_file(path: str | None, text: str, out: Output) -> None:
 
 
 class ActionOutput(Output):
-    """Output that also remembers the step in progress, to name it when it fails."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.current_step: str | None = None
+    """Output in the action's words."""
 
     def warn(self, line: str) -> None:
         """A warning in the action's words (inputs, not flags)."""
@@ -217,14 +218,6 @@ class ActionOutput(Output):
     def error(self, line: str, *, title: str | None = None) -> None:
         """The final error in the action's words (inputs, not flags)."""
         super().error(action_words(line), title=title)
-
-    @contextmanager
-    def group(self, name: str) -> Iterator[None]:
-        """A `::group::` per step; the step's name is kept while it runs."""
-        self.current_step = name
-        with super().group(name):
-            yield
-        self.current_step = None
 
 
 def mask(value: str | None, out: Output, masked: set[str]) -> None:
@@ -312,14 +305,17 @@ def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | No
     state = RunState()
     code = 0
     try:
-        run_action(environ, out, state, masked)
-    except Exception as exc:
+        with cancellable():
+            run_action(environ, out, state, masked)
+    except (Exception, Cancelled) as exc:
         debug = state.settings is not None and state.settings.debug
         allow = allow_failure(environ, state)
         failure = report_failure(exc, out, debug=debug, allow_failure=allow)
         state.failed_step = out.current_step
         if isinstance(exc, SentryReleaseError):
             state.error = exc
+        if isinstance(exc, Cancelled):
+            state.cancelled = exc.name
         state.error_text = action_words(failure.message)  # the summary, in the action's words
         code = failure.code
     finally:

@@ -15,8 +15,15 @@ import click
 from sentry_release import __version__, report
 from sentry_release.config.options import COMMON, SECTIONS, Option, select
 from sentry_release.config.settings import from_values
+from sentry_release.errors import Cancelled
 from sentry_release.output import Output
-from sentry_release.runtime import Runtime, debug_requested, parse_flag, report_failure
+from sentry_release.runtime import (
+    Runtime,
+    cancellable,
+    debug_requested,
+    parse_flag,
+    report_failure,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -505,7 +512,8 @@ def run_cli(
     allow = "--allow-failure" in args or parse_flag(environ.get("SENTRY_ALLOW_FAILURE"))
     out = out or Output()
     try:
-        cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=environ)
+        with cancellable():
+            cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=environ)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
@@ -519,7 +527,7 @@ def run_cli(
     except click.ClickException as exc:
         out.error(exc.format_message())
         return exc.exit_code
-    except (Exception, KeyboardInterrupt) as exc:
+    except (Exception, KeyboardInterrupt, Cancelled) as exc:
         return report_failure(exc, out, debug=debug, allow_failure=allow).code
     return 0
 

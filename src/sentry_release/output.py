@@ -79,6 +79,7 @@ class Output:
         self.is_tty = self.stderr.isatty() if is_tty is None else is_tty
         self.json_mode = json_mode  # stdout carries one JSON object; lines go to stderr
         self.warnings: list[str] = []
+        self.current_step: str | None = None  # the group in progress, to name it on failure
 
     def _write(self, stream: TextIO, line: str) -> None:
         """Write text we did not choose to be a command: on GitHub, never a workflow command."""
@@ -128,7 +129,9 @@ class Output:
 
     @contextmanager
     def group(self, name: str) -> Iterator[None]:
-        """A collapsible log group on GitHub; a heading elsewhere."""
+        """A collapsible log group on GitHub (closed also when the step fails); a heading
+        elsewhere. The step's name is kept while it runs, and after it fails."""
+        self.current_step = name
         if self.github:
             self.command("group", name)
             try:
@@ -138,6 +141,7 @@ class Output:
         else:
             self.info(f"==> {name}")
             yield
+        self.current_step = None
 
     def table(self, headers: list[str], rows: list[list[str]]) -> None:
         """A plain aligned table on stdout."""

@@ -61,7 +61,9 @@ def test_a_redirect_to_another_origin_gets_no_custom_header(host: str) -> None:
     assert "x-proxy-secret" not in at_other[0] and "authorization" not in at_other[0]
 
 
-def test_custom_headers_go_to_the_origin_only_not_its_subdomains() -> None:
+def test_custom_headers_go_where_the_token_goes() -> None:
     api = SentryApi("https://sentry.example.com/", "sntryu_origin_token", headers={"X-P": "s"})
     assert api.transport._headers("https://sentry.example.com/api/0/x/")["X-P"] == "s"
-    assert "X-P" not in api.transport._headers("https://us.sentry.example.com/api/0/x/")
+    assert api.transport._headers("https://us.sentry.example.com/api/0/x/")["X-P"] == "s"
+    assert "X-P" not in api.transport._headers("https://sentry.example.com.evil.net/x/")
+    assert "X-P" not in api.transport._headers("http://sentry.example.com/api/0/x/")

@@ -331,13 +331,13 @@ class Transport:
         return resolved
 
     def _headers(self, url: str) -> dict[str, str]:
-        """The token where `is_trusted`; custom headers (a proxy's secret) to Sentry's own
-        origin only (a redirect off it drops them: see `GuardedSession`)."""
+        """The token and the custom headers (a proxy's secret) where `is_trusted` says; a
+        redirect to another origin drops both (see `GuardedSession`)."""
         headers = {"User-Agent": USER_AGENT}
-        if origin(url) == self._origin:
+        if self.is_trusted(url):
             headers.update(self.extra_headers)
-        if self.is_trusted(url) and self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
     def endpoint(self, url: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sentry_release.config.settings import Settings
-from sentry_release.errors import GateFailed
+from sentry_release.errors import Cancelled, GateFailed
 from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
@@ -51,6 +51,21 @@ class PipelineResult:
     steps: list[str] = field(default_factory=list)
 
 
+def planned_steps(settings: Settings) -> list[str]:
+    """The names of the steps `run` takes with these settings, in order."""
+    maps = settings.sourcemaps
+    steps = [
+        ("Create release", settings.create),
+        ("Associate commits", settings.commits.mode != "skip"),
+        ("Inject debug IDs", bool(maps.paths) and maps.inject),
+        ("Upload source maps", bool(maps.paths)),
+        ("Finalize release", settings.finalize),
+        ("Record deploy", settings.deploy.enabled and bool(settings.deploy.environment)),
+        ("Deploy gate", settings.gate.enabled),
+    ]
+    return [name for name, planned in steps if planned]
+
+
 def run(
     settings: Settings,
     client: SentryApi,
@@ -77,8 +92,12 @@ def run(
 
     def step(name: str, field_name: str, action: Callable[[], object]) -> None:
         """Run one step, store its result on `result`, then tell `on_step`."""
-        with out.group(name), client.step(name):
-            setattr(result, field_name, action())
+        try:
+            with out.group(name), client.step(name):
+                setattr(result, field_name, action())
+        except Cancelled as exc:
+            exc.step = exc.step or name
+            raise
         result.steps.append(name)
         if on_step is not None:
             on_step(result)
