@@ -114,3 +114,13 @@ def test_may_retry_stops_when_the_wait_outlasts_the_step() -> None:
     with t.step("Upload", seconds=3.0):
         assert not t.may_retry(Outcome(SentryAPIError("x"), True, 5.0), 1, 0.0)
         assert t.may_retry(Outcome(SentryAPIError("x"), True, 0.5), 1, 0.0)
+
+
+def test_a_cancelled_transport_and_its_forks_send_nothing_more() -> None:
+    api = SentryApi(BASE, "sntryu_steps_token")
+    twin = api.fork()
+    api.transport.cancel()
+    for each in (api, twin):
+        with pytest.raises(NetworkError, match="not sent, the run was cancelled"):
+            each.request("GET", "/organizations/")
+    assert api.stats.requests == 0

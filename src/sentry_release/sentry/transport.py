@@ -271,6 +271,7 @@ class Transport:
         # run of this client is the step: its deadline counts from the client's creation.
         self._born = time.monotonic()
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()  # shared with forks: one run, one cancel
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact(self.base_url)!r})"
@@ -343,6 +344,11 @@ class Transport:
     def endpoint(self, url: str) -> str:
         """The URL as messages show it: API path only, no query, secrets removed."""
         return redact(url.split("?", 1)[0].replace(self.api_url, ""))
+
+    def cancel(self) -> None:
+        """Send nothing more, from this transport or its forks (a cancelled run): the next
+        attempt of any call fails at once, and waits between attempts end."""
+        self._cancelled.set()
 
     # --- deadlines ------------------------------------------------------------------
 
@@ -425,13 +431,20 @@ class Transport:
                 attempt,
                 outcome.delay,
             )
-            self.sleep(outcome.delay)
+            self._wait(outcome.delay)
             waited += outcome.delay
             if recover is not None:
                 recovered = recover()
                 if recovered is not None:
                     return recovered
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, seconds: float) -> None:
+        """The wait before a retry; a real one ends early when the run is cancelled."""
+        if self.sleep is time.sleep:
+            self._cancelled.wait(seconds)
+        else:
+            self.sleep(seconds)
 
     def preview(
         self, method: str, url: str, endpoint: str, json_body: Any, dry_run_body: Any
@@ -453,7 +466,13 @@ class Transport:
 
     def attempt_limit(self, method: str, endpoint: str, timeout: float | None) -> float:
         """Seconds the next attempt may take: the call's timeout within what is left of the
-        step's deadline; NetworkError when nothing is left."""
+        step's deadline; NetworkError when nothing is left or the run was cancelled."""
+        if self._cancelled.is_set():
+            raise NetworkError(
+                f"{method} {endpoint}: not sent, the run was cancelled",
+                method=method,
+                endpoint=endpoint,
+            )
         remaining = self._remaining()
         if remaining is not None and remaining <= 0:
             raise NetworkError(
@@ -558,7 +577,18 @@ class Transport:
             self.stats.requests += 1
         worker = threading.Thread(target=work, name="sentry-request", daemon=True)
         worker.start()
-        worker.join(limit + 0.5)
+        given_up = time.monotonic() + limit + 0.5
+        while worker.is_alive() and not self._cancelled.is_set():
+            left = given_up - time.monotonic()
+            if left <= 0:
+                break
+            worker.join(min(left, 0.25))  # short waits: a cancel is seen within 0.25 s
+        if self._cancelled.is_set() and worker.is_alive():
+            raise NetworkError(
+                f"{method} {endpoint}: abandoned, the run was cancelled",
+                method=method,
+                endpoint=endpoint,
+            )
         if worker.is_alive():
             raise NetworkError(
                 f"{method} {endpoint} timed out: no complete answer within {limit:g}s",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sentry_release.config.settings import Settings
-from sentry_release.errors import Cancelled, GateFailed
+from sentry_release.errors import Cancelled, GateFailed, StepsFailed
 from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
@@ -116,9 +116,17 @@ def run(
             step("Associate commits", "commits", lambda: associate(client, out))
     try:
         source_map_steps(settings, client, version, out, collected, step)
-    finally:
+    except BaseException as exc:
         if beside is not None:
-            beside.finish()  # also when inject or upload failed: its lines are printed
+            if not isinstance(exc, Exception):  # cancelled: no request starts after this
+                client.transport.cancel()
+            beside.finish()  # joined: nothing is sent once the run has ended
+            if isinstance(exc, Exception) and isinstance(beside.error, Exception):
+                failed = out.current_step or "Upload source maps"
+                raise StepsFailed([(failed, exc), (beside.name, beside.error)]) from exc
+        raise
+    if beside is not None:
+        beside.finish()  # its lines are printed inside its own group, below
     if beside is not None:
         step("Associate commits", "commits", beside.result)
     if settings.finalize:
@@ -182,7 +190,7 @@ class Beside(Generic[T]):
     ) -> None:
         self._out, self._release = out.held()
         self._api = client.fork(echo=self._out.result)
-        self._work, self._name = work, name
+        self._work, self.name = work, name
         self._value: T | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -190,7 +198,7 @@ class Beside(Generic[T]):
 
     def _run(self) -> None:
         try:
-            with self._api.step(self._name):
+            with self._api.step(self.name):
                 self._value = self._work(self._api, self._out)
         except BaseException as exc:  # handed to the main thread by `result`
             self._error = exc
@@ -200,6 +208,11 @@ class Beside(Generic[T]):
         then print its held lines (once)."""
         self._thread.join()
         self._release()
+
+    @property
+    def error(self) -> BaseException | None:
+        """What the work raised (once finished), or None."""
+        return self._error
 
     def result(self) -> T:
         """The work's result, or its error raised here, once its lines are printed."""
