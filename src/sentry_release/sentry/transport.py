@@ -78,9 +78,27 @@ class RetryPolicy:
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
+MAX_CLOCK_SKEW = 900.0  # seconds: a Sentry `Date` further from the runner's clock is ignored
+
+
+def sentry_now(headers: Mapping[str, str], now: float) -> float:
+    """Sentry's time by its `Date` header when that agrees with the runner's clock `now`
+    within MAX_CLOCK_SKEW; else `now` (a Date of year 2000 or 2100 is not believed)."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(headers.get("Date") or "")
+    except (TypeError, ValueError, IndexError):
+        return now
+    if parsed is None or parsed.tzinfo is None:
+        return now
+    stamp = parsed.timestamp()
+    return stamp if abs(stamp - now) <= MAX_CLOCK_SKEW else now
+
+
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait after a 429: Sentry's reset header, else Retry-After (seconds or date);
-    None when neither is usable (a garbled header falls back to backoff, never crashes)."""
+    None when neither is usable (a garbled header falls back to backoff, never crashes).
+    Absolute times are Sentry's, so they are counted from Sentry's `Date` (see `sentry_now`)."""
+    now = sentry_now(headers, now)
     reset = headers.get("X-Sentry-Rate-Limit-Reset")
     if reset:
         with contextlib.suppress(ValueError):
