@@ -164,6 +164,13 @@ def check_token(token: str | None) -> None:
             "the auth token contains spaces, line breaks or non-ASCII characters: paste the "
             "token alone into SENTRY_AUTH_TOKEN (or the auth_token input)"
         )
+    if '"' in token or "\\" in token:
+        # No Sentry token has them (sntryu_ + hex, sntrys_ + base64, 64 hex): a paste error,
+        # and one whose JSON-escaped form (`\\"`) the log masking would not know.
+        raise ConfigError(
+            "the auth token contains '\"' or '\\', which no Sentry token has: paste the token "
+            "alone into SENTRY_AUTH_TOKEN (or the auth_token input)"
+        )
 
 
 def origin(url: str) -> tuple[str, str, int]:
