@@ -304,24 +304,26 @@ def main(environ: MutableMapping[str, str] | None = None, out: ActionOutput | No
     mask_token(environ, out, masked)
     state = RunState()
     code = 0
-    try:
-        with cancellable():
+    with cancellable():  # also around the report: a second signal does not cut it short
+        try:
             run_action(environ, out, state, masked)
-    except (Exception, Cancelled) as exc:
-        debug = state.settings is not None and state.settings.debug
-        allow = allow_failure(environ, state)
-        failure = report_failure(exc, out, debug=debug, allow_failure=allow)
-        state.failed_step = out.current_step
-        if isinstance(exc, SentryReleaseError):
-            state.error = exc
-        if isinstance(exc, Cancelled):
-            state.cancelled = exc.name
-        state.error_text = action_words(failure.message)  # the summary, in the action's words
-        code = failure.code
-    finally:
-        if state.version or state.result is not None:
-            append_file(environ.get("GITHUB_OUTPUT"), format_outputs(outputs_for(state)), out)
-        append_file(environ.get("GITHUB_STEP_SUMMARY"), render_summary(state), out)
+        except (Exception, Cancelled) as exc:
+            debug = state.settings is not None and state.settings.debug
+            allow = allow_failure(environ, state)
+            failure = report_failure(exc, out, debug=debug, allow_failure=allow)
+            state.failed_step = out.current_step
+            if isinstance(exc, SentryReleaseError):
+                state.error = exc
+            if isinstance(exc, Cancelled):
+                state.cancelled = exc.name
+                state.failed_step = exc.step or state.failed_step
+            state.error_text = action_words(failure.message)  # in the action's words
+            code = failure.code
+        finally:
+            if state.version or state.result is not None:
+                outputs = format_outputs(outputs_for(state))
+                append_file(environ.get("GITHUB_OUTPUT"), outputs, out)
+            append_file(environ.get("GITHUB_STEP_SUMMARY"), render_summary(state), out)
     return code
 
 

@@ -511,24 +511,24 @@ def run_cli(
     debug = "--debug" in args or debug_requested(environ)
     allow = "--allow-failure" in args or parse_flag(environ.get("SENTRY_ALLOW_FAILURE"))
     out = out or Output()
-    try:
-        with cancellable():
+    with cancellable():  # also around the report: a second signal does not cut it short
+        try:
             cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=environ)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.Abort:
-        out.error("aborted")
-        return 130
-    except click.UsageError as exc:
-        # One line, like every other bad input; --help has the rest.
-        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        out.error(f"{exc.format_message()}{hint}", title="Invalid usage")
-        return 2
-    except click.ClickException as exc:
-        out.error(exc.format_message())
-        return exc.exit_code
-    except (Exception, KeyboardInterrupt, Cancelled) as exc:
-        return report_failure(exc, out, debug=debug, allow_failure=allow).code
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.Abort:
+            out.error("aborted")
+            return 130
+        except click.UsageError as exc:
+            # One line, like every other bad input; --help has the rest.
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            out.error(f"{exc.format_message()}{hint}", title="Invalid usage")
+            return 2
+        except click.ClickException as exc:
+            out.error(exc.format_message())
+            return exc.exit_code
+        except (Exception, KeyboardInterrupt, Cancelled) as exc:
+            return report_failure(exc, out, debug=debug, allow_failure=allow).code
     return 0
 
 

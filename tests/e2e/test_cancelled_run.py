@@ -86,6 +86,41 @@ def test_the_action_ends_honestly_when_cancelled(
     assert server.store.requests[-1]["path"].endswith("/releases/")  # nothing after create
 
 
+@pytest.mark.parametrize("signalled_upload", [signal.SIGTERM], indirect=True)
+def test_a_second_signal_does_not_cut_the_report_short(
+    server: DevServer, tmp_path: Path, signalled_upload: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = action.render_summary
+
+    def render(state: action.RunState) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)  # the runner's second signal, while we report
+        return real(state)
+
+    monkeypatch.setattr(action, "render_summary", render)
+    repo = workspace(tmp_path)
+    summary = tmp_path / "summary"
+    environ = {
+        "GITHUB_WORKSPACE": str(repo),
+        "HOME": str(tmp_path),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "INPUT_URL": server.url,
+        "INPUT_AUTH_TOKEN": TOKEN,
+        "INPUT_ORG": ORG,
+        "INPUT_PROJECTS": "web",
+        "INPUT_RELEASE": "1.0",
+        "INPUT_SET_COMMITS": "skip",
+        "INPUT_SOURCEMAPS": "dist",
+        "INPUT_INJECT": "false",
+    }
+    out = action.ActionOutput(github=True, is_tty=False, stdout=io.StringIO(), stderr=io.StringIO())
+    cwd = os.getcwd()
+    try:
+        assert action.main(environ, out) == 143
+    finally:
+        os.chdir(cwd)
+    assert "(cancelled)" in summary.read_text()
+
+
 @pytest.mark.parametrize(
     ("signalled_upload", "code", "name"), SIGNALS, indirect=["signalled_upload"]
 )
