@@ -55,3 +55,22 @@ def test_a_ca_bundle_that_holds_no_certificate_is_bad_input(tmp_path: Path) -> N
     (tmp_path / "ca.pem").write_text("not a certificate\n")
     with pytest.raises(ConfigError, match="holds no usable certificate"):
         from_values({"ca_bundle": "ca.pem", "org": "acme"}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:99999", "http://sentry example.com/", "http://u:pw@127.0.0.1:9/"]
+)
+def test_the_cli_stops_with_one_line_and_exit_2(tmp_path: Path, url: str) -> None:
+    """Through the front door (in process): one line, exit 2; nothing listens at these
+    addresses, so a request would have been a retried connection error (exit 1)."""
+    import io
+
+    from sentry_release.cli import run_cli
+    from sentry_release.output import Output
+
+    stderr = io.StringIO()
+    out = Output(stdout=io.StringIO(), stderr=stderr, is_tty=False)
+    args = ["new", "1.0", "--url", url, "--auth-token", "sntryu_x1234", "--org", "acme"]
+    assert run_cli([*args, "-p", "web", "--cwd", str(tmp_path)], environ={}, out=out) == 2
+    lines = stderr.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: Sentry URL ") and "pw" not in lines[0]
