@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sentry_release.errors import NetworkError, SentryAPIError
+from sentry_release.errors import ConfigError, NetworkError, SentryAPIError
 from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.transport import RetryPolicy
 
@@ -93,5 +93,17 @@ def test_a_get_redirect_loop_is_one_attempt() -> None:
     with loopback(loop=True) as url:
         api = SentryApi(url, "sntryu_tls_token", retry=RETRY)
         with pytest.raises(SentryAPIError, match="redirect in a loop"):
+            api.request("GET", "/organizations/")
+    assert api.stats.requests == 1
+
+
+def test_a_garbled_requests_ca_bundle_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bad.pem").write_text("not a certificate\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "bad.pem"))
+    with loopback(certificate(tmp_path, "server")) as url:
+        api = SentryApi(url, "sntryu_tls_token", retry=RETRY)
+        with pytest.raises(ConfigError, match="CA bundle holds no usable certificate"):
             api.request("GET", "/organizations/")
     assert api.stats.requests == 1

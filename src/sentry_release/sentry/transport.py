@@ -673,6 +673,12 @@ class Transport:
         if isinstance(exc, SentryAPIError | ConfigError):
             return exc
         if isinstance(exc, requests.exceptions.SSLError):
+            if re.search(r"NO_CERTIFICATE_OR_CRL_FOUND|PEM lib|no certificate or crl", str(exc)):
+                # the CA bundle (REQUESTS_CA_BUNDLE; --ca-bundle is checked up front) is bad input
+                return ConfigError(
+                    f"the CA bundle holds no usable certificate ({_short_exc(exc)}): fix "
+                    "REQUESTS_CA_BUNDLE / --ca-bundle"
+                )
             return final(self._tls_error(method, endpoint, exc))
         if isinstance(exc, requests.TooManyRedirects):
             return final(
