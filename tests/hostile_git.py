@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.server
 import os
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +26,23 @@ def planted(tmp_path: Path, name: str) -> tuple[str, Path]:
     return str(script), marker
 
 
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1 (openssl, as tests/e2e/test_security.py makes)."""
+    cert, key = tmp_path / "git-remote.pem", tmp_path / "git-remote.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+         "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 @contextmanager
-def auth_remote() -> Iterator[str]:
-    """An http git remote that answers 401 (git then asks its helpers and askpass)."""
+def auth_remote(tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """An http (or, with `tls`, https) git remote that answers 401 (git then asks its
+    helpers and askpass)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -39,10 +55,15 @@ def auth_remote() -> Iterator[str]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    scheme = "https" if tls else "http"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/repo.git"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}/repo.git"
     finally:
         server.shutdown()
         server.server_close()

@@ -1,6 +1,6 @@
 """A checkout whose .git/config names a program for every setting git has for one (and an
 environment naming ssh programs): across propose-version, set-commits (local; a shallow
-clone deepened from a file, ssh and http remote), run and the action's entry point, git
+clone deepened from a file, ssh, http and https remote), run and the action's entry point, git
 runs none of them."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import pytest
 from sentry_standin import DevServer
 from tests.action.test_runner import run_step
 from tests.helpers import ORG, TOKEN, commit, git, make_repo, run_cli
-from tests.hostile_git import auth_remote, plant_everything, ran
+from tests.hostile_git import auth_remote, plant_everything, ran, self_signed
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("remote", ["file", "ssh", "http"])
+@pytest.mark.parametrize("remote", ["file", "ssh", "http", "https"])
 def test_no_planted_program_runs(
     server: DevServer, env: dict[str, str], tmp_path: Path, remote: str
 ) -> None:
@@ -27,12 +27,16 @@ def test_no_planted_program_runs(
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", str(checkout))
     markers, programs = plant_everything(checkout, tmp_path / "planted")
+    tls = self_signed(tmp_path) if remote == "https" else None
+    if tls is not None:  # the remote's CA, trusted as a runner trusts its own
+        programs = {**programs, "GIT_SSL_CAINFO": str(tls[0])}
     env = {**env, **programs}
-    with auth_remote() as http_url:
+    with auth_remote(tls) as asking_url:
         url = {
             "file": f"file://{origin}",
             "ssh": "ssh://git@127.0.0.1:1/repo.git",
-            "http": http_url,
+            "http": asking_url,
+            "https": asking_url,
         }[remote]
         git(checkout, "remote", "set-url", "origin", url)
 
@@ -43,6 +47,8 @@ def test_no_planted_program_runs(
         assert local.returncode == 0, local.stderr
         if remote == "file":
             assert "fetching more failed" not in local.stderr  # the deepening still works
+        else:  # it was tried (ssh: nothing listens; http(s): asks for credentials)
+            assert "fetching more failed" in local.stderr, local.stderr
         done = run_cli(["run", "2.0", "--mode", "local", "-e", "prod"], env, cwd=checkout)
         assert done.returncode == 0, done.stderr
         action = run_step(

@@ -12,7 +12,7 @@ import pytest
 from sentry_release.errors import GitError
 from sentry_release.git import GitRepo
 from tests.helpers import commit, git, make_repo
-from tests.hostile_git import auth_remote, planted
+from tests.hostile_git import auth_remote, planted, self_signed
 
 
 @pytest.fixture()
@@ -30,9 +30,17 @@ def shallow(tmp_path: Path, origin: Path) -> Path:
     return clone
 
 
-@pytest.fixture()
-def auth_server() -> Iterator[str]:
-    with auth_remote() as url:
+@pytest.fixture(params=["http", "https"])
+def auth_server(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The credential-asking remote over http, and over https (its certificate trusted the
+    way a runner trusts an own CA: GIT_SSL_CAINFO in the environment)."""
+    tls = None
+    if request.param == "https":
+        tls = self_signed(tmp_path)
+        monkeypatch.setenv("GIT_SSL_CAINFO", str(tls[0]))
+    with auth_remote(tls) as url:
         yield url
 
 
