@@ -163,14 +163,14 @@ class GitRepo:
         """The argv of a git command (never paged)."""
         return ["git", "--no-pager", *args]
 
-    def git(self, *args: str, timeout: float = GIT_TIMEOUT, env: Mapping[str, str] = {}) -> str:
+    def git(self, *args: str, timeout: float = GIT_TIMEOUT) -> str:
         """Run a git command with the guarded environment and return its stdout (without the
         final newline); map failures to GitError."""
         try:
             done = subprocess.run(
                 self.command(*args),
                 cwd=self.root,
-                env={**self.env, **env},
+                env=self.env,
                 capture_output=True,
                 stdin=subprocess.DEVNULL,
                 timeout=timeout,
