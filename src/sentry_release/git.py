@@ -1,4 +1,6 @@
-"""All git access: one GitRepo over GitPython, with errors that say how to fix the checkout."""
+"""All git access: one GitRepo, with errors that say how to fix the checkout. GitPython only
+finds the repository; every git command is a subprocess started here, with the checkout's
+program-running settings neutralised (`PROGRAM_SETTINGS`, `driver_overrides`, `safe_environ`)."""
 
 from __future__ import annotations
 
@@ -114,7 +116,8 @@ def config_keys(root: Path, environ: Mapping[str, str]) -> list[str]:
             raise dubious_ownership_error(root)
         raise GitError(f"git config failed: {stderr.strip().splitlines()[-1:] or done.returncode}")
     entries = done.stdout.split(b"\x00")
-    return [e.split(b"\n", 1)[0].decode("utf-8", "replace") for e in entries if e]
+    # surrogateescape: a key that is not UTF-8 goes back to git byte for byte
+    return [e.split(b"\n", 1)[0].decode("utf-8", "surrogateescape") for e in entries if e]
 
 
 def _gitpython() -> Any:

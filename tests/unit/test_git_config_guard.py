@@ -201,3 +201,19 @@ def test_the_guard_keeps_the_runners_own_config(
     monkeypatch.setenv("GIT_CONFIG_KEY_0", "sentry.probe")
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", "kept")
     assert GitRepo(tmp_path / "r").git("config", "sentry.probe") == "kept"
+
+
+def test_a_driver_named_in_bytes_that_are_not_utf8_runs_nothing(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    make_repo(repo)
+    program, marker = planted(tmp_path, "latin1-filter")
+    config = repo / ".git" / "config"
+    name = "caf\xe9".encode("latin-1")
+    config.write_bytes(
+        config.read_bytes() + b'[filter "' + name + b'"]\n\tclean = ' + program.encode() + b"\n"
+    )
+    (repo / ".git" / "info" / "attributes").write_bytes(b"* filter=" + name + b"\n")
+    for path in (repo / "src").iterdir():
+        os.utime(path, (1, 1))
+    GitRepo(repo).is_dirty()
+    assert not marker.exists()
