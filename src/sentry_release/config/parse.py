@@ -194,10 +194,9 @@ def check_deploy_name(name: str | None) -> str | None:
 
 
 # Sentry's slugs: `src/sentry/api/fields/sentry_slug.py` (MIXED_SLUG_PATTERN for projects,
-# `^(?![0-9]+$)[a-z0-9_\-]+$`; ORG_SLUG_PATTERN for organizations, letters, digits and `-`);
-# older Sentry (23.x, `db/models/fields/slug.py`) kept Django's SlugField alphabet. Any other
-# character can never name a project or organization: refused before a request is sent. Case
-# and all-digit slugs are left to Sentry (older installs hold such slugs).
+# `^(?![0-9]+$)[a-z0-9_\-]+$`; ORG_SLUG_PATTERN for organizations, letters, digits and `-`).
+# Any other character can never name a project or organization: refused before a request is
+# sent. Case and all-digit slugs are left to Sentry (slugs made before those patterns exist).
 _SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
