@@ -16,12 +16,14 @@ import click
 from sentry_release import __version__, report
 from sentry_release.config.build import from_values
 from sentry_release.config.options import COMMON, SECTIONS, Option, select
+from sentry_release.errors import Cancelled
 from sentry_release.output import Output
 from sentry_release.runtime import (
     REAL_TIME,
     Clock,
     Failure,
     Runtime,
+    cancellable,
     debug_requested,
     parse_flag,
     report_failure,
@@ -570,31 +572,32 @@ def run_cli(
     allow = "--allow-failure" in args or parse_flag(environ.get("SENTRY_ALLOW_FAILURE"))
     out = out or Output()
     invocation = Call(environ, out, clock=clock)
-    try:
-        cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=invocation)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.Abort:
-        out.error("aborted")
-        failure = Failure(130, "Interrupted", "aborted", "interrupted")
-    except click.UsageError as exc:
-        # One line, like every other bad input; --help has the rest.
-        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        message = f"{exc.format_message()}{hint}"
-        out.error(message, title="Invalid usage")
-        failure = Failure(2, "Invalid usage", message, "bad_input")
-    except click.ClickException as exc:
-        out.error(exc.format_message())
-        failure = Failure(exc.exit_code, "Invalid usage", exc.format_message(), "bad_input")
-    except (Exception, KeyboardInterrupt) as exc:
-        failure = report_failure(exc, out, debug=debug, allow_failure=allow)
-    else:
-        if out.json_mode:
-            out.json(invocation.answer)
-        return 0
-    if out.json_mode or "--json" in args:  # also when the failure came before the options
-        out.json(failure.json(invocation.answer))
-    return failure.code
+    with cancellable():  # also around the report: a second signal does not cut it short
+        try:
+            cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=invocation)
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.Abort:
+            out.error("aborted")
+            failure = Failure(130, "Interrupted", "aborted", "interrupted")
+        except click.UsageError as exc:
+            # One line, like every other bad input; --help has the rest.
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            message = f"{exc.format_message()}{hint}"
+            out.error(message, title="Invalid usage")
+            failure = Failure(2, "Invalid usage", message, "bad_input")
+        except click.ClickException as exc:
+            out.error(exc.format_message())
+            failure = Failure(exc.exit_code, "Invalid usage", exc.format_message(), "bad_input")
+        except (Exception, KeyboardInterrupt, Cancelled) as exc:
+            failure = report_failure(exc, out, debug=debug, allow_failure=allow)
+        else:
+            if out.json_mode:
+                out.json(invocation.answer)
+            return 0
+        if out.json_mode or "--json" in args:  # also when the failure came before the options
+            out.json(failure.json(invocation.answer))
+        return failure.code
 
 
 __all__ = ["cli", "main", "run_cli"]

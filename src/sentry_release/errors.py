@@ -46,6 +46,7 @@ class SentryAPIError(SentryReleaseError):
     exit_code = 1
     title = "Sentry API error"
     kind = "remote"
+    final = False  # True when another attempt would meet the same failure (TLS, a loop)
 
     def __init__(
         self,
@@ -113,3 +114,32 @@ class GateFailed(SentryReleaseError):
     exit_code = 3
     title = "Deploy gate failed"
     kind = "gate"
+
+
+class StepsFailed(SentryReleaseError):
+    """Steps that ran side by side failed each in its own way: every failure is told, and
+    the exit code is the worst of theirs."""
+
+    title = "Several steps failed"
+    kind = "steps"
+
+    def __init__(self, failures: list[tuple[str, BaseException]]) -> None:
+        self.failures = failures
+        codes = [e.exit_code if isinstance(e, SentryReleaseError) else 1 for _, e in failures]
+        self.exit_code = max(codes)
+        super().__init__("; ".join(f"{step}: {error}" for step, error in failures))
+
+
+class Cancelled(BaseException):
+    """SIGINT or SIGTERM (a Ctrl-C, a cancelled job): the run stops where it is. A
+    BaseException, like KeyboardInterrupt, so no step's `except Exception` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        self.step: str | None = None  # the step it stopped, once known
+        self.kind = "cancelled"
+        super().__init__(f"cancelled by {self.name}")

@@ -4,6 +4,7 @@ a live bar on a TTY and a periodic line in CI logs for long work."""
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,19 @@ from typing import TextIO
 from sentry_release.redact import redact
 
 PROGRESS_INTERVAL = 5.0  # seconds between progress lines in CI logs
+
+
+# Characters that drive a terminal or reorder what it shows: C0 controls but tab and line
+# feed (ESC starts colour, cursor and title sequences; CR overwrites a line), DEL, C1 (0x9b
+# is a one-byte CSI), and the bidi overrides and isolates that make `exe.png` of `gnp.exe`.
+_CONTROL_RE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every terminal control shown as its Python escape (`\\x1b`, `\\u202e`)."""
+    return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def escape_data(text: str) -> str:
@@ -65,6 +79,7 @@ class Output:
         self.is_tty = self.stderr.isatty() if is_tty is None else is_tty
         self.json_mode = json_mode  # stdout carries one JSON object; lines go to stderr
         self.warnings: list[str] = []
+        self.current_step: str | None = None  # the group in progress, to name it on failure
         # the log group not opened yet (opened by its first line), shared by copies of this
         # output that write to the same streams
         self._pending: list[str] = []
@@ -87,7 +102,7 @@ class Output:
     def _write(self, stream: TextIO, line: str) -> None:
         """Write text we did not choose to be a command: on GitHub, never a workflow command."""
         self._open_group()
-        text = redact(line)
+        text = escape_controls(redact(line))
         if self.github:
             text = neutralise_commands(text)
         stream.write(text + "\n")
@@ -97,7 +112,9 @@ class Output:
         """One of our own workflow commands (`::name::message`); the message is escaped, so
         it stays on one line and cannot start another command."""
         self._open_group()
-        self._command(stream or self.stdout, f"::{name}::{escape_data(redact(message))}")
+        self._command(
+            stream or self.stdout, f"::{name}::{escape_data(escape_controls(redact(message)))}"
+        )
 
     def result(self, line: str) -> None:
         """The one-line outcome of a command (stdout, never quiet; stderr under --json)."""
@@ -148,7 +165,7 @@ class Output:
     def error(self, line: str, *, title: str | None = None) -> None:
         """The final error line."""
         if self.github:
-            props = f" title={escape_property(redact(title))}" if title else ""
+            props = f" title={escape_property(escape_controls(redact(title)))}" if title else ""
             self.command(f"error{props}", line)
         else:
             self._write(self.stderr, f"error: {line}")
@@ -156,7 +173,9 @@ class Output:
     @contextmanager
     def group(self, name: str) -> Iterator[None]:
         """A collapsible log group on GitHub, opened by its first line and closed after its
-        last (a step that prints nothing leaves no empty group); a heading elsewhere."""
+        last (a step that prints nothing leaves no empty group); a heading elsewhere. The
+        step's name is kept while it runs, and after it fails."""
+        self.current_step = name
         if self.github:
             self._pending[:] = [name]
             try:
@@ -168,6 +187,7 @@ class Output:
         else:
             self.info(f"==> {name}")
             yield
+        self.current_step = None
 
     def table(self, headers: list[str], rows: list[list[str]]) -> None:
         """A plain aligned table on stdout."""

@@ -188,6 +188,7 @@ class RunState:
     error: SentryReleaseError | None = None
     error_text: str | None = None
     exports: dict[str, str] = field(default_factory=dict)  # GITHUB_ENV: SENTRY_RELEASE, ...
+    cancelled: str | None = None  # the signal's name when the run was cancelled
 
 
 def outputs_for(state: RunState) -> dict[str, str]:
@@ -228,6 +229,18 @@ def _short(sha: str | None) -> str:
     return sha[:12] if sha else ""
 
 
+def cancelled_lines(state: RunState) -> list[str]:
+    """What a cancelled run did and did not do, for the summary."""
+    from sentry_release.steps.pipeline import planned_steps
+
+    during = f" during **{state.failed_step}**" if state.failed_step else ""
+    done = list(state.result.steps) if state.result is not None else []
+    planned = planned_steps(state.settings) if state.settings is not None else []
+    left = [step for step in planned if step not in done]
+    rows = [["Done", ", ".join(done) or "nothing"], ["Not done", ", ".join(left) or "nothing"]]
+    return [f"> Cancelled by {state.cancelled}{during}.", "", *_table(["", ""], rows), ""]
+
+
 def render_summary(state: RunState) -> str:
     """The Markdown job summary: what a person reads instead of the log."""
     result = state.result
@@ -235,14 +248,14 @@ def render_summary(state: RunState) -> str:
     version = state.version
     lines: list[str] = []
     failed = state.error is not None or state.error_text is not None
-    icon = "❌" if failed else "✅"
+    icon = "🛑" if state.cancelled else "❌" if failed else "✅"
+    heading = f"## {icon} Sentry release"
     if version:
         link = release_link(settings, version)
-        name = f"[`{version}`]({link})" if link else f"`{version}`"
-        lines.append(f"## {icon} Sentry release {name}")
-    else:
-        lines.append(f"## {icon} Sentry release")
-    lines.append("")
+        heading += f" [`{version}`]({link})" if link else f" `{version}`"
+    lines += [heading + (" (cancelled)" if state.cancelled else ""), ""]
+    if state.cancelled:
+        lines += cancelled_lines(state)
     if settings is not None and settings.dry_run:
         lines += [
             "> **Dry run**: Sentry was read as in a real run; every write was printed "
@@ -271,7 +284,7 @@ def render_summary(state: RunState) -> str:
         lines.append("")
 
     gate = result.gate if result else None
-    if failed and not (isinstance(state.error, GateFailed) and gate is not None):
+    if failed and not state.cancelled and not (isinstance(state.error, GateFailed) and gate):
         title = state.error.title if state.error is not None else "sentry-release failed"
         text = state.error_text or str(state.error)
         lines += [f"### ❌ {title}", "", f"> {md_cell(text)}", ""]

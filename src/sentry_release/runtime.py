@@ -7,16 +7,19 @@ nothing below imports them or this.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sentry_release.config.connection import is_loopback
 from sentry_release.config.settings import Settings
-from sentry_release.errors import GitError, SentryReleaseError
-from sentry_release.output import Output, neutralise_commands
+from sentry_release.errors import Cancelled, GitError, SentryReleaseError
+from sentry_release.output import Output, escape_controls, neutralise_commands
 from sentry_release.redact import redact
 
 if TYPE_CHECKING:
@@ -87,11 +90,12 @@ class Runtime:
             from sentry_release.sentry.api import SentryApi
 
             client = SentryApi.from_settings(self.settings, echo=self.out.result)
-            client.clock, client.sleep = self.clock.now, self.clock.sleep
+            client.transport.clock = self.clock.now
+            client.transport.sleep = self.clock.sleep
             scale = time_scale(self.environ)
             if scale != 1.0:
-                retry = client.retry
-                client.retry = replace(
+                retry = client.transport.retry
+                client.transport.retry = replace(
                     retry,
                     base=max(2 * MIN_WAIT, retry.base * scale),
                     cap=max(MIN_WAIT, retry.cap * scale),
@@ -230,11 +234,37 @@ class Failure:
         }
 
 
-def failure_of(exc: BaseException) -> Failure:
+@contextmanager
+def cancellable() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Cancelled` in the main thread, so a cancelled job ends like
+    a failed one: groups closed, one line, outputs and summary. A second signal while that
+    is written is ignored (the runner sends SIGKILL later if it must)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, signal.SIG_IGN)
+        raise Cancelled(signum)
+
+    previous = {each: signal.signal(each, handler) for each in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for each, action in previous.items():
+            signal.signal(each, action)
+
+
+def failure_of(exc: BaseException, step: str | None = None) -> Failure:
     """The one error -> exit code mapping: the error's own code (2 bad input, 1 Sentry,
-    3 gate), 130 for an interrupt, 1 for a bug."""
+    3 gate), 128 + the signal for a cancelled run (130 SIGINT, 143 SIGTERM), 1 for a bug."""
     if isinstance(exc, SentryReleaseError):
         return Failure(exc.exit_code, exc.title, str(exc), exc.kind)
+    if isinstance(exc, Cancelled):
+        step = exc.step or step
+        during = f" during {step}" if step else ""
+        return Failure(exc.exit_code, "Cancelled", f"{exc}{during}", "cancelled")
     if isinstance(exc, KeyboardInterrupt):
         return Failure(130, "Interrupted", "interrupted", "interrupted")
     return Failure(1, CRASH_TITLE, f"internal error: {exc.__class__.__name__}: {redact(str(exc))}")
@@ -263,13 +293,13 @@ def report_failure(
 ) -> Failure:
     """Tell the user: one line (an `::error title=…::` annotation on GitHub), the traceback
     only with --debug (and always for a bug on GitHub, where the log is the only trace)."""
-    failure = failure_of(exc)
-    expected = isinstance(exc, (SentryReleaseError, KeyboardInterrupt))
+    failure = failure_of(exc, out.current_step)
+    expected = isinstance(exc, (SentryReleaseError, KeyboardInterrupt, Cancelled))
     traced = debug or (out.github and not expected)
     if traced:
         import traceback  # only for --debug
 
-        trace = redact(traceback.format_exc())
+        trace = escape_controls(redact(traceback.format_exc()))
         sys.stderr.write(neutralise_commands(trace) + "\n" if out.github else trace)
     message = failure.message
     if not out.github:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import certifi
 import pytest
 import yaml
 
@@ -25,7 +26,7 @@ SAMPLES = {
     "org": "other-org",
     "auth_token": "another-token-value",
     "projects": "api",
-    "ca_bundle": __file__,  # must exist: a missing bundle is refused up front
+    "ca_bundle": certifi.where(),  # a real bundle: a missing or empty one is refused up front
     "release": "9.9.9",
     "release_prefix": "web@",
     "tag_pattern": "web@*",

@@ -17,7 +17,10 @@ from sentry_release.config.connection import (
 from sentry_release.config.gate import validate_policy
 from sentry_release.config.options import OPTIONS, Option
 from sentry_release.config.parse import (
+    check_deploy_name,
     check_environment,
+    check_sentry_url,
+    check_slug,
     check_urls,
     parse_bool,
     parse_choice,
@@ -105,6 +108,20 @@ def derive_settle(gate: GatePolicy, explicit: Mapping[str, Any]) -> GatePolicy:
     return replace(gate, settle=settle, settle_sessions=sessions, bucket=bucket)
 
 
+def check_ca_bundle(path: str) -> None:
+    """A CA bundle must hold a certificate (a garbled file fails every TLS handshake alike)."""
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"CA bundle {path} holds no usable certificate ({exc.__class__.__name__}): pass a "
+            "PEM file with the CA that signed Sentry's certificate (--ca-bundle / "
+            "SENTRY_CA_BUNDLE)"
+        ) from None
+
+
 def from_values(
     values: Mapping[str, Any],
     *,
@@ -140,6 +157,7 @@ def from_values(
         )
     deploy = DeployOptions(**parsed["deploy"])
     check_environment(deploy.environment)
+    check_deploy_name(deploy.name)
     gate = derive_settle(GatePolicy(**parsed["gate"]), values)
     gate = replace(gate, report_only=tuple(r.strip().lower() for r in gate.report_only))
     register_secret(gate.auth_token)
@@ -160,6 +178,7 @@ def from_values(
         if not bundle.is_file():
             raise ConfigError(f"CA bundle not found: {ca_bundle} (--ca-bundle / SENTRY_CA_BUNDLE)")
         ca_bundle = str(bundle)
+        check_ca_bundle(ca_bundle)
     connection = resolve_connection(
         url=_text(values.get("url")),
         token=_text(values.get("auth_token")),
@@ -170,6 +189,10 @@ def from_values(
         home=home,
         tree_url=("trust" if top["trust_sentryclirc_url"] else "ignore") if action else "warn",
     )
+    check_sentry_url(connection.url)
+    check_slug(connection.org, "organization")
+    for project in connection.projects:
+        check_slug(project, "project")
     headers = resolve_headers(values.get("custom_headers"), default_rc_paths(workdir, home))
     return Settings.from_connection(
         connection,

@@ -152,7 +152,12 @@ def walk(
     """
     suffixes = tuple("." + e.lstrip(".") for e in extensions)
     found: list[FoundFile] = []
+    seen: set[str] = set()
     for path in paths:
+        named = os.path.realpath(path)  # `dist` and `./dist/` are one folder, walked once
+        if named in seen:
+            continue
+        seen.add(named)
         if not path.exists():
             raise ConfigError(f"source map path does not exist: {path}")
         if not path.is_dir():

@@ -179,7 +179,14 @@ def _upload(
             )
         out.info(f"Bundled {len(files)} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
         done = upload_bundle(
-            settings, client, version, bundle, options, out, sleep=client.sleep, clock=client.clock
+            settings,
+            client,
+            version,
+            bundle,
+            options,
+            out,
+            sleep=client.transport.sleep,
+            clock=client.transport.clock,
         )
     finally:
         bundle.close()

@@ -109,9 +109,9 @@ def _token_row(api: SentryApi, label: str, rows: list[CheckRow]) -> frozenset[st
         rows.append(CheckRow(label, "rejected", exc.detail or str(exc)))
         return None
     except SentryAPIError as exc:
-        rows.append(CheckRow(f"Sentry at {api.base_url}", FAILED, str(exc)))
+        rows.append(CheckRow(f"Sentry at {api.transport.base_url}", FAILED, str(exc)))
         return None
-    rows.append(CheckRow(f"Sentry at {api.base_url}", OK, "answers"))
+    rows.append(CheckRow(f"Sentry at {api.transport.base_url}", OK, "answers"))
     if info is None:
         rows.append(CheckRow(label, "rejected", "Sentry did not recognise it"))
         return None

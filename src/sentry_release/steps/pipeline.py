@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sentry_release.config.settings import Settings
-from sentry_release.errors import GateFailed
+from sentry_release.errors import Cancelled, GateFailed, StepsFailed
 from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
@@ -51,6 +51,21 @@ class PipelineResult:
     steps: list[str] = field(default_factory=list)
 
 
+def planned_steps(settings: Settings) -> list[str]:
+    """The names of the steps `run` takes with these settings, in order."""
+    maps = settings.sourcemaps
+    steps = [
+        ("Create release", settings.create),
+        ("Associate commits", settings.commits.mode != "skip"),
+        ("Inject debug IDs", bool(maps.paths) and maps.inject),
+        ("Upload source maps", bool(maps.paths)),
+        ("Finalize release", settings.finalize),
+        ("Record deploy", settings.deploy.enabled and bool(settings.deploy.environment)),
+        ("Deploy gate", settings.gate.enabled),
+    ]
+    return [name for name, planned in steps if planned]
+
+
 def run(
     settings: Settings,
     client: SentryApi,
@@ -78,12 +93,16 @@ def run(
     def step(name: str, field_name: str, action: Callable[[], object]) -> None:
         """Run one step, store its result on `result`, then tell `on_step` (inside the step's
         log group: its result line belongs there)."""
-        with out.group(name):
-            with client.step(name):
-                setattr(result, field_name, action())
-            result.steps.append(name)
-            if on_step is not None:
-                on_step(result)
+        try:
+            with out.group(name):
+                with client.step(name):
+                    setattr(result, field_name, action())
+                result.steps.append(name)
+                if on_step is not None:
+                    on_step(result)
+        except Cancelled as exc:
+            exc.step = exc.step or name
+            raise
 
     if settings.create:
         step("Create release", "release", lambda: create_release(settings, client, version))
@@ -99,10 +118,16 @@ def run(
             step("Associate commits", "commits", lambda: associate(client, out))
     try:
         source_map_steps(settings, client, version, out, collected, step)
-    except BaseException:
+    except BaseException as exc:
         if beside is not None:  # inject or upload failed: its lines are printed, in its group
+            if not isinstance(exc, Exception):  # cancelled: no request starts after this
+                client.transport.cancel()
+            failed = out.current_step or "Upload source maps"
             with out.group("Associate commits"):
-                beside.finish()
+                beside.finish()  # joined: nothing is sent once the run has ended
+            out.current_step = failed  # the step that failed, not the group printed after it
+            if isinstance(exc, Exception) and isinstance(beside.error, Exception):
+                raise StepsFailed([(failed, exc), (beside.name, beside.error)]) from exc
         raise
     if beside is not None:
         step("Associate commits", "commits", beside.result)
@@ -167,7 +192,7 @@ class Beside(Generic[T]):
     ) -> None:
         self._out, self._release = out.held()
         self._api = client.fork(echo=self._out.result)
-        self._work, self._name = work, name
+        self._work, self.name = work, name
         self._value: T | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -175,7 +200,7 @@ class Beside(Generic[T]):
 
     def _run(self) -> None:
         try:
-            with self._api.step(self._name):
+            with self._api.step(self.name):
                 self._value = self._work(self._api, self._out)
         except BaseException as exc:  # handed to the main thread by `result`
             self._error = exc
@@ -185,6 +210,11 @@ class Beside(Generic[T]):
         then print its held lines (once)."""
         self._thread.join()
         self._release()
+
+    @property
+    def error(self) -> BaseException | None:
+        """What the work raised (once finished), or None."""
+        return self._error
 
     def result(self) -> T:
         """The work's result, or its error raised here, once its lines are printed."""
