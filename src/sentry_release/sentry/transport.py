@@ -245,7 +245,6 @@ class Stats:
 
     requests: int = 0
     bytes_sent: int = 0
-    bytes_received: int = 0
     rate_limit: dict[str, str] = field(default_factory=dict)  # last X-Sentry-Rate-Limit-*
 
 
@@ -682,7 +681,6 @@ class Transport:
             if limits:
                 self.stats.rate_limit = limits
             self.stats.bytes_sent += len(body) if isinstance(body, (bytes, str)) else 0
-            self.stats.bytes_received += size
         log.debug("%s %s -> %s", method, redact(url), response.status_code)
         return Reply(
             method, call.endpoint, response.status_code, response.headers, b"".join(chunks)
