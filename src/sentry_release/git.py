@@ -244,16 +244,20 @@ class GitRepo:
             return False
         return True
 
-    def stream(self, *args: str) -> Iterator[bytes]:
-        """Stream a git command's stdout in raw lines (no decoding: messages may not be UTF-8)."""
-        proc = subprocess.Popen(
-            self.command(*args),
+    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        """A git process in the checkout with the guarded environment, its output piped."""
+        return subprocess.Popen(
+            argv,
             cwd=self.root,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+
+    def stream(self, *args: str) -> Iterator[bytes]:
+        """Stream a git command's stdout in raw lines (no decoding: messages may not be UTF-8)."""
+        proc = self._spawn(self.command(*args))
         assert proc.stdout is not None and proc.stderr is not None
         try:
             yield from proc.stdout
@@ -324,14 +328,7 @@ class GitRepo:
         if max_count is not None:
             args.append(f"--max-count={max_count}")
         args += [*revs, "--"]
-        proc = subprocess.Popen(
-            args,
-            cwd=self.root,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        proc = self._spawn(args)
         assert proc.stdout is not None and proc.stderr is not None
         finished = False
         try:
