@@ -105,15 +105,17 @@ def check_mappings(mappings: str, sources: int, names: int) -> str | None:
 
 
 def _field_counts(shape: bytes) -> bytes | None:
-    """`shape` (`t` a terminal digit, `c` a continuation digit, the separators kept) with
-    one `t` per field, or None unless every VLQ ends (its last digit has no continuation
-    bit: VlqLeftover) within 13 digits (a 14th would shift by 65 bits: VlqOverflow) and
-    every segment has 1, 4 or 5 fields (BadSegmentSize)."""
-    if b"c," in shape or b"c;" in shape or shape.endswith(b"c") or _OVERFLOW in shape:
+    """`shape` (`t` a terminal digit, `c` a continuation digit, `,` a separator) with one `t`
+    per field, or None unless every VLQ ends (its last digit has no continuation bit:
+    VlqLeftover) within 13 digits (a 14th would shift by 65 bits: VlqOverflow) and every
+    segment has 1, 4 or 5 fields (BadSegmentSize)."""
+    if b"c," in shape or shape.endswith(b"c") or _OVERFLOW in shape:
         return None
     counts = shape.translate(None, b"c")
-    tokens = counts.replace(_FIVE, b"5").replace(_FOUR, b"4").translate(_TOKEN)
-    return None if b"xx" in tokens else counts  # xx: a segment of 2, 3 or 6+ fields
+    runs = b"," + counts + b","  # each segment between two commas
+    if b",tt," in runs or b",ttt," in runs or b"tttttt" in runs:
+        return None
+    return counts
 
 
 def _inside(pattern: re.Pattern[bytes], data: bytes, limit: int) -> bool:
@@ -126,7 +128,8 @@ def _inside(pattern: re.Pattern[bytes], data: bytes, limit: int) -> bool:
         return True
     values = dict(_ONE_DIGIT)
     for text in set(deltas).difference(values):
-        values[text] = decode_vlq(text.decode("ascii"))[0]
+        value = int(text.translate(_BASE32)[::-1], 32)  # little-endian base 32, in C
+        values[text] = -(value >> 1) if value & 1 else value >> 1
     running = list(accumulate(map(values.__getitem__, deltas)))
     return min(running) >= 0 and max(running) < limit
 
@@ -134,15 +137,15 @@ def _inside(pattern: re.Pattern[bytes], data: bytes, limit: int) -> bool:
 _TERMINAL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"  # digits 0-31: no continuation bit
 _CONTINUE = b"ghijklmnopqrstuvwxyz0123456789+/"  # digits 32-63
 _VALID = _TERMINAL + _CONTINUE + b",;"
-_SHAPE = bytes.maketrans(_TERMINAL + _CONTINUE, b"t" * 32 + b"c" * 32)
-_TOKEN = bytes.maketrans(b"t45", b"xxx")
+_SHAPE = bytes.maketrans(_TERMINAL + _CONTINUE + b";", b"t" * 32 + b"c" * 32 + b",")
+_BASE32 = bytes.maketrans(_TERMINAL + _CONTINUE, b"0123456789abcdefghijklmnopqrstuv" * 2)
 _OVERFLOW = b"c" * 13  # a 14th digit would shift by 65 bits
 _FOUR, _FIVE = b"tttt", b"ttttt"
-_VLQ = rb"[g-z0-9+/]*[A-Za-f]"
+_VLQ = rb"[g-z0-9+/]*+[A-Za-f]"  # possessive: the two classes never overlap
 # After a separator: the first field, then the second (source) unless it is `A` (zero).
 _SOURCE_DELTA = re.compile(rb"[,;]" + _VLQ + rb"(?!A)(" + _VLQ + rb")")
 # After a separator: four fields, then the fifth (name) unless it is `A`.
-_NAME_DELTA = re.compile(rb"[,;](?:" + _VLQ + rb"){4}(?!A)(" + _VLQ + rb")")
+_NAME_DELTA = re.compile(rb"[,;]" + _VLQ * 4 + rb"(?!A)(" + _VLQ + rb")")
 _ONE_DIGIT = {bytes([c]): (-(v >> 1) if v & 1 else v >> 1) for v, c in enumerate(_TERMINAL)}
 
 
