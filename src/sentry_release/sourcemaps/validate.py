@@ -59,8 +59,9 @@ SEGMENT_SIZES = (1, 4, 5)
 
 def check_map(parsed: dict[str, Any]) -> str | None:
     """What is wrong with a map's `mappings` (None: nothing), decoded as Sentry's symbolicator
-    decodes it (getsentry/rust-sourcemap `decoder.rs`: a base64 VLQ digit, segments of 1, 4
-    or 5 fields (BadSegmentSize), source and name indices inside `sources` and `names`
+    decodes it (getsentry/rust-sourcemap `decoder.rs` `decode_regular` and `vlq.rs`: base64
+    VLQ digits that end (VlqLeftover) within 64 bits (VlqOverflow), segments of 1, 4 or 5
+    fields (BadSegmentSize), source and name indices inside `sources` and `names`
     (BadSourceReference, BadNameReference)); an indexed map's embedded maps alike."""
     if "sections" in parsed:
         for number, section in enumerate(parsed["sections"]):
