@@ -1,12 +1,16 @@
 """`check_mappings` refuses exactly what the reference decoder below refuses, on random and
 mutated `mappings` (hypothesis). The reference is a plain, digit-by-digit transcription of
-getsentry/rust-sourcemap `decoder.rs::decode_regular` and `vlq.rs::parse_vlq_segment_into`:
-segments split on `;` and `,`, empty ones skipped; a byte outside base64 refused; a VLQ whose
-14th digit would shift by 65 bits refused (`checked_shl`: VlqOverflow); a VLQ still continuing
-at the segment's end refused (VlqLeftover); 1, 4 or 5 fields (BadSegmentSize); the running
-source and name indices inside `sources` and `names` (BadSourceReference, BadNameReference).
-Running indices are plain integers here, so a negative one is refused (rust's `as u32` makes it
-huge, and refused, too)."""
+getsentry/rust-sourcemap 9.3.2 `decoder.rs::decode_regular` and `vlq.rs::parse_vlq_segment_into`:
+segments split on `;` and `,`, empty ones skipped; a VLQ whose 14th digit would shift by 65 bits
+refused (`checked_shl`: VlqOverflow); a VLQ still continuing at the segment's end refused
+(VlqLeftover); 1, 4 or 5 fields (BadSegmentSize); the running source and name indices inside
+`sources` and `names` (BadSourceReference, BadNameReference).
+
+Two deliberate differences, both stricter: a byte outside base64 is refused wherever it is
+(rust-sourcemap reads it as a continuation digit of value 31, so it refuses it only at a
+segment's end, as VlqLeftover, and decodes garbage otherwise); running indices are plain
+integers, so one outside the lists is refused even where rust's `as u32` would wrap it back in
+(only indices beyond 2**32 can)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,9 @@ def check_map(parsed: dict[str, Any]) -> str | None:
     decodes it (getsentry/rust-sourcemap `decoder.rs` `decode_regular` and `vlq.rs`: base64
     VLQ digits that end (VlqLeftover) within 64 bits (VlqOverflow), segments of 1, 4 or 5
     fields (BadSegmentSize), source and name indices inside `sources` and `names`
-    (BadSourceReference, BadNameReference)); an indexed map's embedded maps alike."""
+    (BadSourceReference, BadNameReference)); an indexed map's embedded maps alike. Stricter
+    in one way: a byte outside base64 is refused anywhere (rust-sourcemap reads it as a
+    continuation digit of value 31 and decodes garbage unless it ends a segment)."""
     if "sections" in parsed:
         for number, section in enumerate(parsed["sections"]):
             inner = section.get("map") if isinstance(section, dict) else None
