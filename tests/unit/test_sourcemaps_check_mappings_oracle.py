@@ -112,13 +112,13 @@ def mutated_mappings(draw: st.DrawFn) -> tuple[str, int, int]:
 RANDOM_TEXT = st.text(alphabet=st.sampled_from(list(B64[:40] + "gh/+,,;;;=é")), max_size=60)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_mappings())
 def test_it_agrees_with_the_reference_on_random_mappings(case: tuple[str, int, int]) -> None:
     agree(*case)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_mappings())
 def test_it_agrees_with_the_reference_on_mutated_mappings(case: tuple[str, int, int]) -> None:
     agree(*case)
