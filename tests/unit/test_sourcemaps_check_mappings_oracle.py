@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sentry_release.sourcemaps import validate
 from sentry_release.sourcemaps.validate import check_map, check_mappings, locate
 from sentry_release.sourcemaps.vlq import encode_mappings
 
@@ -62,6 +63,7 @@ def reference_refuses(mappings: str, sources: int, names: int) -> bool:
 
 
 def agree(mappings: str, sources: int, names: int) -> None:
+    validate.forget_checked()  # the check itself, not a remembered result
     found = check_mappings(mappings, sources, names)
     assert (found is not None) == reference_refuses(mappings, sources, names), (found, mappings)
     assert found == locate(mappings, sources, names)  # the same words as the slow walk
@@ -190,3 +192,28 @@ def test_a_large_realistic_map_agrees_segment_by_segment() -> None:
     mappings = encode_mappings(lines)
     for limits in ((sources, names), (sources - 1, names), (sources, names - 1)):
         agree(mappings, *limits)
+
+
+def test_a_map_checked_again_is_not_decoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` checks each map up to 4 times; the result is kept by the map's SHA-256 and the
+    two counts, so a map with other counts, or other mappings, is checked anew."""
+    validate.forget_checked()
+    calls: list[tuple[str, int, int]] = []
+    real = validate._check
+
+    def counted(data: bytes, mappings: str, sources: int, names: int) -> str | None:
+        calls.append((mappings, sources, names))
+        return real(data, mappings, sources, names)
+
+    monkeypatch.setattr(validate, "_check", counted)
+    assert check_mappings("AAAA,ACAA", 2, 0) is None
+    assert check_mappings("AAAA,ACAA", 2, 0) is None
+    wrong = check_mappings("AAAA,ACAA", 1, 0)
+    assert wrong is not None and "names source 1, but `sources` has 1" in wrong
+    assert check_mappings("AAAA,ACAA", 1, 0) == wrong
+    assert check_mappings("AAAA,ADAA", 2, 0) is not None
+    assert calls == [("AAAA,ACAA", 2, 0), ("AAAA,ACAA", 1, 0), ("AAAA,ADAA", 2, 0)]
+    monkeypatch.setattr(validate, "CHECKED_SIZE", 2)
+    check_mappings("AAAA", 1, 0)  # a third result: the kept ones are dropped first
+    assert check_mappings("AAAA,ACAA", 2, 0) is None
+    assert calls[-1] == ("AAAA,ACAA", 2, 0)

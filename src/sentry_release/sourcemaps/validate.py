@@ -6,6 +6,7 @@ request; `--no-strict` prints them as warnings and uploads what is usable.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -94,6 +95,22 @@ def check_mappings(mappings: str, sources: int, names: int) -> str | None:
     if not mappings.isascii():
         return locate(mappings, sources, names)
     data = mappings.encode("ascii")
+    key = (hashlib.sha256(data).digest(), sources, names)
+    if key in _CHECKED:  # `run` checks a map up to 4 times: inject's check and plan, collect
+        return _CHECKED[key]
+    if len(_CHECKED) >= CHECKED_SIZE:
+        _CHECKED.clear()
+    _CHECKED[key] = found = _check(data, mappings, sources, names)
+    return found
+
+
+def forget_checked() -> None:
+    """Drop the kept results of `check_mappings` (tests)."""
+    _CHECKED.clear()
+
+
+def _check(data: bytes, mappings: str, sources: int, names: int) -> str | None:
+    """`check_mappings` on the ASCII bytes of `mappings`."""
     if data.translate(None, _VALID):
         return locate(mappings, sources, names)  # a byte outside base64 and `,;`
     counts = _field_counts(data.translate(_SHAPE))
@@ -149,6 +166,8 @@ _VLQ = rb"[g-z0-9+/]*+[A-Za-f]"  # possessive: the two classes never overlap
 _SOURCE_DELTA = re.compile(rb"[,;]" + _VLQ + rb"(?!A)(" + _VLQ + rb")")
 # After a separator: four fields, then the fifth (name) unless it is `A`.
 _NAME_DELTA = re.compile(rb"[,;]" + _VLQ * 4 + rb"(?!A)(" + _VLQ + rb")")
+CHECKED_SIZE = 4096  # results kept, by the SHA-256 of `mappings` and the two counts
+_CHECKED: dict[tuple[bytes, int, int], str | None] = {}
 _ONE_DIGIT = {bytes([c]): (-(v >> 1) if v & 1 else v >> 1) for v, c in enumerate(_TERMINAL)}
 
 
