@@ -20,6 +20,7 @@ BAD_MAPS = {
     "source-outside": ("AAAA,ACAA", "names source 1, but `sources` has 1"),
     "name-outside": ("AAAAC", "names name 1, but `names` has 1"),
     "segment-size": ("AAA", "has 3 fields"),
+    "vlq-overflow": ("g" * 13 + "A", "overflows 64 bits"),  # rust-sourcemap: VlqOverflow
 }
 
 
