@@ -24,9 +24,9 @@ def query(call: responses.Call) -> dict[str, list[str]]:
     return parse_qs(urlsplit(call.request.url or "").query)
 
 
-def reads() -> Reads:
+def reads(clock: float = 0.0) -> Reads:
     responses.get(f"{API}/releases/1.1/", json=RELEASE)
-    found = Reads(SentryApi(BASE, "tok"), "acme", "production", clock=lambda: 0.0)
+    found = Reads(SentryApi(BASE, "tok"), "acme", "production", clock=lambda: clock)
     found.bind_projects("1.1", ())
     return found
 
@@ -64,7 +64,7 @@ def test_401_and_403_are_config_errors_naming_the_scope(status: int, scope: str)
 
 @responses.activate
 def test_sessions_by_status_per_minute_and_sentrys_clock() -> None:
-    gate = reads()
+    gate = reads(clock=datetime(2026, 5, 1, 12, 31, tzinfo=timezone.utc).timestamp())
     body = {
         "intervals": ["2026-05-01T12:00:00Z", "2026-05-01T12:01:00Z", "2026-05-01T12:02:00Z"],
         "groups": [
@@ -85,6 +85,7 @@ def test_sessions_by_status_per_minute_and_sentrys_clock() -> None:
     params = query(responses.calls[1])
     assert params["groupBy"] == ["session.status"] and params["interval"] == ["1m"]
     assert params["query"] == ['release:"1.1"']
+    # Sentry's clock is a minute behind ours: a moment has passed when both clocks say so
     assert gate.now() == datetime(2026, 5, 1, 12, 30, tzinfo=timezone.utc)
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from sentry_release.config.gate import MAX_SPAN
 from sentry_release.config.settings import GatePolicy, Settings, is_loopback
 from sentry_release.errors import ConfigError, NotFoundError, SentryAPIError
 from sentry_release.gate.health import check_urls, parse_expected_status, probe
@@ -56,6 +57,7 @@ CONCURRENT_SHARE = 0.05  # the baseline still serves when it has this share of t
 MAX_SUSPECTS = 5
 MAX_REREADS = 3  # final reads that may disagree before the gate decides anyway
 MIN_SLEEP = 0.05
+CEILING_SLACK = 600.0  # without --gate-timeout: wall time allowed past the final read's time
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,12 @@ class _Watcher:
         except SentryAPIError as exc:
             return api_error_report(str(exc), policy, {"version": self.version})
         context = self.context(plan)
+        # without --gate-timeout the wall time is still capped: the window's end on the
+        # gate's clock plus room for re-reads and probes, whatever a server does
+        left = (plan.final_at - self.reads.now()).total_seconds()
+        ceiling = deadline or self.clock() + max(left, 0.0) + CEILING_SLACK
+        if note := self.reads.skew_note():
+            self.out.info(f"Deploy gate: {note}")
         self.out.info(
             f"Deploy gate: watching {self.version} in {self.environment} from "
             f"{iso(plan.deploy_start)} ({plan.start_source}); rate window "
@@ -282,7 +290,7 @@ class _Watcher:
             now = self.reads.now()
             final = now >= plan.final_at
             if self.probes and now_local >= next_probe:
-                self.run_probes(expected, session)
+                self.run_probes(expected, session, ceiling)
                 catching_up = final and not all(p.healthy for p in self.probes)
                 gap = CATCH_UP_PROBE if catching_up else HEALTH_INTERVAL
                 next_probe = now_local + min(self.poll, gap)
@@ -304,7 +312,7 @@ class _Watcher:
                     last_error = str(exc)
                     self.out.warn(f"could not read Sentry: {exc}")
                 next_read = now_local + self.poll
-            timed_out = deadline is not None and now_local >= deadline
+            timed_out = now_local >= ceiling
             if last_error is not None and (final or timed_out):
                 return api_error_report(last_error, policy, context)
             if data is not None:
@@ -313,6 +321,7 @@ class _Watcher:
                 if report.verdict == INCONCLUSIVE and deadline is not None:
                     # room for the settle period and two final reads before the deadline
                     extended = at(deadline) - timedelta(seconds=plan.settle + 2 * self.poll)
+                    extended = min(extended, plan.window_start + timedelta(seconds=MAX_SPAN))
                     if extended > plan.window_end + timedelta(seconds=self.poll):
                         plan = self.extend(plan, extended)
                         context = self.context(plan)
@@ -332,8 +341,7 @@ class _Watcher:
             wake = next_read
             if self.probes:
                 wake = min(wake, next_probe)
-            if deadline is not None:
-                wake = min(wake, deadline)
+            wake = min(wake, ceiling)
             self.sleep(max(MIN_SLEEP, wake - self.clock()))
 
     def finish(
@@ -418,7 +426,7 @@ class _Watcher:
         # buckets on Sentry's interval boundaries, as it rounds ranges to whole intervals
         window_start = align(start + timedelta(seconds=policy.grace), policy.bucket, up=True)
         window_end = window_start + timedelta(seconds=policy.window)
-        length = BASELINE_MULTIPLE * max(policy.window, policy.bucket)
+        length = min(BASELINE_MULTIPLE * max(policy.window, policy.bucket), MAX_SPAN)
         before = align(start, policy.bucket, up=False)
         serving = self.reads.serving(before - timedelta(seconds=length), before, policy.bucket)
         baseline_release = serving[0][0] if serving else None
@@ -458,8 +466,8 @@ class _Watcher:
     def extend(self, plan: Plan, window_end: datetime) -> Plan:
         """A longer window (and a baseline as long) when the timeout leaves room."""
         plan = replace(plan, window_end=window_end)
-        length = (window_end - plan.window_start).total_seconds()
-        return self.with_baseline(plan, BASELINE_MULTIPLE * length)
+        length = (plan.window_end - plan.window_start).total_seconds()
+        return self.with_baseline(plan, min(BASELINE_MULTIPLE * length, MAX_SPAN))
 
     def find_deploy(self) -> Deploy:
         """The latest deploy of this release to the environment."""
@@ -665,16 +673,21 @@ class _Watcher:
             "chart": {**self.chart, "deploy": iso(plan.deploy_start)},
         }
 
-    def run_probes(self, expected: Callable[[int], bool], session: requests.Session) -> None:
-        """Probe every health URL once and record the outcome."""
+    def run_probes(
+        self, expected: Callable[[int], bool], session: requests.Session, deadline: float
+    ) -> None:
+        """Probe every health URL once and record the outcome; no probe outlasts the gate's
+        own deadline (`--gate-timeout` caps the wall time whatever the app does)."""
         updated = []
         for status in self.probes:
+            limit = max(MIN_SLEEP, min(self.policy.health_timeout, deadline - self.clock()))
             ok, detail = probe(
                 session,
                 status.url,
-                timeout=self.policy.health_timeout,
+                timeout=limit,
                 expected=expected,
                 body=self.policy.health_body,
+                any_redirect=self.policy.health_any_redirect,
             )
             updated.append(status.record(ok, detail, self.policy.health_successes))
         self.probes = tuple(updated)

@@ -17,7 +17,7 @@ Rules of real Sentry this follows (getsentry/sentry, `src/sentry/`):
 - the suspect commit comes from `GET /projects/{org}/{project}/events/{id}/committers/`
   (`api/endpoints/event_file_committers.py`) for the issue's latest event
   (`api/endpoints/group_event_details.py`, event id `latest`).
-The server's clock is Sentry's `Date` header: windows are judged on Sentry's time.
+Sentry's `Date` header is compared with the runner's clock on every answer (`_note_clock`).
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ MAX_ISSUES = 500
 RELEASES_SCANNED = 5  # releases whose deploys are read when traffic names no baseline
 ERRORED_STATUSES = ("errored", "crashed", "abnormal")
 SESSION_STATUSES = ("healthy", *ERRORED_STATUSES)
+SMALL_SKEW = 2.0  # `Date` has whole seconds: a smaller difference is not a skew
+MAX_SKEW = 300.0  # beyond this, one of the clocks is wrong: refused, not guessed around
 
 
 def interval(seconds: float) -> str:
@@ -100,22 +102,45 @@ class Reads:
         return response.json()
 
     def _note_clock(self, response: Reply) -> None:
-        """Learn Sentry's clock once, from the first answer's `Date` (whole seconds): from
-        then on the gate's time is our clock plus that offset, so waits stay ours."""
+        """Compare Sentry's `Date` (whole seconds) with our clock, once, on the first answer.
+
+        Within SMALL_SKEW the clocks agree. Beyond it the gate uses one rule for both: a
+        moment has passed only when both clocks say so (`now()`), so it never judges a window
+        that has not happened on either side. Beyond MAX_SKEW one of them is wrong (a runner
+        without NTP, a proxy's stale `Date`): exit 2 naming it.
+        """
         date = response.headers.get("Date")
         if not date or self.offset is not None:
             return
         try:
             server = email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return
         local = self.clock()
-        # the header has whole seconds: keep our clock unless Sentry's differs by more
-        self.offset = server - local if abs(server - local) > 1.5 else 0.0
+        skew = server - local
+        if abs(skew) > MAX_SKEW:
+            side = "ahead of" if skew > 0 else "behind"
+            raise ConfigError(
+                f"clock skew: Sentry's Date header ({date}) is {abs(skew):.0f}s {side} this "
+                f"runner's clock ({iso(at(local))}), more than the {MAX_SKEW:g}s the gate "
+                "accepts: fix the runner's clock (NTP) or the proxy that sets Date"
+            )
+        self.offset = skew if abs(skew) > SMALL_SKEW else 0.0
 
     def now(self) -> datetime:
-        """Sentry's time, as last told by its `Date` header."""
-        return at(self.clock() + (self.offset or 0.0))
+        """The gate's time: a moment has passed when both our clock and Sentry's (as told
+        by its first `Date` header) say so; with agreeing clocks, ours."""
+        return at(self.clock() + min(self.offset or 0.0, 0.0))
+
+    def skew_note(self) -> str | None:
+        """What the gate says about the clocks when they differ beyond a small skew."""
+        if not self.offset:
+            return None
+        side = "ahead of" if self.offset > 0 else "behind"
+        return (
+            f"Sentry's clock is {abs(self.offset):.0f}s {side} this runner's: a moment counts "
+            "as passed only when both clocks say so"
+        )
 
     def _path(self, *parts: str) -> str:
         return org_path(self.org, *parts)
