@@ -6,7 +6,7 @@ policy and the sequential test) against a simulated Sentry on a simulated clock.
 
 The world, per run: the deploy at a random second; per project and minute, sessions Poisson
 around the traffic (with a time-of-day trend of +/-20% over a day at a random phase) and
-errored sessions Poisson around traffic x 1% x the ratio x a gamma multiplier per minute
+errored sessions Poisson around traffic x 1% (2% at 20/min) x the ratio x a gamma multiplier per minute
 (CV 0.1 "mild", 0.5 or 1.0), the multiplier shared by the releases serving that minute (a
 backend hiccup hits both); crash loops: now and then one user's session crash-loops into 50
 errored sessions (in either release, by its share of the traffic); error events 1 +
@@ -49,6 +49,7 @@ from sentry_release.output import Output
 
 MINUTE = 60.0
 BASE_P = 0.01
+LOW_TRAFFIC_P = 0.02  # at 20 sessions/min, 2% errored (issue #22's table)
 EPOCH = 1_780_000_000.0  # a Monday; runs start within the day after it
 HISTORY = 5 * 3600.0  # the old release's traffic before the deploy
 AFTER = 40 * 60.0  # simulated time after the deploy (window + settle + re-reads)
@@ -165,7 +166,8 @@ def build(cell: Cell, rng: random.Random) -> World:
                     continue
                 lag = rng.uniform(5, 75)
                 row = Minute(t, count, t + MINUTE + lag)
-                errored = min(count, poisson(rng, count * BASE_P * ratio * shock))
+                base_p = BASE_P if cell.per_minute >= 100 else LOW_TRAFFIC_P
+                errored = min(count, poisson(rng, count * base_p * ratio * shock))
                 if rng.random() < cell.loops * share:
                     errored = min(count + 50, errored + 50)
                     row.sessions += 50  # the loop's sessions: one user, 50 sessions

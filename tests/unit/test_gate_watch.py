@@ -63,9 +63,10 @@ def test_default_windows_are_honoured_with_a_fake_clock(server: DevServer) -> No
         settings(server), client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep
     )
     assert report.verdict == INCONCLUSIVE  # no traffic at all; passes per on_inconclusive
-    # window + settle (no grace by default), from a minute boundary, then one re-read
-    assert fake.now - deploy_at >= 600 + 60
-    assert fake.now - deploy_at < 600 + 60 + 60 + 31
+    # window + settle (no grace by default) from the deploy's minute (its partial first
+    # minute is used), then one re-read
+    assert fake.now - (deploy_at - deploy_at % 60) >= 600 + 60
+    assert fake.now - deploy_at < 600 + 60 + 31
     assert max(fake.sleeps) <= 30  # no blind grace: issues are read from the deploy on
     issue_reads = [
         r for r in server.store.requests[reads_before:] if r["path"].endswith("/issues/")
@@ -264,8 +265,9 @@ def test_inconclusive_window_keeps_watching_until_the_timeout(server: DevServer)
         sleep=fake.sleep,
     )
     # 20 errored sessions against 20 cannot bound the ratio under 1.5 (INCONCLUSIVE); over
-    # the nine minutes the timeout leaves room for, 90 against 90 can
+    # the seven minutes the timeout leaves room for (after the settle and the 120 s late
+    # errored updates may take), 70 against 100 can
     assert "watching until the timeout" in stderr.getvalue()
     assert report.verdict == PASS, report.reason
     assert report.rate is not None and report.rate.test is not None
-    assert report.rate.test.new >= 80 and report.rate.test.base >= 80
+    assert report.rate.test.new >= 60 and report.rate.test.base >= 60

@@ -30,6 +30,7 @@ from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
     WATCHING,
+    SEVERE_LEVELS,
     GateReport,
     Observations,
     ProbeStatus,
@@ -40,7 +41,8 @@ from sentry_release.gate.policy import (
 )
 from sentry_release.gate.render import print_report
 from sentry_release.gate.sequential import Bucket
-from sentry_release.gate.stats import dispersion
+from sentry_release.gate.stats import robust_dispersion
+from sentry_release.sentry.gate_models import Project
 from sentry_release.output import Output
 from sentry_release.redact import register_secret
 from sentry_release.sentry.api import SentryApi
@@ -52,11 +54,13 @@ MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls
 CATCH_UP_PROBE = 1.0  # after the window, probes that still need samples run this often
 ROLLOUT_LOOKBACK = 3600.0  # how far before dateFinished a missing dateStarted is looked for
-BASELINE_MULTIPLE = 3  # the baseline before the deploy is this many windows long
+BASELINE_MULTIPLE = 12  # the baseline before the deploy is this many windows long
+LATE_REVISIONS = 300.0  # errored-session updates arrive up to 5 min after the aggregate
 CONCURRENT_SHARE = 0.05  # the baseline still serves when it has this share of the traffic
 MAX_SUSPECTS = 5
 MAX_REREADS = 3  # final reads that may disagree before the gate decides anyway
 MIN_SLEEP = 0.05
+FAST_REREAD = 10.0  # a fatal/unhandled issue below the floors is re-read this soon
 CEILING_SLACK = 600.0  # without --gate-timeout: wall time allowed past the final read's time
 
 
@@ -70,15 +74,49 @@ class Plan:
     window_start: datetime
     window_end: datetime
     baseline_release: str | None
-    baseline: Traffic | None  # the baseline's buckets just before the deploy
+    baseline: Mapping[str, Traffic]  # per project id: the baseline's buckets before the deploy
     unit: str | None
-    phi: float
-    settle: float
+    phi: Mapping[str, float]  # per project id: the baseline series' dispersion
+    settle: float  # a bucket is used by this age at the latest (the slower source's lag)
+    revisions: float = 0.0  # errored-session updates may still arrive this long after
 
     @property
     def final_at(self) -> datetime:
-        """When the last read may happen: the window's end plus the slower source's lag."""
-        return self.window_end + timedelta(seconds=self.settle)
+        """When the last read may happen: the window's end plus the slower source's lag and
+        the time late errored updates may take (a PASS never rests on data that can change)."""
+        return self.window_end + timedelta(seconds=self.settle + self.revisions)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One poll's reads: issues, and per project both sides' buckets in the window so far."""
+
+    issues: tuple[Issue, ...]
+    final: bool
+    new: Mapping[str, Traffic]  # project id -> this release's traffic
+    base_now: Mapping[str, Traffic]  # project id -> the baseline's traffic at the same time
+    settled: int  # leading buckets the rate test may use
+    others: tuple[str, ...] = ()  # releases seen in the environment while this was silent
+
+    @property
+    def has_traffic(self) -> bool:
+        """This release had issues, errors or traffic since the deploy (or it is too early
+        to say)."""
+        if self.issues or not self.new:
+            return True
+        return any(
+            (t.exposure.total() if t.exposure is not None else 0.0) > 0 or t.errored.total() > 0
+            for t in self.new.values()
+        )
+
+    @property
+    def totals(self) -> tuple[float, ...]:
+        """What two final reads must agree on."""
+        numbers = [float(sum(i.events for i in self.issues))]
+        for traffic in self.new.values():
+            numbers.append(traffic.errored.total())
+            numbers.append(traffic.exposure.total() if traffic.exposure is not None else 0.0)
+        return tuple(numbers)
 
 
 def run_gate(
@@ -249,6 +287,8 @@ class _Watcher:
         self.probes = tuple(ProbeStatus(url) for url in self.policy.health_urls)
         self.polls = 0
         self.chart: dict[str, Any] = {}
+        self._last: dict[tuple[str, str], tuple[float, ...]] = {}  # the last read's buckets
+        self._pending = False  # an arrived bucket awaits its confirming read
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -280,7 +320,7 @@ class _Watcher:
             f"baseline {plan.baseline_release or 'none found'} "
             f"({plan.unit or 'no traffic denominator'})"
         )
-        data: dict[str, Any] | None = None
+        data: Poll | None = None
         last_error: str | None = None
         next_read = next_probe = float("-inf")
         previous_totals: tuple[float, ...] | None = None
@@ -316,19 +356,21 @@ class _Watcher:
             if last_error is not None and (final or timed_out):
                 return api_error_report(last_error, policy, context)
             if data is not None:
-                seen = self.observations(plan, data, now, final and bool(data.get("final")))
+                seen = self.observations(plan, data, now, final and data.final)
                 report = evaluate(seen, policy)
                 if report.verdict == INCONCLUSIVE and deadline is not None:
                     # room for the settle period and two final reads before the deadline
-                    extended = at(deadline) - timedelta(seconds=plan.settle + 2 * self.poll)
+                    extended = at(deadline) - timedelta(
+                        seconds=plan.settle + plan.revisions + 2 * self.poll
+                    )
                     extended = min(extended, plan.window_start + timedelta(seconds=MAX_SPAN))
                     if extended > plan.window_end + timedelta(seconds=self.poll):
                         plan = self.extend(plan, extended)
                         context = self.context(plan)
                         self.out.info("Deploy gate: too little data; watching until the timeout")
                         continue
-                if report.verdict not in (WATCHING, FAIL) and data.get("final"):
-                    totals = data["totals"]
+                if report.verdict not in (WATCHING, FAIL) and data.final:
+                    totals = data.totals
                     if totals != previous_totals and rereads < MAX_REREADS:
                         previous_totals, rereads = totals, rereads + 1
                         next_read = min(next_read, now_local + min(self.poll, 2.0))
@@ -336,6 +378,18 @@ class _Watcher:
                 if report.verdict != WATCHING:
                     return apply_policy(self.finish(plan, report, data, now, context), policy)
                 self._narrate(report, plan, now)
+                if (
+                    any(
+                        r.severe or r.issue.unhandled or r.issue.level in SEVERE_LEVELS
+                        for r in report.issues
+                        if not r.counted
+                    )
+                    and policy.fail_fast
+                ):
+                    # a fatal or unhandled issue below the floors: its next events decide
+                    next_read = min(next_read, now_local + min(self.poll, FAST_REREAD))
+                if self._pending:
+                    next_read = min(next_read, now_local + min(self.poll, FAST_REREAD))
             if timed_out:
                 return apply_policy(self._timed_out(plan, data, now, started, context), policy)
             wake = next_read
@@ -348,7 +402,7 @@ class _Watcher:
         self,
         plan: Plan,
         report: GateReport,
-        data: Mapping[str, Any],
+        data: Poll,
         now: datetime,
         context: Mapping[str, Any],
     ) -> GateReport:
@@ -370,7 +424,7 @@ class _Watcher:
                 if found is not None:
                     suspects[row.issue.id] = found
         final = evaluate(
-            self.observations(plan, data, now, bool(data.get("final")), outcomes, suspects),
+            self.observations(plan, data, now, data.final, outcomes, suspects),
             self.policy,
         )
         if final.verdict == WATCHING:
@@ -380,7 +434,7 @@ class _Watcher:
     def _timed_out(
         self,
         plan: Plan,
-        data: Mapping[str, Any] | None,
+        data: Poll | None,
         now: datetime,
         started: float,
         context: Mapping[str, Any],
@@ -423,8 +477,9 @@ class _Watcher:
             start, source = self.first_traffic(finished), "first traffic"
             if start is None:
                 start, source = finished, "dateFinished"
-        # buckets on Sentry's interval boundaries, as it rounds ranges to whole intervals
-        window_start = align(start + timedelta(seconds=policy.grace), policy.bucket, up=True)
+        # buckets on Sentry's interval boundaries, as it rounds ranges to whole intervals;
+        # the partial first one is used (its exposure weighs it), not skipped
+        window_start = align(start + timedelta(seconds=policy.grace), policy.bucket, up=False)
         window_end = window_start + timedelta(seconds=policy.window)
         length = min(BASELINE_MULTIPLE * max(policy.window, policy.bucket), MAX_SPAN)
         before = align(start, policy.bucket, up=False)
@@ -439,29 +494,42 @@ class _Watcher:
             window_start=window_start,
             window_end=window_end,
             baseline_release=baseline_release,
-            baseline=None,
+            baseline={},
             unit=None,
-            phi=1.0,
+            phi={},
             settle=policy.settle,
         )
         return self.with_baseline(plan, length)
 
     def with_baseline(self, plan: Plan, length: float) -> Plan:
-        """Read the baseline's buckets over `length` seconds before the deploy; its unit is
-        the gate's unit and its series gives the dispersion."""
+        """Read the baseline's buckets over `length` seconds before the deploy, per project;
+        the unit is the gate's (sessions when any project has them) and each project's series
+        gives its prior dispersion."""
         if plan.baseline_release is None:
             return plan
         bucket = self.policy.bucket
         count = max(1, int(length // bucket))
         end = align(plan.deploy_start, bucket, up=False)
         start = end - timedelta(seconds=count * bucket)
-        base = self.reads.traffic(plan.baseline_release, start, end, bucket)
-        exposure = base.exposure.values if base.exposure is not None else ()
-        phi = dispersion(base.errored.values, exposure) if exposure else 1.0
+        found = {
+            p.id: self.reads.traffic(plan.baseline_release, start, end, bucket, p)
+            for p in self.reads.projects
+        }
+        units = [t.unit for t in found.values()]
+        unit = next((u for u in ("sessions", "transactions") if u in units), None)
+        baseline = {pid: t for pid, t in found.items() if t.unit == unit}
+        phi = {
+            pid: robust_dispersion(t.errored.values, t.exposure.values) if t.exposure else 1.0
+            for pid, t in baseline.items()
+        }
         settle = self.policy.settle
-        if base.unit == "sessions":
+        revisions = 0.0
+        if unit == "sessions":
             settle = max(settle, self.policy.settle_sessions)
-        return replace(plan, baseline=base, unit=base.unit, phi=phi, settle=settle)
+            revisions = min(LATE_REVISIONS, self.policy.window)
+        return replace(
+            plan, baseline=baseline, unit=unit, phi=phi, settle=settle, revisions=revisions
+        )
 
     def extend(self, plan: Plan, window_end: datetime) -> Plan:
         """A longer window (and a baseline as long) when the timeout leaves room."""
@@ -500,8 +568,9 @@ class _Watcher:
 
     # --- reading -----------------------------------------------------------------------
 
-    def read(self, plan: Plan, now: datetime) -> dict[str, Any]:
-        """One poll: issues since the deploy, then both sides' buckets in the window."""
+    def read(self, plan: Plan, now: datetime) -> Poll:
+        """One poll: issues since the deploy, then both sides' buckets in the window, per
+        project."""
         self.polls += 1
         end = max(now, plan.deploy_start + timedelta(seconds=1))
         query = self.policy.query
@@ -514,104 +583,158 @@ class _Watcher:
         ):
             if issue.id not in new_ids and issue.substatus in ("regressed", "escalating"):
                 issues.append(replace(issue, kind=issue.substatus))
-        data: dict[str, Any] = {"issues": tuple(issues), "final": now >= plan.final_at}
+        final = now >= plan.final_at
+        new: dict[str, Traffic] = {}
+        base_now: dict[str, Traffic] = {}
+        settled = 0
         if now > plan.window_start:
-            bucket = self.policy.bucket
             upto = min(now, plan.window_end)
-            new = self.forced(self.version, plan.unit, plan.window_start, upto)
-            data["new"] = new
-            if plan.baseline_release and plan.baseline_release != self.version:
-                data["base_now"] = self.forced(
-                    plan.baseline_release, plan.unit, plan.window_start, upto
+            judged = [p for p in self.reads.projects if p.id in plan.baseline] or list(
+                self.reads.projects[:1]
+            )
+            for project in judged:
+                new[project.id] = self.forced(
+                    self.version, plan.unit, plan.window_start, upto, project
                 )
-            settled = min(now - timedelta(seconds=plan.settle), plan.window_end)
-            full = (settled - plan.window_start).total_seconds() / bucket
-            data["settled"] = int(full) if settled < plan.window_end else int(-(-full // 1))
-        else:
-            data["settled"] = 0
-        if data["final"] and not self._has_traffic(data):
-            data["others"] = tuple(
+                if plan.baseline_release and plan.baseline_release != self.version:
+                    base_now[project.id] = self.forced(
+                        plan.baseline_release, plan.unit, plan.window_start, upto, project
+                    )
+            settled = self.settled(plan, now, new, base_now)
+        others: tuple[str, ...] = ()
+        poll = Poll(tuple(issues), final, new, base_now, settled)
+        if final and not poll.has_traffic:
+            others = tuple(
                 name
                 for name, _ in self.reads.serving(plan.deploy_start, now, self.policy.bucket)
                 if name != self.version
             )
-        data["totals"] = self._totals(data)
-        return data
+            poll = replace(poll, others=others)
+        return poll
 
-    def forced(self, release: str, unit: str | None, start: datetime, end: datetime) -> Traffic:
+    def settled(
+        self,
+        plan: Plan,
+        now: datetime,
+        new: Mapping[str, Traffic],
+        base_now: Mapping[str, Traffic],
+    ) -> int:
+        """Buckets the rate test may use, settled on evidence: a bucket that has ended and
+        whose traffic two reads in a row agree on (and is not empty), or at the latest one
+        `settle` old. Late errored updates can only add errors to a bucket the test used:
+        they may delay a FAIL, never make one; a PASS waits for them (`Plan.final_at`)."""
+        bucket = self.policy.bucket
+        by_age = min(now - timedelta(seconds=plan.settle), plan.window_end)
+        full = (by_age - plan.window_start).total_seconds() / bucket
+        aged = int(full) if by_age < plan.window_end else int(-(-full // 1))
+        ended = int((min(now, plan.window_end) - plan.window_start).total_seconds() // bucket)
+        if min(now, plan.window_end) >= plan.window_end:
+            ended = int(-(-(plan.window_end - plan.window_start).total_seconds() // bucket))
+        current = {
+            (side, pid): t.exposure.values if t.exposure is not None else t.errored.values
+            for side, sides in (("new", new), ("base", base_now))
+            for pid, t in sides.items()
+        }
+        agreed = ended
+        for key, values in current.items():
+            before = self._last.get(key, ())
+            same = 0
+            while (
+                same < min(ended, len(values), len(before))
+                and values[same] == before[same]
+                and (values[same] > 0 or key[0] == "base")
+            ):
+                same += 1
+            agreed = min(agreed, same)
+        self._last = dict(current)
+        settled = max(0, aged, agreed if current else 0)
+        # a bucket arrived but is not confirmed yet: confirm it sooner than a poll
+        self._pending = any(
+            len(values) > settled and values[settled] > 0 and settled < ended
+            for (side, _), values in current.items()
+            if side == "new"
+        )
+        return settled
+
+    def forced(
+        self,
+        release: str,
+        unit: str | None,
+        start: datetime,
+        end: datetime,
+        project: Project | None = None,
+    ) -> Traffic:
         """A release's traffic in the unit the baseline chose (new and base must match)."""
         bucket = self.policy.bucket
         if unit == "sessions":
-            sessions = self.reads.session_series(release, start, end, bucket)
+            sessions = self.reads.session_series(release, start, end, bucket, project)
             if sessions is not None:
                 return Traffic("sessions", sessions[0], sessions[1])
             empty = Series(
                 start, bucket, (0.0,) * max(1, int(-(-(end - start).total_seconds() // bucket)))
             )
             return Traffic("sessions", empty, empty)
-        errors = self.reads.error_series(release, start, end, bucket)
+        errors = self.reads.error_series(release, start, end, bucket, only=project)
         if unit == "transactions":
-            exposure = self.reads.error_series(release, start, end, bucket, "transactions")
+            exposure = self.reads.error_series(
+                release, start, end, bucket, "transactions", only=project
+            )
             return Traffic("transactions", errors, exposure)
         return Traffic(None, errors, None)
 
-    @staticmethod
-    def _has_traffic(data: Mapping[str, Any]) -> bool:
-        new = data.get("new")
-        if data["issues"]:
-            return True
-        if not isinstance(new, Traffic):
-            return True  # not judged before the window
-        exposure = new.exposure.total() if new.exposure is not None else 0.0
-        return exposure > 0 or new.errored.total() > 0
-
-    @staticmethod
-    def _totals(data: Mapping[str, Any]) -> tuple[float, ...]:
-        new = data.get("new")
-        numbers = [float(sum(i.events for i in data["issues"]))]
-        if isinstance(new, Traffic):
-            numbers.append(new.errored.total())
-            numbers.append(new.exposure.total() if new.exposure is not None else 0.0)
-        return tuple(numbers)
-
-    def rate_input(self, plan: Plan, data: Mapping[str, Any]) -> RateInput:
-        """The rate rule's buckets: concurrent while the baseline still serves, else the
-        baseline's minutes before the deploy."""
-        notes = tuple(n for n in (plan.baseline.note if plan.baseline else None,) if n)
-        new = data.get("new")
-        if plan.baseline_release is None or plan.baseline is None or not isinstance(new, Traffic):
-            return RateInput(plan.unit, "previous", (), plan.phi, plan.baseline_release, notes)
-        settled = int(data.get("settled", 0))
-        base_now = data.get("base_now")
-        concurrent = isinstance(base_now, Traffic) and still_serving(base_now, new, settled)
-        base = base_now if concurrent and isinstance(base_now, Traffic) else plan.baseline
+    def rate_inputs(self, plan: Plan, data: Poll) -> tuple[RateInput, ...]:
+        """The rate rule's buckets, one input per project: concurrent while the baseline
+        still serves, else the baseline's minutes before the deploy."""
+        if plan.baseline_release is None or not data.new:
+            notes = tuple(n for t in plan.baseline.values() if (n := t.note))
+            return (RateInput(plan.unit, "previous", (), 1.0, plan.baseline_release, notes),)
         per = round((plan.window_end - plan.window_start).total_seconds() / self.policy.bucket)
-        buckets = paired_buckets(new, base, settled, concurrent=concurrent, per=per)
-        self.chart = {
-            "bucket": self.policy.bucket,
-            "new": [_per(b.new, b.new_exposure) for b in buckets],
-            "base": [_per(b.base, b.base_exposure) for b in buckets],
-        }
-        return RateInput(
-            plan.unit,
-            "concurrent" if concurrent else "previous",
-            buckets,
-            plan.phi,
-            plan.baseline_release,
-            notes,
-        )
+        slugs = {p.id: p.slug for p in self.reads.projects}
+        several = len(data.new) > 1
+        inputs = []
+        for pid, new in data.new.items():
+            before = plan.baseline.get(pid)
+            notes = tuple(n for n in (before.note if before else None,) if n)
+            if before is None:
+                inputs.append(
+                    RateInput(plan.unit, "previous", (), 1.0, plan.baseline_release, notes)
+                )
+                continue
+            now_side = data.base_now.get(pid)
+            concurrent = now_side is not None and still_serving(now_side, new, data.settled)
+            base = now_side if concurrent and now_side is not None else before
+            buckets = paired_buckets(new, base, data.settled, concurrent=concurrent, per=per)
+            if not self.chart or not self.chart.get("new"):
+                self.chart = {
+                    "bucket": self.policy.bucket,
+                    "new": [_per(b.new, b.new_exposure) for b in buckets],
+                    "base": [_per(b.base, b.base_exposure) for b in buckets],
+                }
+            inputs.append(
+                RateInput(
+                    plan.unit,
+                    "concurrent" if concurrent else "previous",
+                    buckets,
+                    # in the same minutes, variation common to both releases cancels
+                    1.0 if concurrent else plan.phi.get(pid, 1.0),
+                    plan.baseline_release,
+                    notes,
+                    slugs.get(pid, pid) if several else "",
+                )
+            )
+        return tuple(inputs)
 
     def observations(
         self,
         plan: Plan,
-        data: Mapping[str, Any],
+        data: Poll,
         now: datetime,
         final: bool,
         outcomes: Any = None,
         suspects: Mapping[str, Suspect] | None = None,
     ) -> Observations:
         """Everything `evaluate` needs, from the plan, the last read and the probes."""
-        issues: tuple[Issue, ...] = data["issues"]
+        self.chart = {}
         return Observations(
             version=self.version,
             environment=self.environment,
@@ -619,12 +742,12 @@ class _Watcher:
             window_start=plan.window_start,
             window_end=plan.window_end,
             final=final,
-            issues=issues,
-            rate=self.rate_input(plan, data),
+            issues=data.issues,
+            rates=self.rate_inputs(plan, data),
             probes=self.probes,
             probe_extra=self.policy.health_successes,
-            other_releases=tuple(data.get("others") or ()),
-            new_traffic=self._has_traffic(data),
+            other_releases=data.others,
+            new_traffic=data.has_traffic,
             outcomes=outcomes,
             suspects=suspects or {},
         )
@@ -650,11 +773,12 @@ class _Watcher:
                 "start": iso(plan.window_start),
                 "end": iso(plan.window_end),
                 "settle": plan.settle,
+                "revisions": plan.revisions,
             },
             "baseline": {
                 "release": plan.baseline_release,
                 "unit": plan.unit,
-                "dispersion": round(plan.phi, 3),
+                "dispersion": round(max(plan.phi.values(), default=1.0), 3),
             },
             "links": {
                 "release": f"{base}/organizations/{org}/releases/"

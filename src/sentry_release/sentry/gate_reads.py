@@ -252,13 +252,23 @@ class Reads:
         if 0 <= index < len(values):
             values[index] += count
 
+    def _which(self, only: Project | None) -> tuple[Project, ...]:
+        return (only,) if only is not None else self.projects
+
     def error_series(
-        self, release: str, start: datetime, end: datetime, bucket: float, dataset: str = "errors"
+        self,
+        release: str,
+        start: datetime,
+        end: datetime,
+        bucket: float,
+        dataset: str = "errors",
+        only: Project | None = None,
     ) -> Series:
-        """Events of a release per bucket (`events-stats`), summed over the projects."""
+        """Events of a release per bucket (`events-stats`), summed over the projects (or of
+        `only` one)."""
         values = [0.0] * self._buckets(start, end, bucket)
         kind = "error" if dataset == "errors" else "transaction"
-        for project in self.projects:
+        for project in self._which(only):
             body = self._get(
                 self._path("events-stats"),
                 self._scoped(
@@ -284,12 +294,18 @@ class Reads:
         return Series(start, bucket, tuple(values))
 
     def session_series(
-        self, release: str, start: datetime, end: datetime, bucket: float
+        self,
+        release: str,
+        start: datetime,
+        end: datetime,
+        bucket: float,
+        only: Project | None = None,
     ) -> tuple[Series, Series] | None:
-        """(errored, all) sessions of a release per bucket; None when it has no sessions."""
+        """(errored, all) sessions of a release per bucket (of the projects, or of `only`
+        one); None when it has no sessions."""
         errored = [0.0] * self._buckets(start, end, bucket)
         total = [0.0] * len(errored)
-        for project in self.projects:
+        for project in self._which(only):
             body = self._get(
                 self._path("sessions"),
                 self._scoped(
@@ -320,22 +336,31 @@ class Reads:
             return None
         return Series(start, bucket, tuple(errored)), Series(start, bucket, tuple(total))
 
-    def traffic(self, release: str, start: datetime, end: datetime, bucket: float) -> Traffic:
+    def traffic(
+        self,
+        release: str,
+        start: datetime,
+        end: datetime,
+        bucket: float,
+        only: Project | None = None,
+    ) -> Traffic:
         """Errored units over traffic: sessions, else transactions, else none (errors only).
 
         A sessions error other than 401/403 is kept as a note, not silently replaced.
         """
         note = None
         try:
-            sessions = self.session_series(release, start, end, bucket)
+            sessions = self.session_series(release, start, end, bucket, only)
         except SentryAPIError as exc:
             if exc.status is None or not 400 <= exc.status < 500:
                 raise
             sessions, note = None, f"sessions could not be read ({exc})"
         if sessions is not None:
             return Traffic("sessions", sessions[0], sessions[1], note)
-        errors = self.error_series(release, start, end, bucket)
-        transactions = self.error_series(release, start, end, bucket, dataset="transactions")
+        errors = self.error_series(release, start, end, bucket, only=only)
+        transactions = self.error_series(
+            release, start, end, bucket, dataset="transactions", only=only
+        )
         if transactions.total() > 0:
             return Traffic("transactions", errors, transactions, note)
         return Traffic(None, errors, None, note)
