@@ -6,8 +6,8 @@ policy and the sequential test) against a simulated Sentry on a simulated clock.
 
 The world, per run: the deploy at a random second; per project and minute, sessions Poisson
 around the traffic (with a time-of-day trend of +/-20% over a day at a random phase) and
-errored sessions Poisson around traffic x 1% (2% at 20/min) x the ratio x a gamma multiplier per minute
-(CV 0.1 "mild", 0.5 or 1.0), the multiplier shared by the releases serving that minute (a
+errored sessions Poisson around traffic x 1% (2% at 20/min) x the ratio x a gamma
+multiplier per minute (CV 0.1 "mild", 0.5 or 1.0), the multiplier shared by the releases serving that minute (a
 backend hiccup hits both); crash loops: now and then one user's session crash-loops into 50
 errored sessions (in either release, by its share of the traffic); error events 1 +
 geometric(mean 0.5) per errored session. Ingestion: error events reach Sentry 1-10 s after

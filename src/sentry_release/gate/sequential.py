@@ -46,9 +46,9 @@ GRID = tuple(
     math.exp(math.log(GRID_LOW) + i * (math.log(GRID_HIGH) - math.log(GRID_LOW)) / (GRID_SIZE - 1))
     for i in range(GRID_SIZE)
 )
-LOG_LIMIT = 12.0
+LOG_LIMIT = 12.0  # bounds are searched for in [e^-12, e^12]
 SEARCH_STEPS = 24  # bisection steps over [-12, 12] in log space: 1.5e-6 relative
-BUCKET_CAP = 4.0  # at most e^4 (55x) of evidence from any one bucket  # bounds are searched for in [e^-12, e^12]
+BUCKET_CAP = 4.0  # at most e^4 (55x) of evidence from any one bucket
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from sentry_release.gate.health import check_urls, parse_expected_status, probe
 from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
-    WATCHING,
     SEVERE_LEVELS,
+    WATCHING,
     GateReport,
     Observations,
     ProbeStatus,
@@ -42,11 +42,19 @@ from sentry_release.gate.policy import (
 from sentry_release.gate.render import print_report
 from sentry_release.gate.sequential import Bucket
 from sentry_release.gate.stats import robust_dispersion
-from sentry_release.sentry.gate_models import Project
 from sentry_release.output import Output
 from sentry_release.redact import register_secret
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sentry.gate_models import Deploy, Issue, Series, Suspect, Traffic, at, iso
+from sentry_release.sentry.gate_models import (
+    Deploy,
+    Issue,
+    Project,
+    Series,
+    Suspect,
+    Traffic,
+    at,
+    iso,
+)
 from sentry_release.sentry.gate_reads import Reads, first_activity
 from sentry_release.steps.deploy import DeployResult
 
