@@ -6,17 +6,17 @@ policy and the sequential test) against a simulated Sentry on a simulated clock.
 
 The world, per run: the deploy at a random second; per project and minute, sessions Poisson
 around the traffic (with a time-of-day trend of +/-20% over a day at a random phase) and
-errored sessions Poisson around traffic x 1% (2% at 20/min) x the ratio x a gamma
-multiplier per minute (CV 0.1 "mild", 0.5 or 1.0), the multiplier shared by the releases serving that minute (a
-backend hiccup hits both); crash loops: now and then one user's session crash-loops into 50
-errored sessions (in either release, by its share of the traffic); error events 1 +
-geometric(mean 0.5) per errored session. Ingestion: error events reach Sentry 1-10 s after
-they happen; a minute's session aggregate 5-75 s after the minute ends, and with late
-revisions half of the errored updates arrive up to 5 minutes later still (the session was
-counted healthy first). The new release serves all the traffic, or 10% of it (canary, the
-old release serving the rest); two projects with only one regressing (it has a fifth of the
-other's traffic, so the pooled ratio of a 4x regression is 1.5, the tolerated ratio); a
-fatal new issue in 1% of the new release's sessions.
+errored sessions Poisson around traffic x 1% (2% at 20/min) x the ratio x a gamma multiplier
+per minute (CV 0.1 "mild", 0.5 or 1.0), the multiplier shared by the releases serving that
+minute (a backend hiccup hits both); crash loops: now and then one user's session crash-
+loops into 50 errored sessions (in either release, by its share of the traffic); error
+events 1 + geometric(mean 0.5) per errored session. Ingestion: error events reach Sentry
+1-10 s after they happen; a minute's session aggregate 5-75 s after the minute ends, and
+with late revisions half of the errored updates arrive up to 5 minutes later still (the
+session was counted healthy first). The new release serves all the traffic, or 10% of it
+(canary, the old release serving the rest); two projects with only one regressing (it has a
+fifth of the other's traffic, so the pooled ratio of a 4x regression is 1.5, the tolerated
+ratio); a fatal new issue in 1% of the new release's sessions.
 
 The simulated Sentry answers the requests `Reads` sends (release details, deploys,
 sessions by release and by status, issues, events-stats, stats_v2) from what has arrived by
