@@ -31,6 +31,7 @@ from sentry_release.gate.sequential import (
     paired_dispersion,
     sequential_test,
 )
+from sentry_release.gate.stats import conditional_p_value
 from sentry_release.sentry.gate_models import Issue, Outcomes, Suspect
 
 PASS = "PASS"
@@ -193,15 +194,20 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
         f"{test.new:g} errored {inp.unit} in {test.new_exposure:g} vs {test.base:g} in "
         f"{test.base_exposure:g}"
     )
-    if (
-        test.e_value >= 1.0 / alpha
-        and test.new >= policy.min_errors
-        and excess >= policy.min_excess
-    ):
+    floors = test.new >= policy.min_errors and excess >= policy.min_excess
+    if test.e_value >= 1.0 / (alpha * WATCH_SHARE) and floors:
         return replace(
             result,
             verdict=FAIL,
             reason=f"error rate regressed: {counts} ({bounds} > {policy.max_ratio:g})",
+        )
+    last_look = final_p_value(test) if final else 1.0
+    if last_look < alpha * (1.0 - WATCH_SHARE) and floors:
+        return replace(
+            result,
+            verdict=FAIL,
+            reason=f"error rate regressed: {counts} (ratio {shown}; one-look exact p = "
+            f"{last_look:.2g} at the window's end > {policy.max_ratio:g})",
         )
     if final and test.upper < policy.max_ratio:
         return replace(
@@ -215,6 +221,27 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
     elif final:
         reason += "; more traffic at this rate would not decide (the ratio sits at the limit)"
     return replace(result, reason=reason, more_minutes=more)
+
+
+# The error level is spent in two parts (Bonferroni, so the whole stays under alpha): most
+# on watching (the e-process, valid at every poll), the rest on one planned look at the
+# window's end (the exact conditional test on the totals: sharper than any e-value for
+# the same data, and a single look needs no correction).
+WATCH_SHARE = 0.8
+
+
+def final_p_value(test: SequentialResult) -> float:
+    """The one-look exact conditional p-value of ratio <= max ratio on the totals, the counts
+    divided by the dispersion (quasi-likelihood) and rounded."""
+    if test.max_ratio is None:
+        return 1.0
+    return conditional_p_value(
+        round(test.used_new / test.phi),
+        round(test.used_base / test.phi),
+        test.used_new_exposure,
+        test.used_base_exposure,
+        test.max_ratio,
+    )
 
 
 MAX_MORE = 24 * 60.0  # minutes: beyond a day of traffic, "more traffic would not decide"
@@ -238,7 +265,11 @@ def more_minutes(
         test = sequential_test(
             scaled, max_ratio=policy.max_ratio, alpha=alpha, phi=phi, bounds=False
         )
-        return test.e_value >= 1.0 / alpha or test.upper < policy.max_ratio
+        return (
+            test.e_value >= 1.0 / (alpha * WATCH_SHARE)
+            or final_p_value(test) < alpha * (1.0 - WATCH_SHARE)
+            or test.upper < policy.max_ratio
+        )
 
     high = 1.0 + MAX_MORE / max(minutes, 1e-9)
     if not decides(high):

@@ -192,6 +192,12 @@ class SequentialResult:
     upper: float  # one-look upper bound (1 - PASS_ALPHA), for the final verdict
     phi: float
     buckets: int
+    # the usable buckets' totals and the null, for the one look at the window's end
+    used_new: float = 0.0
+    used_base: float = 0.0
+    used_new_exposure: float = 0.0
+    used_base_exposure: float = 0.0
+    max_ratio: float | None = None
 
 
 def sequential_test(
@@ -232,4 +238,9 @@ def sequential_test(
         upper=upper,
         phi=phi,
         buckets=len(usable),
+        used_new=used_new,
+        used_base=used_base,
+        used_new_exposure=sum(b.new_exposure for b in usable),
+        used_base_exposure=sum(b.base_exposure for b in usable),
+        max_ratio=max_ratio,
     )
