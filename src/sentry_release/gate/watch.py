@@ -534,7 +534,10 @@ class _Watcher:
         revisions = 0.0
         if unit == "sessions":
             settle = max(settle, self.policy.settle_sessions)
-            revisions = min(LATE_REVISIONS, self.policy.window)
+            # `--settle-sessions 0` declares session data final on arrival (a replay, the
+            # stand-in): no wait for late errored updates either
+            if self.policy.settle_sessions > 0:
+                revisions = min(LATE_REVISIONS, self.policy.window)
         return replace(
             plan, baseline=baseline, unit=unit, phi=phi, settle=settle, revisions=revisions
         )
