@@ -26,12 +26,15 @@ from typing import Any
 from sentry_release.config.gate import ISSUE_RULES, RULES, validate_policy
 from sentry_release.config.settings import GatePolicy
 from sentry_release.gate.sequential import (
+    BUCKET_CAP,
+    PASS_ALPHA,
     Bucket,
     SequentialResult,
+    log_e_value,
     paired_dispersion,
     sequential_test,
 )
-from sentry_release.gate.stats import conditional_p_value
+from sentry_release.gate.stats import conditional_p_value, ratio_upper_bound
 from sentry_release.sentry.gate_models import Issue, Outcomes, Suspect
 
 PASS = "PASS"
@@ -172,7 +175,13 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
             inp.mode,
         )
     phi = paired_dispersion(inp.buckets, inp.phi)
-    test = sequential_test(inp.buckets, max_ratio=policy.max_ratio, alpha=alpha, phi=phi)
+    # the lower confidence bound is a search: computed for what is shown (the end, a FAIL)
+    test = sequential_test(
+        inp.buckets, max_ratio=policy.max_ratio, alpha=alpha, phi=phi, bounds=final
+    )
+    watch_fail = test.e_value >= 1.0 / (alpha * WATCH_SHARE)
+    if watch_fail and not final:
+        test = sequential_test(inp.buckets, max_ratio=policy.max_ratio, alpha=alpha, phi=phi)
     result = RateResult(pending, "", inp.unit, inp.mode, test)
     if test.buckets == 0:
         traffic = test.new_exposure > 0 and test.base_exposure > 0
@@ -190,12 +199,14 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
     result = replace(result, excess=excess)
     shown = f"{test.ratio:.2f}" if test.ratio is not None else "n/a"
     bounds = f"ratio {shown}, bounds {test.lower:.2f}-{_num(test.upper)}"
+    if not (final or watch_fail):
+        bounds = f"ratio {shown}, upper bound {_num(test.upper)}"
     counts = (
         f"{test.new:g} errored {inp.unit} in {test.new_exposure:g} vs {test.base:g} in "
         f"{test.base_exposure:g}"
     )
     floors = test.new >= policy.min_errors and excess >= policy.min_excess
-    if test.e_value >= 1.0 / (alpha * WATCH_SHARE) and floors:
+    if watch_fail and floors:
         return replace(
             result,
             verdict=FAIL,
@@ -258,18 +269,22 @@ def more_minutes(
         return None
     minutes = len(usable) * policy.bucket / 60.0
 
+    new, base = sum(b.new for b in usable), sum(b.base for b in usable)
+    e_new = sum(b.new_exposure for b in usable)
+    e_base = sum(b.base_exposure for b in usable)
+
     def decides(f: float) -> bool:
         scaled = [
             Bucket(b.new * f, b.new_exposure * f, b.base * f, b.base_exposure * f) for b in usable
         ]
-        test = sequential_test(
-            scaled, max_ratio=policy.max_ratio, alpha=alpha, phi=phi, bounds=False
-        )
-        return (
-            test.e_value >= 1.0 / (alpha * WATCH_SHARE)
-            or final_p_value(test) < alpha * (1.0 - WATCH_SHARE)
-            or test.upper < policy.max_ratio
-        )
+        log_e = log_e_value(scaled, policy.max_ratio, side="greater", phi=phi, cap=BUCKET_CAP)
+        if log_e >= math.log(1.0 / (alpha * WATCH_SHARE)):
+            return True
+        x, y = round(new * f / phi), round(base * f / phi)
+        spent = alpha * (1.0 - WATCH_SHARE)
+        if conditional_p_value(x, y, e_new * f, e_base * f, policy.max_ratio) < spent:
+            return True
+        return ratio_upper_bound(x, y, e_new, e_base, PASS_ALPHA) < policy.max_ratio
 
     high = 1.0 + MAX_MORE / max(minutes, 1e-9)
     if not decides(high):
