@@ -10,8 +10,8 @@ import pytest
 import responses
 
 from sentry_release.errors import ConfigError
+from sentry_release.gate.reads import Reads
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sentry.gate_reads import Reads
 
 BASE = "https://sentry.example.com/"
 API = BASE + "api/0/organizations/acme"

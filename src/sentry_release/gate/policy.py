@@ -25,6 +25,7 @@ from typing import Any
 
 from sentry_release.config.gate import ISSUE_RULES, RULES, validate_policy
 from sentry_release.config.settings import GatePolicy
+from sentry_release.gate.models import Issue, Outcomes, Suspect
 from sentry_release.gate.sequential import (
     BUCKET_CAP,
     PASS_ALPHA,
@@ -35,7 +36,6 @@ from sentry_release.gate.sequential import (
     sequential_test,
 )
 from sentry_release.gate.stats import conditional_p_value, ratio_upper_bound
-from sentry_release.sentry.gate_models import Issue, Outcomes, Suspect
 
 PASS = "PASS"
 FAIL = "FAIL"

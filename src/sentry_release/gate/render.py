@@ -9,9 +9,9 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from sentry_release.gate.models import iso
 from sentry_release.gate.policy import FAIL, INCONCLUSIVE, PASS, GateReport, IssueRow
 from sentry_release.output import Output, md_cell
-from sentry_release.sentry.gate_models import iso
 
 ICONS = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️"}
 

@@ -26,6 +26,16 @@ from sentry_release.config.gate import MAX_SPAN
 from sentry_release.config.settings import GatePolicy, Settings, is_loopback
 from sentry_release.errors import ConfigError, NotFoundError, SentryAPIError
 from sentry_release.gate.health import check_urls, parse_expected_status, probe
+from sentry_release.gate.models import (
+    Deploy,
+    Issue,
+    Project,
+    Series,
+    Suspect,
+    Traffic,
+    at,
+    iso,
+)
 from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
@@ -39,23 +49,13 @@ from sentry_release.gate.policy import (
     apply_policy,
     evaluate,
 )
+from sentry_release.gate.reads import Reads, first_activity
 from sentry_release.gate.render import print_report
 from sentry_release.gate.sequential import Bucket
 from sentry_release.gate.stats import robust_dispersion
 from sentry_release.output import Output
 from sentry_release.redact import register_secret
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sentry.gate_models import (
-    Deploy,
-    Issue,
-    Project,
-    Series,
-    Suspect,
-    Traffic,
-    at,
-    iso,
-)
-from sentry_release.sentry.gate_reads import Reads, first_activity
 from sentry_release.steps.deploy import DeployResult
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s

@@ -29,8 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sentry_release.errors import AuthError, ConfigError, SentryAPIError
-from sentry_release.sentry.api import SentryApi, org_path, seg
-from sentry_release.sentry.gate_models import (
+from sentry_release.gate.models import (
     Deploy,
     Issue,
     Outcomes,
@@ -42,6 +41,7 @@ from sentry_release.sentry.gate_models import (
     iso,
     parse_when,
 )
+from sentry_release.sentry.api import SentryApi, org_path, seg
 from sentry_release.sentry.transport import Reply
 
 SCOPES = {
