@@ -34,7 +34,7 @@ def reads(clock: float = 0.0) -> Reads:
 @responses.activate
 def test_every_query_names_one_numeric_project_and_results_merge() -> None:
     gate = reads()
-    assert [p.id for p in gate.projects] == ["11", "12"]
+    assert [p.id for p in gate.projects] == [11, 12]
     issue = {"id": "7", "shortId": "WEB-7", "count": "4", "userCount": 2, "project": {"id": "11"}}
     responses.get(f"{API}/issues/", json=[issue])
     responses.get(f"{API}/issues/", json=[{**issue, "id": "8", "shortId": "API-1"}])
@@ -48,7 +48,7 @@ def test_every_query_names_one_numeric_project_and_results_merge() -> None:
 def test_configured_projects_are_mapped_to_ids_and_unknown_ones_refused() -> None:
     responses.get(f"{API}/releases/1.1/", json=RELEASE)
     gate = Reads(SentryApi(BASE, "tok"), "acme", "production")
-    assert [p.id for p in gate.bind_projects("1.1", ("api",))] == ["12"]
+    assert [p.id for p in gate.bind_projects("1.1", ("api",))] == [12]
     with pytest.raises(ConfigError, match="'shop' is not a project of release"):
         gate.bind_projects("1.1", ("shop",))
 

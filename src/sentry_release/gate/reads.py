@@ -155,14 +155,14 @@ class Reads:
         configured), from the release details."""
         body = self._get(self._path("releases", version), what="releases")
         known = [
-            Project(str(p.get("id")), str(p.get("slug")))
+            Project(int(p["id"]), str(p.get("slug")))
             for p in body.get("projects") or []
-            if isinstance(p, Mapping) and p.get("id") is not None
+            if isinstance(p, Mapping) and str(p.get("id") or "").isdigit()
         ]
         if wanted:
             chosen = []
             for name in wanted:
-                match = next((p for p in known if name in (p.slug, p.id)), None)
+                match = next((p for p in known if name in (p.slug, str(p.id))), None)
                 if match is None:
                     raise ConfigError(
                         f"project {name!r} is not a project of release {version!r} "
@@ -181,9 +181,13 @@ class Reads:
     def deploys(self, version: str) -> list[Deploy]:
         """Deploys of a release to this environment, newest first."""
         body = self._get(self._path("releases", version, "deploys"), what="deploys")
-        found = [Deploy.parse(d) for d in body or [] if isinstance(d, Mapping)]
+        found = [
+            Deploy.parse(d)
+            for d in body or []
+            if isinstance(d, Mapping) and d.get("id") not in (None, "")
+        ]
         found = [d for d in found if d.environment == self.environment]
-        return sorted(found, key=lambda d: d.date_finished or at(0), reverse=True)
+        return sorted(found, key=lambda d: d.finished or at(0), reverse=True)
 
     def previous_deploy(self, version: str, before: datetime, exclude: str) -> str | None:
         """The release deployed here last before `before`: a handful of the environment's
@@ -209,7 +213,7 @@ class Reads:
         best: tuple[datetime, str] | None = None
         for name in dict.fromkeys(names):
             for deploy in self.deploys(name):
-                when = deploy.date_finished
+                when = deploy.finished
                 if deploy.id == exclude or when is None or when > before:
                     continue
                 if best is None or when > best[0]:
@@ -453,7 +457,7 @@ class Reads:
         event = self._get(self._path("issues", issue.id, "events", "latest"), what="events")
         event_id = str((event or {}).get("eventID") or (event or {}).get("id") or "")
         slug = issue.project_slug or next(
-            (p.slug for p in self.projects if p.id == issue.project_id), ""
+            (p.slug for p in self.projects if str(p.id) == issue.project_id), ""
         )
         if not event_id or not slug:
             return None

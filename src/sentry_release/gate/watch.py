@@ -56,7 +56,6 @@ from sentry_release.gate.stats import robust_dispersion
 from sentry_release.output import Output
 from sentry_release.redact import register_secret
 from sentry_release.sentry.api import SentryApi
-from sentry_release.steps.deploy import DeployResult
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls
@@ -131,7 +130,7 @@ def run_gate(
     settings: Settings,
     client: SentryApi,
     version: str,
-    deploy: DeployResult | None,
+    deploy: Deploy | None,
     out: Output,
     *,
     clock: Callable[[], float] = time.time,
@@ -275,7 +274,7 @@ class _Watcher:
         settings: Settings,
         client: SentryApi,
         version: str,
-        deploy: DeployResult | None,
+        deploy: Deploy | None,
         out: Output,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
@@ -285,7 +284,7 @@ class _Watcher:
         self.policy: GatePolicy = settings.gate
         self.client = client
         self.version = version
-        self.given = Deploy.parse(deploy.deploy.to_json()) if deploy is not None else None
+        self.given = deploy
         self.out = out
         self.clock = clock
         self.sleep = sleep
@@ -479,8 +478,8 @@ class _Watcher:
         policy = self.policy
         self.reads.bind_projects(self.version, self.settings.projects)
         deploy = self.given or self.find_deploy()
-        finished = deploy.date_finished or self.reads.now()
-        start, source = deploy.date_started, "dateStarted"
+        finished = deploy.finished or self.reads.now()
+        start, source = deploy.started, "dateStarted"
         if start is None:
             start, source = self.first_traffic(finished), "first traffic"
             if start is None:
@@ -520,7 +519,7 @@ class _Watcher:
         end = align(plan.deploy_start, bucket, up=False)
         start = end - timedelta(seconds=count * bucket)
         found = {
-            p.id: self.reads.traffic(plan.baseline_release, start, end, bucket, p)
+            str(p.id): self.reads.traffic(plan.baseline_release, start, end, bucket, p)
             for p in self.reads.projects
         }
         units = [t.unit for t in found.values()]
@@ -600,15 +599,15 @@ class _Watcher:
         settled = 0
         if now > plan.window_start:
             upto = min(now, plan.window_end)
-            judged = [p for p in self.reads.projects if p.id in plan.baseline] or list(
+            judged = [p for p in self.reads.projects if str(p.id) in plan.baseline] or list(
                 self.reads.projects[:1]
             )
             for project in judged:
-                new[project.id] = self.forced(
+                new[str(project.id)] = self.forced(
                     self.version, plan.unit, plan.window_start, upto, project
                 )
                 if plan.baseline_release and plan.baseline_release != self.version:
-                    base_now[project.id] = self.forced(
+                    base_now[str(project.id)] = self.forced(
                         plan.baseline_release, plan.unit, plan.window_start, upto, project
                     )
             settled = self.settled(plan, now, new, base_now)
@@ -700,7 +699,7 @@ class _Watcher:
             notes = tuple(n for t in plan.baseline.values() if (n := t.note))
             return (RateInput(plan.unit, "previous", (), 1.0, plan.baseline_release, notes),)
         per = round((plan.window_end - plan.window_start).total_seconds() / self.policy.bucket)
-        slugs = {p.id: p.slug for p in self.reads.projects}
+        slugs = {str(p.id): p.slug for p in self.reads.projects}
         several = len(data.new) > 1
         inputs = []
         for pid, new in data.new.items():

@@ -113,7 +113,8 @@ def run(
     if settings.gate.enabled:
         from sentry_release.gate.watch import run_gate
 
-        step("Deploy gate", "gate", lambda: run_gate(settings, client, version, result.deploy, out))
+        given = result.deploy.deploy if result.deploy is not None else None
+        step("Deploy gate", "gate", lambda: run_gate(settings, client, version, given, out))
         assert result.gate is not None
         enforce_gate(settings, result.gate)
     return result
