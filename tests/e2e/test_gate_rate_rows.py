@@ -96,6 +96,11 @@ def test_one_of_two_projects_four_times_worse_fails_naming_it(
     assert (report["verdict"], code) == ("FAIL", 3), report["reason"]
     assert "api: error rate regressed" in report["reason"]
     assert "web: error rate regressed" not in report["reason"]
+    assert report["rate"]["project"] == "api"
+    assert {r["project"]: r["verdict"] for r in report["rate"]["projects"]} == {
+        "web": "PASS",
+        "api": "FAIL",
+    }
 
 
 def _late_errors(server: DevServer, t: float) -> None:
@@ -134,3 +139,18 @@ def test_a_regression_whose_errored_updates_arrive_late_is_never_a_pass(
     feeder.join()
     assert report["verdict"] != "PASS", report["reason"]
     assert (report["verdict"], code) == ("FAIL", 3), report["reason"]
+
+
+def test_inconclusive_says_how_many_more_minutes_would_decide(
+    server: DevServer, env: dict[str, str]
+) -> None:
+    """30 errored sessions against 10 (ratio 3, upper bound 6): INCONCLUSIVE, and the warning
+    annotation and the report say how much more traffic would decide."""
+    t = both_projects(server)
+    sessions(server, OLD, t - 600, 10, 1000, 1)
+    sessions(server, NEW, t, 10, 1000, 3)
+    code, report, stderr = gate(env)
+    assert (report["verdict"], code) == ("INCONCLUSIVE", 0), report["reason"]
+    minutes = report["rate"]["more_minutes"]
+    assert minutes is not None and minutes >= 1
+    assert f"about {minutes:.0f} more minute(s) of traffic" in stderr

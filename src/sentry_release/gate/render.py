@@ -55,6 +55,12 @@ def report_dict(report: GateReport) -> dict[str, Any]:
             "unit": report.rate.unit,
             "mode": report.rate.mode,
             "excess": report.rate.excess,
+            "project": report.rate.project or None,
+            "more_minutes": report.rate.more_minutes,
+            "projects": [
+                {"project": r.project, "verdict": r.verdict, "reason": r.reason}
+                for r in report.rate.projects
+            ],
         }
         if test is not None:
             rate.update(
