@@ -73,6 +73,10 @@ def test_default_windows_are_honoured_with_a_fake_clock(server: DevServer) -> No
     ]
     assert 2 * 22 <= len(issue_reads) <= 2 * 26  # new + regressed searches every 30 s
     assert "warning: deploy gate inconclusive" in stderr.getvalue()
+    # known at the start (no sessions or transactions): said at once, before the window
+    assert stderr.getvalue().index("no traffic denominator") < stderr.getvalue().index(
+        "inconclusive"
+    )
     assert "Deploy gate: INCONCLUSIVE" in stdout.getvalue()
 
 

@@ -320,6 +320,13 @@ class _Watcher:
         ceiling = deadline or self.clock() + max(left, 0.0) + CEILING_SLACK
         if note := self.reads.skew_note():
             self.out.info(f"Deploy gate: {note}")
+        if plan.unit is None and "rate" not in policy.report_only:
+            # known at the start: say so now, not after the window
+            self.out.warn(
+                "deploy gate: no traffic denominator (the release's projects send no sessions "
+                "or transactions), so the error-rate rule cannot judge and ends INCONCLUSIVE; "
+                "watching the issue and health rules (enable release health in the SDK)"
+            )
         self.out.info(
             f"Deploy gate: watching {self.version} in {self.environment} from "
             f"{iso(plan.deploy_start)} ({plan.start_source}); rate window "
