@@ -18,11 +18,14 @@ from tests.e2e.test_gate_table import (
     OLD,
     api,
     deploy,
+    event,
+    events,
     gate,
     iso,
     minute,
     sessions,
     sessions_at,
+    steady,
 )
 from tests.helpers import ORG
 
@@ -154,3 +157,18 @@ def test_inconclusive_says_how_many_more_minutes_would_decide(
     minutes = report["rate"]["more_minutes"]
     assert minutes is not None and minutes >= 1
     assert f"about {minutes:.0f} more minute(s) of traffic" in stderr
+
+
+def test_a_pass_says_when_error_events_tell_another_story(
+    server: DevServer, env: dict[str, str]
+) -> None:
+    """Errored sessions steady, but one user's loop sends 150 error events: the PASS stands
+    (one user), and says that events per session rose."""
+    t = both_projects(server)
+    steady(server, t)
+    events(
+        server, [event(NEW, t + 300 + i * 0.1, "TimeoutError", user="looper") for i in range(150)]
+    )
+    code, report, _ = gate(env)
+    assert (report["verdict"], code) == ("PASS", 0), report["reason"]
+    assert "error events per session rose" in report["reason"]

@@ -39,6 +39,7 @@ from sentry_release.gate.models import (
 from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
+    PASS,
     SEVERE_LEVELS,
     WATCHING,
     GateReport,
@@ -67,6 +68,7 @@ CONCURRENT_SHARE = 0.05  # the baseline still serves when it has this share of t
 MAX_SUSPECTS = 5
 MAX_REREADS = 3  # final reads that may disagree before the gate decides anyway
 MIN_SLEEP = 0.05
+EVENTS_STORY = 2.0  # events per session this many times the tolerated ratio: said on a PASS
 FAST_REREAD = 10.0  # a fatal/unhandled issue below the floors is re-read this soon
 CEILING_SLACK = 600.0  # without --gate-timeout: wall time allowed past the final read's time
 
@@ -296,6 +298,7 @@ class _Watcher:
         self.chart: dict[str, Any] = {}
         self._last: dict[tuple[str, str], tuple[float, ...]] = {}  # the last read's buckets
         self._pending = False  # an arrived bucket awaits its confirming read
+        self._window_traffic: tuple[Traffic, ...] = ()  # the last poll's new-release traffic
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -443,7 +446,41 @@ class _Watcher:
         )
         if final.verdict == WATCHING:
             final = report
+        note = self.events_story(plan) if final.verdict == PASS else None
+        if note:
+            final = replace(final, reason=f"{final.reason}; {note}")
         return replace(final, context={**context, **self.run_context(plan, now)})
+
+    def events_story(self, plan: Plan) -> str | None:
+        """A PASS on errored sessions, checked against error events: when events per session
+        rose well beyond the tolerated ratio while errored sessions did not, the PASS says
+        so (a few users' loops, or errors outside sessions), instead of hiding it."""
+        if plan.unit != "sessions" or plan.baseline_release in (None, self.version):
+            return None
+        assert plan.baseline_release is not None
+        bucket = self.policy.bucket
+        end = align(plan.deploy_start, bucket, up=False)
+        length = min(BASELINE_MULTIPLE * self.policy.window, MAX_SPAN)
+        try:
+            new = self.reads.error_series(self.version, plan.window_start, plan.window_end, bucket)
+            old = self.reads.error_series(
+                plan.baseline_release, end - timedelta(seconds=length), end, bucket
+            )
+        except SentryAPIError:
+            return None
+        sessions_new = sum(t.exposure.total() for t in self._window_traffic if t.exposure)
+        sessions_old = sum(t.exposure.total() for t in plan.baseline.values() if t.exposure)
+        if not (sessions_new and sessions_old and old.total()):
+            return None
+        ratio = (new.total() / sessions_new) / (old.total() / sessions_old)
+        if ratio <= EVENTS_STORY * self.policy.max_ratio:
+            return None
+        return (
+            f"but error events per session rose {ratio:.1f}x ({new.total():g} in "
+            f"{sessions_new:g} sessions vs {old.total():g} in {sessions_old:g}) while errored "
+            "sessions did not: a few users' loops, or errors outside sessions; look at the "
+            "issues"
+        )
 
     def _timed_out(
         self,
@@ -619,6 +656,7 @@ class _Watcher:
                     )
             settled = self.settled(plan, now, new, base_now)
         others: tuple[str, ...] = ()
+        self._window_traffic = tuple(new.values())
         poll = Poll(tuple(issues), final, new, base_now, settled)
         if final and not poll.has_traffic:
             others = tuple(
