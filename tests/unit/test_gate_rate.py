@@ -53,13 +53,21 @@ def test_each_project_is_judged_and_the_failing_one_named() -> None:
 
 
 def test_the_look_at_the_windows_end_decides_what_watching_could_not() -> None:
-    # 19 of 200 against 12 of 600: the e-process stays under its threshold, the one look at
-    # the end (exact p = 0.0013 < 0.2 alpha) decides
-    buckets = tuple(Bucket(1.9, 20.0, 1.2, 60.0) for _ in range(10))
+    # 19.5 of 200 against 12 of 600: the e-process stays under its threshold, the one look at
+    # the end (the largest bucket left out: exact p = 0.0014 < 0.2 alpha) decides
+    buckets = tuple(Bucket(1.95, 20.0, 1.2, 60.0) for _ in range(10))
     inp = RateInput("sessions", "previous", buckets, 1.0, "1.0")
     assert project_rates((inp,), POLICY, final=False).verdict != FAIL
     final = project_rates((inp,), POLICY, final=True)
-    assert final.verdict == FAIL and "one-look exact p = 0.0013" in final.reason
+    assert final.verdict == FAIL and "one-look exact p = 0.0014" in final.reason
+
+
+def test_one_burst_cannot_make_the_look_at_the_end_fail() -> None:
+    # 20 sessions a minute, 2% errored on both sides, one user's loop of 50 in one minute
+    quiet = [Bucket(0.4, 20.0, 4.8, 240.0) for _ in range(9)]
+    buckets = (*quiet, Bucket(50.4, 70.0, 4.8, 240.0))
+    result = project_rates((RateInput("sessions", "previous", buckets, 1.0, "1.0"),), POLICY, True)
+    assert result.verdict != FAIL, result.reason
 
 
 def test_inconclusive_says_how_many_more_minutes_would_decide() -> None:

@@ -212,7 +212,7 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
             verdict=FAIL,
             reason=f"error rate regressed: {counts} ({bounds} > {policy.max_ratio:g})",
         )
-    last_look = final_p_value(test) if final else 1.0
+    last_look = final_p_value(inp.buckets, policy.max_ratio, phi) if final else 1.0
     if last_look < alpha * (1.0 - WATCH_SHARE) and floors:
         return replace(
             result,
@@ -241,17 +241,23 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
 WATCH_SHARE = 0.8
 
 
-def final_p_value(test: SequentialResult) -> float:
+def final_p_value(buckets: Sequence[Bucket], max_ratio: float, phi: float) -> float:
     """The one-look exact conditional p-value of ratio <= max ratio on the totals, the counts
-    divided by the dispersion (quasi-likelihood) and rounded."""
-    if test.max_ratio is None:
+    divided by the dispersion (quasi-likelihood) and rounded. The bucket with the most new
+    errored units is left out (from 3 buckets on): one minute's burst, such as one user's
+    crash loop, cannot make the look at the end fail a release (leaving out the largest
+    only makes the test more conservative)."""
+    usable = [b for b in buckets if b.new_exposure > 0 and b.base_exposure > 0]
+    if len(usable) >= 3:
+        usable.remove(max(usable, key=lambda b: b.new))
+    if not usable:
         return 1.0
     return conditional_p_value(
-        round(test.used_new / test.phi),
-        round(test.used_base / test.phi),
-        test.used_new_exposure,
-        test.used_base_exposure,
-        test.max_ratio,
+        round(sum(b.new for b in usable) / phi),
+        round(sum(b.base for b in usable) / phi),
+        sum(b.new_exposure for b in usable),
+        sum(b.base_exposure for b in usable),
+        max_ratio,
     )
 
 
@@ -280,10 +286,9 @@ def more_minutes(
         log_e = log_e_value(scaled, policy.max_ratio, side="greater", phi=phi, cap=BUCKET_CAP)
         if log_e >= math.log(1.0 / (alpha * WATCH_SHARE)):
             return True
-        x, y = round(new * f / phi), round(base * f / phi)
-        spent = alpha * (1.0 - WATCH_SHARE)
-        if conditional_p_value(x, y, e_new * f, e_base * f, policy.max_ratio) < spent:
+        if final_p_value(scaled, policy.max_ratio, phi) < alpha * (1.0 - WATCH_SHARE):
             return True
+        x, y = round(new * f / phi), round(base * f / phi)
         return ratio_upper_bound(x, y, e_new, e_base, PASS_ALPHA) < policy.max_ratio
 
     high = 1.0 + MAX_MORE / max(minutes, 1e-9)
