@@ -1,7 +1,7 @@
 """`sentry-release demo`: the whole pipeline, twice, against an in-process stand-in that
-already holds an hour and a half of history, so the deploy gate decides at once.
+already holds nearly two hours of history, so the deploy gate decides at once.
 
-The story: `demo@1.0.0` served healthy traffic; `demo@1.1.0` was deployed 50 minutes ago and
+The story: `demo@1.0.0` served healthy traffic; `demo@1.1.0` was deployed 80 minutes ago and
 served as well (its gate PASSes); `demo@1.2.0`, deployed 20 minutes ago, raised a new fatal
 error in the file its one commit touched and errored many more sessions (its gate FAILs,
 exit 3, naming the suspect commit and the release to roll back to). The deploys and the
@@ -113,7 +113,9 @@ class Timeline:
 
     @property
     def good(self) -> float:
-        return self.bad - 3 * WINDOW
+        # served the longest of the two hours before the bad release (the gate's baseline
+        # is the release busiest over twelve windows before a deploy)
+        return self.bad - 6 * WINDOW
 
     @property
     def bad(self) -> float:

@@ -484,7 +484,7 @@ def test_live_window_is_honoured(server: DevServer, env: dict[str, str], app_url
     elapsed = time.monotonic() - started
     assert proc.returncode == 3, err
     assert "WEB-1 OSError: disk full" in err
-    assert elapsed >= 3.5  # grace + window + settle
+    assert elapsed >= 2.5  # grace + window + settle, the window from its first bucket's start
 
 
 def test_unhandled_error_fails_fast(server: DevServer, env: dict[str, str]) -> None:

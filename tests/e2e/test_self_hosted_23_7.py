@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from sentry_release.gate.reads import Reads
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sentry.gate_reads import Reads
 from sentry_standin import DevServer, Options, Store
 from tests.helpers import ORG, PROJECTS, TOKEN, cli_env, make_repo, run_cli
 

@@ -19,9 +19,9 @@ from tests.helpers import commit, make_repo, run_cli
 from tests.realserver.conftest import ORG, REAL, REAL_URL, ServerLog, token
 
 from sentry_release.errors import SentryAPIError
+from sentry_release.gate.models import Issue
+from sentry_release.gate.reads import Reads
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sentry.gate_models import Issue
-from sentry_release.sentry.gate_reads import Reads
 
 pytestmark = [*REAL, pytest.mark.slow]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sourcemaps"

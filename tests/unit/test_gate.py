@@ -17,6 +17,7 @@ import pytest
 from sentry_release.config.settings import GatePolicy
 from sentry_release.errors import ConfigError
 from sentry_release.gate.health import parse_expected_status
+from sentry_release.gate.models import Issue
 from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
@@ -39,7 +40,6 @@ from sentry_release.gate.stats import (
     dispersion,
     ratio_upper_bound,
 )
-from sentry_release.sentry.gate_models import Issue
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "fixtures" / "gate_reference.json").read_text())
 POLICY = GatePolicy()

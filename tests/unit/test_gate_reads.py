@@ -10,8 +10,8 @@ import pytest
 import responses
 
 from sentry_release.errors import ConfigError
+from sentry_release.gate.reads import Reads, interval
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sentry.gate_reads import Reads, interval
 
 BASE = "https://sentry.example.com/"
 API = BASE + "api/0/organizations/acme"
@@ -24,9 +24,9 @@ def query(call: responses.Call) -> dict[str, list[str]]:
     return parse_qs(urlsplit(call.request.url or "").query)
 
 
-def reads() -> Reads:
+def reads(clock: float = 0.0) -> Reads:
     responses.get(f"{API}/releases/1.1/", json=RELEASE)
-    found = Reads(SentryApi(BASE, "tok"), "acme", "production", clock=lambda: 0.0)
+    found = Reads(SentryApi(BASE, "tok"), "acme", "production", clock=lambda: clock)
     found.bind_projects("1.1", ())
     return found
 
@@ -34,7 +34,7 @@ def reads() -> Reads:
 @responses.activate
 def test_every_query_names_one_numeric_project_and_results_merge() -> None:
     gate = reads()
-    assert [p.id for p in gate.projects] == ["11", "12"]
+    assert [p.id for p in gate.projects] == [11, 12]
     issue = {"id": "7", "shortId": "WEB-7", "count": "4", "userCount": 2, "project": {"id": "11"}}
     responses.get(f"{API}/issues/", json=[issue])
     responses.get(f"{API}/issues/", json=[{**issue, "id": "8", "shortId": "API-1"}])
@@ -48,7 +48,7 @@ def test_every_query_names_one_numeric_project_and_results_merge() -> None:
 def test_configured_projects_are_mapped_to_ids_and_unknown_ones_refused() -> None:
     responses.get(f"{API}/releases/1.1/", json=RELEASE)
     gate = Reads(SentryApi(BASE, "tok"), "acme", "production")
-    assert [p.id for p in gate.bind_projects("1.1", ("api",))] == ["12"]
+    assert [p.id for p in gate.bind_projects("1.1", ("api",))] == [12]
     with pytest.raises(ConfigError, match="'shop' is not a project of release"):
         gate.bind_projects("1.1", ("shop",))
 
@@ -64,7 +64,7 @@ def test_401_and_403_are_config_errors_naming_the_scope(status: int, scope: str)
 
 @responses.activate
 def test_sessions_by_status_per_minute_and_sentrys_clock() -> None:
-    gate = reads()
+    gate = reads(clock=datetime(2026, 5, 1, 12, 31, tzinfo=timezone.utc).timestamp())
     body = {
         "intervals": ["2026-05-01T12:00:00Z", "2026-05-01T12:01:00Z", "2026-05-01T12:02:00Z"],
         "groups": [
@@ -85,6 +85,7 @@ def test_sessions_by_status_per_minute_and_sentrys_clock() -> None:
     params = query(responses.calls[1])
     assert params["groupBy"] == ["session.status"] and params["interval"] == ["1m"]
     assert params["query"] == ['release:"1.1"']
+    # Sentry's clock is a minute behind ours: a moment has passed when both clocks say so
     assert gate.now() == datetime(2026, 5, 1, 12, 30, tzinfo=timezone.utc)
 
 

@@ -12,8 +12,8 @@ import pytest
 import responses
 
 from sentry_release.errors import ConfigError, SentryAPIError
+from sentry_release.gate.reads import Reads, minute_interval
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sentry.gate_reads import Reads, minute_interval
 
 BASE = "https://sentry.example.com/"
 API = BASE + "api/0/organizations/acme"

@@ -63,15 +63,20 @@ def test_default_windows_are_honoured_with_a_fake_clock(server: DevServer) -> No
         settings(server), client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep
     )
     assert report.verdict == INCONCLUSIVE  # no traffic at all; passes per on_inconclusive
-    # window + settle (no grace by default), from a minute boundary, then one re-read
-    assert fake.now - deploy_at >= 600 + 60
-    assert fake.now - deploy_at < 600 + 60 + 60 + 31
+    # window + settle (no grace by default) from the deploy's minute (its partial first
+    # minute is used), then one re-read
+    assert fake.now - (deploy_at - deploy_at % 60) >= 600 + 60
+    assert fake.now - deploy_at < 600 + 60 + 31
     assert max(fake.sleeps) <= 30  # no blind grace: issues are read from the deploy on
     issue_reads = [
         r for r in server.store.requests[reads_before:] if r["path"].endswith("/issues/")
     ]
     assert 2 * 22 <= len(issue_reads) <= 2 * 26  # new + regressed searches every 30 s
     assert "warning: deploy gate inconclusive" in stderr.getvalue()
+    # known at the start (no sessions or transactions): said at once, before the window
+    assert stderr.getvalue().index("no traffic denominator") < stderr.getvalue().index(
+        "inconclusive"
+    )
     assert "Deploy gate: INCONCLUSIVE" in stdout.getvalue()
 
 
@@ -94,7 +99,7 @@ def test_timeout_ends_the_watch_early(server: DevServer) -> None:
 
 
 def test_json_report_and_markdown(server: DevServer) -> None:
-    fake = FakeTime(datetime.now(timezone.utc).timestamp() + 2000)
+    fake = FakeTime(datetime.now(timezone.utc).timestamp())  # on Sentry's clock (its Date)
     client = setup(server, fake.now - 2000)
     out, _stdout, _ = output()
     report = run_gate(
@@ -135,7 +140,7 @@ def test_a_token_without_the_scope_is_a_config_error_naming_it(server: DevServer
 
 
 def test_the_gate_token_is_used_and_the_shared_client_is_left_alone(server: DevServer) -> None:
-    fake = FakeTime(datetime.now(timezone.utc).timestamp() + 2000)
+    fake = FakeTime(datetime.now(timezone.utc).timestamp())
     setup(server, fake.now - 2000)
     client = SentryApi(server.url, "wrong-token")
     retry = client.transport.retry
@@ -177,7 +182,7 @@ def test_poll_is_never_faster_than_30s_against_remote_sentry() -> None:
 
 
 def test_previous_release_is_the_last_one_deployed_to_the_environment(server: DevServer) -> None:
-    now = datetime.now(timezone.utc).timestamp()
+    now = datetime.now(timezone.utc).timestamp() - 1000  # the gate runs 1000 s after
     client = SentryApi(server.url, TOKEN)
     # 1.0 deployed to production, 1.0.1 only to staging, then 1.1 to production
     for version, env, when in (
@@ -264,8 +269,9 @@ def test_inconclusive_window_keeps_watching_until_the_timeout(server: DevServer)
         sleep=fake.sleep,
     )
     # 20 errored sessions against 20 cannot bound the ratio under 1.5 (INCONCLUSIVE); over
-    # the nine minutes the timeout leaves room for, 90 against 90 can
+    # the seven minutes the timeout leaves room for (after the settle and the 120 s late
+    # errored updates may take), 70 against 100 can
     assert "watching until the timeout" in stderr.getvalue()
     assert report.verdict == PASS, report.reason
     assert report.rate is not None and report.rate.test is not None
-    assert report.rate.test.new >= 80 and report.rate.test.base >= 80
+    assert report.rate.test.new >= 60 and report.rate.test.base >= 60

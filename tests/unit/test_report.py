@@ -10,8 +10,8 @@ from pathlib import Path
 from sentry_release import report
 from sentry_release.config.settings import DeployOptions, Settings
 from sentry_release.errors import ConfigError, GateFailed
+from sentry_release.gate.models import Issue
 from sentry_release.gate.policy import GateReport, IssueRow
-from sentry_release.sentry.gate_models import Issue
 from sentry_release.sentry.models import Deploy
 from sentry_release.sourcemaps.inject import InjectedFile, InjectResult
 from sentry_release.sourcemaps.upload import UploadResult

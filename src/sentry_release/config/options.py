@@ -353,6 +353,9 @@ OPTIONS: tuple[Option, ...] = (
       minimum=1, field="gate.health_successes"),
     O("health_timeout", "Timeout of one health probe.", GATE, ("--health-timeout",),
       kind="duration", field="gate.health_timeout"),
+    O("health_any_redirect", "Follow a health URL's redirects to other origins too (default: "
+      "the same origin only).", GATE, ("--health-any-redirect",), kind="bool", switch="flag",
+      field="gate.health_any_redirect"),
     O("on_inconclusive", "Verdict when there is too little data.", GATE, ("--on-inconclusive",),
       "on_inconclusive", kind="choice", choices=("pass", "fail"), field="gate.on_inconclusive",
       description="Verdict when there is too little data: pass or fail. Default: pass."),

@@ -79,6 +79,7 @@ class GatePolicy:
     health_body: str | None = None
     health_successes: int = 3
     health_timeout: float = 10.0
+    health_any_redirect: bool = False  # redirects to another origin are followed when asked
     on_inconclusive: str = "pass"
     on_api_error: str = "fail"
     dry_run: bool = False

@@ -25,8 +25,17 @@ from typing import Any
 
 from sentry_release.config.gate import ISSUE_RULES, RULES, validate_policy
 from sentry_release.config.settings import GatePolicy
-from sentry_release.gate.sequential import Bucket, SequentialResult, sequential_test
-from sentry_release.sentry.gate_models import Issue, Outcomes, Suspect
+from sentry_release.gate.models import Issue, Outcomes, Suspect
+from sentry_release.gate.sequential import (
+    BUCKET_CAP,
+    PASS_ALPHA,
+    Bucket,
+    SequentialResult,
+    log_e_value,
+    paired_dispersion,
+    sequential_test,
+)
+from sentry_release.gate.stats import conditional_p_value, ratio_upper_bound
 
 PASS = "PASS"
 FAIL = "FAIL"
@@ -102,9 +111,10 @@ class RateInput:
     unit: str | None  # sessions, transactions; None: Sentry has no traffic denominator
     mode: str  # concurrent (both serve now) or previous (the baseline served before)
     buckets: tuple[Bucket, ...]
-    phi: float = 1.0
+    phi: float = 1.0  # prior dispersion (the baseline's own series) until the pairs tell
     baseline_release: str | None = None
     notes: tuple[str, ...] = ()
+    project: str = ""  # the project's slug when each project is judged on its own
 
 
 @dataclass(frozen=True)
@@ -117,18 +127,42 @@ class RateResult:
     mode: str
     test: SequentialResult | None = None
     excess: float | None = None
+    project: str = ""
+    projects: tuple[RateResult, ...] = ()  # each project's own result, when several
+    more_minutes: float | None = None  # INCONCLUSIVE: minutes at this traffic likely to decide
 
 
-def rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateResult:
+def rate_rule(
+    inp: RateInput | None, policy: GatePolicy, final: bool, alpha: float | None = None
+) -> RateResult:
     """FAIL on strong evidence (e-value >= 1/alpha) above the floors; PASS only when the
     upper confidence bound of the ratio is under `max_ratio` at the end; never on time."""
-    result = _rate_rule(inp, policy, final)
+    result = _rate_rule(inp, policy, final, policy.alpha if alpha is None else alpha)
+    if inp is not None and inp.project:
+        result = replace(result, project=inp.project, reason=f"{inp.project}: {result.reason}")
     if inp is not None and inp.notes:  # e.g. why sessions were not used: said, not hidden
         result = replace(result, reason=f"{result.reason} (note: {'; '.join(inp.notes)})")
     return result
 
 
-def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateResult:
+def project_rates(inputs: Sequence[RateInput], policy: GatePolicy, final: bool) -> RateResult:
+    """Each project judged on its own, the error level split across them (Bonferroni:
+    alpha/k each, so a release's false FAIL stays under alpha whichever project cries). FAIL
+    names the failing project(s); PASS needs every project's; else the first unsure one."""
+    if len(inputs) <= 1:
+        return rate_rule(inputs[0] if inputs else None, policy, final)
+    alpha = policy.alpha / len(inputs)
+    results = tuple(rate_rule(inp, policy, final, alpha) for inp in inputs)
+    failed = [r for r in results if r.verdict == FAIL]
+    if failed:
+        return replace(failed[0], reason="; ".join(r.reason for r in failed), projects=results)
+    if all(r.verdict == PASS for r in results):
+        return replace(results[0], reason="; ".join(r.reason for r in results), projects=results)
+    unsure = [r for r in results if r.verdict != PASS]
+    return replace(unsure[0], reason="; ".join(r.reason for r in unsure), projects=results)
+
+
+def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: float) -> RateResult:
     pending = WATCHING if not final else INCONCLUSIVE
     if inp is None or inp.baseline_release is None:
         return RateResult(pending, "no baseline release to compare with", None, "none")
@@ -140,7 +174,14 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateRe
             None,
             inp.mode,
         )
-    test = sequential_test(inp.buckets, max_ratio=policy.max_ratio, alpha=policy.alpha, phi=inp.phi)
+    phi = paired_dispersion(inp.buckets, inp.phi)
+    # the lower confidence bound is a search: computed for what is shown (the end, a FAIL)
+    test = sequential_test(
+        inp.buckets, max_ratio=policy.max_ratio, alpha=alpha, phi=phi, bounds=final
+    )
+    watch_fail = test.e_value >= 1.0 / (alpha * WATCH_SHARE)
+    if watch_fail and not final:
+        test = sequential_test(inp.buckets, max_ratio=policy.max_ratio, alpha=alpha, phi=phi)
     result = RateResult(pending, "", inp.unit, inp.mode, test)
     if test.buckets == 0:
         traffic = test.new_exposure > 0 and test.base_exposure > 0
@@ -158,28 +199,109 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool) -> RateRe
     result = replace(result, excess=excess)
     shown = f"{test.ratio:.2f}" if test.ratio is not None else "n/a"
     bounds = f"ratio {shown}, bounds {test.lower:.2f}-{_num(test.upper)}"
+    if not (final or watch_fail):
+        bounds = f"ratio {shown}, upper bound {_num(test.upper)}"
     counts = (
         f"{test.new:g} errored {inp.unit} in {test.new_exposure:g} vs {test.base:g} in "
         f"{test.base_exposure:g}"
     )
-    if (
-        test.e_value >= 1.0 / policy.alpha
-        and test.new >= policy.min_errors
-        and excess >= policy.min_excess
-    ):
+    floors = test.new >= policy.min_errors and excess >= policy.min_excess
+    if watch_fail and floors:
         return replace(
             result,
             verdict=FAIL,
             reason=f"error rate regressed: {counts} ({bounds} > {policy.max_ratio:g})",
+        )
+    last_look = final_p_value(inp.buckets, policy.max_ratio, phi) if final else 1.0
+    if last_look < alpha * (1.0 - WATCH_SHARE) and floors:
+        return replace(
+            result,
+            verdict=FAIL,
+            reason=f"error rate regressed: {counts} (ratio {shown}; one-look exact p = "
+            f"{last_look:.2g} at the window's end > {policy.max_ratio:g})",
         )
     if final and test.upper < policy.max_ratio:
         return replace(
             result, verdict=PASS, reason=f"error rate within bounds: {counts} ({bounds})"
         )
     why = f"the upper bound {_num(test.upper)} is not under {policy.max_ratio:g}"
-    return replace(
-        result, reason=f"cannot tell{'' if final else ' yet'}: {counts} ({bounds}); {why}"
+    reason = f"cannot tell{'' if final else ' yet'}: {counts} ({bounds}); {why}"
+    more = more_minutes(inp.buckets, policy, alpha, phi) if final else None
+    if more is not None:
+        reason += f"; about {more:.0f} more minute(s) of traffic at this rate would decide"
+    elif final:
+        reason += "; more traffic at this rate would not decide (the ratio sits at the limit)"
+    return replace(result, reason=reason, more_minutes=more)
+
+
+# The error level is spent in two parts (Bonferroni, so the whole stays under alpha): most
+# on watching (the e-process, valid at every poll), the rest on one planned look at the
+# window's end (the exact conditional test on the totals: sharper than any e-value for
+# the same data, and a single look needs no correction).
+WATCH_SHARE = 0.8
+
+
+def final_p_value(buckets: Sequence[Bucket], max_ratio: float, phi: float) -> float:
+    """The one-look exact conditional p-value of ratio <= max ratio on the totals, the counts
+    divided by the dispersion (quasi-likelihood) and rounded. The bucket with the most new
+    errored units is left out (from 3 buckets on): one minute's burst, such as one user's
+    crash loop, cannot make the look at the end fail a release (leaving out the largest
+    only makes the test more conservative)."""
+    usable = [b for b in buckets if b.new_exposure > 0 and b.base_exposure > 0]
+    if len(usable) >= 3:
+        usable.remove(max(usable, key=lambda b: b.new))
+    if not usable:
+        return 1.0
+    return conditional_p_value(
+        round(sum(b.new for b in usable) / phi),
+        round(sum(b.base for b in usable) / phi),
+        sum(b.new_exposure for b in usable),
+        sum(b.base_exposure for b in usable),
+        max_ratio,
     )
+
+
+MAX_MORE = 24 * 60.0  # minutes: beyond a day of traffic, "more traffic would not decide"
+
+
+def more_minutes(
+    buckets: Sequence[Bucket], policy: GatePolicy, alpha: float, phi: float
+) -> float | None:
+    """How many more minutes of traffic like the window's would decide: the counts and
+    exposures scaled by f (the same rates, f times the time) until the FAIL evidence or the
+    PASS bound is reached; None when no scale up to a day does (the ratio at the limit)."""
+    usable = [b for b in buckets if b.new_exposure > 0 and b.base_exposure > 0]
+    if not usable:
+        return None
+    minutes = len(usable) * policy.bucket / 60.0
+
+    new, base = sum(b.new for b in usable), sum(b.base for b in usable)
+    e_new = sum(b.new_exposure for b in usable)
+    e_base = sum(b.base_exposure for b in usable)
+
+    def decides(f: float) -> bool:
+        scaled = [
+            Bucket(b.new * f, b.new_exposure * f, b.base * f, b.base_exposure * f) for b in usable
+        ]
+        log_e = log_e_value(scaled, policy.max_ratio, side="greater", phi=phi, cap=BUCKET_CAP)
+        if log_e >= math.log(1.0 / (alpha * WATCH_SHARE)):
+            return True
+        if final_p_value(scaled, policy.max_ratio, phi) < alpha * (1.0 - WATCH_SHARE):
+            return True
+        x, y = round(new * f / phi), round(base * f / phi)
+        return ratio_upper_bound(x, y, e_new, e_base, PASS_ALPHA) < policy.max_ratio
+
+    high = 1.0 + MAX_MORE / max(minutes, 1e-9)
+    if not decides(high):
+        return None
+    low = 1.0
+    for _ in range(12):
+        mid = (low + high) / 2
+        if decides(mid):
+            high = mid
+        else:
+            low = mid
+    return max(1.0, (high - 1.0) * minutes)
 
 
 def _num(value: float) -> str:
@@ -255,6 +377,7 @@ class Observations:
     final: bool
     issues: tuple[Issue, ...] = ()
     rate: RateInput | None = None
+    rates: tuple[RateInput, ...] = ()  # one per project, judged each on its own (else `rate`)
     probes: tuple[ProbeStatus, ...] = ()
     probe_extra: int = 0
     other_releases: tuple[str, ...] = ()  # names seen in the environment while this was silent
@@ -327,7 +450,7 @@ def evaluate(obs: Observations, policy: GatePolicy) -> GateReport:
     rows = issue_rows(obs.issues, policy, obs.deploy_start)
     rows = tuple(replace(r, suspect=obs.suspects.get(r.issue.id)) for r in rows)
     rules = [_issue_rule(kind, rows, policy, final) for kind in ISSUE_RULES]
-    rate = rate_rule(obs.rate, policy, final)
+    rate = project_rates(obs.rates or ((obs.rate,) if obs.rate else ()), policy, final)
     rules.append(RuleResult("rate", rate.verdict, rate.reason))
     health, health_reason = health_verdict(
         obs.probes, policy.health_successes, final, extra=obs.probe_extra

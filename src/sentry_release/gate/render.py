@@ -10,9 +10,9 @@ import re
 from dataclasses import asdict
 from typing import Any
 
+from sentry_release.gate.models import iso
 from sentry_release.gate.policy import FAIL, INCONCLUSIVE, PASS, GateReport, IssueRow
 from sentry_release.output import Output, md_cell
-from sentry_release.sentry.gate_models import iso
 
 ICONS = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️"}
 STATUS_TAIL = re.compile(r"; \d+s left$")
@@ -65,6 +65,12 @@ def report_dict(report: GateReport) -> dict[str, Any]:
             "unit": report.rate.unit,
             "mode": report.rate.mode,
             "excess": report.rate.excess,
+            "project": report.rate.project or None,
+            "more_minutes": report.rate.more_minutes,
+            "projects": [
+                {"project": r.project, "verdict": r.verdict, "reason": r.reason}
+                for r in report.rate.projects
+            ],
         }
         if test is not None:
             rate.update(

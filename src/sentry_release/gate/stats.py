@@ -117,3 +117,25 @@ def ratio_upper_bound(
     if p >= 1.0:
         return math.inf
     return p / (1.0 - p) * base_exposure / new_exposure
+
+
+def robust_dispersion(counts: Sequence[float], exposures: Sequence[float]) -> float:
+    """`dispersion` with the series' largest Pearson term cut to the second largest
+    (winsorized): one burst (a user's crash loop) does not set the dispersion of a whole
+    baseline, and ordinary noise is barely shrunk; 1 when fewer than 4 buckets have
+    exposure."""
+    pairs = [(float(y), float(e)) for y, e in zip(counts, exposures, strict=True) if e > 0]
+    total = sum(y for y, _ in pairs)
+    exposure = sum(e for _, e in pairs)
+    if len(pairs) < 4 or total <= 0 or exposure <= 0:
+        return 1.0
+    rate = total / exposure
+    terms = sorted((y - e * rate) ** 2 / (e * rate) for y, e in pairs)
+    return min(MAX_DISPERSION, max(1.0, winsorized_sum(terms) / (len(terms) - 1)))
+
+
+def winsorized_sum(sorted_terms: Sequence[float]) -> float:
+    """The sum of ascending terms with the largest cut to the second largest."""
+    if len(sorted_terms) < 2:
+        return float(sum(sorted_terms))
+    return float(sum(sorted_terms[:-1]) + sorted_terms[-2])

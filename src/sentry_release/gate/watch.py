@@ -22,12 +22,25 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from sentry_release.config.connection import is_loopback
+from sentry_release.config.gate import MAX_SPAN
 from sentry_release.config.settings import GatePolicy, Settings
 from sentry_release.errors import ConfigError, NotFoundError, SentryAPIError
 from sentry_release.gate.health import check_urls, parse_expected_status, probe
+from sentry_release.gate.models import (
+    Deploy,
+    Issue,
+    Project,
+    Series,
+    Suspect,
+    Traffic,
+    at,
+    iso,
+)
 from sentry_release.gate.policy import (
     FAIL,
     INCONCLUSIVE,
+    PASS,
+    SEVERE_LEVELS,
     WATCHING,
     GateReport,
     Observations,
@@ -37,25 +50,27 @@ from sentry_release.gate.policy import (
     apply_policy,
     evaluate,
 )
+from sentry_release.gate.reads import Reads, first_activity
 from sentry_release.gate.render import print_report
 from sentry_release.gate.sequential import Bucket
-from sentry_release.gate.stats import dispersion
+from sentry_release.gate.stats import robust_dispersion
 from sentry_release.output import Output
 from sentry_release.redact import register_secret
 from sentry_release.sentry.api import SentryApi
-from sentry_release.sentry.gate_models import Deploy, Issue, Series, Suspect, Traffic, at, iso
-from sentry_release.sentry.gate_reads import Reads, first_activity
-from sentry_release.steps.deploy import DeployResult
 
 MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls
 CATCH_UP_PROBE = 1.0  # after the window, probes that still need samples run this often
 ROLLOUT_LOOKBACK = 3600.0  # how far before dateFinished a missing dateStarted is looked for
-BASELINE_MULTIPLE = 3  # the baseline before the deploy is this many windows long
+BASELINE_MULTIPLE = 12  # the baseline before the deploy is this many windows long
+LATE_REVISIONS = 300.0  # errored-session updates arrive up to 5 min after the aggregate
 CONCURRENT_SHARE = 0.05  # the baseline still serves when it has this share of the traffic
 MAX_SUSPECTS = 5
 MAX_REREADS = 3  # final reads that may disagree before the gate decides anyway
 MIN_SLEEP = 0.05
+EVENTS_STORY = 2.0  # events per session this many times the tolerated ratio: said on a PASS
+FAST_REREAD = 10.0  # a fatal/unhandled issue below the floors is re-read this soon
+CEILING_SLACK = 600.0  # without --gate-timeout: wall time allowed past the final read's time
 
 
 @dataclass(frozen=True)
@@ -68,22 +83,57 @@ class Plan:
     window_start: datetime
     window_end: datetime
     baseline_release: str | None
-    baseline: Traffic | None  # the baseline's buckets just before the deploy
+    baseline: Mapping[str, Traffic]  # per project id: the baseline's buckets before the deploy
     unit: str | None
-    phi: float
-    settle: float
+    phi: Mapping[str, float]  # per project id: the baseline series' dispersion
+    settle: float  # a bucket is used by this age at the latest (the slower source's lag)
+    revisions: float = 0.0  # errored-session updates may still arrive this long after
 
     @property
     def final_at(self) -> datetime:
-        """When the last read may happen: the window's end plus the slower source's lag."""
-        return self.window_end + timedelta(seconds=self.settle)
+        """When the last read may happen: the window's end plus the slower source's lag and
+        the time late errored updates may take (a PASS never rests on data that can change)."""
+        return self.window_end + timedelta(seconds=self.settle + self.revisions)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One poll's reads: issues, and per project both sides' buckets in the window so far."""
+
+    issues: tuple[Issue, ...]
+    final: bool
+    new: Mapping[str, Traffic]  # project id -> this release's traffic
+    base_now: Mapping[str, Traffic]  # project id -> the baseline's traffic at the same time
+    settled: int  # leading buckets the rate test may use
+    others: tuple[str, ...] = ()  # releases seen in the environment while this was silent
+    same_commit: str | None = None  # one of `others` is this commit: its name and the fix
+
+    @property
+    def has_traffic(self) -> bool:
+        """This release had issues, errors or traffic since the deploy (or it is too early
+        to say)."""
+        if self.issues or not self.new:
+            return True
+        return any(
+            (t.exposure.total() if t.exposure is not None else 0.0) > 0 or t.errored.total() > 0
+            for t in self.new.values()
+        )
+
+    @property
+    def totals(self) -> tuple[float, ...]:
+        """What two final reads must agree on."""
+        numbers = [float(sum(i.events for i in self.issues))]
+        for traffic in self.new.values():
+            numbers.append(traffic.errored.total())
+            numbers.append(traffic.exposure.total() if traffic.exposure is not None else 0.0)
+        return tuple(numbers)
 
 
 def run_gate(
     settings: Settings,
     client: SentryApi,
     version: str,
-    deploy: DeployResult | None,
+    deploy: Deploy | None,
     out: Output,
     *,
     clock: Callable[[], float] | None = None,
@@ -231,7 +281,7 @@ class _Watcher:
         settings: Settings,
         client: SentryApi,
         version: str,
-        deploy: DeployResult | None,
+        deploy: Deploy | None,
         out: Output,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
@@ -241,7 +291,7 @@ class _Watcher:
         self.policy: GatePolicy = settings.gate
         self.client = client
         self.version = version
-        self.given = Deploy.parse(deploy.deploy.to_json()) if deploy is not None else None
+        self.given = deploy
         self.out = out
         self.clock = clock
         self.sleep = sleep
@@ -251,6 +301,9 @@ class _Watcher:
         self.probes = tuple(ProbeStatus(url) for url in self.policy.health_urls)
         self.polls = 0
         self.chart: dict[str, Any] = {}
+        self._last: dict[tuple[str, str], tuple[float, ...]] = {}  # the last read's buckets
+        self._pending = False  # an arrived bucket awaits its confirming read
+        self._window_traffic: tuple[Traffic, ...] = ()  # the last poll's new-release traffic
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -269,6 +322,19 @@ class _Watcher:
         except SentryAPIError as exc:
             return api_error_report(str(exc), policy, {"version": self.version})
         context = self.context(plan)
+        # without --gate-timeout the wall time is still capped: the window's end on the
+        # gate's clock plus room for re-reads and probes, whatever a server does
+        left = (plan.final_at - self.reads.now()).total_seconds()
+        ceiling = deadline or self.clock() + max(left, 0.0) + CEILING_SLACK
+        if note := self.reads.skew_note():
+            self.out.info(f"Deploy gate: {note}")
+        if plan.unit is None and "rate" not in policy.report_only:
+            # known at the start: say so now, not after the window
+            self.out.warn(
+                "deploy gate: no traffic denominator (the release's projects send no sessions "
+                "or transactions), so the error-rate rule cannot judge and ends INCONCLUSIVE; "
+                "watching the issue and health rules (enable release health in the SDK)"
+            )
         self.out.info(
             f"Deploy gate: watching {self.version} in {self.environment} from "
             f"{iso(plan.deploy_start)} ({plan.start_source}); rate window "
@@ -276,7 +342,7 @@ class _Watcher:
             f"baseline {plan.baseline_release or 'none found'} "
             f"({plan.unit or 'no traffic denominator'})"
         )
-        data: dict[str, Any] | None = None
+        data: Poll | None = None
         last_error: str | None = None
         next_read = next_probe = float("-inf")
         previous_totals: tuple[float, ...] | None = None
@@ -286,7 +352,7 @@ class _Watcher:
             now = self.reads.now()
             final = now >= plan.final_at
             if self.probes and now_local >= next_probe:
-                self.run_probes(expected, session)
+                self.run_probes(expected, session, ceiling)
                 catching_up = final and not all(p.healthy for p in self.probes)
                 gap = CATCH_UP_PROBE if catching_up else HEALTH_INTERVAL
                 next_probe = now_local + min(self.poll, gap)
@@ -308,22 +374,25 @@ class _Watcher:
                     last_error = str(exc)
                     self.out.warn(f"could not read Sentry: {exc}")
                 next_read = now_local + self.poll
-            timed_out = deadline is not None and now_local >= deadline
+            timed_out = now_local >= ceiling
             if last_error is not None and (final or timed_out):
                 return api_error_report(last_error, policy, context)
             if data is not None:
-                seen = self.observations(plan, data, now, final and bool(data.get("final")))
+                seen = self.observations(plan, data, now, final and data.final)
                 report = evaluate(seen, policy)
                 if report.verdict == INCONCLUSIVE and deadline is not None:
                     # room for the settle period and two final reads before the deadline
-                    extended = at(deadline) - timedelta(seconds=plan.settle + 2 * self.poll)
+                    extended = at(deadline) - timedelta(
+                        seconds=plan.settle + plan.revisions + 2 * self.poll
+                    )
+                    extended = min(extended, plan.window_start + timedelta(seconds=MAX_SPAN))
                     if extended > plan.window_end + timedelta(seconds=self.poll):
                         plan = self.extend(plan, extended)
                         context = self.context(plan)
                         self.out.info("Deploy gate: too little data; watching until the timeout")
                         continue
-                if report.verdict not in (WATCHING, FAIL) and data.get("final"):
-                    totals = data["totals"]
+                if report.verdict not in (WATCHING, FAIL) and data.final:
+                    totals = data.totals
                     if totals != previous_totals and rereads < MAX_REREADS:
                         previous_totals, rereads = totals, rereads + 1
                         next_read = min(next_read, now_local + min(self.poll, 2.0))
@@ -331,20 +400,31 @@ class _Watcher:
                 if report.verdict != WATCHING:
                     return apply_policy(self.finish(plan, report, data, now, context), policy)
                 self._narrate(report, plan, now)
+                if (
+                    any(
+                        r.severe or r.issue.unhandled or r.issue.level in SEVERE_LEVELS
+                        for r in report.issues
+                        if not r.counted
+                    )
+                    and policy.fail_fast
+                ):
+                    # a fatal or unhandled issue below the floors: its next events decide
+                    next_read = min(next_read, now_local + min(self.poll, FAST_REREAD))
+                if self._pending:
+                    next_read = min(next_read, now_local + min(self.poll, FAST_REREAD))
             if timed_out:
                 return apply_policy(self._timed_out(plan, data, now, started, context), policy)
             wake = next_read
             if self.probes:
                 wake = min(wake, next_probe)
-            if deadline is not None:
-                wake = min(wake, deadline)
+            wake = min(wake, ceiling)
             self.sleep(max(MIN_SLEEP, wake - self.clock()))
 
     def finish(
         self,
         plan: Plan,
         report: GateReport,
-        data: Mapping[str, Any],
+        data: Poll,
         now: datetime,
         context: Mapping[str, Any],
     ) -> GateReport:
@@ -366,17 +446,51 @@ class _Watcher:
                 if found is not None:
                     suspects[row.issue.id] = found
         final = evaluate(
-            self.observations(plan, data, now, bool(data.get("final")), outcomes, suspects),
+            self.observations(plan, data, now, data.final, outcomes, suspects),
             self.policy,
         )
         if final.verdict == WATCHING:
             final = report
+        note = self.events_story(plan) if final.verdict == PASS else None
+        if note:
+            final = replace(final, reason=f"{final.reason}; {note}")
         return replace(final, context={**context, **self.run_context(plan, now)})
+
+    def events_story(self, plan: Plan) -> str | None:
+        """A PASS on errored sessions, checked against error events: when events per session
+        rose well beyond the tolerated ratio while errored sessions did not, the PASS says
+        so (a few users' loops, or errors outside sessions), instead of hiding it."""
+        if plan.unit != "sessions" or plan.baseline_release in (None, self.version):
+            return None
+        assert plan.baseline_release is not None
+        bucket = self.policy.bucket
+        end = align(plan.deploy_start, bucket, up=False)
+        length = min(BASELINE_MULTIPLE * self.policy.window, MAX_SPAN)
+        try:
+            new = self.reads.error_series(self.version, plan.window_start, plan.window_end, bucket)
+            old = self.reads.error_series(
+                plan.baseline_release, end - timedelta(seconds=length), end, bucket
+            )
+        except SentryAPIError:
+            return None
+        sessions_new = sum(t.exposure.total() for t in self._window_traffic if t.exposure)
+        sessions_old = sum(t.exposure.total() for t in plan.baseline.values() if t.exposure)
+        if not (sessions_new and sessions_old and old.total()):
+            return None
+        ratio = (new.total() / sessions_new) / (old.total() / sessions_old)
+        if ratio <= EVENTS_STORY * self.policy.max_ratio:
+            return None
+        return (
+            f"but error events per session rose {ratio:.1f}x ({new.total():g} in "
+            f"{sessions_new:g} sessions vs {old.total():g} in {sessions_old:g}) while errored "
+            "sessions did not: a few users' loops, or errors outside sessions; look at the "
+            "issues"
+        )
 
     def _timed_out(
         self,
         plan: Plan,
-        data: Mapping[str, Any] | None,
+        data: Poll | None,
         now: datetime,
         started: float,
         context: Mapping[str, Any],
@@ -413,16 +527,17 @@ class _Watcher:
         policy = self.policy
         self.reads.bind_projects(self.version, self.settings.projects)
         deploy = self.given or self.find_deploy()
-        finished = deploy.date_finished or self.reads.now()
-        start, source = deploy.date_started, "dateStarted"
+        finished = deploy.finished or self.reads.now()
+        start, source = deploy.started, "dateStarted"
         if start is None:
             start, source = self.first_traffic(finished), "first traffic"
             if start is None:
                 start, source = finished, "dateFinished"
-        # buckets on Sentry's interval boundaries, as it rounds ranges to whole intervals
-        window_start = align(start + timedelta(seconds=policy.grace), policy.bucket, up=True)
+        # buckets on Sentry's interval boundaries, as it rounds ranges to whole intervals;
+        # the partial first one is used (its exposure weighs it), not skipped
+        window_start = align(start + timedelta(seconds=policy.grace), policy.bucket, up=False)
         window_end = window_start + timedelta(seconds=policy.window)
-        length = BASELINE_MULTIPLE * max(policy.window, policy.bucket)
+        length = min(BASELINE_MULTIPLE * max(policy.window, policy.bucket), MAX_SPAN)
         before = align(start, policy.bucket, up=False)
         serving = self.reads.serving(before - timedelta(seconds=length), before, policy.bucket)
         baseline_release = serving[0][0] if serving else None
@@ -435,35 +550,51 @@ class _Watcher:
             window_start=window_start,
             window_end=window_end,
             baseline_release=baseline_release,
-            baseline=None,
+            baseline={},
             unit=None,
-            phi=1.0,
+            phi={},
             settle=policy.settle,
         )
         return self.with_baseline(plan, length)
 
     def with_baseline(self, plan: Plan, length: float) -> Plan:
-        """Read the baseline's buckets over `length` seconds before the deploy; its unit is
-        the gate's unit and its series gives the dispersion."""
+        """Read the baseline's buckets over `length` seconds before the deploy, per project;
+        the unit is the gate's (sessions when any project has them) and each project's series
+        gives its prior dispersion."""
         if plan.baseline_release is None:
             return plan
         bucket = self.policy.bucket
         count = max(1, int(length // bucket))
         end = align(plan.deploy_start, bucket, up=False)
         start = end - timedelta(seconds=count * bucket)
-        base = self.reads.traffic(plan.baseline_release, start, end, bucket)
-        exposure = base.exposure.values if base.exposure is not None else ()
-        phi = dispersion(base.errored.values, exposure) if exposure else 1.0
+        found = {
+            str(p.id): self.reads.traffic(plan.baseline_release, start, end, bucket, p)
+            for p in self.reads.projects
+        }
+        units = [t.unit for t in found.values()]
+        unit = next((u for u in ("sessions", "transactions") if u in units), None)
+        baseline = {pid: t for pid, t in found.items() if t.unit == unit}
+        phi = {
+            pid: robust_dispersion(t.errored.values, t.exposure.values) if t.exposure else 1.0
+            for pid, t in baseline.items()
+        }
         settle = self.policy.settle
-        if base.unit == "sessions":
+        revisions = 0.0
+        if unit == "sessions":
             settle = max(settle, self.policy.settle_sessions)
-        return replace(plan, baseline=base, unit=base.unit, phi=phi, settle=settle)
+            # `--settle-sessions 0` declares session data final on arrival (a replay, the
+            # stand-in): no wait for late errored updates either
+            if self.policy.settle_sessions > 0:
+                revisions = min(LATE_REVISIONS, self.policy.window)
+        return replace(
+            plan, baseline=baseline, unit=unit, phi=phi, settle=settle, revisions=revisions
+        )
 
     def extend(self, plan: Plan, window_end: datetime) -> Plan:
         """A longer window (and a baseline as long) when the timeout leaves room."""
         plan = replace(plan, window_end=window_end)
-        length = (window_end - plan.window_start).total_seconds()
-        return self.with_baseline(plan, BASELINE_MULTIPLE * length)
+        length = (plan.window_end - plan.window_start).total_seconds()
+        return self.with_baseline(plan, min(BASELINE_MULTIPLE * length, MAX_SPAN))
 
     def find_deploy(self) -> Deploy:
         """The latest deploy of this release to the environment."""
@@ -496,8 +627,9 @@ class _Watcher:
 
     # --- reading -----------------------------------------------------------------------
 
-    def read(self, plan: Plan, now: datetime) -> dict[str, Any]:
-        """One poll: issues since the deploy, then both sides' buckets in the window."""
+    def read(self, plan: Plan, now: datetime) -> Poll:
+        """One poll: issues since the deploy, then both sides' buckets in the window, per
+        project."""
         self.polls += 1
         end = max(now, plan.deploy_start + timedelta(seconds=1))
         query = self.policy.query
@@ -510,23 +642,29 @@ class _Watcher:
         ):
             if issue.id not in new_ids and issue.substatus in ("regressed", "escalating"):
                 issues.append(replace(issue, kind=issue.substatus))
-        data: dict[str, Any] = {"issues": tuple(issues), "final": now >= plan.final_at}
+        final = now >= plan.final_at
+        new: dict[str, Traffic] = {}
+        base_now: dict[str, Traffic] = {}
+        settled = 0
         if now > plan.window_start:
-            bucket = self.policy.bucket
             upto = min(now, plan.window_end)
-            new = self.forced(self.version, plan.unit, plan.window_start, upto)
-            data["new"] = new
-            if plan.baseline_release and plan.baseline_release != self.version:
-                data["base_now"] = self.forced(
-                    plan.baseline_release, plan.unit, plan.window_start, upto
+            judged = [p for p in self.reads.projects if str(p.id) in plan.baseline] or list(
+                self.reads.projects[:1]
+            )
+            for project in judged:
+                new[str(project.id)] = self.forced(
+                    self.version, plan.unit, plan.window_start, upto, project
                 )
-            settled = min(now - timedelta(seconds=plan.settle), plan.window_end)
-            full = (settled - plan.window_start).total_seconds() / bucket
-            data["settled"] = int(full) if settled < plan.window_end else int(-(-full // 1))
-        else:
-            data["settled"] = 0
-        if data["final"] and not self._has_traffic(data):
-            data["others"] = tuple(
+                if plan.baseline_release and plan.baseline_release != self.version:
+                    base_now[str(project.id)] = self.forced(
+                        plan.baseline_release, plan.unit, plan.window_start, upto, project
+                    )
+            settled = self.settled(plan, now, new, base_now)
+        others: tuple[str, ...] = ()
+        self._window_traffic = tuple(new.values())
+        poll = Poll(tuple(issues), final, new, base_now, settled)
+        if final and not poll.has_traffic:
+            others = tuple(
                 name
                 for name, _ in self.reads.serving(plan.deploy_start, now, self.policy.bucket)
                 if name != self.version
@@ -536,84 +674,133 @@ class _Watcher:
             from sentry_release.gate import release_match
 
             shas = release_match.build_shas(os.environ)
-            data["same_commit"] = release_match.hint(self.version, data["others"], shas)
-        data["totals"] = self._totals(data)
-        return data
+            same = release_match.hint(self.version, others, shas)
+            poll = replace(poll, others=others, same_commit=same)
+        return poll
 
-    def forced(self, release: str, unit: str | None, start: datetime, end: datetime) -> Traffic:
+    def settled(
+        self,
+        plan: Plan,
+        now: datetime,
+        new: Mapping[str, Traffic],
+        base_now: Mapping[str, Traffic],
+    ) -> int:
+        """Buckets the rate test may use, settled on evidence: a bucket that has ended and
+        whose traffic two reads in a row agree on (and is not empty), or at the latest one
+        `settle` old. Late errored updates can only add errors to a bucket the test used:
+        they may delay a FAIL, never make one; a PASS waits for them (`Plan.final_at`)."""
+        bucket = self.policy.bucket
+        by_age = min(now - timedelta(seconds=plan.settle), plan.window_end)
+        full = (by_age - plan.window_start).total_seconds() / bucket
+        aged = int(full) if by_age < plan.window_end else int(-(-full // 1))
+        ended = int((min(now, plan.window_end) - plan.window_start).total_seconds() // bucket)
+        if min(now, plan.window_end) >= plan.window_end:
+            ended = int(-(-(plan.window_end - plan.window_start).total_seconds() // bucket))
+        current = {
+            (side, pid): t.exposure.values if t.exposure is not None else t.errored.values
+            for side, sides in (("new", new), ("base", base_now))
+            for pid, t in sides.items()
+        }
+        agreed = ended
+        for key, values in current.items():
+            before = self._last.get(key, ())
+            same = 0
+            while (
+                same < min(ended, len(values), len(before))
+                and values[same] == before[same]
+                and (values[same] > 0 or key[0] == "base")
+            ):
+                same += 1
+            agreed = min(agreed, same)
+        self._last = dict(current)
+        settled = max(0, aged, agreed if current else 0)
+        # a bucket arrived but is not confirmed yet: confirm it sooner than a poll
+        self._pending = any(
+            len(values) > settled and values[settled] > 0 and settled < ended
+            for (side, _), values in current.items()
+            if side == "new"
+        )
+        return settled
+
+    def forced(
+        self,
+        release: str,
+        unit: str | None,
+        start: datetime,
+        end: datetime,
+        project: Project | None = None,
+    ) -> Traffic:
         """A release's traffic in the unit the baseline chose (new and base must match)."""
         bucket = self.policy.bucket
         if unit == "sessions":
-            sessions = self.reads.session_series(release, start, end, bucket)
+            sessions = self.reads.session_series(release, start, end, bucket, project)
             if sessions is not None:
                 return Traffic("sessions", sessions[0], sessions[1])
             empty = Series(
                 start, bucket, (0.0,) * max(1, int(-(-(end - start).total_seconds() // bucket)))
             )
             return Traffic("sessions", empty, empty)
-        errors = self.reads.error_series(release, start, end, bucket)
+        errors = self.reads.error_series(release, start, end, bucket, only=project)
         if unit == "transactions":
-            exposure = self.reads.error_series(release, start, end, bucket, "transactions")
+            exposure = self.reads.error_series(
+                release, start, end, bucket, "transactions", only=project
+            )
             return Traffic("transactions", errors, exposure)
         return Traffic(None, errors, None)
 
-    @staticmethod
-    def _has_traffic(data: Mapping[str, Any]) -> bool:
-        new = data.get("new")
-        if data["issues"]:
-            return True
-        if not isinstance(new, Traffic):
-            return True  # not judged before the window
-        exposure = new.exposure.total() if new.exposure is not None else 0.0
-        return exposure > 0 or new.errored.total() > 0
-
-    @staticmethod
-    def _totals(data: Mapping[str, Any]) -> tuple[float, ...]:
-        new = data.get("new")
-        numbers = [float(sum(i.events for i in data["issues"]))]
-        if isinstance(new, Traffic):
-            numbers.append(new.errored.total())
-            numbers.append(new.exposure.total() if new.exposure is not None else 0.0)
-        return tuple(numbers)
-
-    def rate_input(self, plan: Plan, data: Mapping[str, Any]) -> RateInput:
-        """The rate rule's buckets: concurrent while the baseline still serves, else the
-        baseline's minutes before the deploy."""
-        notes = tuple(n for n in (plan.baseline.note if plan.baseline else None,) if n)
-        new = data.get("new")
-        if plan.baseline_release is None or plan.baseline is None or not isinstance(new, Traffic):
-            return RateInput(plan.unit, "previous", (), plan.phi, plan.baseline_release, notes)
-        settled = int(data.get("settled", 0))
-        base_now = data.get("base_now")
-        concurrent = isinstance(base_now, Traffic) and still_serving(base_now, new, settled)
-        base = base_now if concurrent and isinstance(base_now, Traffic) else plan.baseline
+    def rate_inputs(self, plan: Plan, data: Poll) -> tuple[RateInput, ...]:
+        """The rate rule's buckets, one input per project: concurrent while the baseline
+        still serves, else the baseline's minutes before the deploy."""
+        if plan.baseline_release is None or not data.new:
+            notes = tuple(n for t in plan.baseline.values() if (n := t.note))
+            return (RateInput(plan.unit, "previous", (), 1.0, plan.baseline_release, notes),)
         per = round((plan.window_end - plan.window_start).total_seconds() / self.policy.bucket)
-        buckets = paired_buckets(new, base, settled, concurrent=concurrent, per=per)
-        self.chart = {
-            "bucket": self.policy.bucket,
-            "new": [_per(b.new, b.new_exposure) for b in buckets],
-            "base": [_per(b.base, b.base_exposure) for b in buckets],
-        }
-        return RateInput(
-            plan.unit,
-            "concurrent" if concurrent else "previous",
-            buckets,
-            plan.phi,
-            plan.baseline_release,
-            notes,
-        )
+        slugs = {str(p.id): p.slug for p in self.reads.projects}
+        several = len(data.new) > 1
+        inputs = []
+        for pid, new in data.new.items():
+            before = plan.baseline.get(pid)
+            notes = tuple(n for n in (before.note if before else None,) if n)
+            if before is None:
+                inputs.append(
+                    RateInput(plan.unit, "previous", (), 1.0, plan.baseline_release, notes)
+                )
+                continue
+            now_side = data.base_now.get(pid)
+            concurrent = now_side is not None and still_serving(now_side, new, data.settled)
+            base = now_side if concurrent and now_side is not None else before
+            buckets = paired_buckets(new, base, data.settled, concurrent=concurrent, per=per)
+            if not self.chart or not self.chart.get("new"):
+                self.chart = {
+                    "bucket": self.policy.bucket,
+                    "new": [_per(b.new, b.new_exposure) for b in buckets],
+                    "base": [_per(b.base, b.base_exposure) for b in buckets],
+                }
+            inputs.append(
+                RateInput(
+                    plan.unit,
+                    "concurrent" if concurrent else "previous",
+                    buckets,
+                    # in the same minutes, variation common to both releases cancels
+                    1.0 if concurrent else plan.phi.get(pid, 1.0),
+                    plan.baseline_release,
+                    notes,
+                    slugs.get(pid, pid) if several else "",
+                )
+            )
+        return tuple(inputs)
 
     def observations(
         self,
         plan: Plan,
-        data: Mapping[str, Any],
+        data: Poll,
         now: datetime,
         final: bool,
         outcomes: Any = None,
         suspects: Mapping[str, Suspect] | None = None,
     ) -> Observations:
         """Everything `evaluate` needs, from the plan, the last read and the probes."""
-        issues: tuple[Issue, ...] = data["issues"]
+        self.chart = {}
         return Observations(
             version=self.version,
             environment=self.environment,
@@ -621,13 +808,13 @@ class _Watcher:
             window_start=plan.window_start,
             window_end=plan.window_end,
             final=final,
-            issues=issues,
-            rate=self.rate_input(plan, data),
+            issues=data.issues,
+            rates=self.rate_inputs(plan, data),
             probes=self.probes,
             probe_extra=self.policy.health_successes,
-            other_releases=tuple(data.get("others") or ()),
-            same_commit=data.get("same_commit"),
-            new_traffic=self._has_traffic(data),
+            other_releases=data.others,
+            same_commit=data.same_commit,
+            new_traffic=data.has_traffic,
             outcomes=outcomes,
             suspects=suspects or {},
         )
@@ -653,11 +840,12 @@ class _Watcher:
                 "start": iso(plan.window_start),
                 "end": iso(plan.window_end),
                 "settle": plan.settle,
+                "revisions": plan.revisions,
             },
             "baseline": {
                 "release": plan.baseline_release,
                 "unit": plan.unit,
-                "dispersion": round(plan.phi, 3),
+                "dispersion": round(max(plan.phi.values(), default=1.0), 3),
             },
             "links": {
                 "release": f"{base}/organizations/{org}/releases/"
@@ -676,16 +864,21 @@ class _Watcher:
             "chart": {**self.chart, "deploy": iso(plan.deploy_start)},
         }
 
-    def run_probes(self, expected: Callable[[int], bool], session: requests.Session) -> None:
-        """Probe every health URL once and record the outcome."""
+    def run_probes(
+        self, expected: Callable[[int], bool], session: requests.Session, deadline: float
+    ) -> None:
+        """Probe every health URL once and record the outcome; no probe outlasts the gate's
+        own deadline (`--gate-timeout` caps the wall time whatever the app does)."""
         updated = []
         for status in self.probes:
+            limit = max(MIN_SLEEP, min(self.policy.health_timeout, deadline - self.clock()))
             ok, detail = probe(
                 session,
                 status.url,
-                timeout=self.policy.health_timeout,
+                timeout=limit,
                 expected=expected,
                 body=self.policy.health_body,
+                any_redirect=self.policy.health_any_redirect,
             )
             updated.append(status.record(ok, detail, self.policy.health_successes))
         self.probes = tuple(updated)

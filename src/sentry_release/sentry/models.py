@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sentry_release.dates import parse_rfc3339
 from sentry_release.errors import SentryAPIError
 
 
@@ -66,6 +68,15 @@ def _int(value: object, default: int = 0) -> int:
     return default
 
 
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class ProjectRef:
     """A project as a release lists it: Sentry's numeric id and the slug."""
@@ -105,6 +116,16 @@ class Deploy:
             date_started=_opt_str(body.get("dateStarted")),
             date_finished=_opt_str(body.get("dateFinished")),
         )
+
+    @property
+    def started(self) -> datetime | None:
+        """`dateStarted` as an aware datetime (None when absent or unreadable)."""
+        return _when(self.date_started)
+
+    @property
+    def finished(self) -> datetime | None:
+        """`dateFinished` as an aware datetime (None when absent or unreadable)."""
+        return _when(self.date_finished)
 
     def to_json(self) -> dict[str, Any]:
         """Sentry's field names (for --json and the action's outputs)."""

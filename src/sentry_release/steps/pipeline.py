@@ -17,6 +17,7 @@ from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.sentry.api import SentryApi
+from sentry_release.sentry.models import Deploy
 from sentry_release.sourcemaps.collect import Collected
 from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import InjectResult, inject_paths
@@ -140,9 +141,8 @@ def run(
     if settings.deploy.enabled and settings.deploy.environment:
         step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
     if settings.gate.enabled:
-        step(
-            "Deploy gate", "gate", lambda: gate_step(settings, client, version, result.deploy, out)
-        )
+        given = result.deploy.deploy if result.deploy is not None else None
+        step("Deploy gate", "gate", lambda: gate_step(settings, client, version, given, out))
         assert result.gate is not None
         enforce_gate(settings, result.gate)
     return result
@@ -229,7 +229,7 @@ def gate_step(
     settings: Settings,
     client: SentryApi,
     version: str,
-    deploy: DeployResult | None,
+    deploy: Deploy | None,
     out: Output,
 ) -> GateReport:
     """The deploy gate, its waiting narration shown as one live status line (redrawn in

@@ -26,7 +26,7 @@ Rules of real Sentry this follows (getsentry/sentry, `src/sentry/`):
 - the suspect commit comes from `GET /projects/{org}/{project}/events/{id}/committers/`
   (`api/endpoints/event_file_committers.py`) for the issue's latest event
   (`api/endpoints/group_event_details.py`, event id `latest`).
-The server's clock is Sentry's `Date` header: windows are judged on Sentry's time.
+Sentry's `Date` header is compared with the runner's clock on every answer (`_note_clock`).
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sentry_release.errors import AuthError, ConfigError, SentryAPIError
-from sentry_release.sentry.api import SentryApi, org_path, seg
-from sentry_release.sentry.gate_models import (
+from sentry_release.gate.models import (
     Deploy,
     Issue,
     Outcomes,
@@ -51,6 +50,7 @@ from sentry_release.sentry.gate_models import (
     iso,
     parse_when,
 )
+from sentry_release.sentry.api import SentryApi, org_path, seg
 from sentry_release.sentry.transport import Reply
 
 SCOPES = {
@@ -68,6 +68,8 @@ MAX_ISSUES = 500
 RELEASES_SCANNED = 5  # releases whose deploys are read when traffic names no baseline
 ERRORED_STATUSES = ("errored", "crashed", "abnormal")
 SESSION_STATUSES = ("healthy", *ERRORED_STATUSES)
+SMALL_SKEW = 2.0  # `Date` has whole seconds: a smaller difference is not a skew
+MAX_SKEW = 300.0  # beyond this, one of the clocks is wrong: refused, not guessed around
 
 
 def interval(seconds: float) -> str:
@@ -178,22 +180,45 @@ class Reads:
         )
 
     def _note_clock(self, response: Reply) -> None:
-        """Learn Sentry's clock once, from the first answer's `Date` (whole seconds): from
-        then on the gate's time is our clock plus that offset, so waits stay ours."""
+        """Compare Sentry's `Date` (whole seconds) with our clock, once, on the first answer.
+
+        Within SMALL_SKEW the clocks agree. Beyond it the gate uses one rule for both: a
+        moment has passed only when both clocks say so (`now()`), so it never judges a window
+        that has not happened on either side. Beyond MAX_SKEW one of them is wrong (a runner
+        without NTP, a proxy's stale `Date`): exit 2 naming it.
+        """
         date = response.headers.get("Date")
         if not date or self.offset is not None:
             return
         try:
             server = email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return
         local = self.clock()
-        # the header has whole seconds: keep our clock unless Sentry's differs by more
-        self.offset = server - local if abs(server - local) > 1.5 else 0.0
+        skew = server - local
+        if abs(skew) > MAX_SKEW:
+            side = "ahead of" if skew > 0 else "behind"
+            raise ConfigError(
+                f"clock skew: Sentry's Date header ({date}) is {abs(skew):.0f}s {side} this "
+                f"runner's clock ({iso(at(local))}), more than the {MAX_SKEW:g}s the gate "
+                "accepts: fix the runner's clock (NTP) or the proxy that sets Date"
+            )
+        self.offset = skew if abs(skew) > SMALL_SKEW else 0.0
 
     def now(self) -> datetime:
-        """Sentry's time, as last told by its `Date` header."""
-        return at(self.clock() + (self.offset or 0.0))
+        """The gate's time: a moment has passed when both our clock and Sentry's (as told
+        by its first `Date` header) say so; with agreeing clocks, ours."""
+        return at(self.clock() + min(self.offset or 0.0, 0.0))
+
+    def skew_note(self) -> str | None:
+        """What the gate says about the clocks when they differ beyond a small skew."""
+        if not self.offset:
+            return None
+        side = "ahead of" if self.offset > 0 else "behind"
+        return (
+            f"Sentry's clock is {abs(self.offset):.0f}s {side} this runner's: a moment counts "
+            "as passed only when both clocks say so"
+        )
 
     def _path(self, *parts: str) -> str:
         return org_path(self.org, *parts)
@@ -208,14 +233,14 @@ class Reads:
         configured), from the release details."""
         body = self._get(self._path("releases", version), what="releases")
         known = [
-            Project(str(p.get("id")), str(p.get("slug")))
+            Project(int(p["id"]), str(p.get("slug")))
             for p in body.get("projects") or []
-            if isinstance(p, Mapping) and p.get("id") is not None
+            if isinstance(p, Mapping) and str(p.get("id") or "").isdigit()
         ]
         if wanted:
             chosen = []
             for name in wanted:
-                match = next((p for p in known if name in (p.slug, p.id)), None)
+                match = next((p for p in known if name in (p.slug, str(p.id))), None)
                 if match is None:
                     raise ConfigError(
                         f"project {name!r} is not a project of release {version!r} "
@@ -234,9 +259,13 @@ class Reads:
     def deploys(self, version: str) -> list[Deploy]:
         """Deploys of a release to this environment, newest first."""
         body = self._get(self._path("releases", version, "deploys"), what="deploys")
-        found = [Deploy.parse(d) for d in body or [] if isinstance(d, Mapping)]
+        found = [
+            Deploy.parse(d)
+            for d in body or []
+            if isinstance(d, Mapping) and d.get("id") not in (None, "")
+        ]
         found = [d for d in found if d.environment == self.environment]
-        return sorted(found, key=lambda d: d.date_finished or at(0), reverse=True)
+        return sorted(found, key=lambda d: d.finished or at(0), reverse=True)
 
     def previous_deploy(self, version: str, before: datetime, exclude: str) -> str | None:
         """The release deployed here last before `before`: a handful of the environment's
@@ -262,7 +291,7 @@ class Reads:
         best: tuple[datetime, str] | None = None
         for name in dict.fromkeys(names):
             for deploy in self.deploys(name):
-                when = deploy.date_finished
+                when = deploy.finished
                 if deploy.id == exclude or when is None or when > before:
                     continue
                 if best is None or when > best[0]:
@@ -305,13 +334,23 @@ class Reads:
         if 0 <= index < len(values):
             values[index] += count
 
+    def _which(self, only: Project | None) -> tuple[Project, ...]:
+        return (only,) if only is not None else self.projects
+
     def error_series(
-        self, release: str, start: datetime, end: datetime, bucket: float, dataset: str = "errors"
+        self,
+        release: str,
+        start: datetime,
+        end: datetime,
+        bucket: float,
+        dataset: str = "errors",
+        only: Project | None = None,
     ) -> Series:
-        """Events of a release per bucket (`events-stats`), summed over the projects."""
+        """Events of a release per bucket (`events-stats`), summed over the projects (or of
+        `only` one)."""
         values = [0.0] * self._buckets(start, end, bucket)
         kind = "error" if dataset == "errors" else "transaction"
-        for project in self.projects:
+        for project in self._which(only):
             body = self._get_events(
                 self._path("events-stats"),
                 self._scoped(
@@ -337,12 +376,18 @@ class Reads:
         return Series(start, bucket, tuple(values))
 
     def session_series(
-        self, release: str, start: datetime, end: datetime, bucket: float
+        self,
+        release: str,
+        start: datetime,
+        end: datetime,
+        bucket: float,
+        only: Project | None = None,
     ) -> tuple[Series, Series] | None:
-        """(errored, all) sessions of a release per bucket; None when it has no sessions."""
+        """(errored, all) sessions of a release per bucket (of the projects, or of `only`
+        one); None when it has no sessions."""
         errored = [0.0] * self._buckets(start, end, bucket)
         total = [0.0] * len(errored)
-        for project in self.projects:
+        for project in self._which(only):
             body = self._get_sessions(
                 self._path("sessions"),
                 self._scoped(
@@ -372,22 +417,31 @@ class Reads:
             return None
         return Series(start, bucket, tuple(errored)), Series(start, bucket, tuple(total))
 
-    def traffic(self, release: str, start: datetime, end: datetime, bucket: float) -> Traffic:
+    def traffic(
+        self,
+        release: str,
+        start: datetime,
+        end: datetime,
+        bucket: float,
+        only: Project | None = None,
+    ) -> Traffic:
         """Errored units over traffic: sessions, else transactions, else none (errors only).
 
         A sessions error other than 401/403 is kept as a note, not silently replaced.
         """
         note = None
         try:
-            sessions = self.session_series(release, start, end, bucket)
+            sessions = self.session_series(release, start, end, bucket, only)
         except SentryAPIError as exc:
             if exc.status is None or not 400 <= exc.status < 500:
                 raise
             sessions, note = None, f"sessions could not be read ({exc})"
         if sessions is not None:
             return Traffic("sessions", sessions[0], sessions[1], note)
-        errors = self.error_series(release, start, end, bucket)
-        transactions = self.error_series(release, start, end, bucket, dataset="transactions")
+        errors = self.error_series(release, start, end, bucket, only=only)
+        transactions = self.error_series(
+            release, start, end, bucket, dataset="transactions", only=only
+        )
         if transactions.total() > 0:
             return Traffic("transactions", errors, transactions, note)
         return Traffic(None, errors, None, note)
@@ -479,7 +533,7 @@ class Reads:
         event = self._get(self._path("issues", issue.id, "events", "latest"), what="latest event")
         event_id = str((event or {}).get("eventID") or (event or {}).get("id") or "")
         slug = issue.project_slug or next(
-            (p.slug for p in self.projects if p.id == issue.project_id), ""
+            (p.slug for p in self.projects if str(p.id) == issue.project_id), ""
         )
         if not event_id or not slug:
             return None

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sentry_release.dates import parse_rfc3339
+from sentry_release.sentry.models import Deploy as Deploy  # one type per Sentry concept
+from sentry_release.sentry.models import Project as Project
 
 
 def parse_when(value: Any) -> datetime | None:
@@ -79,34 +81,6 @@ class Issue:
             project_slug=str(project.get("slug") or ""),
             kind=kind,
         )
-
-
-@dataclass(frozen=True)
-class Deploy:
-    """A deploy record (`GET .../releases/{version}/deploys/`)."""
-
-    id: str
-    environment: str
-    date_started: datetime | None
-    date_finished: datetime | None
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> Deploy:
-        """From `api/serializers/models/deploy.py`."""
-        return cls(
-            id=str(raw.get("id") or ""),
-            environment=str(raw.get("environment") or ""),
-            date_started=parse_when(raw.get("dateStarted")),
-            date_finished=parse_when(raw.get("dateFinished")),
-        )
-
-
-@dataclass(frozen=True)
-class Project:
-    """A project of the release, with the numeric id org-level reads need."""
-
-    id: str
-    slug: str
 
 
 @dataclass(frozen=True)
