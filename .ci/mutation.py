@@ -1,0 +1,196 @@
+"""Mutation testing of the core modules with mutmut 3.x, one module at a time.
+
+    .venv/bin/python .ci/mutation.py redact.py steps/commits.py   # or no argument: all six
+    .venv/bin/python .ci/mutation.py --list                        # modules and their tests
+
+Each module runs in its own work directory, `.mutation/<module>/` (git-ignored): `src` and
+`tests` linked from the checkout, the project's pyproject.toml with a `[tool.mutmut]` table
+that mutates only that module and selects only its fast tests (TESTS below), so a module's run
+takes minutes. mutmut runs niced, with `--jobs` workers (default 2), the tests in process
+(`-n0`, no xdist), `slow` tests left out and the 2 s budget off (a loaded machine must not kill
+a mutant). It prints, per module: mutants, killed, survived, the score, then each survivor's
+diff; survivors judged equivalent (EQUIVALENT below, each with why) are listed apart and
+counted as killed in the adjusted score. Exit 1 when a module's adjusted score is under
+--min (default 90). Outside the README's test command and outside `.ci/run`: it takes minutes
+per module, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "src/sentry_release"
+
+# Module (under src/sentry_release) -> the fast tests that pin it. Only these run against its
+# mutants; a test that covers none of a mutant's functions is not run for it (mutmut's stats).
+TESTS: dict[str, list[str]] = {
+    "gate/policy.py": ["tests/unit/test_gate.py"],
+    "gate/sequential.py": ["tests/unit/test_gate.py", "tests/unit/test_gate_watch.py"],
+    "sourcemaps/chunks.py": ["tests/unit/test_sourcemaps_upload.py"],
+    "steps/commits.py": [
+        "tests/unit/test_commits.py",
+        "tests/unit/test_commits_range.py",
+        "tests/e2e/test_set_commits.py",
+    ],
+    "redact.py": ["tests/unit/test_redact.py", "tests/unit/test_redact_urls.py"],
+    "sentry/transport.py": [
+        "tests/unit/test_client.py",
+        "tests/unit/test_client_retries.py",
+        "tests/unit/test_preconnect.py",
+        "tests/unit/test_dry_run.py",
+    ],
+}
+
+# Survivors judged equivalent: (module, the mutated line as `mutmut show` prints it after
+# `+`, stripped) -> why no test can tell it from the original. Matched on the diff, not on
+# mutmut's numbering, so an entry stops applying when the code it describes changes.
+EQUIVALENT: dict[tuple[str, str], str] = {}
+
+
+@dataclass
+class Outcome:
+    module: str
+    status: dict[str, str] = field(default_factory=dict)  # mutant -> mutmut's status
+    diffs: dict[str, str] = field(default_factory=dict)  # survivor -> its diff
+    equivalent: dict[str, str] = field(default_factory=dict)  # survivor -> why
+
+    def count(self, *states: str) -> int:
+        return sum(1 for s in self.status.values() if s in states)
+
+    @property
+    def killed(self) -> int:
+        return self.count("killed", "timeout", "caught by type check", "segfault")
+
+    @property
+    def survivors(self) -> list[str]:
+        return [m for m, s in self.status.items() if s in ("survived", "no tests", "suspicious")]
+
+    def score(self, adjusted: bool = False) -> float:
+        counted = [s for s in self.status.values() if s not in ("skipped", "not checked")]
+        if not counted:
+            return 0.0
+        extra = len(self.equivalent) if adjusted else 0
+        return 100.0 * (self.killed + extra) / len(counted)
+
+
+def workdir(module: str) -> Path:
+    return ROOT / ".mutation" / module.removesuffix(".py").replace("/", ".")
+
+
+def prepare(module: str) -> Path:
+    """A fresh work directory for `module`: links to src and tests, its own mutmut table."""
+    work = workdir(module)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "src").symlink_to(ROOT / "src", target_is_directory=True)
+    (work / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
+    table = "\n".join(
+        [
+            "",
+            "[tool.mutmut]",
+            'source_paths = ["src"]',
+            f'only_mutate = ["{PACKAGE}/{module}"]',
+            # In process (no xdist workers), the fast tests only, no pytest cache in src.
+            "pytest_add_cli_args = "
+            + repr(["-n0", "-p", "no:cacheprovider", "-m", "not slow", "-q"]).replace("'", '"'),
+            "pytest_add_cli_args_test_selection = "
+            + repr([t for t in TESTS[module] if (ROOT / t).exists()]).replace("'", '"'),
+            "",
+        ]
+    )
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (work / "pyproject.toml").write_text(text + table, encoding="utf-8")
+    return work
+
+
+def mutmut(work: Path, *args: str, capture: bool = False) -> str:
+    env = {**os.environ, "SENTRY_RELEASE_TEST_BUDGET": "0"}
+    command = ["nice", "-n", "10", sys.executable, "-m", "mutmut", *args]
+    done = subprocess.run(
+        command, cwd=work, env=env, text=True, capture_output=capture, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"mutation: {' '.join(args)} failed in {work} ({done.returncode})")
+    return done.stdout if capture else ""
+
+
+def added_lines(diff: str) -> list[str]:
+    return [
+        line[1:].strip()
+        for line in diff.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+
+
+def run_module(module: str, jobs: int) -> Outcome:
+    work = prepare(module)
+    print(f"== {module}: mutmut on {', '.join(TESTS[module])}", flush=True)
+    mutmut(work, "run", "--max-children", str(jobs))
+    outcome = Outcome(module)
+    for line in mutmut(work, "results", "--all", "true", capture=True).splitlines():
+        match = re.match(r"^\s+(\S+): (.+)$", line)
+        if match:
+            outcome.status[match[1]] = match[2].strip()
+    for name in outcome.survivors:
+        diff = mutmut(work, "show", name, capture=True)
+        outcome.diffs[name] = diff
+        for mutated in added_lines(diff):
+            why = EQUIVALENT.get((module, mutated))
+            if why:
+                outcome.equivalent[name] = why
+    return outcome
+
+
+def report(outcome: Outcome) -> None:
+    o = outcome
+    print(f"\n== {o.module}")
+    print(
+        f"mutants {len(o.status)}, killed {o.killed}, survived {len(o.survivors)}"
+        f" (equivalent {len(o.equivalent)}), score {o.score():.1f}%,"
+        f" adjusted {o.score(adjusted=True):.1f}%"
+    )
+    for name in o.survivors:
+        label = "equivalent" if name in o.equivalent else o.status[name]
+        print(f"\n-- {label}: {name}")
+        if name in o.equivalent:
+            print(f"   why: {o.equivalent[name]}")
+        print(o.diffs[name].rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"under {PACKAGE}/ (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="mutmut workers (default 2)")
+    parser.add_argument("--min", type=float, default=90.0, help="adjusted score to reach")
+    parser.add_argument("--list", action="store_true", help="the modules and their tests")
+    args = parser.parse_args(argv)
+    if args.list:
+        for module, tests in TESTS.items():
+            print(f"{module}: {' '.join(tests)}")
+        return 0
+    unknown = [m for m in args.modules if m not in TESTS]
+    if unknown:
+        parser.error(f"not a core module: {', '.join(unknown)} (choose from {', '.join(TESTS)})")
+    outcomes = [run_module(m, args.jobs) for m in (args.modules or list(TESTS))]
+    for outcome in outcomes:
+        report(outcome)
+    print("\n== summary")
+    for o in outcomes:
+        print(
+            f"{o.module}: {len(o.status)} mutants, {o.killed} killed, {len(o.survivors)} survived"
+            f" ({len(o.equivalent)} equivalent), score {o.score():.1f}%"
+            f" (adjusted {o.score(adjusted=True):.1f}%)"
+        )
+    return 0 if all(o.score(adjusted=True) >= args.min for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
