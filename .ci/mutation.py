@@ -18,6 +18,7 @@ per module, not seconds.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "src/sentry_release"
+SURVIVING = ("survived", "no tests", "suspicious")
 
 # Module (under src/sentry_release) -> the fast tests that pin it. Only these run against its
 # mutants; a test that covers none of a mutant's functions is not run for it (mutmut's stats).
@@ -86,7 +88,7 @@ class Outcome:
 
     @property
     def survivors(self) -> list[str]:
-        return [m for m, s in self.status.items() if s in ("survived", "no tests", "suspicious")]
+        return [m for m, s in self.status.items() if s in SURVIVING]
 
     def score(self, adjusted: bool = False) -> float:
         counted = [s for s in self.status.values() if s not in ("skipped", "not checked")]
@@ -145,15 +147,35 @@ def added_lines(diff: str) -> list[str]:
     ]
 
 
-def run_module(module: str, jobs: int) -> Outcome:
-    work = prepare(module)
-    print(f"== {module}: mutmut on {', '.join(TESTS[module])}", flush=True)
-    mutmut(work, "run", "--max-children", str(jobs))
-    outcome = Outcome(module)
+def results(work: Path) -> dict[str, str]:
+    status = {}
     for line in mutmut(work, "results", "--all", "true", capture=True).splitlines():
         match = re.match(r"^\s+(\S+): (.+)$", line)
         if match:
-            outcome.status[match[1]] = match[2].strip()
+            status[match[1]] = match[2].strip()
+    return status
+
+
+def run_module(module: str, jobs: int, recheck: bool = False) -> Outcome:
+    """A full run; with `recheck`, only the survivors of the last full run, against the tests
+    as they are now (the killed stay killed: tests were added, not taken away)."""
+    saved = workdir(module).with_suffix(".json")
+    before: dict[str, str] = {}
+    if recheck:
+        if not saved.exists():
+            raise SystemExit(f"mutation: no earlier run of {module} to recheck ({saved})")
+        before = json.loads(saved.read_text(encoding="utf-8"))
+    work = prepare(module)
+    print(f"== {module}: mutmut on {', '.join(TESTS[module])}", flush=True)
+    again = [m for m, s in before.items() if s in SURVIVING]
+    if recheck and not again:
+        status = before
+    else:
+        mutmut(work, "run", "--max-children", str(jobs), *again)
+        status = {**before, **{m: s for m, s in results(work).items() if not again or m in again}}
+    if not recheck:
+        saved.write_text(json.dumps(status, indent=1), encoding="utf-8")
+    outcome = Outcome(module, status)
     for name in outcome.survivors:
         diff = mutmut(work, "show", name, capture=True)
         outcome.diffs[name] = diff
@@ -186,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutmut workers (default 2)")
     parser.add_argument("--min", type=float, default=90.0, help="adjusted score to reach")
     parser.add_argument("--list", action="store_true", help="the modules and their tests")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run only the survivors of the module's last full run (after adding tests)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in TESTS.items():
@@ -194,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in args.modules if m not in TESTS]
     if unknown:
         parser.error(f"not a core module: {', '.join(unknown)} (choose from {', '.join(TESTS)})")
-    outcomes = [run_module(m, args.jobs) for m in (args.modules or list(TESTS))]
+    outcomes = [run_module(m, args.jobs, args.recheck) for m in (args.modules or list(TESTS))]
     for outcome in outcomes:
         report(outcome)
     print("\n== summary")
