@@ -41,6 +41,8 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_commits.py",
         "tests/unit/test_commits_range.py",
         "tests/e2e/test_set_commits.py",
+        "tests/e2e/test_set_commits_range.py",
+        "tests/e2e/test_set_commits_auto.py",
     ],
     "redact.py": ["tests/unit/test_redact.py", "tests/unit/test_redact_urls.py"],
     "sentry/transport.py": [
@@ -51,24 +53,63 @@ TESTS: dict[str, list[str]] = {
     ],
 }
 
-# Survivors judged equivalent: (module, the mutated line as `mutmut show` prints it after
-# `+`, stripped) -> why no test can tell it from the original. Matched on the diff, not on
-# mutmut's numbering, so an entry stops applying when the code it describes changes.
+# Survivors judged equivalent: (module, the original line, the mutated line, both stripped
+# as `mutmut show` prints them after `-` and `+`) -> why no input can tell the mutant from the
+# original. Matched on the diff, not on mutmut's numbering, so an entry stops applying when
+# the code it describes changes.
 _BY_TEXT = (
     "forms sorted by text instead of length, longest still first where it matters: the only "
     "form of a secret found inside another of its forms is the secret ending in its one '%', "
     "a prefix of its percent-encoding, and a prefix sorts after the longer string in reverse "
     "text order too (tests/unit/test_redact.py, the secret ending in percent)"
 )
-EQUIVALENT: dict[tuple[str, str], str] = {
-    ("redact.py", 'quote(secret, safe="XXXX"),'): (
+_ENCODINGS_SORT = "return tuple(sorted((f for f in forms if f), key=len, reverse=True))"
+_LOWERED = (
+    "the name was lowercased just before: it holds no 'X', so stripping 'X' and '/' strips only '/'"
+)
+_SAME_REPO = 'a, b = a.lower().strip("/"), b.lower().strip("/")'
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("redact.py", 'quote(secret, safe=""),', 'quote(secret, safe="XXXX"),'): (
         "letters are never percent-encoded, so adding 'X' to `safe` changes no output; "
         "'/' is still encoded (the default safe='/' is killed)"
     ),
-    ("redact.py", "return tuple(sorted((f for f in forms if f), key=None, reverse=True))"): (
-        _BY_TEXT
+    (
+        "redact.py",
+        _ENCODINGS_SORT,
+        "return tuple(sorted((f for f in forms if f), key=None, reverse=True))",
+    ): _BY_TEXT,
+    (
+        "redact.py",
+        _ENCODINGS_SORT,
+        "return tuple(sorted((f for f in forms if f), reverse=True))",
+    ): _BY_TEXT,
+    (
+        "steps/commits.py",
+        _SAME_REPO,
+        'a, b = a.lower().strip("XX/XX"), b.lower().strip("/")',
+    ): _LOWERED,
+    (
+        "steps/commits.py",
+        _SAME_REPO,
+        'a, b = a.lower().strip("/"), b.lower().strip("XX/XX")',
+    ): _LOWERED,
+    (
+        "steps/commits.py",
+        'previous, dots, commit = revs.partition("..")',
+        'previous, dots, commit = revs.rpartition("..")',
+    ): (
+        "a spec holds at most one '..': git ref names cannot contain '..' (git "
+        "check-ref-format) and shas hold no dot, so the first '..' is the last; a spec with "
+        "two fails resolution either way"
     ),
-    ("redact.py", "return tuple(sorted((f for f in forms if f), reverse=True))"): _BY_TEXT,
+    ("steps/commits.py", 'why = ""', "why = None"): (
+        "both are falsy and `why` is only read after `if not why:` has set it"
+    ),
+    (
+        "steps/commits.py",
+        "matched = match_repo(integrated, urls) if urls else None",
+        "matched = match_repo(integrated, urls) if (urls) or True else None",
+    ): "match_repo with no URLs matches nothing: None either way",
 }
 
 
@@ -139,12 +180,21 @@ def mutmut(work: Path, *args: str, capture: bool = False) -> str:
     return done.stdout if capture else ""
 
 
-def added_lines(diff: str) -> list[str]:
+def changed_lines(diff: str, sign: str) -> list[str]:
+    """The lines a diff takes away (`-`) or adds (`+`), stripped."""
     return [
         line[1:].strip()
         for line in diff.splitlines()
-        if line.startswith("+") and not line.startswith("+++")
+        if line.startswith(sign) and not line.startswith(sign * 3)
     ]
+
+
+def equivalent(module: str, diff: str) -> str | None:
+    removed, added = changed_lines(diff, "-"), changed_lines(diff, "+")
+    for (where, before, after), why in EQUIVALENT.items():
+        if where == module and before in removed and after in added:
+            return why
+    return None
 
 
 def results(work: Path) -> dict[str, str]:
@@ -179,10 +229,9 @@ def run_module(module: str, jobs: int, recheck: bool = False) -> Outcome:
     for name in outcome.survivors:
         diff = mutmut(work, "show", name, capture=True)
         outcome.diffs[name] = diff
-        for mutated in added_lines(diff):
-            why = EQUIVALENT.get((module, mutated))
-            if why:
-                outcome.equivalent[name] = why
+        why = equivalent(module, diff)
+        if why:
+            outcome.equivalent[name] = why
     return outcome
 
 

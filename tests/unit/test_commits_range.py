@@ -12,15 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from sentry_release.config.settings import CommitOptions, Settings
+from sentry_release.errors import ConfigError
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
+from sentry_release.runtime import Runtime
 from sentry_release.sentry.models import Repo
 from sentry_release.steps.commits import (
     Association,
     CommitsResult,
+    RefSpec,
+    associate_commits,
     ensure_commit,
     fill_depth,
     local_repository_name,
+    parse_spec,
     report,
     same_repository,
 )
@@ -50,6 +56,7 @@ def shallow_clone(tmp_path: Path, commits: int, depth: int) -> tuple[list[str], 
     [
         ("acme/web", "acme/web", True),
         ("Acme/Web/", "acme/web", True),
+        ("acme/web", "/Acme/Web/", True),
         ("acme/web", "acme/api", False),
         ("other/web", "acme/web", False),
         ("web", "acme/api", True),  # a checkout without a remote is named after its folder
@@ -205,3 +212,19 @@ def test_report_of_nothing_prints_nothing() -> None:
     lines = Lines()
     report(lines.out, CommitsResult("skip"), "1.0")
     assert lines.stdout.getvalue() == ""
+
+
+def test_a_revision_may_hold_an_at_sign() -> None:
+    """owner/repo never holds '@' (GitHub, GitLab names); a revision can (`main@{1}`)."""
+    assert parse_spec("acme/web@main@{1}") == RefSpec("acme/web", "main@{1}")
+
+
+def test_manual_mode_without_a_spec_is_refused_before_any_request() -> None:
+    """The settings refuse it first from the CLI and the action; the step itself too, for
+    a caller that builds its Settings directly."""
+    lines = Lines()
+    settings = Settings(org="acme", commits=CommitOptions(mode="manual"))
+    client = Runtime(Settings(auth_token="t"), lines.out, {}).client()  # never reached
+    with pytest.raises(ConfigError) as caught:
+        associate_commits(settings, client, None, "1.0", lines.out)
+    assert str(caught.value) == "set-commits manual needs --commit owner/repo@SHA"

@@ -1,0 +1,131 @@
+"""`set-commits` auto mode: when it falls back to the local history, the line that says why,
+and the repository the local commits are filed under."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sentry_standin import DevServer
+from sentry_standin.commits import add_repo
+from sentry_standin.faults import FaultPlan
+from tests.e2e.test_set_commits import git_says, held_commits, read_all
+from tests.helpers import ORG, git, make_repo, run_cli
+
+FALLBACK = "; associating commits from the local git history instead"
+
+
+def auto(repo: Path, env: dict[str, str], version: str = "1.0") -> tuple[int, list[str]]:
+    assert run_cli(["new", version], env, cwd=repo).returncode == 0
+    done = run_cli(["set-commits", version], env, cwd=repo)
+    return done.returncode, done.stderr.splitlines()
+
+
+def filed_under(server: DevServer, version: str) -> set[str]:
+    commits = read_all(server, f"/organizations/{ORG}/releases/{version}/commits/")
+    return {c["repository"]["name"] for c in commits}
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_repositories_sentry_will_not_list_mean_local_history(
+    server: DevServer, env: dict[str, str], tmp_path: Path, status: int
+) -> None:
+    repo = tmp_path / "web"
+    make_repo(repo, commits=2)
+    git(repo, "remote", "add", "origin", "https://github.com/acme/web.git")
+    server.faults = FaultPlan.parse(f"GET /organizations/*/repos/={status}")
+    code, err = auto(repo, env)
+    assert code == 0, err
+    assert (
+        "cannot list the organization's repositories "
+        f"(Injected fault: HTTP {status} (error))"  # Sentry's detail, as the stand-in words it
+        + FALLBACK
+    ) in err
+    assert held_commits(server, "1.0") == git_says(repo, "HEAD")
+
+
+def test_any_other_error_listing_repositories_fails_the_step(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    make_repo(repo, commits=1)
+    server.faults = FaultPlan.parse("GET /organizations/*/repos/=400")
+    code, err = auto(repo, env)
+    assert code == 1
+    assert any("Injected fault: HTTP 400" in line for line in err), err
+    assert held_commits(server, "1.0") == []
+
+
+def test_no_remote_and_no_github_repository_says_so(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    make_repo(repo, commits=1)
+    env = {k: v for k, v in env.items() if k != "GITHUB_REPOSITORY"}
+    code, err = auto(repo, env)
+    assert code == 0, err
+    assert (
+        "this checkout has no remote 'origin' and GITHUB_REPOSITORY is not set" + FALLBACK
+    ) in err
+    assert filed_under(server, "1.0") == {"web"}  # the folder's name
+
+
+def test_no_integration_at_all_says_where_to_connect_one(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    make_repo(repo, commits=1)
+    git(repo, "remote", "add", "origin", "https://github.com/acme/web.git")
+    code, err = auto(repo, env)
+    assert code == 0, err
+    assert (
+        "no repositories are connected to Sentry through an integration "
+        "(Settings > Integrations)" + FALLBACK
+    ) in err
+
+
+def test_no_match_names_the_urls_tried_and_the_first_five_repositories(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    make_repo(repo, commits=1)
+    git(repo, "remote", "add", "origin", "git@github.com:acme/web2.git")
+    for name in ("acme/f", "acme/e", "acme/d", "acme/c", "acme/b", "acme/a"):
+        add_repo(server.store, ORG, name, f"https://github.com/{name}")
+    env = {**env, "GITHUB_REPOSITORY": "acme/web"}
+    code, err = auto(repo, env)
+    assert code == 0, err
+    assert (
+        "no Sentry repository matches https://github.com/acme/web or "
+        "git@github.com:acme/web2.git (Sentry has: acme/a, acme/b, acme/c, acme/d, acme/e)"
+        + FALLBACK
+    ) in err
+    # no remote name to go by first: the remote's owner/repo, not GITHUB_REPOSITORY
+    assert filed_under(server, "1.0") == {"acme/web2"}
+
+
+def test_fallback_without_a_remote_files_commits_under_github_repository(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "checkout"
+    make_repo(repo, commits=1)
+    add_repo(server.store, ORG, "acme/api", "https://github.com/acme/api")
+    code, err = auto(repo, {**env, "GITHUB_REPOSITORY": "acme/web"})
+    assert code == 0, err
+    assert filed_under(server, "1.0") == {"acme/web"}
+
+
+def test_fallback_keeps_sentrys_spelling_of_a_repository_it_knows(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    make_repo(repo, commits=1)
+    git(repo, "remote", "add", "origin", "https://github.com/Acme/Web.git")
+    assert run_cli(["new", "1.0"], env, cwd=repo).returncode == 0
+    assert run_cli(["set-commits", "1.0", "--mode", "local"], env, cwd=repo).returncode == 0
+    git(repo, "remote", "set-url", "origin", "https://github.com/acme/web.git")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "next")
+    code, err = auto(repo, env, "2.0")
+    assert code == 0, err
+    assert filed_under(server, "2.0") == {"Acme/Web"}
