@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sentry_standin import DevServer
 from sentry_standin.commits import add_repo
-from tests.e2e.test_set_commits import git_says, held_commits, puts
-from tests.helpers import ORG, git, make_repo, run_cli
+from tests.e2e.test_set_commits import git_says, held_commits, puts, shallow_setup
+from tests.helpers import ORG, commit, git, make_repo, run_cli
 
 
 def local_release(repo: Path, version: str, env: dict[str, str]) -> str:
@@ -112,3 +112,90 @@ def test_manual_short_sha_outside_a_checkout_is_sent_as_given(
     (ref,) = server.store.release(ORG, "1.0")["refs"]  # type: ignore[index]
     assert ref["repository"] == "acme/web" and ref["commit"] == shas[-1][:12]
     assert ref.get("previousCommit") is None
+
+
+def test_a_release_at_the_previous_head_has_no_new_commits(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    shas = make_repo(repo, commits=2)
+    local_release(repo, "1.0", env)
+    assert run_cli(["new", "2.0"], env, cwd=repo).returncode == 0
+    done = run_cli(["set-commits", "2.0", "--mode", "local", "--json"], env, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    said = f"the previous release already ends at HEAD ({shas[-1][:12]}): no new commits"
+    assert said in done.stderr.splitlines()
+    data = json.loads(done.stdout)
+    assert data["mode"] == "local" and data["count"] == 0
+    assert data["associations"] == [
+        {"repository": "web", "mode": "local", "previous": shas[-1], "head": shas[-1], "count": 0}
+    ]
+    assert puts(server, "2.0") == []
+
+
+def test_a_head_behind_the_previous_release_leaves_the_commits_alone(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A rollback: HEAD is an ancestor of the previous release's commit, the range is empty."""
+    repo = tmp_path / "web"
+    make_repo(repo, commits=3)
+    local_release(repo, "1.0", env)
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    said = local_release(repo, "2.0", env)
+    assert "no commits in the range: leaving the release's commits alone" in said.splitlines()
+    assert puts(server, "2.0") == []
+
+
+def test_a_previous_commit_gone_from_a_full_history_says_check_the_history(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    before = tmp_path / "before" / "web"
+    make_repo(before, commits=1)
+    gone = commit(before, {"amended.txt": "x\n"}, "amended away")
+    local_release(before, "1.0", env)
+    repo = tmp_path / "web"
+    make_repo(repo, commits=2)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "rewritten")
+    assert run_cli(["new", "2.0"], env, cwd=repo).returncode == 0
+    done = run_cli(["set-commits", "2.0", "--mode", "local"], env, cwd=repo)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: the previous release's commit {gone[:12]} is not in the git history "
+        "(amended, squashed or force-pushed away?): check the history, "
+        "or pass --ignore-missing to send the last 20 commits"
+    ]
+
+
+def test_ignore_missing_in_a_shallow_clone_that_cannot_fetch_warns_twice(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    _, clone, previous = shallow_setup(server, env, tmp_path)
+    git(clone, "remote", "set-url", "origin", f"file://{tmp_path}/gone")
+    done = run_cli(
+        ["set-commits", "2.0", "--mode", "local", "--ignore-missing", "--initial-depth", "4"],
+        env,
+        cwd=clone,
+    )
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, done.stderr
+    assert previous[:12] in warnings[0]
+    assert warnings[0].endswith("; sending the last 4 commits instead")
+    assert "holds 1 of the last 4 commits and fetching more failed" in warnings[1]
+    assert len(held_commits(server, "2.0")) == 1
+
+
+def test_a_commit_over_sentrys_limits_is_sent_without_the_field_and_warned(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    make_repo(repo, commits=1)
+    email = "x" * 80 + "@example.com"
+    git(repo, "commit", "-q", "--allow-empty", "-m", "long", env={"GIT_AUTHOR_EMAIL": email})
+    said = local_release(repo, "1.0", env)
+    sha = git(repo, "rev-parse", "HEAD")
+    assert (
+        f"warning: commit {sha[:12]}: author email longer than 75 characters left out "
+        "(Sentry rejects it)"
+    ) in said.splitlines()
+    assert len(held_commits(server, "1.0")) == 2

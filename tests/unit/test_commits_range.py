@@ -25,6 +25,7 @@ from sentry_release.steps.commits import (
     associate_commits,
     ensure_commit,
     fill_depth,
+    identity_urls,
     local_repository_name,
     parse_spec,
     report,
@@ -228,3 +229,8 @@ def test_manual_mode_without_a_spec_is_refused_before_any_request() -> None:
     with pytest.raises(ConfigError) as caught:
         associate_commits(settings, client, None, "1.0", lines.out)
     assert str(caught.value) == "set-commits manual needs --commit owner/repo@SHA"
+
+
+def test_the_server_url_loses_only_its_trailing_slashes() -> None:
+    environ = {"GITHUB_REPOSITORY": "acme/web", "GITHUB_SERVER_URL": " https://GHE.EXAMPLE.BOX/ "}
+    assert identity_urls(None, environ) == ["https://GHE.EXAMPLE.BOX/acme/web"]
