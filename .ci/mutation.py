@@ -110,6 +110,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "matched = match_repo(integrated, urls) if urls else None",
         "matched = match_repo(integrated, urls) if (urls) or True else None",
     ): "match_repo with no URLs matches nothing: None either way",
+    (
+        "steps/commits.py",
+        "warnings += fill_depth(repo, options.initial_depth, options.remote, out)",
+        "warnings = fill_depth(repo, options.initial_depth, options.remote, out)",
+    ): (
+        "in the first-release branch `warnings` is still empty there; the same mutant in the "
+        "--ignore-missing branch drops a warning and is killed "
+        "(test_ignore_missing_in_a_shallow_clone_that_cannot_fetch_warns_twice)"
+    ),
 }
 
 

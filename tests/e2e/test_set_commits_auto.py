@@ -11,7 +11,7 @@ from sentry_standin import DevServer
 from sentry_standin.commits import add_repo
 from sentry_standin.faults import FaultPlan
 from tests.e2e.test_set_commits import git_says, held_commits, read_all
-from tests.helpers import ORG, git, make_repo, run_cli
+from tests.helpers import ORG, commit, git, make_repo, run_cli
 
 FALLBACK = "; associating commits from the local git history instead"
 
@@ -129,3 +129,41 @@ def test_fallback_keeps_sentrys_spelling_of_a_repository_it_knows(
     code, err = auto(repo, env, "2.0")
     assert code == 0, err
     assert filed_under(server, "2.0") == {"Acme/Web"}
+
+
+def sent_refs(repo: Path, env: dict[str, str], version: str) -> str:
+    """What `set-commits` would PUT (its dry-run preview), for a release made first."""
+    assert run_cli(["new", version], env, cwd=repo).returncode == 0
+    done = run_cli(["set-commits", version, "--dry-run"], env, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_refs_start_at_the_previous_release_of_the_same_repository(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    origin = tmp_path / "web"
+    first = make_repo(origin, commits=2)[-1]
+    add_repo(server.store, ORG, "acme/web", f"file://{origin}")
+    git(origin, "remote", "add", "origin", f"file://{origin}")
+    assert auto(origin, env)[0] == 0
+    git(origin, "commit", "-q", "--allow-empty", "-m", "next")
+    shown = sent_refs(origin, env, "2.0")
+    assert f'"previousCommit": "{first}"' in shown
+
+
+def test_refs_never_start_at_another_repositorys_commit(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    api = tmp_path / "api"
+    make_repo(api, commits=1)
+    commit(api, {"api.txt": "api\n"}, "api only")
+    add_repo(server.store, ORG, "acme/api", f"file://{api}")
+    git(api, "remote", "add", "origin", f"file://{api}")
+    assert auto(api, env)[0] == 0
+    web = tmp_path / "web"
+    make_repo(web, commits=2)
+    add_repo(server.store, ORG, "acme/web", f"file://{web}")
+    git(web, "remote", "add", "origin", f"file://{web}")
+    shown = sent_refs(web, env, "2.0")
+    assert '"repository": "acme/web"' in shown and "previousCommit" not in shown
