@@ -34,9 +34,18 @@ SURVIVING = ("survived", "no tests", "suspicious")
 # Module (under src/sentry_release) -> the fast tests that pin it. Only these run against its
 # mutants; a test that covers none of a mutant's functions is not run for it (mutmut's stats).
 TESTS: dict[str, list[str]] = {
-    "gate/policy.py": ["tests/unit/test_gate.py"],
-    "gate/sequential.py": ["tests/unit/test_gate.py", "tests/unit/test_gate_watch.py"],
-    "sourcemaps/chunks.py": ["tests/unit/test_sourcemaps_upload.py"],
+    # The gate and chunk modules are being reworked (their own issues): their lists are the
+    # tests that import them today; check them with --list after those merges.
+    "gate/policy.py": [
+        "tests/unit/test_gate.py",
+        "tests/unit/test_gate_watch.py",
+        "tests/e2e/test_gate_table.py",
+    ],
+    "gate/sequential.py": ["tests/unit/test_gate.py"],
+    "sourcemaps/chunks.py": [
+        "tests/unit/test_sourcemaps_upload.py",
+        "tests/e2e/test_sourcemaps_upload.py",
+    ],
     "steps/commits.py": [
         "tests/unit/test_commits.py",
         "tests/unit/test_commits_range.py",
@@ -50,6 +59,7 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_client_retries.py",
         "tests/unit/test_preconnect.py",
         "tests/unit/test_dry_run.py",
+        "tests/unit/test_redact_urls.py",
     ],
 }
 
@@ -154,6 +164,9 @@ def workdir(module: str) -> Path:
 
 def prepare(module: str) -> Path:
     """A fresh work directory for `module`: links to src and tests, its own mutmut table."""
+    tests = [t for t in TESTS[module] if (ROOT / t).exists()]
+    if not tests:  # an empty selection would run the whole suite against every mutant
+        raise SystemExit(f"mutation: none of {module}'s tests exist: fix TESTS")
     work = workdir(module)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -168,8 +181,7 @@ def prepare(module: str) -> Path:
             # In process (no xdist workers), the fast tests only, no pytest cache in src.
             "pytest_add_cli_args = "
             + repr(["-n0", "-p", "no:cacheprovider", "-m", "not slow", "-q"]).replace("'", '"'),
-            "pytest_add_cli_args_test_selection = "
-            + repr([t for t in TESTS[module] if (ROOT / t).exists()]).replace("'", '"'),
+            "pytest_add_cli_args_test_selection = " + repr(tests).replace("'", '"'),
             "",
         ]
     )
