@@ -49,6 +49,7 @@ TESTS: dict[str, list[str]] = {
     "steps/commits.py": [
         "tests/unit/test_commits.py",
         "tests/unit/test_commits_range.py",
+        "tests/unit/test_commits_remote_names.py",
         "tests/e2e/test_set_commits.py",
         "tests/e2e/test_set_commits_range.py",
         "tests/e2e/test_set_commits_auto.py",
@@ -120,6 +121,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "matched = match_repo(integrated, urls) if urls else None",
         "matched = match_repo(integrated, urls) if (urls) or True else None",
     ): "match_repo with no URLs matches nothing: None either way",
+    (
+        "steps/commits.py",
+        "owner = previous.last_commit_repository if repository else None",
+        "owner = previous.last_commit_repository if (repository) or True else None",
+    ): "without `repository` the next test (`owner and repository and ...`) is false anyway",
     (
         "steps/commits.py",
         "warnings += fill_depth(repo, options.initial_depth, options.remote, out)",

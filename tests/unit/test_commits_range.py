@@ -31,6 +31,7 @@ from sentry_release.steps.commits import (
     report,
     same_repository,
 )
+from tests.e2e.test_set_commits import linear_history
 from tests.helpers import commit, git, make_repo
 
 
@@ -234,3 +235,17 @@ def test_manual_mode_without_a_spec_is_refused_before_any_request() -> None:
 def test_the_server_url_loses_only_its_trailing_slashes() -> None:
     environ = {"GITHUB_REPOSITORY": "acme/web", "GITHUB_SERVER_URL": " https://GHE.EXAMPLE.BOX/ "}
     assert identity_urls(None, environ) == ["https://GHE.EXAMPLE.BOX/acme/web"]
+
+
+def test_deepening_grows_in_steps_until_the_commit_is_there(tmp_path: Path) -> None:
+    origin = tmp_path / "origin"
+    linear_history(origin, 60)
+    wanted = git(origin, "rev-parse", "HEAD~57")  # beyond the first step of 50
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", "clone")
+    lines = Lines()
+    assert ensure_commit(GitRepo(tmp_path / "clone"), wanted, "origin", lines.out) is None
+    assert lines.err() == [
+        "shallow clone: fetching 50 more commits of history from origin",
+        "shallow clone: fetching 200 more commits of history from origin",
+        f"found {wanted[:12]} after deepening by 250 commits",
+    ]
