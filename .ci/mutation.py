@@ -123,6 +123,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ): "match_repo with no URLs matches nothing: None either way",
     (
         "steps/commits.py",
+        'return f"{host.lower()}/{path.lower()}" if host else "/" + path.lower()',
+        'return f"{host.lower()}/{path.lower()}" if (host) or True else "/" + path.lower()',
+    ): "with an empty host the f-string is '/' + path too",
+    (
+        "steps/commits.py",
         "owner = previous.last_commit_repository if repository else None",
         "owner = previous.last_commit_repository if (repository) or True else None",
     ): "without `repository` the next test (`owner and repository and ...`) is false anyway",
@@ -236,7 +241,7 @@ def results(work: Path) -> dict[str, str]:
 def run_module(module: str, jobs: int, recheck: bool = False) -> Outcome:
     """A full run; with `recheck`, only the survivors of the last full run, against the tests
     as they are now (the killed stay killed: tests were added, not taken away)."""
-    saved = workdir(module).with_suffix(".json")
+    saved = workdir(module).parent / f"{workdir(module).name}.json"
     before: dict[str, str] = {}
     if recheck:
         if not saved.exists():

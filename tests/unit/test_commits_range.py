@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sentry_release.config.settings import CommitOptions, Settings
-from sentry_release.errors import ConfigError
+from sentry_release.errors import ConfigError, GitError
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
 from sentry_release.runtime import Runtime
@@ -249,3 +249,48 @@ def test_deepening_grows_in_steps_until_the_commit_is_there(tmp_path: Path) -> N
         "shallow clone: fetching 200 more commits of history from origin",
         f"found {wanted[:12]} after deepening by 250 commits",
     ]
+
+
+def test_skip_mode_does_nothing() -> None:
+    lines = Lines()
+    settings = Settings(commits=CommitOptions(mode="skip"))  # no org needed to skip
+    client = Runtime(Settings(auth_token="t"), lines.out, {}).client()  # never reached
+    assert associate_commits(settings, client, None, "1.0", lines.out) == CommitsResult("skip")
+    assert lines.stdout.getvalue() == lines.stderr.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        (
+            Settings(commits=CommitOptions(mode="local")),
+            ConfigError,
+            "organization is missing: set SENTRY_ORG or pass --org",
+        ),
+        (
+            Settings(org="acme", commits=CommitOptions(mode="local")),
+            GitError,
+            "set-commits local needs a git checkout: run inside one or pass --cwd",
+        ),
+        (
+            Settings(org="acme", commits=CommitOptions(mode="auto")),
+            GitError,
+            "set-commits auto needs a git checkout: run inside one or pass --cwd",
+        ),
+    ],
+)
+def test_what_the_step_needs_is_checked_before_any_request(
+    settings: Settings, error: type[Exception], message: str
+) -> None:
+    lines = Lines()
+    client = Runtime(Settings(auth_token="t"), lines.out, {}).client()  # never reached
+    with pytest.raises(error) as caught:
+        associate_commits(settings, client, None, "1.0", lines.out)
+    assert str(caught.value) == message
+
+
+def test_report_is_of_a_real_run_unless_told_otherwise() -> None:
+    lines = Lines()
+    local = Association("acme/web", "local", None, "b" * 40, 2)
+    report(lines.out, CommitsResult("local", (local,)), "1.0")
+    assert lines.stdout.getvalue().splitlines()[-1] == "Associated 2 commit(s) with release 1.0"

@@ -29,6 +29,10 @@ from sentry_release.steps.commits import (
         ("~/web", "/~/web"),
         ("C:\\repos\\Web", "/c:\\repos\\web"),
         ("c:/repos/web", "/c:/repos/web"),
+        # the .git folder of a checkout is that checkout
+        ("/srv/web/.git", "/srv/web"),
+        ("/srv/BOX/.git/", "/srv/box"),
+        ("https://github.com/acme/BOX", "github.com/acme/box"),
     ],
 )
 def test_local_and_hostless_remotes_compare_as_paths(url: str, form: str) -> None:
