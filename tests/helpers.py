@@ -147,12 +147,14 @@ def run_cli(
     )
 
 
-def run_action(env: Mapping[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_action(
+    env: Mapping[str, str], cwd: Path | None = None, *, merged: bool = False
+) -> subprocess.CompletedProcess[str]:
     """The action's entry point (`sentry_release.action.main`) in this process, as
     `python entrypoint.py` runs it in the container: its INPUT_* and GITHUB_* environment."""
     from sentry_release.action import main as action_main
 
-    with in_process(env, cwd) as (stdout, stderr):
+    with in_process(env, cwd, merged=merged) as (stdout, stderr):
         code = action_main(dict(env), clock=run_clock())
     return subprocess.CompletedProcess(
         ["entrypoint.py"], code, stdout.getvalue(), stderr.getvalue()
@@ -161,7 +163,7 @@ def run_action(env: Mapping[str, str], cwd: Path | None = None) -> subprocess.Co
 
 @contextmanager
 def in_process(
-    env: Mapping[str, str], cwd: Path | None
+    env: Mapping[str, str], cwd: Path | None, *, merged: bool = False
 ) -> Iterator[tuple[io.StringIO, io.StringIO]]:
     """os.environ, the working directory and sys.stdout/stderr as a child process would
     have them, restored afterwards; the product's per-process state (secrets to redact, the
@@ -169,7 +171,8 @@ def in_process(
     from sentry_release import preconnect
     from sentry_release.redact import clear_secrets
 
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout = io.StringIO()
+    stderr = stdout if merged else io.StringIO()  # merged: one log, in the order written
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ.clear()
     os.environ.update(env)

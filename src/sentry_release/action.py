@@ -9,16 +9,15 @@ pipeline had done by then.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sentry_release.config.build import from_values
 from sentry_release.config.options import BY_INPUT, BY_KEY, OPTIONS, action_words
 from sentry_release.config.parse import parse_bool
-from sentry_release.config.settings import from_values
-from sentry_release.errors import ConfigError, SentryReleaseError
+from sentry_release.errors import Cancelled, ConfigError, SentryReleaseError
 from sentry_release.exports import export_names, release_env
 from sentry_release.exports import file_commands as format_outputs
 from sentry_release.output import Output
@@ -28,6 +27,7 @@ from sentry_release.runtime import (
     REAL_TIME,
     Clock,
     Runtime,
+    cancellable,
     debug_requested,
     parse_flag,
     report_failure,
@@ -209,11 +209,7 @@ def append_file(path: str | None, text: str, out: Output) -> None:
 
 
 class ActionOutput(Output):
-    """Output that also remembers the step in progress, to name it when it fails."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.current_step: str | None = None
+    """Output in the action's words."""
 
     def warn(self, line: str) -> None:
         """A warning in the action's words (inputs, not flags)."""
@@ -222,14 +218,6 @@ class ActionOutput(Output):
     def error(self, line: str, *, title: str | None = None) -> None:
         """The final error in the action's words (inputs, not flags)."""
         super().error(action_words(line), title=title)
-
-    @contextmanager
-    def group(self, name: str) -> Iterator[None]:
-        """A `::group::` per step; the step's name is kept while it runs."""
-        self.current_step = name
-        with super().group(name):
-            yield
-        self.current_step = None
 
 
 def mask(value: str | None, out: Output, masked: set[str]) -> None:
@@ -333,23 +321,28 @@ def main(
     mask_token(environ, out, masked)
     state = RunState()
     code = 0
-    try:
-        run_action(environ, out, state, masked, clock)
-    except Exception as exc:
-        debug = state.settings is not None and state.settings.debug
-        allow = allow_failure(environ, state)
-        failure = report_failure(exc, out, debug=debug, allow_failure=allow)
-        state.failed_step = out.current_step
-        if isinstance(exc, SentryReleaseError):
-            state.error = exc
-        state.error_text = action_words(failure.message)  # the summary, in the action's words
-        code = failure.code
-    finally:
-        if state.version or state.result is not None:
-            append_file(environ.get("GITHUB_OUTPUT"), format_outputs(outputs_for(state)), out)
-        if state.exports:  # the name for later steps: the build, the SDK, the full step
-            append_file(environ.get("GITHUB_ENV"), format_outputs(state.exports), out)
-        append_file(environ.get("GITHUB_STEP_SUMMARY"), render_summary(state), out)
+    with cancellable():  # also around the report: a second signal does not cut it short
+        try:
+            run_action(environ, out, state, masked, clock)
+        except (Exception, Cancelled) as exc:
+            debug = state.settings is not None and state.settings.debug
+            allow = allow_failure(environ, state)
+            failure = report_failure(exc, out, debug=debug, allow_failure=allow)
+            state.failed_step = out.current_step
+            if isinstance(exc, SentryReleaseError):
+                state.error = exc
+            if isinstance(exc, Cancelled):
+                state.cancelled = exc.name
+                state.failed_step = exc.step or state.failed_step
+            state.error_text = action_words(failure.message)  # in the action's words
+            code = failure.code
+        finally:
+            if state.version or state.result is not None:
+                outputs = format_outputs(outputs_for(state))
+                append_file(environ.get("GITHUB_OUTPUT"), outputs, out)
+            if state.exports:  # the name for later steps: the build, the SDK, the full step
+                append_file(environ.get("GITHUB_ENV"), format_outputs(state.exports), out)
+            append_file(environ.get("GITHUB_STEP_SUMMARY"), render_summary(state), out)
     return code
 
 

@@ -7,20 +7,23 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from sentry_release import __version__, report
+from sentry_release.config.build import from_values
 from sentry_release.config.options import COMMON, SECTIONS, Option, select
-from sentry_release.config.settings import from_values
+from sentry_release.errors import Cancelled
 from sentry_release.output import Output
 from sentry_release.runtime import (
     REAL_TIME,
     Clock,
+    Failure,
     Runtime,
+    cancellable,
     debug_requested,
     parse_flag,
     report_failure,
@@ -168,23 +171,33 @@ def merged_values(values: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-@dataclass(frozen=True)
-class Invocation:
-    """What `run_cli` hands every command: the environment it read (passed down, never read
-    below) and the run's clock."""
+@dataclass
+class Call:
+    """One invocation: the environment the front door read, its output, its clock, and the `--json`
+    answer (printed once by `run_cli`, with the error added when the command failed)."""
 
     environ: Mapping[str, str]
-    clock: Clock = REAL_TIME
+    out: Output
+    answer: dict[str, object] = field(default_factory=dict)
+    clock: Clock = REAL_TIME  # where waits go: real time, or a test's simulated clock
 
 
-def invocation() -> Invocation:
-    obj = click.get_current_context().find_root().obj
-    return obj if isinstance(obj, Invocation) else Invocation(os.environ)
+def call() -> Call:
+    """The current invocation (`run_cli` makes one; a bare `cli.main` gets a fresh one)."""
+    root = click.get_current_context().find_root()
+    if not isinstance(root.obj, Call):
+        root.obj = Call(os.environ, Output())
+    return root.obj
 
 
 def environ() -> Mapping[str, str]:
-    """The environment the front door read (`run_cli`'s)."""
-    return invocation().environ
+    """The environment the front door read (`run_cli`'s), passed down, never read below."""
+    return call().environ
+
+
+def answer(data: dict[str, object]) -> None:
+    """The command's `--json` object (what it did so far: a failure later keeps it)."""
+    call().answer = data
 
 
 def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "org")) -> Runtime:
@@ -193,9 +206,10 @@ def runtime(values: dict[str, Any], *, need: tuple[str, ...] = ("auth_token", "o
     if values.get("debug") is None and debug_requested(environ()):
         values["debug"] = True  # SENTRY_LOG_LEVEL=debug, as sentry-cli takes it
     settings = from_values(values, cwd=Path.cwd(), home=_home())
+    out = call().out
+    out.json_mode = settings.json_output
     settings.require(*need)
-    out = Output(json_mode=settings.json_output)
-    return Runtime.start(settings, out, environ(), invocation().clock)
+    return Runtime.start(settings, out, environ(), call().clock)
 
 
 def _home() -> Path | None:
@@ -246,7 +260,7 @@ def propose_version_cmd(**values: Any) -> None:
     if values.get("export") == "github":
         write_github_files(rt.environ, exported, {"release": proposed.version})
     if rt.out.json_mode:
-        rt.out.json({"release": proposed.version, "source": proposed.source})
+        answer({"release": proposed.version, "source": proposed.source})
     elif values.get("format") == "env":
         rt.out.result(env_lines(exported).rstrip("\n"))
     else:
@@ -289,7 +303,7 @@ def new_cmd(version: str | None, finalize_now: bool, **values: Any) -> None:
         finalize_release(rt.settings, rt.client(), name)
         rt.out.result(report.finalized_line(name, dry_run=rt.settings.dry_run))
     if rt.out.json_mode:
-        rt.out.json({**report.json_object(result), "finalized": finalize_now})
+        answer({**report.json_object(result), "finalized": finalize_now})
 
 
 @command("finalize", *CONNECTION)
@@ -306,7 +320,7 @@ def finalize_cmd(version: str | None, released: str | None, **values: Any) -> No
     body = finalize_release(rt.settings, rt.client(), name, when=when)
     rt.out.result(report.finalized_line(name, dry_run=rt.settings.dry_run))
     if rt.out.json_mode:
-        rt.out.json({"version": name, "finalized": True, "release": report.jsonable(body)})
+        answer({"version": name, "finalized": True, "release": report.jsonable(body)})
 
 
 @command("deploy", *CONNECTION, *DEPLOY)
@@ -324,7 +338,7 @@ def deploy_cmd(version: str | None, **values: Any) -> None:
         )
     )
     if rt.out.json_mode:
-        rt.out.json({"version": name, "id": result.id, **report.json_object(result)})
+        answer({"version": name, "id": result.id, **report.json_object(result)})
 
 
 @command("deploys", *CONNECTION)
@@ -335,13 +349,9 @@ def deploys_cmd(version: str | None, **values: Any) -> None:
     name = rt.version(version)
     assert rt.settings.org is not None
     deploys = rt.client().list_deploys(rt.settings.org, name)
-    if rt.out.json_mode:
-        rt.out.json({"version": name, "deploys": report.jsonable(deploys)})
-        return
-    rt.out.table(
-        ["id", "environment", "name", "finished"],
-        [[d.id, d.environment, d.name or "", d.date_finished or ""] for d in deploys],
-    )
+    answer({"version": name, "deploys": report.jsonable(deploys)})
+    if not rt.out.json_mode:
+        rt.out.table(*report.deploys_table(deploys))
 
 
 @command("info", *CONNECTION)
@@ -352,24 +362,20 @@ def info_cmd(version: str | None, **values: Any) -> None:
     name = rt.version(version)
     assert rt.settings.org is not None
     rel = rt.client().get_release(rt.settings.org, name)
-    if rt.out.json_mode:
-        rt.out.json(report.jsonable(rel))
-        return
-    rt.out.table(
-        ["version", "created", "released", "commits", "deploys"],
-        [
-            [
-                rel.version,
-                rel.date_created or "",
-                rel.date_released or "(not final)",
-                str(rel.commit_count),
-                str(rel.deploy_count),
-            ]
-        ],
-    )
+    answer(report.json_object(rel))
+    if not rt.out.json_mode:
+        rt.out.table(*report.release_table(rel))
 
 
-@command("set-commits", *CONNECTION, "commit_mode", "commits", "ignore_missing", "initial_depth")
+@command(
+    "set-commits",
+    *CONNECTION,
+    "commit_mode",
+    "commits",
+    "ignore_missing",
+    "commits_ignore_empty",
+    "initial_depth",
+)
 @click.argument("version", required=False)
 def set_commits_cmd(version: str | None, **values: Any) -> None:
     """Associate commits with a release (integration refs or local history)."""
@@ -380,7 +386,7 @@ def set_commits_cmd(version: str | None, **values: Any) -> None:
     repo = rt.repo(required=rt.settings.commits.mode in ("auto", "local"))
     result = associate_commits(rt.settings, rt.client(), repo, name, rt.out, environ=rt.environ)
     if rt.out.json_mode:
-        rt.out.json({"version": name, "count": result.count, **report.json_object(result)})
+        answer({"version": name, "count": result.count, **report.json_object(result)})
 
 
 @command("inject", "debug", "json", "ext", "ignore", "ignore_file")
@@ -405,7 +411,7 @@ def inject_cmd(paths: tuple[str, ...], dry_run: bool, **values: Any) -> None:
     )
     rt.out.result(report.inject_line(result, dry_run=dry_run))
     if rt.out.json_mode:
-        rt.out.json(report.jsonable(result))
+        answer(report.json_object(result))
 
 
 @command("upload-sourcemaps", *CONNECTION, *MAPS)
@@ -424,24 +430,23 @@ def upload_sourcemaps_cmd(args: tuple[str, ...], release_opt: str | None, **valu
     name = rt.version(version)
     result = upload_sourcemaps(rt.settings, rt.client(), name, rt.out)
     if rt.out.json_mode:
-        rt.out.json({"version": name, **report.json_object(result)})
+        answer({"version": name, **report.json_object(result)})
 
 
 @command("gate", *CONNECTION, *DEPLOY, *GATE)
 @click.argument("version", required=False)
 def gate_cmd(version: str | None, **values: Any) -> None:
     """Watch Sentry after a deploy; exit 3 when the release regressed."""
-    from sentry_release.gate.watch import run_gate
-    from sentry_release.steps.pipeline import enforce_gate
+    from sentry_release.steps.pipeline import enforce_gate, gate_step
 
     values["gate"] = True
     rt = runtime(values, need=("auth_token", "org", "environment"))
     name = rt.version(version)
-    result = run_gate(rt.settings, rt.client(), name, None, rt.out)
+    result = gate_step(rt.settings, rt.client(), name, None, rt.out)
     if rt.out.json_mode:
         from sentry_release.gate.render import report_dict
 
-        rt.out.json(report_dict(result))
+        answer(report_dict(result))
     enforce_gate(rt.settings, result)
 
 
@@ -464,7 +469,7 @@ def check_cmd(version: str | None, **values: Any) -> None:
 
     values["release"] = release_argument(version, values.get("release"))
     rt = runtime(values, need=("auth_token", "org"))
-    enforce_check(rt.settings, rt.client(), rt.out)
+    enforce_check(rt.settings, rt.client(), rt.out, answer)
 
 
 @command("run", *CONNECTION, *SECTIONS[1:])
@@ -476,19 +481,13 @@ def run_cmd(version: str | None, **values: Any) -> None:
     values["release"] = release_argument(version, values.get("release"))
     rt = runtime(values, need=("auth_token", "org", "projects"))
     repo = rt.repo(required=rt.needs_repo())
-    seen: list[PipelineResult] = []  # each step's partial result, then the whole
 
     def on_step(partial: PipelineResult) -> None:
-        seen.append(partial)
+        answer(report.pipeline_json(partial))  # what was done, should a later step fail
         rt.narrate(partial)
 
-    try:
-        seen.append(
-            run(rt.settings, rt.client(), repo, rt.out, environ=rt.environ, on_step=on_step)
-        )
-    finally:  # a failed gate (exit 3) still prints what was done
-        if rt.out.json_mode and seen:
-            rt.out.json(report.pipeline_json(seen[-1]))
+    result = run(rt.settings, rt.client(), repo, rt.out, environ=rt.environ, on_step=on_step)
+    answer(report.pipeline_json(result))
 
 
 @cli.command("dev-server", cls=SectionedCommand)
@@ -545,7 +544,9 @@ def demo_cmd(repo_path: str | None, keep: bool, **values: Any) -> None:
     rt = runtime(values, need=())
     result = demo(rt.out, repo_path=Path(repo_path) if repo_path else None, keep=keep)
     if rt.out.json_mode:
-        rt.out.json(report.pipeline_json(result))
+        answer(report.demo_json(result.runs))
+    if result.failure is not None:
+        raise result.failure
 
 
 # --- the one place errors become output ---------------------------------------------------
@@ -570,25 +571,33 @@ def run_cli(
     debug = "--debug" in args or debug_requested(environ)
     allow = "--allow-failure" in args or parse_flag(environ.get("SENTRY_ALLOW_FAILURE"))
     out = out or Output()
-    try:
-        obj = Invocation(environ, clock)
-        cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=obj)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.Abort:
-        out.error("aborted")
-        return 130
-    except click.UsageError as exc:
-        # One line, like every other bad input; --help has the rest.
-        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        out.error(f"{exc.format_message()}{hint}", title="Invalid usage")
-        return 2
-    except click.ClickException as exc:
-        out.error(exc.format_message())
-        return exc.exit_code
-    except (Exception, KeyboardInterrupt) as exc:
-        return report_failure(exc, out, debug=debug, allow_failure=allow).code
-    return 0
+    invocation = Call(environ, out, clock=clock)
+    with cancellable():  # also around the report: a second signal does not cut it short
+        try:
+            cli.main(args=args, prog_name="sentry-release", standalone_mode=False, obj=invocation)
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.Abort:
+            out.error("aborted")
+            failure = Failure(130, "Interrupted", "aborted", "interrupted")
+        except click.UsageError as exc:
+            # One line, like every other bad input; --help has the rest.
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            message = f"{exc.format_message()}{hint}"
+            out.error(message, title="Invalid usage")
+            failure = Failure(2, "Invalid usage", message, "bad_input")
+        except click.ClickException as exc:
+            out.error(exc.format_message())
+            failure = Failure(exc.exit_code, "Invalid usage", exc.format_message(), "bad_input")
+        except (Exception, KeyboardInterrupt, Cancelled) as exc:
+            failure = report_failure(exc, out, debug=debug, allow_failure=allow)
+        else:
+            if out.json_mode:
+                out.json(invocation.answer)
+            return 0
+        if out.json_mode or "--json" in args:  # also when the failure came before the options
+            out.json(failure.json(invocation.answer))
+        return failure.code
 
 
 __all__ = ["cli", "main", "run_cli"]

@@ -1,11 +1,13 @@
-"""All git access: one GitRepo over GitPython, with errors that say how to fix the checkout."""
+"""All git access: one GitRepo, with errors that say how to fix the checkout. GitPython only
+finds the repository; every git command is a subprocess started here, with the checkout's
+program-running settings neutralised (`PROGRAM_SETTINGS`, `driver_overrides`, `safe_environ`)."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +20,104 @@ if TYPE_CHECKING:
     import git as gitpython
 
 DUBIOUS = "dubious ownership"
+GIT_TIMEOUT = 300.0  # seconds for one local git command (a fetch has FETCH_TIMEOUT)
+
+# The checkout's .git/config (and what it includes) is written by whatever ran before the
+# release step: a dependency's install script, the bundler. Every setting that makes git run
+# a program is given a harmless value as command-line config (GIT_CONFIG_KEY_n: it beats
+# every file, and a key is never parsed out of `name=value`); see docs/security.md.
+PROGRAM_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("core.fsmonitor", "false"),
+    ("core.hooksPath", os.devnull),  # no hook is found under a file
+    ("core.sshCommand", "ssh"),
+    ("core.askPass", ""),
+    ("core.pager", "cat"),
+    ("core.editor", ":"),
+    ("sequence.editor", ":"),
+    ("core.alternateRefsCommand", ""),
+    ("credential.helper", ""),  # the empty value empties the list (url-specific ones too)
+    ("diff.external", ""),
+    ("log.showSignature", "false"),  # would run gpg.program
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+    ("fetch.recurseSubmodules", "false"),
+    # Remote helpers (remote.<name>.vcs, `evil::` URLs) and the ext/fd transports run
+    # programs: only git's own transports are allowed.
+    ("protocol.allow", "never"),
+    *((f"protocol.{name}.allow", "always") for name in ("file", "git", "http", "https", "ssh")),
+    ("protocol.ext.allow", "never"),
+    ("protocol.fd.allow", "never"),
+)
+# Per-name settings found in the checkout's config: `filter.<driver>.clean` and the like.
+_DRIVER_KEY = re.compile(
+    r"^(?:filter\..+\.(?:clean|smudge|process|required)"
+    r"|diff\..+\.(?:textconv|command)"
+    r"|merge\..+\.driver)$",
+    re.IGNORECASE | re.DOTALL,
+)
+# Programs named by the environment: removed, or set to a harmless value.
+UNSAFE_ENV = ("GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_EXEC_PATH")
+SAFE_ENV = {
+    "GIT_PAGER": "cat",
+    "GIT_EDITOR": ":",
+    "GIT_SEQUENCE_EDITOR": ":",
+    "GIT_ASKPASS": "",  # set and empty: neither core.askPass nor SSH_ASKPASS is asked
+    "GIT_PROXY_COMMAND": "",  # set and empty: core.gitProxy is not read
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",  # status does not rewrite the checkout's index
+    "LC_ALL": "C",  # git's messages in English (DUBIOUS is matched)
+    "LANGUAGE": "C",
+}
+
+
+def driver_overrides(keys: Iterable[str]) -> list[tuple[str, str]]:
+    """Harmless values for the per-name program settings among `keys` (from `git config
+    --list`): filters, diff and merge drivers run nothing (`remote.<name>.uploadpack` keeps
+    its first value, so the fetch names git's own on its command line instead)."""
+    return [
+        (key, "false" if key.lower().endswith(".required") else "")
+        for key in keys
+        if _DRIVER_KEY.match(key)
+    ]
+
+
+def safe_environ(environ: Mapping[str, str], settings: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """`environ` for a git child: program-naming variables out, `settings` appended to the
+    command-line config the environment already holds (the action's safe.directory)."""
+    env = {k: v for k, v in environ.items() if k not in UNSAFE_ENV}
+    env.update(SAFE_ENV)
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    except ValueError:
+        count = 0
+    for key, value in settings:
+        env[f"GIT_CONFIG_KEY_{count}"] = key
+        env[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
+    return env
+
+
+def config_keys(root: Path, environ: Mapping[str, str]) -> list[str]:
+    """Every key of the checkout's effective config, includes followed (nothing is run)."""
+    try:
+        done = subprocess.run(
+            ["git", "--no-pager", "config", "-z", "--list"],
+            cwd=root,
+            env=safe_environ(environ, PROGRAM_SETTINGS),
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"git config failed: {exc}") from None
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")
+        if DUBIOUS in stderr:
+            raise dubious_ownership_error(root)
+        raise GitError(f"git config failed: {stderr.strip().splitlines()[-1:] or done.returncode}")
+    entries = done.stdout.split(b"\x00")
+    # surrogateescape: a key that is not UTF-8 goes back to git byte for byte
+    return [e.split(b"\n", 1)[0].decode("utf-8", "surrogateescape") for e in entries if e]
 
 
 def _gitpython() -> Any:
@@ -55,19 +155,40 @@ class GitRepo:
             raise GitError(f"working directory does not exist: {self.path}") from None
         self.root = Path(self.repo.working_tree_dir or self.path)
 
-    def git(self, *args: str, **kwargs: Any) -> str:
-        """Run a git command and return its stdout; map failures to GitError."""
-        git = _gitpython()
+    @cached_property
+    def env(self) -> dict[str, str]:
+        """The environment of every git child: the checkout's program settings neutralised
+        (read once: the config is not expected to change during a run)."""
+        keys = config_keys(self.root, os.environ)
+        return safe_environ(os.environ, [*PROGRAM_SETTINGS, *driver_overrides(keys)])
+
+    def command(self, *args: str) -> list[str]:
+        """The argv of a git command (never paged)."""
+        return ["git", "--no-pager", *args]
+
+    def git(self, *args: str, timeout: float = GIT_TIMEOUT) -> str:
+        """Run a git command with the guarded environment and return its stdout (without the
+        final newline); map failures to GitError."""
         try:
-            result: str = self.repo.git.execute(["git", *args], **kwargs)
-        except git.GitCommandError as exc:
-            stderr = (exc.stderr or "").strip()
+            done = subprocess.run(
+                self.command(*args),
+                cwd=self.root,
+                env=self.env,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git {args[0]} did not finish within {timeout:g}s") from None
+        except OSError as exc:
+            raise GitError(f"git {args[0]} could not be run: {exc.strerror or exc}") from None
+        if done.returncode != 0:
+            stderr = done.stderr.decode("utf-8", "replace").strip()
             if DUBIOUS in stderr:
-                raise dubious_ownership_error(self.root) from None
-            raise GitError(
-                f"git {args[0]} failed: {stderr.splitlines()[-1] if stderr else exc}"
-            ) from None
-        return result
+                raise dubious_ownership_error(self.root)
+            last = stderr.splitlines()[-1] if stderr else f"exit status {done.returncode}"
+            raise GitError(f"git {args[0]} failed: {last}")
+        return done.stdout.decode("utf-8", "replace").removesuffix("\n")
 
     @cached_property
     def head_sha(self) -> str:
@@ -123,23 +244,32 @@ class GitRepo:
             return False
         return True
 
+    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        """A git process in the checkout with the guarded environment, its output piped."""
+        return subprocess.Popen(
+            argv,
+            cwd=self.root,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
     def stream(self, *args: str) -> Iterator[bytes]:
         """Stream a git command's stdout in raw lines (no decoding: messages may not be UTF-8)."""
-        git = _gitpython()
-        handle = self.repo.git.execute(["git", *args], as_process=True)
-        proc = handle.proc
-        assert proc is not None and proc.stdout is not None
+        proc = self._spawn(self.command(*args))
+        assert proc.stdout is not None and proc.stderr is not None
         try:
             yield from proc.stdout
         finally:
             proc.stdout.close()
-            stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+            stderr = proc.stderr.read().decode("utf-8", "replace")
+            proc.stderr.close()
             code = proc.wait()
             if code != 0:
                 if DUBIOUS in stderr:
                     raise dubious_ownership_error(self.root)
                 raise GitError(f"git {args[0]} failed: {stderr.strip().splitlines()[-1:] or code}")
-            del git
 
     # --- history for set-commits ---------------------------------------------------------
 
@@ -155,12 +285,11 @@ class GitRepo:
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Whether `ancestor` is reachable from `descendant` in the local history."""
-        done = subprocess.run(
-            ["git", "merge-base", "--is-ancestor", ancestor, descendant],
-            cwd=self.root,
-            capture_output=True,
-        )
-        return done.returncode == 0
+        try:
+            self.git("merge-base", "--is-ancestor", ancestor, descendant)
+        except GitError:
+            return False
+        return True
 
     def deepen(self, remote: str, by: int) -> None:
         """Fetch `by` more commits of history behind the shallow boundary from `remote`."""
@@ -169,10 +298,12 @@ class GitRepo:
             "fetch",
             "--quiet",
             "--no-tags",
+            "--no-recurse-submodules",
+            "--upload-pack=git-upload-pack",  # not remote.<name>.uploadpack
             f"--deepen={by}",
+            "--end-of-options",
             remote,
-            env={"GIT_TERMINAL_PROMPT": "0"},
-            kill_after_timeout=FETCH_TIMEOUT,
+            timeout=FETCH_TIMEOUT,
         )
 
     def log(self, revs: Sequence[str], *, max_count: int | None = None) -> Iterator[LogCommit]:
@@ -181,10 +312,7 @@ class GitRepo:
         Merge commits carry their diff against the first parent (what the merge brought into
         the branch); the root commit lists every file as added; submodules are not entered.
         """
-        args = [
-            "git",
-            "-c",
-            "log.showSignature=false",
+        args = self.command(
             "log",
             "-z",
             f"--format={LOG_FORMAT}",
@@ -196,11 +324,11 @@ class GitRepo:
             "--no-color",
             "--no-ext-diff",
             "--no-textconv",
-        ]
+        )
         if max_count is not None:
             args.append(f"--max-count={max_count}")
         args += [*revs, "--"]
-        proc = subprocess.Popen(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = self._spawn(args)
         assert proc.stdout is not None and proc.stderr is not None
         finished = False
         try:

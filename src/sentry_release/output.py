@@ -4,6 +4,7 @@ a live bar on a TTY and a periodic line in CI logs for long work."""
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,19 @@ from typing import TextIO
 from sentry_release.redact import redact
 
 PROGRESS_INTERVAL = 5.0  # seconds between progress lines in CI logs
+
+
+# Characters that drive a terminal or reorder what it shows: C0 controls but tab and line
+# feed (ESC starts colour, cursor and title sequences; CR overwrites a line), DEL, C1 (0x9b
+# is a one-byte CSI), and the bidi overrides and isolates that make `exe.png` of `gnp.exe`.
+_CONTROL_RE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every terminal control shown as its Python escape (`\\x1b`, `\\u202e`)."""
+    return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def escape_data(text: str) -> str:
@@ -65,10 +79,30 @@ class Output:
         self.is_tty = self.stderr.isatty() if is_tty is None else is_tty
         self.json_mode = json_mode  # stdout carries one JSON object; lines go to stderr
         self.warnings: list[str] = []
+        self.current_step: str | None = None  # the group in progress, to name it on failure
+        # the log group not opened yet (opened by its first line), shared by copies of this
+        # output that write to the same streams
+        self._pending: list[str] = []
+        self._status: _Status | None = None  # the line redrawn in place, under `live`
+
+    def _open_group(self) -> None:
+        """Open the pending log group (GitHub), so it holds the line about to be written;
+        end the live status line first, so no line lands on it."""
+        if self._status is not None:
+            self._status.clear()
+        if self._pending:
+            name = self._pending.pop()
+            self._command(self.stdout, f"::group::{escape_data(redact(name))}")
+
+    @staticmethod
+    def _command(stream: TextIO, line: str) -> None:
+        stream.write(line + "\n")
+        stream.flush()
 
     def _write(self, stream: TextIO, line: str) -> None:
         """Write text we did not choose to be a command: on GitHub, never a workflow command."""
-        text = redact(line)
+        self._open_group()
+        text = escape_controls(redact(line))
         if self.github:
             text = neutralise_commands(text)
         stream.write(text + "\n")
@@ -77,9 +111,10 @@ class Output:
     def command(self, name: str, message: str = "", *, stream: TextIO | None = None) -> None:
         """One of our own workflow commands (`::name::message`); the message is escaped, so
         it stays on one line and cannot start another command."""
-        line = f"::{name}::{escape_data(redact(message))}"
-        (stream or self.stdout).write(line + "\n")
-        (stream or self.stdout).flush()
+        self._open_group()
+        self._command(
+            stream or self.stdout, f"::{name}::{escape_data(escape_controls(redact(message)))}"
+        )
 
     def result(self, line: str) -> None:
         """The one-line outcome of a command (stdout, never quiet; stderr under --json)."""
@@ -92,9 +127,32 @@ class Output:
         self._write(self.stdout, json.dumps(data, indent=2, default=str))
 
     def info(self, line: str) -> None:
-        """Progress narration (stderr)."""
-        if not self.quiet:
+        """Progress narration (stderr); under `live`, a status line is redrawn in place."""
+        if self.quiet:
+            return
+        if self._status is not None and self._status.takes(line):
+            self._status.show(line)
+        else:
             self._write(self.stderr, line)
+
+    @contextmanager
+    def live(
+        self,
+        is_status: Callable[[str], str | None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Iterator[Output]:
+        """An output for long work whose narration repeats one status (a waiting loop):
+        `is_status(line)` gives a status line's state, or None for an ordinary line. On a
+        terminal the status is one line redrawn in place with a spinner; elsewhere (CI logs)
+        it is printed when its state changes and at most once a minute otherwise."""
+        twin = copy.copy(self)
+        twin._status = _Status(twin, is_status, clock)
+        try:
+            yield twin
+        finally:
+            twin._status.clear()
+            twin._status = None
 
     def warn(self, line: str) -> None:
         """Something the user should fix, that does not stop the run."""
@@ -107,23 +165,29 @@ class Output:
     def error(self, line: str, *, title: str | None = None) -> None:
         """The final error line."""
         if self.github:
-            props = f" title={escape_property(redact(title))}" if title else ""
+            props = f" title={escape_property(escape_controls(redact(title)))}" if title else ""
             self.command(f"error{props}", line)
         else:
             self._write(self.stderr, f"error: {line}")
 
     @contextmanager
     def group(self, name: str) -> Iterator[None]:
-        """A collapsible log group on GitHub; a heading elsewhere."""
+        """A collapsible log group on GitHub, opened by its first line and closed after its
+        last (a step that prints nothing leaves no empty group); a heading elsewhere. The
+        step's name is kept while it runs, and after it fails."""
+        self.current_step = name
         if self.github:
-            self.command("group", name)
+            self._pending[:] = [name]
             try:
                 yield
             finally:
-                self.command("endgroup")
+                if not self._pending:  # opened: something was written in it
+                    self._command(self.stdout, "::endgroup::")
+                self._pending.clear()
         else:
             self.info(f"==> {name}")
             yield
+        self.current_step = None
 
     def table(self, headers: list[str], rows: list[list[str]]) -> None:
         """A plain aligned table on stdout."""
@@ -144,8 +208,11 @@ class Output:
         twin = copy.copy(self)
         twin.stdout, twin.stderr = _Held(held, False), _Held(held, True)
         twin.is_tty = False  # no bar redrawn in place: its lines are printed later
+        twin._pending, twin._status = [], None
 
         def release() -> None:
+            if held:
+                self._open_group()
             for to_stderr, text in held:
                 (self.stderr if to_stderr else self.stdout).write(text)
             held.clear()
@@ -153,6 +220,55 @@ class Output:
             self.stderr.flush()
 
         return twin, release
+
+
+STATUS_EVERY = 60.0  # seconds between repeats of an unchanged status in CI logs
+SPINNER = "|/-\\"
+
+
+class _Status:
+    """The state of `Output.live`: the status line on screen (terminal), or what was last
+    printed and when (CI logs)."""
+
+    def __init__(
+        self, out: Output, state: Callable[[str], str | None], clock: Callable[[], float]
+    ) -> None:
+        self.out, self.state, self.clock = out, state, clock
+        self.shown = False  # a status line is on the terminal, without its newline
+        self.frames = 0
+        self.last: tuple[str, float] | None = None  # CI: the state printed, and when
+
+    def takes(self, line: str) -> bool:
+        return self.state(line) is not None
+
+    def show(self, line: str) -> None:
+        out = self.out
+        if out.is_tty:
+            import shutil
+
+            width = max(20, shutil.get_terminal_size().columns - 1)
+            spin = SPINNER[self.frames % len(SPINNER)]
+            self.frames += 1
+            text = f"{spin} {redact(line)}"[:width]
+            out.stderr.write(f"\r\x1b[K{text}")
+            out.stderr.flush()
+            self.shown = True
+            return
+        state, now = self.state(line), self.clock()
+        if self.last is None or self.last[0] != state or now - self.last[1] >= STATUS_EVERY:
+            self.last = (state or "", now)
+            out._status = None  # print it as an ordinary line
+            try:
+                out._write(out.stderr, line)
+            finally:
+                out._status = self
+
+    def clear(self) -> None:
+        """Take the status line off the terminal (before another line, and at the end)."""
+        if self.shown:
+            self.shown = False
+            self.out.stderr.write("\r\x1b[K")
+            self.out.stderr.flush()
 
 
 class _Held:

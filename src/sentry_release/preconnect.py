@@ -36,6 +36,9 @@ NETWORKED = frozenset(
         "run",
     }
 )
+# The group's options that take no value (config/options.py, checked by a test): every other
+# option before the command's name takes one, so its value is not the command.
+GROUP_FLAGS = frozenset({"--dry-run", "--debug", "--allow-failure", "--json", "--version", "-V"})
 CONNECT_TIMEOUT = 10.0
 PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
 
@@ -83,7 +86,7 @@ def target(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, int] |
     Pure: the command must be a networked one, the URL explicit (`--url X`, `--url=X`, else
     `SENTRY_URL`), http(s), and no proxy variable set.
     """
-    if not any(arg in NETWORKED for arg in argv) or "--help" in argv or "-h" in argv:
+    if command_of(argv) not in NETWORKED or "--help" in argv or "-h" in argv:
         return None
     if any(environ.get(name) or environ.get(name.upper()) for name in PROXY_VARIABLES):
         return None
@@ -102,6 +105,21 @@ def target(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, int] |
         return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         return None
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command's name: the first word that is not an option or an option's value (a
+    folder named `run` after `inject` is an argument, not a command)."""
+    words = iter(argv)
+    for arg in words:
+        if arg == "--":
+            return next(words, None)
+        if not arg.startswith("-") or arg == "-":
+            return arg
+        attached = "=" in arg or (not arg.startswith("--") and len(arg) > 2)  # -pweb
+        if not attached and arg not in GROUP_FLAGS:
+            next(words, None)  # the option's value
+    return None
 
 
 def start(argv: Sequence[str], environ: Mapping[str, str]) -> None:

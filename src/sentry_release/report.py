@@ -6,7 +6,7 @@ results; the front doors decide where it goes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -20,6 +20,7 @@ from sentry_release.output import human_bytes, md_cell
 
 if TYPE_CHECKING:
     from sentry_release.gate.policy import GateReport
+    from sentry_release.sentry.models import Deploy, Release
     from sentry_release.sourcemaps.inject import InjectResult
     from sentry_release.steps.deploy import DeployResult
     from sentry_release.steps.pipeline import PipelineResult
@@ -86,6 +87,30 @@ def step_line(result: PipelineResult, settings: Settings) -> str | None:
     return None
 
 
+def deploys_table(deploys: Sequence[Deploy]) -> tuple[list[str], list[list[str]]]:
+    """`deploys`' table: headers and one row per deploy."""
+    return (
+        ["id", "environment", "name", "finished"],
+        [[d.id, d.environment, d.name or "", d.date_finished or ""] for d in deploys],
+    )
+
+
+def release_table(rel: Release) -> tuple[list[str], list[list[str]]]:
+    """`info`'s table: the release as Sentry has it, one row."""
+    return (
+        ["version", "created", "released", "commits", "deploys"],
+        [
+            [
+                rel.version,
+                rel.date_created or "",
+                rel.date_released or "(not final)",
+                str(rel.commit_count),
+                str(rel.deploy_count),
+            ]
+        ],
+    )
+
+
 def counted_new_issues(gate: GateReport) -> int:
     """New issues above the noise floors: what the gate judged, and the `new_issues` output
     (action.yml: "Number of new issues the gate counted")."""
@@ -120,16 +145,32 @@ def json_object(value: object) -> dict[str, object]:
 
 
 def pipeline_json(result: PipelineResult) -> dict[str, object]:
-    """`run --json`: the outputs the action would write, then every step's result."""
-    state = RunState(version=result.version, version_source=result.version_source, result=result)
-    data: dict[str, object] = dict(outputs_for(state))
-    data["new_issues"] = counted_new_issues(result.gate) if result.gate else None
-    data["result"] = jsonable(result)
-    if result.gate is not None:
+    """`run --json`: the action's outputs with their JSON types (a count is a number, a
+    list a list, what was not done null), then every step's result."""
+    commits = result.commits.count if result.commits is not None else None
+    gate = result.gate
+    data: dict[str, object] = {
+        "release": result.version,
+        "version": result.version,
+        "commits": commits,
+        "bundle_ids": list(result.upload.bundle_ids) if result.upload is not None else [],
+        "deploy_id": result.deploy.id if result.deploy is not None else None,
+        "gate_verdict": gate.verdict if gate is not None else None,
+        "new_issues": counted_new_issues(gate) if gate is not None else None,
+        "rollback_hint": (gate.rollback_hint or None) if gate is not None else None,
+        "steps": list(result.steps),
+        "result": jsonable(result),
+    }
+    if gate is not None:
         from sentry_release.gate.render import report_dict
 
-        data["gate"] = report_dict(result.gate)
+        data["gate"] = report_dict(gate)
     return data
+
+
+def demo_json(runs: Sequence[PipelineResult]) -> dict[str, object]:
+    """`demo --json`: each release's run, as `run --json` shows it."""
+    return {"runs": [pipeline_json(run) for run in runs]}
 
 
 # --- the action's outputs and job summary ------------------------------------------------
@@ -147,6 +188,7 @@ class RunState:
     error: SentryReleaseError | None = None
     error_text: str | None = None
     exports: dict[str, str] = field(default_factory=dict)  # GITHUB_ENV: SENTRY_RELEASE, ...
+    cancelled: str | None = None  # the signal's name when the run was cancelled
 
 
 def outputs_for(state: RunState) -> dict[str, str]:
@@ -187,6 +229,18 @@ def _short(sha: str | None) -> str:
     return sha[:12] if sha else ""
 
 
+def cancelled_lines(state: RunState) -> list[str]:
+    """What a cancelled run did and did not do, for the summary."""
+    from sentry_release.steps.pipeline import planned_steps
+
+    during = f" during **{state.failed_step}**" if state.failed_step else ""
+    done = list(state.result.steps) if state.result is not None else []
+    planned = planned_steps(state.settings) if state.settings is not None else []
+    left = [step for step in planned if step not in done]
+    rows = [["Done", ", ".join(done) or "nothing"], ["Not done", ", ".join(left) or "nothing"]]
+    return [f"> Cancelled by {state.cancelled}{during}.", "", *_table(["", ""], rows), ""]
+
+
 def render_summary(state: RunState) -> str:
     """The Markdown job summary: what a person reads instead of the log."""
     result = state.result
@@ -194,14 +248,14 @@ def render_summary(state: RunState) -> str:
     version = state.version
     lines: list[str] = []
     failed = state.error is not None or state.error_text is not None
-    icon = "❌" if failed else "✅"
+    icon = "🛑" if state.cancelled else "❌" if failed else "✅"
+    heading = f"## {icon} Sentry release"
     if version:
         link = release_link(settings, version)
-        name = f"[`{version}`]({link})" if link else f"`{version}`"
-        lines.append(f"## {icon} Sentry release {name}")
-    else:
-        lines.append(f"## {icon} Sentry release")
-    lines.append("")
+        heading += f" [`{version}`]({link})" if link else f" `{version}`"
+    lines += [heading + (" (cancelled)" if state.cancelled else ""), ""]
+    if state.cancelled:
+        lines += cancelled_lines(state)
     if settings is not None and settings.dry_run:
         lines += [
             "> **Dry run**: Sentry was read as in a real run; every write was printed "
@@ -230,7 +284,7 @@ def render_summary(state: RunState) -> str:
         lines.append("")
 
     gate = result.gate if result else None
-    if failed and not (isinstance(state.error, GateFailed) and gate is not None):
+    if failed and not state.cancelled and not (isinstance(state.error, GateFailed) and gate):
         title = state.error.title if state.error is not None else "sentry-release failed"
         text = state.error_text or str(state.error)
         lines += [f"### ❌ {title}", "", f"> {md_cell(text)}", ""]
@@ -277,7 +331,8 @@ def render_summary(state: RunState) -> str:
             rows.append(
                 [
                     "Size",
-                    f"{human_bytes(upload.bytes_total)} ({human_bytes(upload.bytes_sent)} sent)",
+                    f"{human_bytes(upload.bytes_total)} ({human_bytes(upload.bytes_sent)} sent, "
+                    f"{human_bytes(upload.bytes_reused)} reused from earlier uploads)",
                 ]
             )
             rows.append(

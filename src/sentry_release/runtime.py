@@ -7,16 +7,19 @@ nothing below imports them or this.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sentry_release.config.connection import is_loopback
 from sentry_release.config.settings import Settings
-from sentry_release.errors import GitError, SentryReleaseError
-from sentry_release.output import Output, neutralise_commands
+from sentry_release.errors import Cancelled, GitError, SentryReleaseError
+from sentry_release.output import Output, escape_controls, neutralise_commands
 from sentry_release.redact import redact
 
 if TYPE_CHECKING:
@@ -87,11 +90,12 @@ class Runtime:
             from sentry_release.sentry.api import SentryApi
 
             client = SentryApi.from_settings(self.settings, echo=self.out.result)
-            client.clock, client.sleep = self.clock.now, self.clock.sleep
+            client.transport.clock = self.clock.now
+            client.transport.sleep = self.clock.sleep
             scale = time_scale(self.environ)
             if scale != 1.0:
-                retry = client.retry
-                client.retry = replace(
+                retry = client.transport.retry
+                client.transport.retry = replace(
                     retry,
                     base=max(2 * MIN_WAIT, retry.base * scale),
                     cap=max(MIN_WAIT, retry.cap * scale),
@@ -113,10 +117,7 @@ class Runtime:
                 raise
             return None
         if repo.is_dirty():
-            self.out.warn(
-                f"{repo.root} has uncommitted changes: the release is named for HEAD, "
-                "not for what is on disk; commit them first"
-            )
+            self.out.warn(dirty_tree_warning(str(repo.root), named=self.named()))
         self._repo = repo
         return repo
 
@@ -162,6 +163,21 @@ class Runtime:
         return self.propose(explicit, repo_required=repo_required).version
 
 
+def dirty_tree_warning(root: str, *, named: bool) -> str:
+    """What uncommitted changes mean for this run: with a release named for HEAD, the name
+    does not describe what is on disk; with a release named explicitly, the name is the
+    user's, but its commits still end at HEAD and miss the changes."""
+    if named:
+        return (
+            f"{root} has uncommitted changes: the release keeps the name you gave, but the "
+            "commits associated with it end at HEAD and miss them; commit them first"
+        )
+    return (
+        f"{root} has uncommitted changes: the release is named for HEAD, not for what is on "
+        "disk; commit them first"
+    )
+
+
 def configure_logging(debug: bool, *, github: bool = False) -> None:
     """With --debug, the tool's own loggers (HTTP calls) on stderr, secrets redacted."""
     if not debug:
@@ -200,15 +216,57 @@ class Failure:
     code: int
     title: str
     message: str
+    kind: str = "internal"  # the error class's `kind` (`--json`'s error.kind)
+
+    def json(self, answer: Mapping[str, object]) -> dict[str, object]:
+        """`--json` on failure: what the command had done (its partial answer and the steps
+        it finished), then the error: kind, message, exit code."""
+        done = answer.get("steps")
+        return {
+            **answer,
+            "done": list(done) if isinstance(done, (list, tuple)) else [],
+            "error": {
+                "kind": self.kind,
+                "title": self.title,
+                "message": self.message,
+                "exit_code": self.code,
+            },
+        }
 
 
-def failure_of(exc: BaseException) -> Failure:
+@contextmanager
+def cancellable() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Cancelled` in the main thread, so a cancelled job ends like
+    a failed one: groups closed, one line, outputs and summary. A second signal while that
+    is written is ignored (the runner sends SIGKILL later if it must)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, signal.SIG_IGN)
+        raise Cancelled(signum)
+
+    previous = {each: signal.signal(each, handler) for each in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for each, action in previous.items():
+            signal.signal(each, action)
+
+
+def failure_of(exc: BaseException, step: str | None = None) -> Failure:
     """The one error -> exit code mapping: the error's own code (2 bad input, 1 Sentry,
-    3 gate), 130 for an interrupt, 1 for a bug."""
+    3 gate), 128 + the signal for a cancelled run (130 SIGINT, 143 SIGTERM), 1 for a bug."""
     if isinstance(exc, SentryReleaseError):
-        return Failure(exc.exit_code, exc.title, str(exc))
+        return Failure(exc.exit_code, exc.title, str(exc), exc.kind)
+    if isinstance(exc, Cancelled):
+        step = exc.step or step
+        during = f" during {step}" if step else ""
+        return Failure(exc.exit_code, "Cancelled", f"{exc}{during}", "cancelled")
     if isinstance(exc, KeyboardInterrupt):
-        return Failure(130, "Interrupted", "interrupted")
+        return Failure(130, "Interrupted", "interrupted", "interrupted")
     return Failure(1, CRASH_TITLE, f"internal error: {exc.__class__.__name__}: {redact(str(exc))}")
 
 
@@ -235,13 +293,13 @@ def report_failure(
 ) -> Failure:
     """Tell the user: one line (an `::error title=…::` annotation on GitHub), the traceback
     only with --debug (and always for a bug on GitHub, where the log is the only trace)."""
-    failure = failure_of(exc)
-    expected = isinstance(exc, (SentryReleaseError, KeyboardInterrupt))
+    failure = failure_of(exc, out.current_step)
+    expected = isinstance(exc, (SentryReleaseError, KeyboardInterrupt, Cancelled))
     traced = debug or (out.github and not expected)
     if traced:
         import traceback  # only for --debug
 
-        trace = redact(traceback.format_exc())
+        trace = escape_controls(redact(traceback.format_exc()))
         sys.stderr.write(neutralise_commands(trace) + "\n" if out.github else trace)
     message = failure.message
     if not out.github:
@@ -253,4 +311,4 @@ def report_failure(
         out.warn(f"{message} (allow_failure is set: exiting with 0)")
         return replace(failure, code=0)
     out.error(message, title=failure.title)
-    return failure
+    return replace(failure, message=message)

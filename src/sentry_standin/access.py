@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentry_standin import rules
-from sentry_standin.app import HTTPError, Request
+from sentry_standin.routing import HTTPError, Request
 
 
 def requested_projects(request: Request, org: str) -> list[dict[str, Any]]:

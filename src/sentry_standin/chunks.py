@@ -18,7 +18,8 @@ import zipfile
 from typing import Any
 
 from sentry_standin import rules
-from sentry_standin.app import (
+from sentry_standin.faults import fault_plan
+from sentry_standin.routing import (
     ORG,
     PROJECT,
     HTTPError,
@@ -28,7 +29,6 @@ from sentry_standin.app import (
     paginate,
     route,
 )
-from sentry_standin.faults import fault_plan
 from sentry_standin.rules import ORGANIZATION_RELEASE_PERMISSION, PROJECT_RELEASE_PERMISSION
 from sentry_standin.store import Store, now_iso
 
@@ -69,6 +69,16 @@ def blobs(store: Store) -> dict[str, bytes]:
         found = {}
         store.chunk_blobs = found  # type: ignore[attr-defined]
     return found
+
+
+def owners(store: Store, org: str) -> set[str]:
+    """Checksums of the chunks an organization uploaded (Sentry's `FileBlobOwner`): assemble
+    names as missing every chunk the organization does not own, wherever else it lies."""
+    found: dict[str, set[str]] | None = getattr(store, "chunk_owners", None)
+    if found is None:
+        found = {}
+        store.chunk_owners = found  # type: ignore[attr-defined]
+    return found.setdefault(org, set())
 
 
 def upload_state(store: Store) -> dict[str, Any]:
@@ -148,6 +158,9 @@ def chunk_upload_options(request: Request) -> Response:
         body["maxWait"] = state["maxWait"]
     if request.options.mode_on("no-artifact-bundles"):
         body["accept"] = [a for a in body["accept"] if a not in NO_BUNDLES]
+    if request.options.mode_on("self-hosted-23.7"):
+        # 23.7.1's api/endpoints/chunk.py lists neither (its accept ends at artifact_bundles)
+        body["accept"] = [a for a in body["accept"] if a not in ("artifact_bundles_v2", "proguard")]
     if request.options.mode_on("bugsink"):
         # Bugsink lists `artifact_bundles` but not `artifact_bundles_v2` (bugsink
         # files/views.py `chunk_upload`): clients upload every chunk before assembling.
@@ -184,38 +197,47 @@ def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str | Non
 @route("POST", ORG + "/chunk-upload/", ORGANIZATION_RELEASE_PERMISSION)
 def upload_chunks(request: Request) -> Response:
     """Store each part under the sha1 its filename names; 400 when they disagree, and the
-    limits of api/endpoints/chunk.py (64 chunks, 32 MiB, chunkSize per chunk)."""
-    request.org()
+    limits of api/endpoints/chunk.py in its order: a chunk over `chunkSize` ("Chunk size too
+    large"), more than `maxRequestSize` uncompressed bytes in all ("Request too large"), more
+    than `chunksPerRequest` chunks ("Too many chunks"); nothing is stored from a refused
+    request. A stored chunk is owned by the organization (`FileBlobOwner`)."""
+    org = request.org()
     state = upload_state(request.store)
     if not state.get("enabled", True):
         raise HTTPError(404)
     parts = parse_multipart(request.header("content-type") or "", request.body)
-    files = [p for p in parts if p[0] in ("file", "file_gzip")]
-    if len(files) > state["chunksPerRequest"]:
-        raise HTTPError(400, {"error": "Too many chunks"})
-    store = blobs(request.store)
+    chunks: list[tuple[str | None, bytes]] = []
     for name, filename, payload in parts:
         if name == "file_gzip":
             try:
-                data = gzip.decompress(payload)
+                chunks.append((filename, gzip.decompress(payload)))
             except (OSError, EOFError):
                 raise HTTPError(400, {"detail": "Invalid gzip chunk"}) from None
         elif name == "file":
-            data = payload
-        else:
-            continue
+            chunks.append((filename, payload))
+    if any(len(data) > state["chunkSize"] for _f, data in chunks):
+        raise HTTPError(400, {"error": "Chunk size too large"})
+    if sum(len(data) for _f, data in chunks) > state["maxRequestSize"]:
+        raise HTTPError(400, {"error": "Request too large"})
+    if len(chunks) > state["chunksPerRequest"]:
+        raise HTTPError(400, {"error": "Too many chunks"})
+    for filename, data in chunks:
         checksum = hashlib.sha1(data).hexdigest()
         if filename != checksum:
             raise HTTPError(400, {"detail": f"Checksum mismatch: {filename} != {checksum}"})
-        if len(data) > state["chunkSize"]:
-            raise HTTPError(400, {"error": "Chunk size too large"})
+    store = blobs(request.store)
+    owned = owners(request.store, org["slug"])
+    for _filename, data in chunks:
+        checksum = hashlib.sha1(data).hexdigest()
         state["received_chunks"] += 1
         if fault_plan(request.server).drop_chunk(checksum):
             continue  # acknowledged, then forgotten: assemble will report it missing
         store[checksum] = data
+        owned.add(checksum)
     state["received_bytes"] += len(request.body)
     state["received_requests"] += 1
-    return Response(200, {})
+    # api/endpoints/chunk.py: `Response(status=200)`, no body
+    return Response(200, raw=b"", headers={"Content-Type": "application/json"})
 
 
 # --- artifact bundle assemble -------------------------------------------------------------
@@ -257,7 +279,19 @@ def assemble_artifact_bundle(request: Request) -> Response:
                 if slug not in bundle["projects"]:
                     bundle["projects"].append(slug)
             return Response(200, _progress(request, bundle))
-    missing = list(dict.fromkeys(c for c in chunks if c not in store))
+    # organization_artifactbundle_assemble.py `find_missing_chunks`: the listed chunks this
+    # organization owns no blob for (whichever upload, release or project sent them).
+    owned = owners(request.store, org["slug"])
+    missing = list(dict.fromkeys(c for c in chunks if c not in owned or c not in store))
+    if missing and request.options.mode_on("self-hosted-23.7"):
+        # option sourcemaps.artifact_bundles.assemble_with_missing_chunks is False on 23.7.1:
+        # no missingChunks; the (eager) task fails and later polls answer the error
+        # (api/endpoints/organization_artifactbundle_assemble.py, tasks/assemble.py)
+        failed = request.store.data.setdefault("assemble_errors", {})
+        if checksum in failed:
+            return Response(200, _error(failed[checksum]))
+        failed[checksum] = "Not all chunks available for assembling"
+        return Response(200, {"state": "created", "missingChunks": []})
     if missing:
         return Response(200, {"state": "not_found", "missingChunks": missing, "detail": None})
     data = b"".join(store[c] for c in chunks)
@@ -286,6 +320,7 @@ def assemble_artifact_bundle(request: Request) -> Response:
             "dist": dist,
             "date": now_iso(request.store),
             "fileCount": len(files),
+            "chunks": list(chunks),
             "manifest": manifest,
             "userAgent": request.header("user-agent"),
         }

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sentry_standin.app import ORG, HTTPError, Request, Response, paginate, route
+from sentry_standin.routing import ORG, HTTPError, Request, Response, paginate, route
 from sentry_standin.rules import (
     ORGANIZATION_INTEGRATIONS_LOOSE_PERMISSION,
     ORGANIZATION_RELEASE_PERMISSION,
@@ -401,12 +401,20 @@ def apply_refs(request: Request, org: str, release: dict[str, Any], refs: Any) -
 def list_repos(request: Request) -> Response:
     """The org's repositories (active ones, as Sentry's default `status` filter)."""
     org = request.org()
+    if request.options.mode_on("self-hosted-23.7"):
+        from sentry_standin import rules
+
+        if not request.has_scope(*rules.REPOS_GET_SCOPES_23_7):
+            raise HTTPError(403, rules.NO_PERMISSION)
     status = request.arg("status", "active")
     items = [
         repo_json(r)
         for r in _repos(request.store, org["slug"])
         if status in ("", "all") or r["status"] == status
     ]
+    if request.options.mode_on("self-hosted-23.7"):  # its repository serializer: no externalId
+        for item in items:
+            item.pop("externalId", None)
     return paginate(request, items)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sentry_standin import access, rules
-from sentry_standin.app import ORG, HTTPError, Request, Response, paginate, route
+from sentry_standin.routing import ORG, HTTPError, Request, Response, paginate, route
 from sentry_standin.rules import ORGANIZATION_EVENT_PERMISSION, ORGANIZATION_PERMISSION
 from sentry_standin.store import Store, parse_iso, to_iso
 
@@ -714,10 +714,15 @@ _AGGREGATES: dict[str, Callable[[list[dict[str, Any]]], int]] = {
 _GROUP_FIELDS = {"release", "environment", "level", "event.type", "issue.id", "project"}
 
 
-@route("GET", ORG + "/events/", ORGANIZATION_EVENT_PERMISSION)
+@route("GET", ORG + "/events/", ORGANIZATION_PERMISSION)  # org:read: see events-stats
 def query_events(request: Request) -> Response:
     """Discover-style aggregates over stored events (`count()`, `count_unique(user)`)."""
     org = request.org()["slug"]
+    refused = rules.dataset_error(
+        request.arg("dataset") or "discover", request.options.mode_on(rules.SELF_HOSTED_23_7)
+    )
+    if refused is not None:
+        raise HTTPError(400, refused)
     fields = request.args("field")
     if not fields:
         raise HTTPError(400, {"detail": "No columns selected"})
@@ -770,6 +775,11 @@ def query_sessions(request: Request) -> Response:
         raise HTTPError(400, {"detail": f"Invalid groupBy: {group_by}"})
     start, end = _time_range(request)
     step = _interval(request.arg("interval") or "1h")
+    if request.options.mode_on(rules.SELF_HOSTED_23_7):
+        smallest, words = rules.SESSIONS_MINIMUM_23_7
+        if step % smallest or step < smallest:
+            detail = f"The interval has to be a multiple of the minimum interval of {words}."
+            raise HTTPError(400, {"detail": detail})
     start = start - start % step  # Sentry rounds the range to whole intervals
     intervals = [start + i * step for i in range(max(1, int(-(-(end - start) // step))))]
     projects = _projects(request, org)

@@ -240,7 +240,7 @@ class FaultPlan:
         if fault.kind == "reset":
             _reset(handler)
             return True
-        from sentry_standin.app import Response
+        from sentry_standin.routing import Response
 
         if fault.kind == "429":
             headers = self._rate_limit_headers(fault)

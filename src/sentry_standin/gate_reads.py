@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from sentry_standin import rules
-from sentry_standin.app import ORG, HTTPError, Request, Response, route
 from sentry_standin.events import (
     _event_matches,
     _events,
@@ -19,11 +18,14 @@ from sentry_standin.events import (
     _time_range,
     parse_query,
 )
+from sentry_standin.routing import ORG, HTTPError, Request, Response, route
 
 OUTCOMES = ("accepted", "filtered", "rate_limited", "invalid", "abuse", "client_discard")
 
 
-@route("GET", ORG + "/events-stats/", rules.ORGANIZATION_EVENT_PERMISSION)
+# OrganizationEventsV2EndpointBase has no permission class of its own: OrganizationPermission
+# (org:read), api/bases/organization_events.py
+@route("GET", ORG + "/events-stats/", rules.ORGANIZATION_PERMISSION)
 def events_stats(request: Request) -> Response:
     """`count()` per interval (`api/endpoints/organization_events_stats.py`): without
     `topEvents` Sentry answers `{"data": [[epoch, [{"count": n}]], ...], "start", "end"}`."""
@@ -32,8 +34,9 @@ def events_stats(request: Request) -> Response:
     if y_axis != ["count()"]:
         raise HTTPError(400, {"detail": f"Invalid yAxis: {y_axis}"})
     dataset = request.arg("dataset") or "discover"
-    if dataset not in ("errors", "transactions", "discover"):
-        raise HTTPError(400, {"detail": "dataset must be one of errors, transactions, discover"})
+    refused = rules.dataset_error(dataset, request.options.mode_on(rules.SELF_HOSTED_23_7))
+    if refused is not None:
+        raise HTTPError(400, refused)
     start, end = _time_range(request)
     step = _interval(request.arg("interval") or "1h")
     start = start - start % step
@@ -48,7 +51,9 @@ def events_stats(request: Request) -> Response:
             if 0 <= index < count:
                 values[index] += 1
     data = [[int(start + i * step), [{"count": v}]] for i, v in enumerate(values)]
-    return Response(200, {"data": data, "start": int(start), "end": int(start + count * step)})
+    body = {"data": data, "start": int(start), "end": int(start + count * step)}
+    body.update(isMetricsData=False, meta={"fields": {"count": "integer"}, "units": {}})
+    return Response(200, body)
 
 
 @route("GET", ORG + "/stats_v2/", rules.ORGANIZATION_PERMISSION)
@@ -138,7 +143,9 @@ def latest_event(request: Request) -> Response:
 @route(
     "GET",
     r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/events/(?P<event_id>[0-9a-f]+)/committers/",
-    rules.ORGANIZATION_EVENT_PERMISSION,  # ProjectEventPermission: event:read
+    # no permission class of its own: ProjectEndpoint's ProjectPermission (project:read), in
+    # 23.7.1 and today (api/endpoints/event_file_committers.py)
+    rules.PROJECT_PERMISSION,
 )
 def event_committers(request: Request) -> Response:
     """Suspect commits of an event (`api/endpoints/event_file_committers.py`): commits of

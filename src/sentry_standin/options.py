@@ -28,6 +28,8 @@ MODES = {
     "no-null-previous-commit": "refuse `previousCommit: null` in refs (older self-hosted)",
     "no-artifact-bundles": "chunk upload without artifact bundles (older self-hosted)",
     "bugsink": "assemble stays `created` once every chunk is there (Bugsink)",
+    "self-hosted-23.7": "Sentry 23.7.1 (the last on PyPI): no dataset=errors/transactions, "
+    "sessions in whole minutes, no artifact_bundles_v2, assemble never checks chunks first",
 }
 CHUNK_URL_STYLES = ("absolute", "relative")
 # Org features the stand-in knows (Sentry's `organizations:<name>` flags); all off by default.

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from sentry_standin import commits as commit_area
-from sentry_standin.app import PROJECT, HTTPError, Request, Response, paginate, route
 from sentry_standin.releases import apply_update, checked_version, release_json, save_release
+from sentry_standin.routing import PROJECT, HTTPError, Request, Response, paginate, route
 from sentry_standin.rules import PROJECT_RELEASE_PERMISSION
 
 RELEASE = PROJECT + r"/releases/(?P<version>[^/]+)"

@@ -6,7 +6,7 @@ from typing import Any
 
 from sentry_standin import access, rules
 from sentry_standin import commits as commit_area
-from sentry_standin.app import (
+from sentry_standin.routing import (
     ORG,
     HTTPError,
     Request,
@@ -64,12 +64,17 @@ def release_json(store: Store, org: str, rel: dict[str, Any]) -> dict[str, Any]:
         "id": int(rel["id"]),
         "version": rel["version"],
         "shortVersion": rel["version"],
-        "versionInfo": None,
+        "status": rel.get("status") or "open",  # api/serializers/models/release.py
+        "versionInfo": {  # sentry_relay's parse_release, for a version without package@
+            "package": None,
+            "version": {"raw": rel["version"]},
+            "description": rel["version"],
+            "buildHash": None,
+        },
         "ref": rel.get("ref"),
         "url": rel.get("url"),
         "dateCreated": rel["dateCreated"],
         "dateReleased": rel.get("dateReleased"),
-        "dateStarted": rel.get("dateStarted"),
         "data": {},
         "newGroups": rel.get("newGroups", 0),
         "owner": None,
@@ -135,7 +140,8 @@ def create_release(request: Request) -> Response:
         raise bad_request("projects", "This field is required.")
     projects = [request.store.project(org["slug"], str(s)) for s in slugs]
     if any(p is None for p in projects):
-        raise HTTPError(400, {"projects": ["Invalid projects"]})
+        # api/endpoints/organization_releases.py (23.7.1 and today)
+        raise HTTPError(400, {"projects": ["Invalid project slugs"]})
     return save_release(request, org, version, [p["slug"] for p in projects if p], body)
 
 

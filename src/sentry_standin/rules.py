@@ -65,6 +65,36 @@ ORGANIZATION_EVENT_PERMISSION = {  # OrganizationEventPermission
 }
 # OrganizationIntegrationsLoosePermission: what api/endpoints/organization_repositories.py uses,
 # so an org:ci token can list the repositories `set-commits --auto` matches against.
+# Sentry 23.7.1 (mode `self-hosted-23.7`), each from that release's code:
+SELF_HOSTED_23_7 = "self-hosted-23.7"
+# api/bases/organization_events.py DATASET_OPTIONS (no `errors`, no `transactions`)
+DATASETS_23_7 = (
+    "discover",
+    "metricsEnhanced",
+    "metrics",
+    "profiles",
+    "issuePlatform",
+    "profileFunctions",
+    "spansIndexed",
+    "spansMetrics",
+)
+# today's snuba/utils.py DATASET_OPTIONS, the ones the stand-in serves
+DATASETS = ("discover", "errors", "transactions")
+# snuba/sessions_v2.py get_constrained_date_range: one minute on 23.7.1 (ten seconds today)
+SESSIONS_MINIMUM_23_7 = (60, "one minute")
+# api/bases/organization.py OrganizationIntegrationsLoosePermission GET: no org:ci on 23.7.1
+REPOS_GET_SCOPES_23_7 = ("org:read", "org:write", "org:admin", "org:integrations")
+NO_PERMISSION = {"detail": "You do not have permission to perform this action."}
+
+
+def dataset_error(dataset: str, self_hosted_23_7: bool) -> dict[str, str] | None:
+    """Sentry's 400 body for a dataset the events endpoints do not know, else None."""
+    known = DATASETS_23_7 if self_hosted_23_7 else DATASETS
+    if dataset in known:
+        return None
+    return {"detail": f"dataset must be one of: {', '.join(known)}"}
+
+
 ORGANIZATION_INTEGRATIONS_LOOSE_PERMISSION = {
     "GET": ("org:read", "org:write", "org:admin", "org:integrations", "org:ci"),
     "POST": ("org:read", "org:write", "org:admin", "org:integrations"),
@@ -74,6 +104,12 @@ ORGANIZATION_INTEGRATIONS_LOOSE_PERMISSION = {
 # ProjectReleasePermission (api/bases/project.py): the project-scoped release endpoints
 # (project_releases.py, project_release_details.py, project_release_files.py, artifact bundles).
 PROJECT_RELEASE_PERMISSION = ORGANIZATION_RELEASE_PERMISSION
+PROJECT_PERMISSION = {  # ProjectPermission (api/bases/project.py): ProjectEndpoint's default
+    "GET": ("project:read", "project:write", "project:admin"),
+    "POST": ("project:write", "project:admin"),
+    "PUT": ("project:write", "project:admin"),
+    "DELETE": ("project:admin",),
+}
 
 # Scopes an organization auth token (`sntrys_`) carries: models/orgauthtoken.py creates them
 # with `org:ci` only (api/endpoints/org_auth_tokens.py).

@@ -160,3 +160,22 @@ def run_job(
         if "id" in step:
             outputs[step["id"]] = {"outputs": read_outputs(output_file)}
     return done
+
+
+def log_groups(log: str) -> list[tuple[str, list[str]]]:
+    """The `::group::` blocks of a step's log, in order, with the lines inside each; asserts
+    that groups do not nest, that each one is closed, and that the masks come first."""
+    groups: list[tuple[str, list[str]]] = []
+    inside: list[str] | None = None
+    for line in log.splitlines():
+        if line.startswith("::group::"):
+            assert inside is None, f"group opened inside another: {line}"
+            inside = []
+            groups.append((line[len("::group::") :], inside))
+        elif line == "::endgroup::":
+            assert inside is not None, "endgroup without a group"
+            inside = None
+        elif inside is not None:
+            inside.append(line)
+    assert inside is None, "a group was left open"
+    return groups

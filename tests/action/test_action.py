@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from sentry_release import action
-from sentry_release.config.settings import Settings, from_values
+from sentry_release.config.build import from_values
+from sentry_release.config.settings import Settings
 from sentry_release.errors import ConfigError
 from sentry_release.steps.pipeline import PipelineResult
 from sentry_release.steps.release import ReleaseResult

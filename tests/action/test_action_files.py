@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import certifi
 import pytest
 import yaml
 
 from sentry_release import action, report
-from sentry_release.config.settings import Settings, from_values
+from sentry_release.config.build import from_values
+from sentry_release.config.settings import Settings
 
 ROOT = Path(__file__).parents[2]
 SPEC = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
@@ -24,7 +26,7 @@ SAMPLES = {
     "org": "other-org",
     "auth_token": "another-token-value",
     "projects": "api",
-    "ca_bundle": __file__,  # must exist: a missing bundle is refused up front
+    "ca_bundle": certifi.where(),  # a real bundle: a missing or empty one is refused up front
     "release": "9.9.9",
     "release_prefix": "web@",
     "tag_pattern": "web@*",
@@ -35,6 +37,9 @@ SAMPLES = {
     "set_commits": "local",
     "ignore_missing": "true",
     "ignore_empty": "true",
+    "sourcemaps_ignore_empty": "true",
+    "gate_settle": "5s",
+    "gate_settle_sessions": "5s",
     "sourcemaps": "dist build",
     "inject": "false",
     "dist": "42",

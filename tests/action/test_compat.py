@@ -12,9 +12,9 @@ import requests
 import responses
 
 from sentry_release import action
+from sentry_release.config.build import from_values
 from sentry_release.config.connection import parse_headers, resolve_headers
 from sentry_release.config.options import OPTIONS, action_spellings, action_words
-from sentry_release.config.settings import from_values
 from sentry_release.errors import ConfigError, GateFailed, NotFoundError
 from sentry_release.output import Output
 from sentry_release.redact import redact

@@ -37,10 +37,11 @@ pytestmark = [
 ]
 
 
-def test_the_paths_are_chosen_by_runner_os() -> None:
-    assert STEPS["image"]["if"] == "runner.os == 'Linux'"
+def test_the_paths_are_chosen_by_the_where_step() -> None:
+    """runner.os and the pinned ref (tests/action/test_ref_paths.py) choose the path."""
+    assert STEPS["image"]["if"] == "steps.where.outputs.path == 'image'"
     for step in ("setup-python", "install", "python"):
-        assert STEPS[step]["if"] == "runner.os != 'Linux'"
+        assert STEPS[step]["if"] == "steps.where.outputs.path == 'python'"
 
 
 @pytest.fixture(scope="module")

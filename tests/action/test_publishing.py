@@ -117,6 +117,19 @@ def test_release_workflow_publishes_pypi_image_and_moves_the_major_tag() -> None
     assert jobs["major-tag"]["needs"] == ["pypi", "image"]
 
 
+def test_release_workflow_sets_up_qemu_and_frees_the_major_tag_from_pypi_on_forks() -> None:
+    release = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    jobs = release["jobs"]
+    steps = [s.get("uses", "").split("@")[0] for s in jobs["image"]["steps"]]
+    build = next(s for s in jobs["image"]["steps"] if "build-push-action" in s.get("uses", ""))
+    assert "linux/arm64" in build["with"]["platforms"]
+    assert steps.index("docker/setup-qemu-action") < steps.index("docker/build-push-action")
+    assert "github.repository ==" in jobs["pypi"]["if"]  # a fork cannot publish to PyPI
+    condition = jobs["major-tag"]["if"]
+    assert "always()" in condition and "needs.image.result == 'success'" in condition
+    assert "needs.pypi.result == 'skipped'" in condition  # forks: PyPI skipped, tag still moves
+
+
 def test_dependabot_watches_actions_pip_and_docker() -> None:
     config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
     assert {u["package-ecosystem"] for u in config["updates"]} == {
@@ -155,6 +168,7 @@ def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # zizmor as a real process
 def test_zizmor_finds_nothing() -> None:
     done = run_tool(
         "zizmor", "--offline", "--persona=auditor", ".github/workflows", "action.yml", "from-source"

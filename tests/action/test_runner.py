@@ -18,6 +18,7 @@ import yaml
 
 from sentry_release.runtime import TIME_SCALE_ENV
 from sentry_standin import DevServer
+from tests.action.runner import log_groups
 from tests.action.test_action import parse_outputs
 from tests.helpers import GIT_ENV, ORG, TIME_SCALE, TOKEN, make_repo, run_action
 
@@ -62,6 +63,7 @@ def run_step(
     event: dict[str, Any] | None = None,
     command: list[str] | None = None,
     process: bool = False,
+    merged: bool = False,
 ) -> RunnerRun:
     """Run the entry point the way the runner runs the container: in this process with the
     runner's environment (`helpers.run_action`), as `python entrypoint.py` in a subprocess
@@ -101,20 +103,22 @@ def run_step(
     }
     full = {**base, **GIT_ENV, **runner, **input_env(inputs), **(env or {})}
     if command is None and not process:
-        done = run_action(full, cwd=workspace)  # entrypoint.py's main, in this process
+        # entrypoint.py's main, in this process; merged: stderr into stdout (the log's order)
+        done = run_action(full, cwd=workspace, merged=merged)
     else:
         done = subprocess.run(
             command or [sys.executable, str(ROOT / "entrypoint.py")],
             cwd=workspace,
             env=full,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merged else subprocess.PIPE,  # merged: the log's order
             text=True,
             timeout=60,
         )
     return RunnerRun(
         done.returncode,
         done.stdout,
-        done.stderr,
+        done.stderr or "",
         parse_outputs(output.read_text()),
         summary.read_text(),
     )
@@ -356,3 +360,51 @@ def test_manual_commits_from_repo_commit_previous_commit(server: DevServer, tmp_
     assert run.outputs["commits"] == ""
     row = f"| `acme/web` | refs | `{shas[1][:12]}` | `{shas[3][:12]}` | fetched by Sentry |"
     assert row in run.summary
+
+
+def test_log_groups_hold_their_steps_lines_in_the_order_the_steps_ran(
+    server: DevServer, workspace: Path, tmp_path: Path
+) -> None:
+    """The log as the runner shows it (stdout and stderr in one stream): a group per step that
+    printed something, opened before its first line and closed after its last, none empty;
+    the commits step's held lines in its own group, after the source map steps it ran beside."""
+    dist = workspace / "dist"
+    dist.mkdir()
+    (dist / "app.min.js").write_text("function a(){}\n//# sourceMappingURL=app.min.js.map\n")
+    (dist / "app.min.js.map").write_text(
+        json.dumps({"version": 3, "sources": ["a.js"], "names": [], "mappings": "AAAA"})
+    )
+    run = run_step(
+        workspace,
+        tmp_path,
+        {
+            "url": server.url,
+            "org": ORG,
+            "projects": "web",
+            "release": "5.0",
+            "set_commits": "local",
+            "sourcemaps": "dist",
+            "environment": "production",
+        },
+        env={"SENTRY_AUTH_TOKEN": TOKEN},
+        merged=True,
+    )
+    assert run.code == 0, run.stdout
+    groups = log_groups(run.stdout)
+    assert [name for name, _ in groups] == [
+        "Create release",
+        "Inject debug IDs",
+        "Upload source maps",
+        "Associate commits",
+        "Finalize release",
+        "Record deploy",
+    ]
+    lines = dict(groups)
+    assert all(lines.values()), groups  # no empty group
+    assert lines["Create release"] == ["Created release 5.0 (web)"]
+    assert lines["Finalize release"] == ["Finalized release 5.0"]
+    assert lines["Record deploy"][-1].startswith("Recorded deploy ")
+    commits = lines["Associate commits"]
+    assert commits[-1] == "Associated 2 commit(s) with release 5.0"
+    assert any(line.startswith("repository ") for line in commits)  # the table, in its group
+    assert any(line.startswith("Uploaded 2 file(s)") for line in lines["Upload source maps"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sentry_release.config.settings import from_values
+from sentry_release.config.build import from_values
 from sentry_release.errors import ConfigError
 from sentry_standin import DevServer
 from tests.helpers import ORG, TOKEN, commit, git, make_repo, run_cli
@@ -178,7 +178,7 @@ def test_remote_failures_exit_1_with_sentrys_words(server: DevServer, env: dict[
     assert "organization not found: 'nope': check SENTRY_ORG" in done.stderr
     done = run_cli(["new", "1.0", "-p", "ghost"], env)
     assert done.returncode == 1
-    assert "Invalid projects" in done.stderr
+    assert "Invalid project slugs" in done.stderr
     done = run_cli(["finalize", "missing"], env)
     assert done.returncode == 1
     assert "release 'missing' not found" in done.stderr

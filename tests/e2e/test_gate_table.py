@@ -366,7 +366,7 @@ def test_one_users_retry_loop_on_an_existing_issue_passes(
     ("args", "message"),
     [
         (["--report-only", "new-issues,rates"], "unknown rule 'rates' in report_only"),
-        (["--window", "30s"], "shorter than the settle period"),
+        (["--window", "30s", "--settle", "1m"], "shorter than the settle period"),
         (["--window", "90s", "--settle-sessions", "2m"], "shorter than the settle period"),
         (["--fail-fast", "--report-only", "new-issues"], "contradicts --report-only new-issues"),
         (["--health-body", "ok"], "without health_url"),

@@ -152,7 +152,7 @@ def fails(call: Callable[[], object]) -> str:
 def test_a_hostile_read_ends_with_one_line(handler: Handler, expected: str) -> None:
     with raw_server(handler) as url:
         client = api(url)
-        client.max_body = 1024 * 1024  # the cap, small enough for a test
+        client.transport.max_body = 1024 * 1024  # the cap, small enough for a test
         message = fails(lambda: client.get_release("acme", "1.0"))
     assert "GET /organizations/acme/releases/1.0/" in message
     assert expected in message

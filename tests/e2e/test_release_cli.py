@@ -122,23 +122,3 @@ def test_dry_run_prints_requests_and_sends_none(server: DevServer, env: dict[str
     assert f"[dry-run] would POST {server.url}api/0/organizations/{ORG}/releases/" in done.stdout
     assert TOKEN not in done.stdout + done.stderr
     assert {r["method"] for r in server.store.requests} == {"GET"}  # reads only
-
-
-@pytest.mark.slow  # the console script as a real process
-def test_demo_ends_with_finalized_release_and_deploy() -> None:
-    import os
-    import subprocess
-    import sys
-
-    from tests.helpers import GIT_ENV
-
-    done = subprocess.run(
-        [sys.executable, "-m", "sentry_release", "demo"],
-        env={**os.environ, **GIT_ENV},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "What the stand-in now holds" in done.stdout
-    assert "production" in done.stdout

@@ -116,6 +116,7 @@ def puts(server: DevServer, version: str) -> list[dict[str, Any]]:
 # --- local mode -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # real clones and fetches
 def test_first_release_sends_initial_depth_then_next_sends_the_range(
     server: DevServer, env: dict[str, str], tmp_path: Path
 ) -> None:

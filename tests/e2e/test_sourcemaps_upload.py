@@ -81,7 +81,8 @@ def test_upload_reads_back_and_reupload_sends_nothing(
     assert again.returncode == 0, again.stderr
     assert upload_state(server.store)["received_bytes"] == sent
     assert chunk_posts(server) == 1
-    assert "0 B sent" in again.stdout and "1/1 chunk(s) already on the server" in again.stdout
+    assert "0 B sent, reused 11.9 KiB of 11.9 KiB from earlier uploads" in again.stdout
+    assert "3/3 chunk(s) already on the server" in again.stdout
 
 
 class DropFirst(dict):  # type: ignore[type-arg]

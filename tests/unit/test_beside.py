@@ -33,14 +33,14 @@ def test_a_fork_has_its_own_step_deadline_and_shares_the_connections() -> None:
     api = SentryApi(URL, "tok", step_timeout=60)
     lines: list[str] = []
     twin = api.fork(echo=lines.append)
-    assert twin.session is api.session and twin.stats is api.stats
+    assert twin.transport.session is api.transport.session and twin.stats is api.stats
     with api.step("upload", 5):
-        remaining = api._remaining()
+        remaining = api.transport._remaining()
         assert remaining is not None and remaining <= 5
         with twin.step("commits", 50):
-            twin_remaining = twin._remaining()
+            twin_remaining = twin.transport._remaining()
             assert twin_remaining is not None and 5 < twin_remaining <= 50
-        again = api._remaining()
+        again = api.transport._remaining()
         assert again is not None and again <= 5  # the twin's step did not end ours
     twin.echo("x")
     assert lines == ["x"]

@@ -58,7 +58,7 @@ def test_the_gate_with_an_org_token_reports_the_missing_scope() -> None:
     responses.get(f"{API}/organizations/acme/releases/", json=[])
     result = run_check(settings(gate=GatePolicy(enabled=True)), api())
     rows = {r.what: r for r in result.rows}
-    issues = rows["read issues and events (gate)"]
+    issues = rows["read issues (gate)"]
     assert issues.status == MISSING and "event:read" in issues.detail
     assert not result.ok
 

@@ -314,13 +314,13 @@ def test_timeout_becomes_a_network_error(client: SentryApi) -> None:
 @responses.activate
 def test_every_request_has_a_timeout(client: SentryApi, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[object] = []
-    original = client.session.request
+    original = client.transport.session.request
 
     def spy(*args: object, **kwargs: object) -> requests.Response:
         seen.append(kwargs.get("timeout"))
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(client.session, "request", spy)
+    monkeypatch.setattr(client.transport.session, "request", spy)
     responses.get(f"{API}/organizations/acme/releases/1.0/", json={"version": "1.0"})
     client.get_release("acme", "1.0")
     assert seen and all(t is not None for t in seen)

@@ -212,8 +212,8 @@ def test_redirect_on_the_same_host_keeps_the_token() -> None:
 def test_token_only_goes_to_the_sentry_host(url: str, trusted: bool) -> None:
     fake = FakeTime(NOW)
     c = client(fake)
-    assert c.is_trusted(url) is trusted
-    assert ("Authorization" in c._headers(url)) is trusted
+    assert c.transport.is_trusted(url) is trusted
+    assert ("Authorization" in c.transport._headers(url)) is trusted
 
 
 @responses.activate

@@ -138,13 +138,13 @@ def test_the_gate_token_is_used_and_the_shared_client_is_left_alone(server: DevS
     fake = FakeTime(datetime.now(timezone.utc).timestamp() + 2000)
     setup(server, fake.now - 2000)
     client = SentryApi(server.url, "wrong-token")
-    retry = client.retry
+    retry = client.transport.retry
     out, _, _ = output()
     policy = GatePolicy(enabled=True, grace=0.0, window=900.0, auth_token=TOKEN)
     gated = settings(server, token="wrong-token").with_changes(gate=policy)
     report = run_gate(gated, client, "1.1", None, out, clock=fake.clock, sleep=fake.sleep)
     assert report.verdict == INCONCLUSIVE
-    assert client.retry is retry and client.request_count == 0
+    assert client.transport.retry is retry and client.request_count == 0
 
 
 def test_missing_deploy_and_bad_status_spec_are_config_errors(server: DevServer) -> None:

@@ -115,3 +115,65 @@ def test_the_stand_in_imports_nothing_of_the_product() -> None:
         and not (m == STANDIN or m.startswith(STANDIN + "."))
     }
     assert not found, sorted(found)
+
+
+def product_graph() -> dict[str, set[str]]:
+    """Module -> the product modules it imports (lazy and TYPE_CHECKING imports too)."""
+    modules = {module_name(p): p for p in sources(PRODUCT)}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for target in imports(path):
+            while target and target not in modules:  # `pkg.mod.name` -> `pkg.mod`
+                target = target.rpartition(".")[0]
+            if target and target != name and target != PRODUCT:
+                targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of `graph`: its strongly connected components of more than one
+    module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_cycles_finds_a_cycle_and_only_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_inside_the_product() -> None:
+    found = cycles(product_graph())
+    assert not found, f"import cycles: {found}"

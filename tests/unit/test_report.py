@@ -203,4 +203,5 @@ def test_pipeline_json_is_plain_json() -> None:
     data = report.pipeline_json(full_result())
     again = json.loads(json.dumps(data))  # no Path, datetime or dataclass left
     assert again["result"]["injected"]["files"][0]["path"] == "dist/a.js"
-    assert again["bundle_ids"] == "bundle-1 bundle-2"
+    assert again["bundle_ids"] == ["bundle-1", "bundle-2"]
+    assert again["commits"] == 10 and again["deploy_id"] == "77"

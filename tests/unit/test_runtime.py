@@ -39,8 +39,8 @@ def test_time_scale_shrinks_backoff_never_below_the_floor(
     assert time_scale(environ) == scale
     out, _, _ = quiet()
     client = Runtime(Settings(auth_token="t"), out, environ).client()
-    assert client.retry.base == base  # 0.5 * 0.25 would be 0.125: floored at 0.2
-    assert client.retry.cap == 20.0 * scale
+    assert client.transport.retry.base == base  # 0.5 * 0.25 would be 0.125: floored at 0.2
+    assert client.transport.retry.cap == 20.0 * scale
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "2", "fast"])

@@ -38,15 +38,16 @@ def bundle_debug_id(files: list[BundleFile]) -> str:
 
 
 def whole_zip(files: list[BundleFile], **meta: object) -> bytes:
-    """The bundle as it was built before streaming: every file in memory, manifest first."""
+    """The bundle built by zipfile with every file in memory: files in URL order, then the
+    manifest (last, so that its changes touch only the last chunks)."""
     ordered = sorted(files, key=lambda f: f.url)
     debug_id = bundle_debug_id(ordered)
     body = manifest(ordered, debug_id=debug_id, **meta)  # type: ignore[arg-type]
     out = io.BytesIO()
     out.write(b"SYSB" + struct.pack("<I", 2))
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, data in [("manifest.json", json.dumps(body).encode())] + [
-            (bundle_path(f.url), f.content) for f in ordered
+        for name, data in [(bundle_path(f.url), f.content) for f in ordered] + [
+            ("manifest.json", json.dumps(body).encode())
         ]:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16

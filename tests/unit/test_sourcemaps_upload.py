@@ -14,14 +14,20 @@ def chunks(*sizes: int) -> list[tuple[str, bytes]]:
     return [(f"{i:040x}", b"x" * size) for i, size in enumerate(sizes)]
 
 
-def test_batches_respect_count_size_and_spread_over_workers() -> None:
-    groups = batches(chunks(*[10] * 10), per_request=3, max_size=1000, workers=1)
-    assert [len(g) for g in groups] == [3, 3, 3, 1]
-    groups = batches(chunks(60, 60, 60), per_request=64, max_size=100, workers=1)
-    assert [len(g) for g in groups] == [1, 1, 1]
-    groups = batches(chunks(*[1] * 8), per_request=64, max_size=1000, workers=4)
-    assert [len(g) for g in groups] == [2, 2, 2, 2]
+def test_batches_need_no_more_requests_than_fixed_chunks_and_respect_limits() -> None:
+    # 10 chunks of 10 bytes, 3 per request: the count decides (4 requests, balanced)
+    groups = batches(chunks(*[10] * 10), per_request=3, max_size=1000, chunk_size=1000)
+    assert [len(g) for g in groups] == [3, 2, 3, 2]
+    # the bytes decide: 180 bytes with chunk_size 100 is 2 requests, balanced by bytes
+    groups = batches(chunks(60, 60, 60), per_request=64, max_size=1000, chunk_size=100)
+    assert [len(g) for g in groups] == [2, 1]
+    # many small chunks of a small upload share one request (as one fixed chunk would)
+    groups = batches(chunks(*[1] * 8), per_request=64, max_size=1000, chunk_size=1000)
+    assert [len(g) for g in groups] == [8]
     assert [c for g in groups for c, _ in g] == [c for c, _ in chunks(*[1] * 8)]
+    # no request over maxRequestSize, however the bytes balance
+    groups = batches(chunks(*[40] * 6), per_request=64, max_size=100, chunk_size=1000)
+    assert all(sum(len(d) for _c, d in g) <= 100 for g in groups) and len(groups) == 3
 
 
 def test_rewrite_inlines_local_sources_and_strips_prefixes(tmp_path: Path) -> None:
@@ -74,3 +80,12 @@ def test_send_chunks_posts_gzip_parts_named_by_sha1() -> None:
         c for c, _ in pieces
     }
     assert wire == sum(len(p) for _n, _f, p in received)
+
+
+def test_batches_of_many_small_chunks_need_exactly_the_fixed_chunk_count() -> None:
+    # ~350 chunks of ~130 KB (46 MB): 6 requests, as six 8 MiB chunks needed, each <= 64
+    sizes = [(i * 7919) % 260_000 + 1_000 for i in range(350)]
+    groups = batches(chunks(*sizes), per_request=64, max_size=32 << 20, chunk_size=8 << 20)
+    assert len(groups) == -(-sum(sizes) // (8 << 20)) == 6
+    assert all(len(g) <= 64 for g in groups)
+    assert [c for g in groups for c, _ in g] == [c for c, _ in chunks(*sizes)]

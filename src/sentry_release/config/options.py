@@ -3,7 +3,7 @@ Settings (and so its default) and its help.
 
 The click options (`cli.py`), the action's inputs (`action.py`, checked against `action.yml`
 by a test) and the README's input table (`python -m sentry_release.config.options`, checked
-by a test) are all derived from `OPTIONS`; `settings.from_values` parses by it. A new option
+by a test) are all derived from `OPTIONS`; `build.from_values` parses by it. A new option
 is one `Option(...)` line here plus its field in `settings.py`.
 """
 
@@ -231,6 +231,12 @@ OPTIONS: tuple[Option, ...] = (
       field="commits.ignore_missing",
       description="When the previous release's commit is not in the history, send the last "
       "20 commits instead of failing."),
+    O("commits_ignore_empty", "No new commits to associate is expected (no warning).", COMMITS,
+      ("--ignore-empty-commits",), "ignore_empty", kind="bool", switch="flag",
+      field="commits.ignore_empty", label="ignore_empty",
+      description="No new commits to associate is expected, as in getsentry/action-release: "
+      "said quietly instead of as a warning (it never fails the step here, so re-runs stay "
+      "safe). Finding no source maps is sourcemaps_ignore_empty."),
     O("initial_depth", "Commits to send when there is no previous release.", COMMITS,
       ("--initial-depth",), kind="int", minimum=1, field="commits.initial_depth"),
     # --- source maps
@@ -242,7 +248,7 @@ OPTIONS: tuple[Option, ...] = (
       switch="pair", field="sourcemaps.inject",
       description="Inject debug IDs into the bundles and their source maps before upload."),
     O("ignore_empty", "No files found is not an error.", MAPS, ("--ignore-empty",),
-      "ignore_empty", kind="bool", switch="flag", field="sourcemaps.ignore_empty",
+      "sourcemaps_ignore_empty", kind="bool", switch="flag", field="sourcemaps.ignore_empty",
       description="Finding no source map file to upload is not an error."),
     O("dist", "Distribution identifier.", MAPS, ("--dist",), "dist", field="sourcemaps.dist",
       description="Distribution identifier (a build number)."),
@@ -299,8 +305,10 @@ OPTIONS: tuple[Option, ...] = (
       "once). Default: 0."),
     O("window", "Observation window.", GATE, ("--window",), "gate_window", kind="duration",
       field="gate.window", description="How long to watch (600, 10m). Default: 600s."),
-    O("settle", "Ingestion lag allowance.", GATE, ("--settle",), kind="duration",
-      field="gate.settle"),
+    O("settle", "Ingestion lag allowance.", GATE, ("--settle",), "gate_settle",
+      kind="duration", field="gate.settle",
+      description="How long error events may take to arrive. Default: 60s, or half of a "
+      "shorter gate_window."),
     O("poll", "Polling interval (>= 30s against sentry.io).", GATE, ("--poll",),
       kind="duration", field="gate.poll"),
     O("gate_timeout", "Give up after this long.", GATE, ("--gate-timeout",), "gate_timeout",
@@ -360,7 +368,10 @@ OPTIONS: tuple[Option, ...] = (
       description="Gate rules to report but never fail on, comma separated: new-issues, "
       "regressed-issues, escalating-issues, rate, health, release-name."),
     O("settle_sessions", "Ingestion lag allowance of session aggregates.", GATE,
-      ("--settle-sessions",), kind="duration", field="gate.settle_sessions"),
+      ("--settle-sessions",), "gate_settle_sessions", kind="duration",
+      field="gate.settle_sessions",
+      description="How long session aggregates may take to arrive. Default: 90s, or half of "
+      "a shorter gate_window."),
     O("bucket", "Time bucket of the sequential rate test.", GATE, ("--bucket",),
       kind="duration", field="gate.bucket"),
     O("gate_auth_token", "Token for the gate's reads (event:read, org:read); falls back to "
@@ -382,8 +393,8 @@ OPTIONS: tuple[Option, ...] = (
     O("working_directory", "Directory to work in: the git checkout, and the base of relative "
       "paths such as sourcemaps. Relative to the workspace; must stay inside it.", RUN,
       input="working_directory"),
-    O("dry_run", "Print every request instead of sending it.", RUN, ("--dry-run",), "dry_run",
-      kind="bool", switch="flag", field="dry_run"),
+    O("dry_run", "Send the reads, print every write instead of sending it.", RUN,
+      ("--dry-run",), "dry_run", kind="bool", switch="flag", field="dry_run"),
     O("check", "Before anything is written, check the URL, token, org, projects and the "
       "token's scopes for every step this run will do; stop (exit 2) when one is missing.",
       RUN, input="check", kind="bool", field="check"),

@@ -155,22 +155,93 @@ def check_urls(urls: tuple[str, ...]) -> None:
 # ENVIRONMENT_NAME_MAX_LENGTH 64 in `src/sentry/constants.py`); the deploy endpoint
 # (`release_deploys.py`) refuses any other name, after the release was created.
 ENVIRONMENT_MAX_LENGTH = 64
-_ENVIRONMENT_BAD = {"/": "'/'", "\n": "a newline", "\r": "a carriage return", "\f": "a form feed"}
+# The deploy's name: `DeploySerializer` (`api/endpoints/release_deploys.py`) takes any text of
+# at most 64 characters; a line break or control character in it would be stored and shown
+# in Sentry's UI and our own lines, so it is refused as in an environment.
+DEPLOY_NAME_MAX_LENGTH = 64
+_ENVIRONMENT_BAD = {"/": "'/'"}
+_NAME_BAD = {"\n": "a newline", "\r": "a carriage return", "\f": "a form feed"}
+
+
+def check_name(name: str | None, what: str, *, max_length: int, bad: dict[str, str]) -> None:
+    """Refuse a name Sentry stores when it is too long, holds one of `bad`, a line break or
+    any other control character, naming the rule."""
+    if name is None:
+        return
+    if len(name) > max_length:
+        raise ConfigError(
+            f"{what} is {len(name)} characters; Sentry allows at most {max_length}: shorten it"
+        )
+    for char, label in {**bad, **_NAME_BAD}.items():
+        if char in name:
+            raise ConfigError(
+                f"{what} {name!r} contains {label}, which Sentry does not allow there: remove it"
+            )
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise ConfigError(f"{what} {name!r} contains a control character: remove it")
 
 
 def check_environment(name: str | None) -> str | None:
     """The environment name when Sentry would accept it, else one line naming the rule."""
-    if name is None:
-        return None
-    if len(name) > ENVIRONMENT_MAX_LENGTH:
-        raise ConfigError(
-            f"environment is {len(name)} characters; Sentry allows at most "
-            f"{ENVIRONMENT_MAX_LENGTH}: shorten it"
-        )
-    for char, label in _ENVIRONMENT_BAD.items():
-        if char in name:
-            raise ConfigError(
-                f"environment {name!r} contains {label}, which Sentry does not allow in an "
-                "environment name: remove it"
-            )
+    check_name(name, "environment", max_length=ENVIRONMENT_MAX_LENGTH, bad=_ENVIRONMENT_BAD)
     return name
+
+
+def check_deploy_name(name: str | None) -> str | None:
+    """The deploy name, checked as environments are (length, line breaks, controls)."""
+    check_name(name, "deploy name", max_length=DEPLOY_NAME_MAX_LENGTH, bad={})
+    return name
+
+
+# Sentry's slugs: `src/sentry/api/fields/sentry_slug.py` (MIXED_SLUG_PATTERN for projects,
+# `^(?![0-9]+$)[a-z0-9_\-]+$`; ORG_SLUG_PATTERN for organizations, letters, digits and `-`).
+# Any other character can never name a project or organization: refused before a request is
+# sent. Case and all-digit slugs are left to Sentry (slugs made before those patterns exist).
+_SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def check_slug(slug: str | None, what: str) -> None:
+    """Refuse a slug with characters no Sentry slug has (`Web App!`, `web/app`)."""
+    if slug is not None and not _SLUG_RE.match(slug):
+        raise ConfigError(
+            f"{what} slug {slug!r} cannot be a Sentry slug (letters, digits, '_' and '-' "
+            "only): use the slug from the Sentry URL, not the display name"
+        )
+
+
+def check_sentry_url(url: str) -> str:
+    """The Sentry URL when a request to it can work; else one line naming the problem.
+
+    Refused: whitespace and control characters, a port out of range or not a number, and
+    `user:password@` (requests would send those as Basic auth in place of the token)."""
+    from urllib.parse import urlsplit
+
+    if any(c.isspace() for c in url):
+        raise ConfigError(f"Sentry URL {url!r} holds whitespace: set SENTRY_URL to the bare URL")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in url):
+        raise ConfigError(
+            f"Sentry URL {url.encode('unicode_escape').decode()!r} holds a control "
+            "character: set SENTRY_URL to the bare URL"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"Sentry URL {url!r} is not an http(s) URL: set SENTRY_URL to e.g. https://sentry.io/"
+        )
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"Sentry URL {parts.scheme}://…@{parts.netloc.rsplit('@', 1)[1]} holds a user name "
+            "or password: remove them from SENTRY_URL (the auth token authenticates)"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port_text = parts.netloc.rsplit(":", 1)[-1]
+        if port_text.isdigit():
+            raise ConfigError(
+                f"Sentry URL {url!r}: port {port_text} is out of range (1-65535)"
+            ) from None
+        raise ConfigError(f"Sentry URL {url!r}: {port_text!r} is not a port number") from None
+    if port == 0:
+        raise ConfigError(f"Sentry URL {url!r}: port 0 is out of range (1-65535)")
+    return url

@@ -1,11 +1,11 @@
-"""The settings model: one frozen Settings object for a run, and `from_values`, which builds
-it from raw values keyed by the option names of `config/options.py` (click's parsed options
-or the action's inputs), so parsing, validation and defaults exist once.
+"""The settings model: one frozen Settings object for a run, and the option groups it holds.
+`config/build.py` builds it from raw values (`from_values`); this module imports neither the
+option table nor the gate's checks, so the config package has no import cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -14,44 +14,13 @@ from typing import Any
 from sentry_release.config.connection import (
     DEFAULT_URL,
     Connection,
-    default_rc_paths,
-    is_loopback,
-    resolve_connection,
-    resolve_headers,
-)
-from sentry_release.config.gate import validate_policy
-from sentry_release.config.options import OPTIONS, Option
-from sentry_release.config.parse import (
-    check_environment,
-    check_urls,
-    parse_bool,
-    parse_choice,
-    parse_duration,
-    parse_expected_status,
-    parse_float,
-    parse_int,
-    parse_time,
-    split_list,
 )
 from sentry_release.errors import ConfigError
-from sentry_release.redact import register_secret
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_BUDGET = 120.0  # seconds one API call may spend retrying
 DEFAULT_STEP_TIMEOUT = 1800.0  # seconds one step may take (a 1 GB upload at 20 Mbit/s: ~7 min)
 COMMIT_MODES = ("auto", "local", "manual", "skip")
-# Resolved by config/connection.py (flag/input/env, then .sentryclirc), not by parse_value.
-CONNECTION_FIELDS = ("url", "auth_token", "org", "projects", "custom_headers")
-__all__ = [  # parse and connection names were public here before config/ was split
-    "DEFAULT_URL",
-    "Settings",
-    "from_values",
-    "is_loopback",
-    "parse_bool",
-    "parse_duration",
-    "parse_time",
-    "split_list",
-]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +30,7 @@ class CommitOptions:
     mode: str = "auto"
     specs: tuple[str, ...] = ()  # manual: owner/repo@SHA or owner/repo@PREV..SHA
     ignore_missing: bool = False
+    ignore_empty: bool = False  # no new commits is expected: an info line, not a warning
     initial_depth: int = 20
     remote: str = "origin"
 
@@ -198,126 +168,3 @@ class Settings:
             warnings=connection.warnings + tuple(values.pop("warnings", ())),
             **values,
         )
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def parse_value(option: Option, value: Any) -> Any:
-    """One raw value (a string, click's parsed value or None) as its option's type; unset
-    values become the option's default."""
-    default = option.default
-    name = option.name
-    if option.kind == "bool":
-        return parse_bool(value, name=name, default=bool(default))
-    if option.kind == "list":
-        return split_list(value)
-    if option.kind == "int":
-        base = default if isinstance(default, int) else 0
-        return parse_int(value, name=name, default=base, minimum=int(option.minimum))
-    if option.kind == "float":
-        assert isinstance(default, float)
-        return parse_float(value, name=name, default=default, minimum=option.minimum)
-    if option.kind == "duration":
-        seconds = parse_duration(value, name=name)
-        return default if seconds is None else seconds
-    if option.kind == "time":
-        return parse_time(_text(value), name=name)
-    if option.kind == "choice":
-        assert isinstance(default, str)
-        return parse_choice(_text(value), name=name, choices=option.choices, default=default)
-    text = _text(value)
-    return default if text is None else text
-
-
-# Values whose parsed form needs one more turn before it fits its Settings field.
-ADJUST: dict[str, Callable[[Any], Any]] = {
-    "sourcemaps": lambda paths: tuple(Path(p) for p in paths),
-    "ext": lambda exts: tuple(e.lstrip(".") for e in exts) or SourceMapOptions().extensions,
-    "ignore_file": lambda path: Path(path) if path else None,
-    "concurrency": lambda number: number or None,  # 0: the server's advertised concurrency
-    "timeout": lambda seconds: seconds or DEFAULT_TIMEOUT,
-}
-
-
-def from_values(
-    values: Mapping[str, Any],
-    *,
-    cwd: Path,
-    home: Path | None = None,
-    action: bool = False,
-) -> Settings:
-    """Build Settings from raw values keyed by option names (`config/options.py`).
-
-    Both front doors end here: the CLI passes click's parsed options, the action passes its
-    INPUT_* strings under the same names, so validation and defaults exist once. `action`
-    says the action is the front door: a `.sentryclirc` in the workspace (`cwd`) then sets no
-    URL unless `trust_sentryclirc_url` is on.
-    """
-    workdir = Path(_text(values.get("cwd")) or cwd)
-    if not workdir.is_absolute():
-        workdir = (cwd / workdir).resolve()
-    if not workdir.is_dir():
-        raise ConfigError(f"working directory does not exist: {workdir}")
-    parsed: dict[str, dict[str, Any]] = {"": {}}
-    for option in OPTIONS:
-        if option.field is None or option.field in CONNECTION_FIELDS:
-            continue
-        value = parse_value(option, values.get(option.key))
-        value = ADJUST[option.key](value) if option.key in ADJUST else value
-        group, _, name = option.field.rpartition(".")
-        parsed.setdefault(group, {})[name] = value
-    commits = CommitOptions(**parsed["commits"], remote=_text(values.get("remote")) or "origin")
-    if commits.mode == "manual" and not commits.specs:
-        raise ConfigError(
-            "set_commits is manual but no commit was given: pass --commit owner/repo@SHA "
-            "(or the repo and commit inputs)"
-        )
-    deploy = DeployOptions(**parsed["deploy"])
-    check_environment(deploy.environment)
-    gate = GatePolicy(**parsed["gate"])
-    gate = replace(gate, report_only=tuple(r.strip().lower() for r in gate.report_only))
-    register_secret(gate.auth_token)
-    if gate.alpha >= 1:
-        raise ConfigError(f"alpha must be between 0 and 1, got {gate.alpha}")
-    if gate.enabled:
-        validate_policy(gate, values)
-        if not deploy.environment:
-            raise ConfigError(
-                "the deploy gate needs an environment: set SENTRY_ENVIRONMENT or pass --env"
-            )
-        parse_expected_status(gate.health_status)
-        check_urls(gate.health_urls)
-    top = parsed[""]
-    ca_bundle = top.pop("ca_bundle")
-    if ca_bundle is not None:
-        bundle = (workdir / ca_bundle).expanduser()
-        if not bundle.is_file():
-            raise ConfigError(f"CA bundle not found: {ca_bundle} (--ca-bundle / SENTRY_CA_BUNDLE)")
-        ca_bundle = str(bundle)
-    connection = resolve_connection(
-        url=_text(values.get("url")),
-        token=_text(values.get("auth_token")),
-        org=_text(values.get("org")),
-        projects=values.get("projects"),
-        rc_paths=default_rc_paths(workdir, home),
-        tree=cwd if action else workdir,
-        home=home,
-        tree_url=("trust" if top["trust_sentryclirc_url"] else "ignore") if action else "warn",
-    )
-    headers = resolve_headers(values.get("custom_headers"), default_rc_paths(workdir, home))
-    return Settings.from_connection(
-        connection,
-        **top,
-        custom_headers=headers,
-        working_directory=workdir,
-        commits=commits,
-        sourcemaps=SourceMapOptions(**parsed["sourcemaps"]),
-        deploy=deploy,
-        gate=gate,
-        ca_bundle=ca_bundle,
-    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -14,6 +15,15 @@ from sentry_release.output import Output, md_cell
 from sentry_release.sentry.gate_models import iso
 
 ICONS = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️"}
+STATUS_TAIL = re.compile(r"; \d+s left$")
+
+
+def gate_status(line: str) -> str | None:
+    """The state of one of the watch loop's waiting lines ("Deploy gate: 0 issue(s), ...;
+    41s left") without its countdown, for `Output.live`; None for any other line."""
+    if line.startswith("Deploy gate: ") and STATUS_TAIL.search(line):
+        return STATUS_TAIL.sub("", line)
+    return None
 
 
 def _finite(value: float | None) -> float | None:
@@ -98,19 +108,47 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-def _rate_lines(report: GateReport) -> list[str]:
-    rate = report.rate
-    if rate is None:
-        return []
-    test = rate.test
-    line = f"rate ({rate.unit or 'no unit'}, {rate.mode}): {rate.verdict} — {rate.reason}"
+def _rate_figures(report: GateReport) -> str:
+    """The rate test's figures in one line ("" without a test)."""
+    test = report.rate.test if report.rate is not None else None
     if test is None:
-        return [line]
-    return [
-        line,
+        return ""
+    return (
         f"ratio {_num(test.ratio)}, bounds {_num(test.lower)}-{_num(test.upper)}, "
-        f"e-value {_num(test.e_value)}, dispersion {_num(test.phi)}, {test.buckets} bucket(s)",
-    ]
+        f"e-value {_num(test.e_value)}, dispersion {_num(test.phi)}, {test.buckets} bucket(s)"
+    )
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None], top: float) -> str:
+    """One character per bucket, scaled to `top` (so two series share one scale)."""
+    last = len(SPARKS) - 1
+    return "".join(
+        SPARKS[min(last, round(last * (v or 0.0) / top))] if top > 0 else SPARKS[0] for v in values
+    )
+
+
+def sparkline_line(report: GateReport) -> str:
+    """The chart of the job summary as one terminal line: the new release's errored units
+    per 100 per bucket beside the baseline's, on one scale ("" without chart data)."""
+    data = report.context.get("chart") or {}
+    new: list[float | None] = list(data.get("new") or [])
+    base: list[float | None] = list(data.get("base") or [])
+    if not new:
+        return ""
+    top = max([v for v in new + base if v is not None] + [0.0])
+    unit = (report.rate.unit if report.rate else None) or "units"
+
+    def mean(series: list[float | None]) -> str:
+        seen = [v for v in series if v is not None]
+        return _num(sum(seen) / len(seen)) if seen else "n/a"
+
+    shown = f"{report.version} {sparkline(new, top)} {mean(new)}"
+    if base:
+        shown += f" | baseline {sparkline(base, top)} {mean(base)}"
+    return f"Errored {unit} per 100, per bucket: {shown}"
 
 
 def print_report(out: Output, report: GateReport, *, json_output: bool = False) -> None:
@@ -126,16 +164,14 @@ def print_report(out: Output, report: GateReport, *, json_output: bool = False) 
             f"Release {report.version} in {report.environment}; "
             f"baseline release: {base or 'none found'}"
         )
-    if report.rules:
-        out.table(
-            ["rule", "verdict", "reason"],
-            [
-                [r.name + (" (report-only)" if r.report_only else ""), r.verdict, r.reason[:100]]
-                for r in report.rules
-            ],
-        )
+    passed = [r.name for r in report.rules if r.verdict == PASS and not r.report_only]
+    for rule in report.rules:
+        if rule.name not in passed:
+            name = rule.name + (" (report-only)" if rule.report_only else "")
+            out.result(f"  {rule.verdict}  {name}: {rule.reason[:100]}")
+    if passed:
+        out.result(f"  passed: {', '.join(passed)}")
     if report.issues:
-        out.result("Issues:")
         out.table(
             ["issue", "kind", "level", "events", "users", "counted", "suspect", "title", "link"],
             [
@@ -153,7 +189,18 @@ def print_report(out: Output, report: GateReport, *, json_output: bool = False) 
                 for r in report.issues
             ],
         )
-    for line in _rate_lines(report):
+    for row in report.issues:
+        if row.suspect is not None:
+            suspect = row.suspect
+            out.result(
+                f"Suspect commit of {row.issue.short_id}: {suspect.commit[:12]} "
+                f"{suspect.message}" + (f" ({suspect.author})" if suspect.author else "")
+            )
+    figures = _rate_figures(report)
+    if figures:
+        out.result(f"Rate: {figures}")
+    line = sparkline_line(report)
+    if line:
         out.result(line)
     if report.outcomes is not None and report.outcomes.dropped:
         out.result(f"Sentry dropped {report.outcomes.dropped} error event(s) in the window")
@@ -168,9 +215,10 @@ def print_report(out: Output, report: GateReport, *, json_output: bool = False) 
 
 
 def chart(report: GateReport) -> list[str]:
-    """A Mermaid xychart-beta of errored units per 100 units of traffic per bucket: the new
-    release (first line) against its baseline, the x axis counting minutes from the window
-    start, the last label marking the decision."""
+    """Mermaid xychart-beta charts of errored units per 100 units of traffic per bucket: one
+    chart per series (the new release, then its baseline) on the same axes, since a chart
+    of two lines has no legend; the x axis counts minutes from the window start, the last
+    label marks the decision."""
     data = report.context.get("chart") or {}
     new = [v for v in data.get("new") or []]
     base = [v for v in data.get("base") or []]
@@ -182,15 +230,49 @@ def chart(report: GateReport) -> list[str]:
     labels[0] = f"{labels[0]} deploy+grace"
     top = max([v for v in new + base if v is not None] + [0.1]) * 1.2
     unit = (report.rate.unit if report.rate else None) or "units"
+    baseline = report.context.get("baseline_release") or "baseline"
+    lines: list[str] = []
+    for name, series in ((f"{report.version} (new)", new), (f"{baseline} (baseline)", base)):
+        if not series:
+            continue
+        lines += [
+            "```mermaid",
+            "xychart-beta",
+            f'  title "Errored {unit} per 100 {unit}: {name}"',
+            "  x-axis [" + ", ".join(f'"{label}"' for label in labels[: len(series)]) + "]",
+            f'  y-axis "per 100 {unit}" 0 --> {top:.3g}',
+            "  line [" + ", ".join(_num(v if v is not None else 0.0) for v in series) + "]",
+            "```",
+            "",
+        ]
+    return lines
+
+
+def rate_table(report: GateReport) -> list[str]:
+    """The rate rule's figures as a short Markdown table (new release beside its baseline)."""
+    rate = report.rate
+    if rate is None:
+        return []
+    lines = [f"**Error rate ({rate.unit or 'no unit'}, {rate.mode}):** {md_cell(rate.reason)}", ""]
+    test = rate.test
+    if test is None:
+        return lines
+    unit = rate.unit or "units"
+
+    def per100(errors: float, exposure: float | None) -> str:
+        return _num(100 * errors / exposure) if exposure else "n/a"
+
     return [
-        "```mermaid",
-        "xychart-beta",
-        f'  title "Errored {unit} per 100 {unit}: {report.version} (1st line) vs baseline"',
-        "  x-axis [" + ", ".join(f'"{label}"' for label in labels) + "]",
-        f'  y-axis "per 100 {unit}" 0 --> {top:.3g}',
-        "  line [" + ", ".join(_num(v if v is not None else 0.0) for v in new) + "]",
-        "  line [" + ", ".join(_num(v if v is not None else 0.0) for v in base) + "]",
-        "```",
+        *lines,
+        "| | New release | Baseline |",
+        "|---|---:|---:|",
+        f"| Errored {unit} | {_num(test.new)} | {_num(test.base)} |",
+        f"| {unit.capitalize()} | {_num(test.new_exposure)} | {_num(test.base_exposure)} |",
+        f"| Per 100 {unit} | {per100(test.new, test.new_exposure)} "
+        f"| {per100(test.base, test.base_exposure)} |",
+        f"| Ratio (bounds) | {_num(test.ratio)} ({_num(test.lower)} to {_num(test.upper)}) | |",
+        f"| e-value, dispersion, buckets | {_num(test.e_value)}, {_num(test.phi)}, "
+        f"{test.buckets} | |",
         "",
     ]
 
@@ -244,9 +326,7 @@ def render_markdown(report: GateReport) -> str:
         lines.append("")
     elif report.rules:
         lines += ["No new, regressed or escalating issues.", ""]
-    lines += [md_cell(line) for line in _rate_lines(report)]
-    if report.rate is not None:
-        lines.append("")
+    lines += rate_table(report)
     lines += chart(report)
     if report.outcomes is not None and report.outcomes.dropped:
         lines += [
@@ -262,6 +342,6 @@ def render_markdown(report: GateReport) -> str:
             for p in report.probes
         ]
         lines.append("")
-    if report.rollback_hint:
+    if report.rollback_hint and report.verdict == FAIL:
         lines += [f"Rollback hint: `{report.rollback_hint}` (the release that served before)", ""]
     return "\n".join(lines)

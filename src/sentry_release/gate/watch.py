@@ -21,7 +21,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from sentry_release.config.settings import GatePolicy, Settings, is_loopback
+from sentry_release.config.connection import is_loopback
+from sentry_release.config.settings import GatePolicy, Settings
 from sentry_release.errors import ConfigError, NotFoundError, SentryAPIError
 from sentry_release.gate.health import check_urls, parse_expected_status, probe
 from sentry_release.gate.policy import (
@@ -94,8 +95,8 @@ def run_gate(
     `on_api_error`; the report is printed (table or JSON) before returning. Time is the
     client's (`clock`, `sleep`) unless given.
     """
-    clock = clock or client.clock
-    sleep = sleep or client.sleep
+    clock = clock or client.transport.clock
+    sleep = sleep or client.transport.sleep
     policy = settings.gate
     expected = parse_expected_status(policy.health_status)
     check_urls(policy.health_urls)
@@ -130,19 +131,20 @@ def gate_client(client: SentryApi, token: str | None, poll: float) -> SentryApi:
     than a poll (one slow read must not outlast it; the next poll retries anyway). The
     shared client is left as it is."""
     register_secret(token)
+    sent = client.transport
     return SentryApi(
-        client.base_url,
-        token or client.token,
-        timeout=client.timeout,
-        retry=replace(client.retry, budget=min(client.retry.budget, max(poll, 1.0))),
-        ca_bundle=client.verify if isinstance(client.verify, str) else None,
-        dry_run=client.dry_run,
-        echo=client.echo,
-        sleep=client.sleep,
-        clock=client.clock,
-        rng=client.rng,
-        session=client.session,
-        headers=client.extra_headers,
+        sent.base_url,
+        token or sent.token,
+        timeout=sent.timeout,
+        retry=replace(sent.retry, budget=min(sent.retry.budget, max(poll, 1.0))),
+        ca_bundle=sent.verify if isinstance(sent.verify, str) else None,
+        dry_run=sent.dry_run,
+        echo=sent.echo,
+        sleep=sent.sleep,
+        clock=sent.clock,
+        rng=sent.rng,
+        session=sent.session,
+        headers=sent.extra_headers,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -20,13 +21,12 @@ from sentry_release.sentry.models import (
     AssembleState,
     ChunkOptions,
     Deploy,
-    Organization,
     Project,
     Release,
     Repo,
     parse_object,
 )
-from sentry_release.sentry.transport import Reply, RetryPolicy, Transport
+from sentry_release.sentry.transport import Reply, RetryPolicy, Stats, Transport
 
 if TYPE_CHECKING:
     from sentry_release.config.settings import Settings
@@ -91,8 +91,19 @@ def same_deploy(deploy: Deploy, environment: str, name: str | None, finished: da
     return abs((when - finished).total_seconds()) < 0.002
 
 
-class SentryApi(Transport):
-    """The endpoints the steps call, each returning a typed model."""
+class SentryApi:
+    """The endpoints the steps call, each returning a typed model; it holds the `Transport`
+    that sends them (session, token, deadlines, retries, errors)."""
+
+    def __init__(
+        self,
+        base_url: str = "",
+        token: str | None = None,
+        *,
+        transport: Transport | None = None,
+        **options: Any,
+    ) -> None:
+        self.transport = transport or Transport(base_url, token, **options)
 
     @classmethod
     def from_settings(
@@ -110,6 +121,47 @@ class SentryApi(Transport):
             headers=settings.custom_headers,
             step_timeout=settings.step_timeout,
         )
+
+    def __repr__(self) -> str:
+        return f"SentryApi({self.transport!r})"
+
+    # --- what the steps use of the transport ------------------------------------------
+
+    def fork(self, echo: Callable[[str], None] | None = None) -> SentryApi:
+        """This API for another thread (see `Transport.fork`)."""
+        return SentryApi(transport=self.transport.fork(echo))
+
+    def step(self, name: str, seconds: float | None = None) -> AbstractContextManager[None]:
+        """One deadline for every request of a step (see `Transport.step`)."""
+        return self.transport.step(name, seconds)
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether writes are printed instead of sent."""
+        return self.transport.dry_run
+
+    @property
+    def echo(self) -> Callable[[str], None]:
+        """Where dry-run previews are printed."""
+        return self.transport.echo
+
+    @property
+    def token(self) -> str | None:
+        """The auth token (never printed)."""
+        return self.transport.token
+
+    @property
+    def stats(self) -> Stats:
+        """What went over the wire."""
+        return self.transport.stats
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Reply:
+        """One call through the transport (see `Transport.request`)."""
+        return self.transport.request(method, path, **kwargs)
+
+    def paginate(self, path: str, params: Any = None, **kwargs: Any) -> Iterator[Any]:
+        """Items across pages (see `Transport.paginate`)."""
+        return self.transport.paginate(path, params, **kwargs)
 
     # counters the gate and the bench read
     @property
@@ -139,12 +191,6 @@ class SentryApi(Transport):
         )
 
     # --- organization ---------------------------------------------------------------
-
-    def get_organization(self, org: str) -> Organization:
-        """`GET /organizations/{org}/` (OrganizationPermission: org:read)."""
-        return self.request(
-            "GET", org_path(org), not_found=org_not_found(org), scopes=ORG_READ_SCOPES
-        ).parse(Organization.parse)
 
     def list_projects(self, org: str) -> list[Project]:
         """`GET /organizations/{org}/projects/` (org:read): slugs and numeric ids."""
@@ -278,7 +324,7 @@ class SentryApi(Transport):
 
         Sentry stores them before it answers, so a long range gets a longer read timeout.
         """
-        timeout = max(self.timeout, COMMITS_TIMEOUT_FLOOR + len(commits) / 100)
+        timeout = max(self.transport.timeout, COMMITS_TIMEOUT_FLOOR + len(commits) / 100)
         return self.update_release(
             org, version, {"commits": [dict(c) for c in commits]}, timeout=timeout
         )
@@ -333,7 +379,7 @@ class SentryApi(Transport):
                 if same_deploy(deploy, environment, name, finished):
                     return Reply(
                         "POST",
-                        self.endpoint(self.url(path)),
+                        self.transport.endpoint(self.transport.url(path)),
                         201,
                         {},
                         json.dumps(deploy.to_json()).encode(),
@@ -381,7 +427,7 @@ class SentryApi(Transport):
         ]
         self.request(
             "POST",
-            self.resolve_upload_url(url),
+            self.transport.resolve_upload_url(url),
             files=files,
             idempotent=True,
             scopes=RELEASE_SCOPES,

@@ -8,8 +8,17 @@ Rules of real Sentry this follows (getsentry/sentry, `src/sentry/`):
 - more than one project in one issues/events query needs the `global-views` feature and no
   `project` means "my projects", so every query names exactly one project and results of
   several projects are merged;
-- scopes: issues, events and events-stats need `event:read`; sessions and stats_v2 need
-  `org:read` (each endpoint's permission class). A 401/403 is a configuration error;
+- scopes as each endpoint's permission class checks them: issues and an issue's latest event
+  need `event:read` (`OrganizationEventPermission`, `GroupPermission`); events, events-stats,
+  sessions and stats_v2 have no class of their own and need `org:read`
+  (`api/bases/organization_events.py`, `OrganizationPermission`); committers `project:read`
+  (`ProjectPermission`). A 401/403 is a configuration error;
+- self-hosted 23.x knows no `dataset=errors` (nor `transactions`) on events and events-stats:
+  a 400 "dataset must be one of: discover, ..." (`api/bases/organization_events.py`
+  DATASET_OPTIONS); its sessions take intervals in whole minutes only ("The interval has to be a
+  multiple of the minimum interval of one minute", `snuba/sessions_v2.py`; ten seconds on
+  newer Sentry). The first such 400 switches the run to `dataset=discover` with the
+  `event.type` filter the query already has, or to minute intervals (see `Fallbacks`);
 - `/sessions/` groups by the virtual `session.status` tag into healthy, errored, crashed and
   abnormal (`snuba/sessions_v2.py`); `/events-stats/` answers `data: [[ts, [{count}]], ...]`
   (`api/endpoints/organization_events_stats.py`); `/stats_v2/` groups outcomes
@@ -46,13 +55,14 @@ from sentry_release.sentry.transport import Reply
 
 SCOPES = {
     "issues": "event:read",
-    "events": "event:read",
-    "events-stats": "event:read",
+    "latest event": "event:read",
+    "events": "org:read",
+    "events-stats": "org:read",
     "sessions": "org:read",
     "stats_v2": "org:read",
     "releases": "project:releases (or org:ci)",
     "deploys": "project:releases (or org:ci)",
-    "committers": "event:read",
+    "committers": "project:read",
 }
 MAX_ISSUES = 500
 RELEASES_SCANNED = 5  # releases whose deploys are read when traffic names no baseline
@@ -64,6 +74,39 @@ def interval(seconds: float) -> str:
     """Sentry's interval syntax for a bucket (`60s` -> `1m`)."""
     whole = max(1, round(seconds))
     return f"{whole // 60}m" if whole % 60 == 0 else f"{whole}s"
+
+
+LEGACY_DATASET = "discover"  # what 23.x events endpoints take for errors and transactions
+
+
+def refuses_dataset(exc: SentryAPIError) -> bool:
+    """A 400 naming the dataset: a Sentry without `dataset=errors` (self-hosted 23.x)."""
+    return exc.status == 400 and "dataset" in (exc.detail or str(exc)).lower()
+
+
+def refuses_interval(exc: SentryAPIError) -> bool:
+    """A 400 asking for whole minutes: sessions on a Sentry whose finest step is one minute."""
+    text = (exc.detail or str(exc)).lower()
+    return exc.status == 400 and "interval" in text and "minute" in text
+
+
+def minute_interval(seconds: float) -> str:
+    """The bucket rounded up to whole minutes, in Sentry's interval syntax."""
+    return interval(60 * max(1, -(-round(seconds) // 60)))
+
+
+def with_param(params: Sequence[tuple[str, Any]], name: str, value: Any) -> list[tuple[str, Any]]:
+    """`params` with every `name` replaced by one `name=value`."""
+    return [*((k, v) for k, v in params if k != name), (name, value)]
+
+
+class Fallbacks:
+    """What this Sentry refused once and is then asked differently for the rest of the run:
+    learnt from its answers (a 400 naming the dataset or the interval), not from a version."""
+
+    def __init__(self) -> None:
+        self.legacy_dataset = False
+        self.minute_intervals = False
 
 
 class Reads:
@@ -83,6 +126,7 @@ class Reads:
         self.clock = clock
         self.projects: tuple[Project, ...] = ()
         self.offset: float | None = None  # Sentry's clock minus ours, from a Date header
+        self.fallbacks = Fallbacks()
 
     # --- transport -----------------------------------------------------------------------
 
@@ -98,6 +142,40 @@ class Reads:
             ) from None
         self._note_clock(response)
         return response.json()
+
+    def _get_events(self, path: str, params: Sequence[tuple[str, Any]], *, what: str) -> Any:
+        """An events/events-stats read; on a Sentry without the asked dataset (a 400 naming
+        it) this and every later read of the run ask `dataset=discover` instead (the query
+        keeps its `event.type` filter, so it counts the same events)."""
+        if self.fallbacks.legacy_dataset:
+            return self._get(path, with_param(params, "dataset", LEGACY_DATASET), what=what)
+        try:
+            return self._get(path, params, what=what)
+        except SentryAPIError as exc:
+            if not refuses_dataset(exc) or dict(params).get("dataset") == LEGACY_DATASET:
+                raise
+        self.fallbacks.legacy_dataset = True
+        return self._get(path, with_param(params, "dataset", LEGACY_DATASET), what=what)
+
+    def _get_sessions(self, path: str, params: Sequence[tuple[str, Any]], bucket: float) -> Any:
+        """A sessions read at the bucket's interval; on a Sentry whose sessions take whole
+        minutes only (a 400 saying so) this and every later one ask whole minutes (counts
+        are then placed by their interval's start, so sums over windows stay right)."""
+        if self.fallbacks.minute_intervals:
+            return self._get(
+                path, with_param(params, "interval", minute_interval(bucket)), what="sessions"
+            )
+        try:
+            return self._get(
+                path, with_param(params, "interval", interval(bucket)), what="sessions"
+            )
+        except SentryAPIError as exc:
+            if not refuses_interval(exc) or interval(bucket) == minute_interval(bucket):
+                raise
+        self.fallbacks.minute_intervals = True
+        return self._get(
+            path, with_param(params, "interval", minute_interval(bucket)), what="sessions"
+        )
 
     def _note_clock(self, response: Reply) -> None:
         """Learn Sentry's clock once, from the first answer's `Date` (whole seconds): from
@@ -234,7 +312,7 @@ class Reads:
         values = [0.0] * self._buckets(start, end, bucket)
         kind = "error" if dataset == "errors" else "transaction"
         for project in self.projects:
-            body = self._get(
+            body = self._get_events(
                 self._path("events-stats"),
                 self._scoped(
                     [
@@ -265,20 +343,19 @@ class Reads:
         errored = [0.0] * self._buckets(start, end, bucket)
         total = [0.0] * len(errored)
         for project in self.projects:
-            body = self._get(
+            body = self._get_sessions(
                 self._path("sessions"),
                 self._scoped(
                     [
                         ("field", "sum(session)"),
                         ("groupBy", "session.status"),
                         ("query", f'release:"{release}"'),
-                        ("interval", interval(bucket)),
                         ("start", iso(start)),
                         ("end", iso(end)),
                     ],
                     project,
                 ),
-                what="sessions",
+                bucket,
             )
             intervals = [parse_when(i) for i in (body or {}).get("intervals") or []]
             for group in (body or {}).get("groups") or []:
@@ -321,20 +398,19 @@ class Reads:
         totals: dict[str, float] = {}
         for project in self.projects:
             try:
-                body = self._get(
+                body = self._get_sessions(
                     self._path("sessions"),
+                    # whole buckets: Sentry widens the range to whole intervals
                     self._scoped(
                         [
                             ("field", "sum(session)"),
                             ("groupBy", "release"),
-                            # whole buckets: Sentry widens the range to whole intervals
-                            ("interval", interval(bucket)),
                             ("start", iso(start)),
                             ("end", iso(end)),
                         ],
                         project,
                     ),
-                    what="sessions",
+                    bucket,
                 )
                 for group in (body or {}).get("groups") or []:
                     name = (group.get("by") or {}).get("release")
@@ -346,7 +422,7 @@ class Reads:
                     raise
         if not totals:
             for project in self.projects:
-                body = self._get(
+                body = self._get_events(
                     self._path("events"),
                     self._scoped(
                         [
@@ -400,7 +476,7 @@ class Reads:
 
     def suspect(self, issue: Issue) -> Suspect | None:
         """Sentry's suspect commit for the issue's latest event, if it has one."""
-        event = self._get(self._path("issues", issue.id, "events", "latest"), what="events")
+        event = self._get(self._path("issues", issue.id, "events", "latest"), what="latest event")
         event_id = str((event or {}).get("eventID") or (event or {}).get("id") or "")
         slug = issue.project_slug or next(
             (p.slug for p in self.projects if p.id == issue.project_id), ""

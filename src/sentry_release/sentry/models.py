@@ -213,25 +213,6 @@ class Project:
         return cls(ref.id, ref.slug)
 
 
-@dataclass(frozen=True)
-class Organization:
-    """The organization (`GET /organizations/{org}/`): its slug and enabled features."""
-
-    slug: str
-    features: frozenset[str] = frozenset()
-
-    @classmethod
-    def parse(cls, data: object) -> Organization:
-        body = _object(data, "an organization")
-        features = body.get("features")
-        return cls(
-            _str(body, "slug", "an organization"),
-            frozenset(f for f in features if isinstance(f, str))
-            if isinstance(features, list)
-            else frozenset(),
-        )
-
-
 # Sentry's defaults (`api/endpoints/chunk.py`): 64 chunks and 32 MiB per request, 8 requests.
 DEFAULT_CHUNKS_PER_REQUEST = 64
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
@@ -250,7 +231,6 @@ class ChunkOptions:
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
     max_file_size: int = 0
     concurrency: int = DEFAULT_CONCURRENCY
-    hash_algorithm: str = "sha1"
     compression: tuple[str, ...] = ()
     accept: tuple[str, ...] = ()
     max_wait: float = DEFAULT_MAX_WAIT
@@ -274,7 +254,6 @@ class ChunkOptions:
             max_request_size=positive("maxRequestSize", DEFAULT_MAX_REQUEST_SIZE),
             max_file_size=positive("maxFileSize", 0),
             concurrency=positive("concurrency", DEFAULT_CONCURRENCY),
-            hash_algorithm=str(body.get("hashAlgorithm") or "sha1"),
             compression=tuple(str(c) for c in body.get("compression") or ()),
             accept=tuple(str(a) for a in body.get("accept") or ()),
             max_wait=float(_int(max_wait)) if _int(max_wait) > 0 else DEFAULT_MAX_WAIT,

@@ -16,9 +16,10 @@ RELEASE_WRITE = frozenset({"org:ci", "project:releases", "project:write", "proje
 RELEASE_READ = RELEASE_WRITE | {"project:read"}
 # OrganizationIntegrationsLoosePermission (GET): the repositories list (set-commits auto).
 REPO_READ = frozenset({"org:ci", "org:read", "org:write", "org:admin", "org:integrations"})
-# OrganizationPermission (GET): the organization, its projects, sessions, stats_v2.
+# OrganizationPermission (GET): the organization, its projects, events, events-stats, sessions,
+# stats_v2 (the events endpoints have no class of their own: `api/bases/organization_events.py`).
 ORG_READ = frozenset({"org:read", "org:write", "org:admin"})
-# OrganizationEventPermission (GET): issues and events.
+# OrganizationEventPermission (GET): issues and an issue's events.
 EVENT_READ = frozenset({"event:read", "event:write", "event:admin"})
 
 
@@ -45,6 +46,6 @@ COMMITS = Need("associate commits", RELEASE_WRITE)
 REPOS = Need("list integration repositories (set-commits auto)", REPO_READ)
 UPLOAD = Need("upload source maps", RELEASE_WRITE)
 DEPLOY = Need("record deploys", RELEASE_WRITE)
-GATE_ISSUES = Need("read issues and events (gate)", EVENT_READ)
-GATE_SESSIONS = Need("read sessions (gate exposure)", ORG_READ)
+GATE_ISSUES = Need("read issues (gate)", EVENT_READ)
+GATE_SESSIONS = Need("read events, sessions and outcomes (gate)", ORG_READ)
 PROJECTS = Need("read the projects (ids for the gate)", ORG_READ)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import email.utils
+import itertools
 import json
 import logging
 import random
@@ -36,6 +37,7 @@ import urllib3.connection
 import urllib3.util
 
 from sentry_release import __version__, preconnect
+from sentry_release.config.parse import check_sentry_url
 from sentry_release.errors import (
     AuthError,
     ConfigError,
@@ -60,6 +62,11 @@ T = TypeVar("T")
 _CURSOR_RE = re.compile(r'<[^>]*>;\s*rel="(\w+)";\s*results="(\w+)";\s*cursor="([^"]*)"')
 
 
+# A Sentry that is restarting listens again within a second or two; an address still refused
+# after this many tries is one to fix, not one to wait for through the whole retry budget.
+REFUSED_ATTEMPTS = 3
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with full jitter, bounded by attempts and by total time."""
@@ -76,9 +83,27 @@ class RetryPolicy:
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
+MAX_CLOCK_SKEW = 900.0  # seconds: a Sentry `Date` further from the runner's clock is ignored
+
+
+def sentry_now(headers: Mapping[str, str], now: float) -> float:
+    """Sentry's time by its `Date` header when that agrees with the runner's clock `now`
+    within MAX_CLOCK_SKEW; else `now` (a Date of year 2000 or 2100 is not believed)."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(headers.get("Date") or "")
+    except (TypeError, ValueError, IndexError):
+        return now
+    if parsed is None or parsed.tzinfo is None:
+        return now
+    stamp = parsed.timestamp()
+    return stamp if abs(stamp - now) <= MAX_CLOCK_SKEW else now
+
+
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait after a 429: Sentry's reset header, else Retry-After (seconds or date);
-    None when neither is usable (a garbled header falls back to backoff, never crashes)."""
+    None when neither is usable (a garbled header falls back to backoff, never crashes).
+    Absolute times are Sentry's, so they are counted from Sentry's `Date` (see `sentry_now`)."""
+    now = sentry_now(headers, now)
     reset = headers.get("X-Sentry-Rate-Limit-Reset")
     if reset:
         with contextlib.suppress(ValueError):
@@ -144,6 +169,13 @@ def check_token(token: str | None) -> None:
             "the auth token contains spaces, line breaks or non-ASCII characters: paste the "
             "token alone into SENTRY_AUTH_TOKEN (or the auth_token input)"
         )
+    if '"' in token or "\\" in token:
+        # No Sentry token has them (sntryu_ + hex, sntrys_ + base64, 64 hex): a paste error,
+        # and one whose JSON-escaped form (`\\"`) the log masking would not know.
+        raise ConfigError(
+            "the auth token contains '\"' or '\\', which no Sentry token has: paste the token "
+            "alone into SENTRY_AUTH_TOKEN (or the auth_token input)"
+        )
 
 
 def origin(url: str) -> tuple[str, str, int]:
@@ -198,13 +230,21 @@ class Reply:
             ) from None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A failed attempt: its error, whether another attempt may follow, after how long."""
+
+    failure: SentryAPIError
+    retriable: bool
+    delay: float
+
+
 @dataclass
 class Stats:
     """What went over the wire (the bench and progress lines read it)."""
 
     requests: int = 0
     bytes_sent: int = 0
-    bytes_received: int = 0
     rate_limit: dict[str, str] = field(default_factory=dict)  # last X-Sentry-Rate-Limit-*
 
 
@@ -233,11 +273,14 @@ class Transport:
         max_body: int = MAX_BODY,
     ) -> None:
         check_token(token)
+        check_sentry_url(base_url)
         parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        api = re.search(r"/api/0(/|$)", parts.path)
+        if api is not None:  # the client adds /api/0/ itself: this would ask for /api/0/api/0/
+            root = parts._replace(path=parts.path[: api.start()] + "/", query="", fragment="")
             raise ConfigError(
-                f"Sentry URL {redact(base_url)!r} is not an http(s) URL: set SENTRY_URL "
-                "to e.g. https://sentry.io/"
+                f"Sentry URL {redact(base_url)!r} already holds the API path /api/0/: set "
+                f"SENTRY_URL (or --url) to the server's root, {redact(root.geturl())}"
             )
         self.base_url = base_url.rstrip("/") + "/"
         self.api_url = self.base_url + "api/0"
@@ -252,16 +295,20 @@ class Transport:
         self.session = session or make_session(ca_bundle)
         self.verify: str | None = ca_bundle
         self.extra_headers = dict(headers or {})
+        if isinstance(self.session, GuardedSession):
+            self.session.private.update(name.lower() for name in self.extra_headers)
         self.step_timeout = step_timeout
         self.max_body = max_body
         self.stats = Stats()
         self._origin = origin(self.base_url)
         self._step_end: float | None = None
         self._step_name = ""
+        self._step_limit = step_timeout
         # Outside an explicit step (a single command such as `new` or `deploy`), the whole
         # run of this client is the step: its deadline counts from the client's creation.
         self._born = time.monotonic()
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()  # shared with forks: one run, one cancel
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact(self.base_url)!r})"
@@ -270,7 +317,7 @@ class Transport:
         """This client for another thread: the same session (connections), counters and
         settings, its own step deadline, and optionally its own dry-run echo."""
         twin = copy.copy(self)
-        twin._step_end, twin._step_name = None, ""
+        twin._step_end, twin._step_name, twin._step_limit = None, "", self.step_timeout
         if echo is not None:
             twin.echo = echo
         return twin
@@ -322,6 +369,8 @@ class Transport:
         return resolved
 
     def _headers(self, url: str) -> dict[str, str]:
+        """The token and the custom headers (a proxy's secret) where `is_trusted` says; a
+        redirect to another origin drops both (see `GuardedSession`)."""
         headers = {"User-Agent": USER_AGENT}
         if self.is_trusted(url):
             headers.update(self.extra_headers)
@@ -333,6 +382,11 @@ class Transport:
         """The URL as messages show it: API path only, no query, secrets removed."""
         return redact(url.split("?", 1)[0].replace(self.api_url, ""))
 
+    def cancel(self) -> None:
+        """Send nothing more, from this transport or its forks (a cancelled run): the next
+        attempt of any call fails at once, and waits between attempts end."""
+        self._cancelled.set()
+
     # --- deadlines ------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -342,11 +396,11 @@ class Transport:
         if self._step_end is not None or not limit:
             yield
             return
-        self._step_end, self._step_name = time.monotonic() + limit, name
+        self._step_end, self._step_name, self._step_limit = time.monotonic() + limit, name, limit
         try:
             yield
         finally:
-            self._step_end, self._step_name = None, ""
+            self._step_end, self._step_name, self._step_limit = None, "", self.step_timeout
 
     def _remaining(self) -> float | None:
         if self._step_end is not None:
@@ -374,109 +428,166 @@ class Transport:
         timeout: float | None = None,
         dry_run_body: Any = None,
     ) -> Reply:
-        """Send one call with retries; raise a domain error for anything but 2xx (or `ok`)."""
+        """Send one call with retries; raise a domain error for anything but 2xx (or `ok`).
+
+        The steps, each a method of its own: `preview` (dry run), `attempt_limit` (the
+        deadline), `_send` (one exchange), `judge` / `judge_error` (what a failed attempt
+        means: redirect refused, 429 wait, retry or not), `may_retry` (attempts and budget),
+        then `recover` (a lost write looked for) before the next attempt.
+        """
         url = self.url(path)
         endpoint = self.endpoint(url)
+        preview = self.preview(method, url, endpoint, json_body, dry_run_body)
+        if preview is not None:
+            return preview
         if idempotent is None:
             idempotent = method in READS or method in ("PUT", "DELETE")
-        if self.dry_run and (method not in READS or not self.token):
-            # A dry run is a preview: reads go to Sentry as in a real run (so the plan is the
-            # real one), writes are printed instead. Without a token (a fork's pull request)
-            # nothing is sent and the read is named as not checked.
-            if method in READS:
-                self.echo(redact(f"[dry-run] not checked (no auth token): {method} {url}"))
-            else:
-                shown = f" {json.dumps(json_body, default=str)}" if json_body is not None else ""
-                self.echo(redact(f"[dry-run] would {method} {url}{shown}"))
-            body = json.dumps({} if dry_run_body is None else dry_run_body).encode()
-            return Reply(method, endpoint, 200, {"Content-Type": "application/json"}, body, True)
+        repeatable = idempotent or recover is not None
+        call = _Call(method, url, endpoint, params, json_body, data, files)
+        ok_statuses = frozenset(ok)
         started = time.monotonic()
         waited = 0.0
-        attempt = 0
-        ok_statuses = frozenset(ok)
-        while True:
-            attempt += 1
-            remaining = self._remaining()
-            if remaining is not None and remaining <= 0:
-                raise NetworkError(
-                    f"{method} {endpoint}: the {self._step_name or 'command'} ran out of its "
-                    f"{self.step_timeout:g}s deadline (raise it with --step-timeout)",
-                    method=method,
-                    endpoint=endpoint,
-                )
-            limit = timeout or self.timeout
-            if remaining is not None:
-                limit = min(limit, remaining)
-            failure: SentryAPIError
+        for attempt in itertools.count(1):
+            limit = self.attempt_limit(method, endpoint, timeout)
             try:
-                reply = self._send(
-                    _Call(method, url, endpoint, params, json_body, data, files), limit
-                )
+                reply = self._send(call, limit)
             except SentryAPIError as exc:
-                failure = exc
-                retriable = idempotent or recover is not None or bool(getattr(exc, "unsent", False))
-                delay = self.retry.backoff(attempt, self.rng)
+                outcome = self.judge_error(exc, attempt, repeatable)
             else:
-                status = reply.status
-                if 200 <= status < 300 or status in ok_statuses:
+                if 200 <= reply.status < 300 or reply.status in ok_statuses:
                     return reply
-                if 300 <= status < 400:
-                    location = reply.headers.get("Location", "(no Location)")
-                    raise SentryAPIError(
-                        f"{method} {endpoint} was answered with a redirect ({status}) to "
-                        f"{redact(location)}: writes are not redirected; set SENTRY_URL to "
-                        "the address Sentry really answers on",
-                        status=status,
-                        method=method,
-                        endpoint=endpoint,
-                    )
-                failure = self._error(method, endpoint, reply, not_found, scopes)
-                if status == RATE_LIMITED:
-                    retriable = True
-                    hinted = rate_limit_wait(reply.headers, self.clock())
-                    delay = (
-                        hinted + self.rng.uniform(0, 0.5)
-                        if hinted is not None
-                        else self.retry.backoff(attempt, self.rng)
-                    )
-                elif status in RETRY_STATUSES:
-                    retriable = idempotent or recover is not None
-                    delay = self.retry.backoff(attempt, self.rng)
-                else:
-                    retriable, delay = False, 0.0
+                outcome = self.judge(reply, attempt, repeatable, not_found, scopes)
             spent = max(waited, time.monotonic() - started)
-            remaining = self._remaining()
-            out_of_time = spent + delay > self.retry.budget or (
-                remaining is not None and delay >= remaining
-            )
-            if not retriable or attempt >= self.retry.attempts or out_of_time:
-                raise self._final(failure, method, retriable, attempt, spent, delay)
+            if not self.may_retry(outcome, attempt, spent):
+                raise self._final(outcome, method, attempt, spent)
             log.info(
                 "%s %s failed (%s); retry %d in %.1fs",
                 method,
                 endpoint,
-                failure.status or "network",
+                outcome.failure.status or "network",
                 attempt,
-                delay,
+                outcome.delay,
             )
-            self.sleep(delay)
-            waited += delay
+            self._wait(outcome.delay)
+            waited += outcome.delay
             if recover is not None:
                 recovered = recover()
                 if recovered is not None:
                     return recovered
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _final(
+    def _wait(self, seconds: float) -> None:
+        """The wait before a retry; a real one ends early when the run is cancelled."""
+        if self.sleep is time.sleep:
+            self._cancelled.wait(seconds)
+        else:
+            self.sleep(seconds)
+
+    def preview(
+        self, method: str, url: str, endpoint: str, json_body: Any, dry_run_body: Any
+    ) -> Reply | None:
+        """In a dry run, the printed stand-in answer for a write (or for a read without a
+        token); None when the call is to be sent."""
+        if not self.dry_run or (method in READS and self.token):
+            return None
+        # A dry run is a preview: reads go to Sentry as in a real run (so the plan is the
+        # real one), writes are printed instead. Without a token (a fork's pull request)
+        # nothing is sent and the read is named as not checked.
+        if method in READS:
+            self.echo(redact(f"[dry-run] not checked (no auth token): {method} {url}"))
+        else:
+            shown = f" {json.dumps(json_body, default=str)}" if json_body is not None else ""
+            self.echo(redact(f"[dry-run] would {method} {url}{shown}"))
+        body = json.dumps({} if dry_run_body is None else dry_run_body).encode()
+        return Reply(method, endpoint, 200, {"Content-Type": "application/json"}, body, True)
+
+    def attempt_limit(self, method: str, endpoint: str, timeout: float | None) -> float:
+        """Seconds the next attempt may take: the call's timeout within what is left of the
+        step's deadline; NetworkError when nothing is left or the run was cancelled."""
+        if self._cancelled.is_set():
+            raise NetworkError(
+                f"{method} {endpoint}: not sent, the run was cancelled",
+                method=method,
+                endpoint=endpoint,
+            )
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            raise NetworkError(
+                f"{method} {endpoint}: the {self._step_name or 'command'} ran out of its "
+                f"{self._step_limit or 0:g}s deadline (raise it with --step-timeout)",
+                method=method,
+                endpoint=endpoint,
+            )
+        limit = timeout or self.timeout
+        return min(limit, remaining) if remaining is not None else limit
+
+    def judge_error(self, exc: SentryAPIError, attempt: int, repeatable: bool) -> Outcome:
+        """An exchange that got no answer: retried when the call may be repeated or the
+        request never left (a refused connection)."""
+        if exc.final:  # the same answer on every attempt
+            return Outcome(exc, False, 0.0)
+        retriable = repeatable or bool(getattr(exc, "unsent", False))
+        return Outcome(exc, retriable, self.retry.backoff(attempt, self.rng))
+
+    def judge(
         self,
-        failure: SentryAPIError,
-        method: str,
-        retriable: bool,
+        reply: Reply,
         attempt: int,
-        spent: float,
-        delay: float,
-    ) -> SentryAPIError:
+        repeatable: bool,
+        not_found: str | None = None,
+        scopes: str | None = None,
+    ) -> Outcome:
+        """A non-2xx answer: a redirect is refused (raised), a 429 waits for Sentry's reset,
+        5xx is retried when the call may be repeated, anything else is final."""
+        status = reply.status
+        if 300 <= status < 400:
+            raise self.redirect_refused(reply)
+        failure = self._error(reply.method, reply.endpoint, reply, not_found, scopes)
+        if status == RATE_LIMITED:
+            hinted = rate_limit_wait(reply.headers, self.clock())
+            delay = (
+                hinted + self.rng.uniform(0, 0.5)
+                if hinted is not None
+                else self.retry.backoff(attempt, self.rng)
+            )
+            return Outcome(failure, True, delay)
+        if status in RETRY_STATUSES:
+            return Outcome(failure, repeatable, self.retry.backoff(attempt, self.rng))
+        return Outcome(failure, False, 0.0)
+
+    @staticmethod
+    def redirect_refused(reply: Reply) -> SentryAPIError:
+        """A 3xx that reached us (writes are never redirected; reads were followed)."""
+        location = reply.headers.get("Location", "(no Location)")
+        return SentryAPIError(
+            f"{reply.method} {reply.endpoint} was answered with a redirect ({reply.status}) to "
+            f"{redact(location)}: writes are not redirected; set SENTRY_URL to "
+            "the address Sentry really answers on",
+            status=reply.status,
+            method=reply.method,
+            endpoint=reply.endpoint,
+        )
+
+    def may_retry(self, outcome: Outcome, attempt: int, spent: float) -> bool:
+        """Whether another attempt follows: retriable, attempts left, and its wait fits both
+        the retry budget and the step's deadline."""
+        remaining = self._remaining()
+        out_of_time = spent + outcome.delay > self.retry.budget or (
+            remaining is not None and outcome.delay >= remaining
+        )
+        failure = outcome.failure
+        if isinstance(failure, NetworkError) and failure.refused and attempt >= REFUSED_ATTEMPTS:
+            return False  # nothing listens there: a few tries, not the whole budget
+        return outcome.retriable and attempt < self.retry.attempts and not out_of_time
+
+    def _final(self, outcome: Outcome, method: str, attempt: int, spent: float) -> SentryAPIError:
         """The error to raise when a call gives up, with why it stopped."""
-        if retriable:
+        failure, delay = outcome.failure, outcome.delay
+        if isinstance(failure, NetworkError) and failure.refused:
+            # the budget is not what to change: the address is (or Sentry is down)
+            times = f"{attempt} time{'s' if attempt > 1 else ''}"
+            return failure.with_note(f" (refused {times} in {spent:.1f}s)")
+        if outcome.retriable:
             why = (
                 f"Sentry asked to wait {delay:.0f}s more, beyond"
                 if failure.status == RATE_LIMITED and spent + delay > self.retry.budget
@@ -487,7 +598,7 @@ class Transport:
                 f"{spent:.1f}s: {why} the retry budget of {self.retry.budget:g}s and "
                 f"{self.retry.attempts} attempts; raise it with --retry-budget)"
             )
-        elif isinstance(failure, NetworkError):
+        elif isinstance(failure, NetworkError) and not failure.final:
             note = f" (not retried: the {method} may have reached Sentry and is not safe to repeat)"
         else:
             return failure
@@ -510,7 +621,18 @@ class Transport:
             self.stats.requests += 1
         worker = threading.Thread(target=work, name="sentry-request", daemon=True)
         worker.start()
-        worker.join(limit + 0.5)
+        given_up = time.monotonic() + limit + 0.5
+        while worker.is_alive() and not self._cancelled.is_set():
+            left = given_up - time.monotonic()
+            if left <= 0:
+                break
+            worker.join(min(left, 0.25))  # short waits: a cancel is seen within 0.25 s
+        if self._cancelled.is_set() and worker.is_alive():
+            raise NetworkError(
+                f"{method} {endpoint}: abandoned, the run was cancelled",
+                method=method,
+                endpoint=endpoint,
+            )
         if worker.is_alive():
             raise NetworkError(
                 f"{method} {endpoint} timed out: no complete answer within {limit:g}s",
@@ -559,7 +681,6 @@ class Transport:
             if limits:
                 self.stats.rate_limit = limits
             self.stats.bytes_sent += len(body) if isinstance(body, (bytes, str)) else 0
-            self.stats.bytes_received += size
         log.debug("%s %s -> %s", method, redact(url), response.status_code)
         return Reply(
             method, call.endpoint, response.status_code, response.headers, b"".join(chunks)
@@ -570,21 +691,34 @@ class Transport:
         if isinstance(exc, SentryAPIError | ConfigError):
             return exc
         if isinstance(exc, requests.exceptions.SSLError):
-            return NetworkError(
-                f"{method} {endpoint}: TLS verification failed ({_short_exc(exc)}): for a "
-                "self-hosted Sentry with its own CA pass --ca-bundle /path/to/ca.pem (or set "
-                "REQUESTS_CA_BUNDLE)",
-                method=method,
-                endpoint=endpoint,
-            )
+            if re.search(r"NO_CERTIFICATE_OR_CRL_FOUND|PEM lib|no certificate or crl", str(exc)):
+                # the CA bundle (REQUESTS_CA_BUNDLE; --ca-bundle is checked up front) is bad input
+                return ConfigError(
+                    f"the CA bundle holds no usable certificate ({_short_exc(exc)}): fix "
+                    "REQUESTS_CA_BUNDLE / --ca-bundle"
+                )
+            return final(self._tls_error(method, endpoint, exc))
         if isinstance(exc, requests.TooManyRedirects):
-            return SentryAPIError(
-                f"{method} {endpoint}: Sentry's answers redirect in a loop; check SENTRY_URL",
-                method=method,
-                endpoint=endpoint,
+            return final(
+                SentryAPIError(
+                    f"{method} {endpoint}: Sentry's answers redirect in a loop; check SENTRY_URL",
+                    method=method,
+                    endpoint=endpoint,
+                )
             )
         if isinstance(exc, _TooLarge):
             return SentryAPIError(f"{method} {endpoint}: {exc}", method=method, endpoint=endpoint)
+        if _refused(exc):
+            where = urlsplit(self.base_url)
+            error = NetworkError(
+                f"{method} {endpoint}: connection refused by {where.hostname}:"
+                f"{where.port or (443 if where.scheme == 'https' else 80)}: nothing is listening "
+                f"there; check SENTRY_URL ({redact(self.base_url)}) and that Sentry is up",
+                method=method,
+                endpoint=endpoint,
+            )
+            error.unsent = error.refused = True
+            return error
         if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
             kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
             error = NetworkError(
@@ -600,6 +734,31 @@ class Transport:
                 f"{method} {endpoint} failed: {_short_exc(exc)}", method=method, endpoint=endpoint
             )
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+    def _tls_error(self, method: str, endpoint: str, exc: BaseException) -> NetworkError:
+        """A failed TLS handshake, with the advice that fits: no TLS on that port, a CA bundle
+        that does not vouch for the certificate, or no CA bundle given."""
+        text = str(exc)
+        where = f"{method} {endpoint}"
+        if re.search(r"(?i)wrong.version.number|record.layer.failure|packet.length.too.long", text):
+            _scheme, host, port = self._origin
+            advice = (
+                f"the server at {host}:{port} does not speak TLS on that port: use http:// "
+                "or the port Sentry serves https on"
+            )
+        elif "certificate verify failed" in text and self.verify:
+            advice = (
+                f"Sentry's certificate does not verify against the CA bundle {self.verify} "
+                f"({_short_exc(exc)}): check that the bundle holds the CA that signed it"
+            )
+        elif "certificate verify failed" in text:
+            advice = (
+                f"TLS verification failed ({_short_exc(exc)}): for a self-hosted Sentry with "
+                "its own CA pass --ca-bundle /path/to/ca.pem (or set REQUESTS_CA_BUNDLE)"
+            )
+        else:
+            advice = f"the TLS handshake failed ({_short_exc(exc)})"
+        return NetworkError(f"{where}: {advice}", method=method, endpoint=endpoint)
 
     def _error(
         self,
@@ -686,13 +845,30 @@ class _TooLarge(Exception):
     """The answer passed the size cap."""
 
 
+class GuardedSession(requests.Session):
+    """A session that drops the custom headers on a redirect to another origin (requests
+    itself drops only `Authorization`, and only when the host changes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.private: set[str] = set()  # lower-cased names of the custom headers
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+        if origin(prepared_request.url or "") != origin(response.request.url or ""):
+            for name in [n for n in prepared_request.headers if n.lower() in self.private]:
+                del prepared_request.headers[name]
+
+
 def make_session(ca_bundle: str | None = None) -> requests.Session:
     """The one session factory: pooled connections sized for parallel chunk uploads.
 
     `trust_env` stays on so HTTPS_PROXY / NO_PROXY work on self-hosted runners; the token is
     still only sent to Sentry's origin (through a CONNECT tunnel for https).
     """
-    session = requests.Session()
+    session = GuardedSession()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
     adapter.poolmanager.pool_classes_by_scheme = _preconnected_pools()
     session.mount("http://", adapter)
@@ -734,11 +910,23 @@ def _preconnected_pools() -> dict[str, type[urllib3.HTTPConnectionPool]]:
     return {"http": Pool, "https": TlsPool}
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether nothing listens at the address (the connection was refused)."""
+    return isinstance(exc, requests.ConnectionError) and "Connection refused" in str(exc)
+
+
+E = TypeVar("E", bound=SentryAPIError)
+
+
+def final(error: E) -> E:
+    """Mark a failure that another attempt would meet again (TLS, a redirect loop)."""
+    error.final = True
+    return error
+
+
 def _never_sent(exc: BaseException) -> bool:
     """A refused connection means the request never reached the server: safe to resend."""
-    return isinstance(exc, requests.ConnectTimeout) or (
-        isinstance(exc, requests.ConnectionError) and "Connection refused" in str(exc)
-    )
+    return isinstance(exc, requests.ConnectTimeout) or _refused(exc)
 
 
 def _short_exc(exc: BaseException) -> str:

@@ -1,5 +1,7 @@
 """Artifact bundles: the manifest entries sentry-cli writes, in a ZIP that is byte-for-byte
-deterministic, so an unchanged build yields the same chunks and a re-run uploads nothing.
+deterministic, so an unchanged build yields the same chunks and a re-run uploads nothing;
+and whose every entry has the same bytes whenever its name and content are, so the chunks cut
+between entries (`layout.py`) of an unchanged file are reused by the next release.
 
 Entries are stored (not deflated): chunks are gzipped on the wire in parallel threads (zlib
 releases the GIL), which is faster than deflating every file serially and then gzipping
@@ -14,7 +16,6 @@ import struct
 import tempfile
 import threading
 import uuid
-import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from sentry_release.errors import SourceMapError
+from sentry_release.sentry.models import DEFAULT_CHUNK_SIZE
+from sentry_release.sourcemaps.layout import chunk_ranges, split
 
 SYSB_MAGIC = b"SYSB"
 SYSB_VERSION = 2
@@ -155,9 +158,50 @@ def manifest(
 
 
 # A placeholder as long as every id (`str(uuid.UUID(...))` is always 36 characters): the
-# manifest goes first in the ZIP, as sentry-cli writes it, but its id is known only once every
-# file has been hashed, so it is written with this and patched in place at the end.
+# manifest's length enters the chunk layout, which is planned before any file is hashed.
 _PLACEHOLDER_ID = "00000000-0000-5000-8000-000000000000"
+
+# ZIP records (APPNOTE 4.3.7, 4.3.12, 4.3.16), written as Python's zipfile writes a stored
+# entry: version 2.0, made on Unix, the UTF-8 flag only for non-ASCII names, mode 0644.
+_LOCAL = struct.Struct("<4s5H3I2H")
+_CENTRAL = struct.Struct("<4s6H3I5H2I")
+_END = struct.Struct("<4s4H2IH")
+_VERSION, _MADE_BY, _UTF8 = 20, (3 << 8) | 20, 0x800
+_DOS_TIME, _DOS_DATE = 0, ((ZIP_EPOCH[0] - 1980) << 9) | (ZIP_EPOCH[1] << 5) | ZIP_EPOCH[2]
+_MODE = 0o644 << 16
+_ZIP_LIMIT = 0xFFFFFFFF  # no ZIP64: Sentry's own limit (2 GiB per file) is far below
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One ZIP entry as planned: its name, CRC-free identity, and data length."""
+
+    name: bytes
+    flags: int
+    key: str  # SHA-1 of the data (hex)
+    size: int
+
+    @classmethod
+    def of(cls, name: str, key: str, size: int) -> _Entry:
+        flags = 0 if name.isascii() else _UTF8
+        return cls(name.encode(), flags, key, size)
+
+    @property
+    def length(self) -> int:
+        """Local header plus data: the bytes this entry adds to the archive."""
+        return _LOCAL.size + len(self.name) + self.size
+
+    def local_header(self, crc: int) -> bytes:
+        return _LOCAL.pack(
+            b"PK\x03\x04", _VERSION, self.flags, 0, _DOS_TIME, _DOS_DATE,
+            crc, self.size, self.size, len(self.name), 0,
+        ) + self.name  # fmt: skip
+
+    def central(self, crc: int, offset: int) -> bytes:
+        return _CENTRAL.pack(
+            b"PK\x01\x02", _MADE_BY, _VERSION, self.flags, 0, _DOS_TIME, _DOS_DATE,
+            crc, self.size, self.size, len(self.name), 0, 0, 0, 0, _MODE, offset,
+        ) + self.name  # fmt: skip
 
 
 def spool_bundle(
@@ -167,26 +211,129 @@ def spool_bundle(
     projects: Sequence[str],
     release: str | None,
     dist: str | None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> tuple[SpooledBundle, str]:
-    """The bundle written to a temporary file, one file at a time, for uploads that read it a
-    chunk at a time.
+    """The bundle written to a temporary file, one file at a time, its chunks hashed as they
+    are written (cut by `layout.chunk_ranges` for `chunk_size`).
 
-    Each file's bytes are produced (a `Deferred` is read again), hashed into the bundle id and
-    written, then dropped: memory holds one file, whatever the size of the build. The bytes are
-    those of writing the whole ZIP at once (manifest first, files in URL order).
+    Layout: `SYSB` header, the files in URL order, `manifest.json`, the central directory.
+    Each entry's bytes depend only on its name and content, so an unchanged file keeps its
+    chunk across releases. Each file's bytes are produced (a `Deferred` is read again and
+    checked), hashed into the bundle id and written, then dropped: memory holds one file.
     """
     ordered = sorted(files, key=lambda f: f.url)
     meta = manifest(
         ordered, org=org, projects=projects, release=release, dist=dist, debug_id=_PLACEHOLDER_ID
     )
+    placeholder = json.dumps(meta, sort_keys=False).encode()
+    entries = [_Entry.of(bundle_path(f.url), _key(f), f.size) for f in ordered]
+    head = _Entry.of("manifest.json", "", len(placeholder))
+    prefix = SYSB_MAGIC + struct.pack("<I", SYSB_VERSION)
+    plan = _Plan(len(prefix), entries, head)
+    if plan.size > _ZIP_LIMIT or len(entries) >= 0xFFFF:
+        raise SourceMapError(
+            f"the bundle would be {plan.size} bytes in {len(entries)} files, beyond a ZIP "
+            "without ZIP64: upload the directories in separate steps"
+        )
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the SpooledBundle
     try:
-        spool.write(SYSB_MAGIC + struct.pack("<I", SYSB_VERSION))
-        debug_id = _write_zip(spool, ordered, meta)
-        return SpooledBundle(spool, spool.tell()), debug_id
+        sink = _Sink(spool, plan.ranges(chunk_size))
+        sink.write(prefix)
+        ids = BundleId()
+        crcs: list[int] = []
+        for item, entry in zip(ordered, entries, strict=True):
+            content = item.content
+            ids.add(item, content)
+            crcs.append(zlib.crc32(content))
+            sink.write(entry.local_header(crcs[-1]))
+            sink.write(content)
+            del content
+        debug_id = ids.value()
+        final = json.dumps({**meta, "debug_id": debug_id}, sort_keys=False).encode()
+        if len(final) != len(placeholder):  # cannot happen: ids are all 36 characters
+            raise AssertionError("bundle id changed the manifest's length")
+        crcs.append(zlib.crc32(final))
+        sink.write(head.local_header(crcs[-1]) + final)
+        sink.write(plan.directory(crcs))
+        checksum, sums = sink.finish()
+        bundle = SpooledBundle(spool, sink.offset, plan)
+        bundle.remember(chunk_size, checksum, sums)
+        return bundle, debug_id
     except BaseException:
         spool.close()
         raise
+
+
+def _key(item: BundleFile) -> str:
+    """The content SHA-1 the validating pass saw (known without reading the file again)."""
+    if isinstance(item.source, Deferred):
+        return item.source.sha1
+    return hashlib.sha1(item.source).hexdigest()
+
+
+class _Plan:
+    """Offsets of every record of the archive, known before any byte is written."""
+
+    def __init__(self, prefix: int, entries: Sequence[_Entry], head: _Entry) -> None:
+        self.prefix = prefix
+        self.entries = [*entries, head]
+        self.offsets: list[int] = []
+        at = prefix
+        for entry in self.entries:
+            self.offsets.append(at)
+            at += entry.length
+        self.directory_at = at
+        self.directory_size = sum(_CENTRAL.size + len(e.name) for e in self.entries)
+        self.size = at + self.directory_size + _END.size
+
+    def ranges(self, chunk_size: int) -> list[tuple[int, int]]:
+        """The chunks for `chunk_size` (`layout.chunk_ranges`)."""
+        files = [(e.name.decode(), e.key, e.length) for e in self.entries[:-1]]
+        tail = [self.entries[-1].length, self.directory_size + _END.size]
+        return chunk_ranges(self.prefix, files, tail, chunk_size)
+
+    def directory(self, crcs: Sequence[int]) -> bytes:
+        """Central directory and end record (offsets from the start of the file, as zipfile
+        writes them after the `SYSB` header)."""
+        records = [
+            e.central(crc, offset)
+            for e, crc, offset in zip(self.entries, crcs, self.offsets, strict=True)
+        ]
+        count = len(self.entries)
+        end = _END.pack(
+            b"PK\x05\x06", 0, 0, count, count, self.directory_size, self.directory_at, 0
+        )
+        return b"".join(records) + end
+
+
+class _Sink:
+    """Writes the archive and hashes it on the way: the whole file and each planned chunk."""
+
+    def __init__(self, file: IO[bytes], ranges: Sequence[tuple[int, int]]) -> None:
+        self.file = file
+        self.ends = [offset + length for offset, length in ranges]
+        self.offset = 0
+        self.whole = hashlib.sha1()
+        self.current = hashlib.sha1()
+        self.sums: list[str] = []
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.whole.update(data)
+        view = memoryview(data)
+        while view:
+            room = self.ends[len(self.sums)] - self.offset
+            piece, view = view[:room], view[room:]
+            self.current.update(piece)
+            self.offset += len(piece)
+            if self.offset == self.ends[len(self.sums)]:
+                self.sums.append(self.current.hexdigest())
+                self.current = hashlib.sha1()
+
+    def finish(self) -> tuple[str, list[str]]:
+        while len(self.sums) < len(self.ends):  # an empty last range
+            self.sums.append(self.current.hexdigest())
+        return self.whole.hexdigest(), self.sums
 
 
 _SLICE = 1 << 20  # bytes read at once when hashing a chunk
@@ -195,13 +342,19 @@ _SLICE = 1 << 20  # bytes read at once when hashing a chunk
 class SpooledBundle:
     """A bundle in a temporary file: its size, thread-safe reads, chunk checksums."""
 
-    def __init__(self, file: IO[bytes], size: int) -> None:
+    def __init__(self, file: IO[bytes], size: int, plan: _Plan | None = None) -> None:
         self.file = file
         self.size = size
+        self._plan = plan
         self._lock = threading.Lock()
+        self._known: dict[int, tuple[str, list[str]]] = {}
 
     def __len__(self) -> int:
         return self.size
+
+    def remember(self, chunk_size: int, checksum: str, sums: list[str]) -> None:
+        """Keep the checksums hashed while writing, for `chunks(chunk_size)`."""
+        self._known[chunk_size] = (checksum, sums)
 
     def read(self, offset: int, length: int) -> bytes:
         """`length` bytes from `offset` (parallel senders share the file)."""
@@ -210,16 +363,27 @@ class SpooledBundle:
             return self.file.read(length)
 
     def chunks(self, size: int) -> tuple[str, list[tuple[str, ChunkRef]]]:
-        """`(sha1 of the whole bundle, [(sha1, ref)...])`, reading each chunk once."""
+        """`(sha1 of the whole bundle, [(sha1, ref)...])` cut for a `chunkSize` of `size`:
+        from the hashes taken while writing, or (another size) reading each chunk once."""
+        if self._plan is not None:
+            ranges = self._plan.ranges(size)
+        else:
+            ranges = split(0, max(self.size, 1), size)
+        refs = [
+            ChunkRef(self, offset, min(length, self.size - offset)) for offset, length in ranges
+        ]
+        if size in self._known:
+            checksum, sums = self._known[size]
+            return checksum, list(zip(sums, refs, strict=True))
         whole = hashlib.sha1()
         pieces: list[tuple[str, ChunkRef]] = []
-        for offset in range(0, max(self.size, 1), size):
-            ref = ChunkRef(self, offset, min(size, self.size - offset))
+        for ref in refs:
             one = hashlib.sha1()
             for data in ref.slices(_SLICE):
                 whole.update(data)
                 one.update(data)
             pieces.append((one.hexdigest(), ref))
+        self._known[size] = (whole.hexdigest(), [s for s, _r in pieces])
         return whole.hexdigest(), pieces
 
     def close(self) -> None:
@@ -251,38 +415,3 @@ class ChunkRef:
         """The chunk read `size` bytes at a time."""
         for start in range(self.offset, self.offset + self.length, size):
             yield self.bundle.read(start, min(size, self.offset + self.length - start))
-
-
-def _write_zip(spool: IO[bytes], ordered: Sequence[BundleFile], meta: dict[str, object]) -> str:
-    """Write the ZIP entries into `spool` (see `spool_bundle`); returns the bundle id."""
-
-    def entry(name: str, content: bytes) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-        info.compress_type = zipfile.ZIP_STORED
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, content)
-        return info
-
-    ids = BundleId()
-    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
-        placeholder = json.dumps(meta, sort_keys=False).encode()
-        head = entry("manifest.json", placeholder)
-        for item in ordered:
-            content = item.content
-            ids.add(item, content)
-            entry(bundle_path(item.url), content)
-            del content
-        debug_id = ids.value()
-        final = json.dumps({**meta, "debug_id": debug_id}, sort_keys=False).encode()
-        if len(final) != len(placeholder):  # cannot happen: ids are all 36 characters
-            raise AssertionError("bundle id changed the manifest's length")
-        # Patch the manifest in place: its bytes, and the CRC in the local header (offset 14)
-        # and in the central directory (written from `head` when the archive closes).
-        end = spool.tell()
-        head.CRC = zlib.crc32(final)
-        spool.seek(head.header_offset + 14)
-        spool.write(struct.pack("<I", head.CRC))
-        spool.seek(head.header_offset + 30 + len(head.filename.encode()) + len(head.extra))
-        spool.write(final)
-        spool.seek(end)
-    return debug_id

@@ -36,22 +36,37 @@ Chunk = tuple[str, "bytes | ChunkRef"]
 
 
 def batches(
-    chunks: Sequence[Chunk], *, per_request: int, max_size: int, workers: int
+    chunks: Sequence[Chunk], *, per_request: int, max_size: int, chunk_size: int
 ) -> list[list[Chunk]]:
-    """Group chunks under the server's limits, spread so every worker gets a share."""
-    spread = max(1, math.ceil(len(chunks) / max(workers, 1)))
-    limit = max(1, min(per_request, spread))
+    """Group chunks, in order, into as few requests as fixed `chunk_size` pieces would need.
+
+    The count is the larger of the bytes over `chunk_size` and the chunks over `per_request`
+    (Sentry's 64), so small chunks cut on file boundaries cost no more requests than the old
+    fixed 8 MiB chunks. Each request takes its share of the bytes left, and more chunks when
+    the requests left could not hold the rest; none exceeds `per_request` chunks or `max_size`
+    bytes (Sentry's `maxRequestSize`, counted uncompressed as api/endpoints/chunk.py does).
+    """
+    total = sum(len(d) for _c, d in chunks)
+    count = max(1, math.ceil(total / max(chunk_size, 1)), math.ceil(len(chunks) / per_request))
     groups: list[list[Chunk]] = []
-    current: list[Chunk] = []
-    size = 0
-    for item in chunks:
-        if current and (len(current) >= limit or size + len(item[1]) > max_size):
-            groups.append(current)
-            current, size = [], 0
-        current.append(item)
-        size += len(item[1])
-    if current:
+    left, at = total, 0
+    while at < len(chunks):
+        requests_left = max(1, count - len(groups))
+        share = left / requests_left
+        current: list[Chunk] = []
+        size = 0
+        while at < len(chunks):
+            length = len(chunks[at][1])
+            if current and (len(current) >= per_request or size + length > max_size):
+                break
+            crowded = len(chunks) - at > (requests_left - 1) * per_request
+            if current and not crowded and size + length / 2 > share:
+                break
+            current.append(chunks[at])
+            size += length
+            at += 1
         groups.append(current)
+        left -= size
     return groups
 
 
@@ -65,10 +80,9 @@ def send_chunks(
 ) -> int:
     """Compress and POST `chunks` in parallel batches; returns bytes put on the wire.
 
-    Batches are cut on uncompressed size: under the server's limits, and at most one chunk's
-    worth (`chunkSize`; small chunks share a request), so each worker holds one chunk, gzipped
-    from the spool a slice at a time, whatever the size of the bundle. `progress` gets the
-    uncompressed bytes of each finished batch.
+    Batches are cut on uncompressed size (`batches`): about one `chunkSize` each, so each
+    worker holds about one chunk's worth, gzipped from the spool a slice at a time, whatever
+    the size of the bundle. `progress` gets the uncompressed bytes of each finished batch.
     """
     field_name = "file_gzip" if options.gzip else "file"
 
@@ -86,8 +100,8 @@ def send_chunks(
     groups = batches(
         chunks,
         per_request=options.chunks_per_request,
-        max_size=min(options.max_request_size, max(options.chunk_size, 1)),
-        workers=workers,
+        max_size=options.max_request_size,
+        chunk_size=options.chunk_size,
     )
 
     def post(group: list[Chunk]) -> int:
@@ -108,6 +122,7 @@ class ChunkUpload:
     chunks: int
     chunks_sent: int
     state: str
+    bytes_reused: int = 0  # bundle bytes that did not travel: their chunks were on the server
 
 
 def upload_bundle(
@@ -130,8 +145,12 @@ def upload_bundle(
     url = options.url  # resolved by the API so the token stays on Sentry's origin
     concurrency = settings.sourcemaps.concurrency or options.concurrency
 
+    asked_at = clock()
+
     def assemble() -> tuple[AssembleState, list[str]]:
         """Ask Sentry to assemble; its answer and the chunks it still misses (deduplicated)."""
+        nonlocal asked_at
+        asked_at = clock()
         answer = client.assemble_artifact_bundle(
             org,
             checksum=checksum,
@@ -149,6 +168,7 @@ def upload_bundle(
         response = AssembleState("not_found", tuple(missing))  # v1: every chunk goes first
     asked_again = not options.assemble_first
     sent_bytes = sent_chunks = rounds = 0
+    sent: set[str] = set()
     started: float | None = None
     delay = POLL_START
     while True:
@@ -175,6 +195,7 @@ def upload_bundle(
             finally:
                 bar.close()
             sent_chunks += len(todo)
+            sent.update(missing)
             asked_again = True
         elif state == "not_found" and not asked_again:
             asked_again = True  # the first answer may predate chunks another run just sent
@@ -190,9 +211,12 @@ def upload_bundle(
                     f"Sentry did not finish processing the bundle within "
                     f"{options.max_wait:.0f}s (state {state}); pass --no-wait to not wait"
                 )
-            sleep(delay)
+            # `delay` apart from one poll's start to the next: a round trip longer than the
+            # delay (a far runner) is wait enough, so the server sees no more polls than before
+            sleep(max(0.0, delay - (clock() - asked_at)))
             delay = min(POLL_MAX, delay * 2)
         response, missing = assemble()
     if response.failed:
         raise UploadError(f"Sentry failed to process the bundle: {response.detail or state}")
-    return ChunkUpload(sent_bytes, len(pieces), sent_chunks, state)
+    reused = sum(len(ref) for c, ref in pieces if c not in sent)
+    return ChunkUpload(sent_bytes, len(pieces), sent_chunks, state, reused)

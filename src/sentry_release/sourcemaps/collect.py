@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,13 +36,7 @@ from sentry_release.sourcemaps.discover import (
     walk,
 )
 from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
-from sentry_release.sourcemaps.paths import (
-    FileAccess,
-    NotRegularFile,
-    file_kind,
-    mode_of,
-    read_regular,
-)
+from sentry_release.sourcemaps.paths import MAX_FILE_SIZE, FileAccess, read_regular
 from sentry_release.sourcemaps.preflight import check
 from sentry_release.sourcemaps.validate import Problem, missing_map, parse_map, too_large
 
@@ -84,19 +77,6 @@ def _strip(sources: list[Any], prefixes: Sequence[str], common: bool) -> list[An
     return out
 
 
-def _source_text(candidate: Path, access: FileAccess) -> tuple[str | None, str | None]:
-    """`(text, None)` if the policy lets a local source be read, else `(None, why or None)`."""
-    if access.resolve(candidate) is None:
-        return None, "lies outside the working directory"
-    try:
-        return read_regular(candidate).decode("utf-8"), None
-    except NotRegularFile:
-        mode = mode_of(candidate)
-        return None, None if stat.S_ISDIR(mode) else f"is {file_kind(mode)}"
-    except (OSError, UnicodeDecodeError):
-        return None, None
-
-
 def rewrite_map(
     parsed: dict[str, Any],
     map_dir: Path,
@@ -117,13 +97,20 @@ def rewrite_map(
     sources = parsed.get("sources")
     if not isinstance(sources, list):
         return None
-    access = access if access is not None else FileAccess.for_paths(cwd)
+    out = dict(parsed)
     changed = False
+    if opts.strip_prefixes or opts.strip_common_prefix:
+        stripped = _strip(sources, opts.strip_prefixes, opts.strip_common_prefix)
+        if stripped != sources:
+            out["sources"] = stripped
+            changed = True
     contents = parsed.get("sourcesContent")
     contents = list(contents) if isinstance(contents, list) else []
     contents += [None] * (len(sources) - len(contents))
     root = parsed.get("sourceRoot")
     root = root if isinstance(root, str) and "://" not in root else ""
+    access = access if access is not None else FileAccess.for_paths(cwd)
+    inlined = False
     for i, source in enumerate(sources):
         if contents[i] is not None or not isinstance(source, str) or "://" in source:
             continue
@@ -135,33 +122,23 @@ def rewrite_map(
                     continue
             except (OSError, ValueError):  # a NUL byte, a name too long
                 break
-            text, why = _source_text(candidate, access)
+            text, why = access.source_text(candidate)
             if why is not None:
                 left_out(source, why)
             if text is not None:
                 contents[i] = text
-                changed = True
+                inlined = True
             break
-    out = dict(parsed)
-    if changed:
+    if inlined:
         out["sourcesContent"] = contents
-    if opts.strip_prefixes or opts.strip_common_prefix:
-        stripped = _strip(sources, opts.strip_prefixes, opts.strip_common_prefix)
-        if stripped != sources:
-            out["sources"] = stripped
-            changed = True
-    return out if changed else None
+    return out if changed or inlined else None
 
 
-def _recorder(
-    left_out: dict[str, tuple[str, list[Path]]], map_path: Path
-) -> Callable[[str, str], None]:
+def _record(
+    left_out: dict[str, tuple[str, list[Path]]], map_path: Path, source: str, why: str
+) -> None:
     """`left_out(source, why)` for one map: remembers every map that names each source."""
-
-    def record(source: str, why: str) -> None:
-        left_out.setdefault(source, (why, []))[1].append(map_path)
-
-    return record
+    left_out.setdefault(source, (why, []))[1].append(map_path)
 
 
 @dataclass
@@ -183,14 +160,21 @@ def _dump(parsed: dict[str, Any]) -> bytes:
     return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _deferred(data: bytes, where: Path, produce: Callable[[], bytes]) -> Deferred:
-    return Deferred(len(data), hashlib.sha1(data).hexdigest(), produce, str(where))
+def _map_bytes(
+    read: Callable[[Path], bytes], cwd: Path, opts: SourceMapOptions, access: FileAccess, path: Path
+) -> bytes:
+    """A map's bytes as uploaded, again (the rewrite is deterministic)."""
+    data = read(path)
+    parsed, problem = parse_map(str(path), data)
+    if problem is not None or parsed is None:
+        raise Changed(str(path))
+    new = rewrite_map(parsed, path.parent, cwd, opts, access=access)
+    return _dump(new) if new is not None else data
 
 
 def collect(
     settings: Settings,
     *,
-    max_file_size: int | None = None,
     out: Output | None = None,
     read: Callable[[Path], bytes] = read_regular,
     reread: Callable[[Path], bytes] | None = None,
@@ -203,15 +187,19 @@ def collect(
     inject's planned contents; `reread` (default `read`) is what the bundle reads later, e.g.
     the files on disk once inject has written them (they must then match what was planned).
     `found_ok` is called once the walk found no bad path, before any file is read.
+
+    In order: the roots (a named path into /proc is refused first), the walk under them (one
+    `FileAccess` handed down, also to `rewrite_map`), the preflight, then per file: its URL,
+    its size, its bytes, its validation, its rewrite; then the association of bundles to maps.
     """
     opts = settings.sourcemaps
     cwd = settings.working_directory
     again = reread or read
+    access = FileAccess.for_paths(cwd, opts.paths)
     rules = load_ignore_rules(
         opts.ignore,
         (cwd / opts.ignore_file) if opts.ignore_file is not None else None,
     )
-    access = FileAccess.for_paths(cwd, opts.paths)
     found = walk([cwd / p for p in opts.paths], opts.extensions, rules, access=access)
     check(found, inject=False)
     found_ok()
@@ -222,16 +210,6 @@ def collect(
     seen: dict[str, Path] = {}
     maps: dict[str, BundleFile] = {}
     scripts: list[tuple[str, Path, Deferred, str | None, str | None]] = []
-
-    def map_bytes(path: Path) -> bytes:
-        """A map's bytes as uploaded, again (the rewrite is deterministic)."""
-        data = again(path)
-        parsed, problem = parse_map(str(path), data)
-        if problem is not None or parsed is None:
-            raise Changed(str(path))
-        new = rewrite_map(parsed, path.parent, cwd, opts, access=access)
-        return _dump(new) if new is not None else data
-
     bar = out.progress("Reading files", len(found), "files") if out is not None else None
     for f in found:
         if bar is not None:
@@ -242,15 +220,19 @@ def collect(
             problems.append(Problem(str(path), f"has the same URL {url} as {seen[url]}"))
             continue
         seen[url] = path
+        size = _size(path)
+        if size > MAX_FILE_SIZE:  # refused by its size: never read (a 3 GB file, #23)
+            problems.append(too_large(str(path), size, MAX_FILE_SIZE))
+            unusable.append(url)
+            continue
         try:
             data = read(path)
         except OSError as exc:
             problems.append(Problem(str(path), f"cannot read ({exc.strerror}); fix or remove it"))
             unusable.append(url)
             continue
-        if max_file_size and len(data) > max_file_size:
-            problems.append(too_large(str(path), len(data), max_file_size))
-            continue
+        upload = data  # the bytes that go up, as validated now
+        produce = partial(again, path)  # ... and as the bundle reads them again later
         if path.name.endswith(".map") or is_sourcemap(data):
             parsed, problem = parse_map(str(path), data)
             if problem:
@@ -262,31 +244,29 @@ def collect(
                 problems.append(Problem(str(path), INTERRUPTED))
                 unusable.append(url)
                 continue
-            map_headers: dict[str, str] = {}
-            map_id = debug_id_of_map(parsed)
-            if map_id:
-                map_headers["debug-id"] = map_id
             new = rewrite_map(
                 parsed,
                 path.parent,
                 cwd,
                 opts,
                 access=access,
-                left_out=_recorder(left_out, path),
+                left_out=partial(_record, left_out, path),
             )
-            del parsed
-            if new is None:  # uploaded as it is: read again, no parse
-                source = _deferred(data, path, partial(again, path))
-            else:
-                source = _deferred(_dump(new), path, partial(map_bytes, path))
+            if new is not None:  # else uploaded as it is: read again, no parse
+                upload = _dump(new)
+                produce = partial(_map_bytes, again, cwd, opts, access, path)
             del new
+            map_id = debug_id_of_map(parsed)
+            del parsed
+            source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
+            map_headers = {"debug-id": map_id} if map_id else {}
             maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
         else:
             text = data.decode("utf-8", "replace")
-            source = _deferred(data, path, partial(again, path))
+            source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
             scripts.append((url, path, source, sourcemap_location(text), debug_id_of_js(text)))
             del text
-        del data
+        del data, upload
     if bar is not None:
         bar.close()
     locations = {url: location for url, _p, _d, location, _id in scripts}
@@ -299,7 +279,12 @@ def collect(
         ref = refs.get(url)
         if ref is not None:
             headers["sourcemap"] = ref.reference
-            if ref.inline is None and ref.url is None and not location_is_data(ref.reference):
+            if ref.inline is not None:  # checked as a map file is: Sentry will read it
+                inline_problem = parse_map(f"{path} (inline source map)", ref.inline)[1]
+                if inline_problem is not None:
+                    problems.append(inline_problem)
+            # a data URL sentry-cli cannot decode still travels as the `sourcemap` header
+            if ref.inline is None and ref.url is None and not ref.reference.startswith("data:"):
                 problems.append(missing_map(str(path), ref.reference))
         elif location and not is_remote(location) and not location.startswith("data:"):
             problems.append(missing_map(str(path), location))
@@ -316,6 +301,8 @@ def collect(
     return Collected(files, problems, notes, warnings)
 
 
-def location_is_data(reference: str) -> bool:
-    """Data URLs that sentry-cli cannot decode still travel as the `sourcemap` header."""
-    return reference.startswith("data:")
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported by the read that follows

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sentry_release.errors import ConfigError
-from sentry_release.sourcemaps.paths import FileAccess, mode_of
+from sentry_release.sourcemaps.paths import FileAccess
 
 DATA_PREAMBLE = "data:application/json;base64,"
 JS_EXTENSIONS = ("js", "cjs", "mjs")
@@ -136,6 +136,14 @@ def load_ignore_rules(globs: Sequence[str], ignore_file: Path | None) -> IgnoreR
     return IgnoreRules(lines)
 
 
+def mode_of(path: Path) -> int:
+    """`st_mode` following links, 0 when it cannot be stat'ed (a dangling link)."""
+    try:
+        return path.stat().st_mode
+    except (OSError, ValueError):
+        return 0
+
+
 def walk(
     paths: Sequence[Path],
     extensions: Sequence[str],
@@ -152,40 +160,47 @@ def walk(
     """
     suffixes = tuple("." + e.lstrip(".") for e in extensions)
     found: list[FoundFile] = []
+    seen: set[str] = set()
     for path in paths:
+        named = os.path.realpath(path)  # `dist` and `./dist/` are one folder, walked once
+        if named in seen:
+            continue
+        seen.add(named)
         if not path.exists():
             raise ConfigError(f"source map path does not exist: {path}")
         if not path.is_dir():
             if not TEMP_RE.match(path.name):
                 found.append(FoundFile(path, path.name, path.parent, mode_of(path)))
             continue
-        # Only links can lead out of a root: the root is resolved once, then only entries that
-        # are symlinks (files or folders) are; a folder reached without one stays inside.
-        inside = access is None or access.resolve(path) is not None
-        _walk_dir(path, path, "", inside, suffixes, ignore, access, set(), found)
+        start = len(found)
+        linked: list[Path] = []  # files reached through a symlink: only links lead out
+        _walk_dir(path, path, "", False, suffixes, ignore, set(), found, linked)
+        if access is None:
+            continue
+        every = [f.path for f in found[start:] if f.mode]  # a dangling link is never read
+        outside = access.first_outside(path, linked, every)
+        if outside is not None:
+            raise ConfigError(
+                f"source map file {str(outside)!r} leads through a symlink outside the "
+                "working directory and the paths given: remove the link or exclude it with "
+                "--ignore"
+            )
     found.sort(key=lambda f: (str(f.root), f.rel))
     return found
-
-
-def _outside(path: Path) -> ConfigError:
-    return ConfigError(
-        f"source map file {str(path)!r} leads through a symlink outside the "
-        "working directory and the paths given: remove the link or exclude it with --ignore"
-    )
 
 
 def _walk_dir(
     root: Path,
     folder: Path,
     rel_dir: str,
-    inside: bool,
+    via_link: bool,
     suffixes: tuple[str, ...],
     ignore: IgnoreRules | None,
-    access: FileAccess | None,
     visited: set[tuple[int, int]],
     found: list[FoundFile],
+    linked: list[Path],
 ) -> None:
-    """One folder of `walk` (links followed, each folder once); `inside`: known in a root."""
+    """One folder of `walk` (links followed, each folder once); `via_link`: reached by one."""
     st = folder.stat()
     if (st.st_dev, st.st_ino) in visited:  # a symlink loop: walk each dir once
         return
@@ -204,10 +219,7 @@ def _walk_dir(
             is_dir = False
         if is_dir:
             if not name.startswith(".") and not (ignore and ignore.ignored(rel_dir + name, True)):
-                link_ok = inside
-                if access is not None and entry.is_symlink():
-                    link_ok = access.resolve(entry.path) is not None
-                subdirs.append((entry, link_ok))
+                subdirs.append((entry, via_link or entry.is_symlink()))
             continue
         rel = rel_dir + name
         if name.startswith(".") or (suffixes and not name.endswith(suffixes)):
@@ -217,21 +229,19 @@ def _walk_dir(
         path = folder / name
         mode = mode_of(path)
         found.append(FoundFile(path, rel, root, mode))
-        if access is None or not mode:
-            continue
-        if (entry.is_symlink() or not inside) and access.resolve(path) is None:
-            raise _outside(path)
-    for entry, ok in subdirs:
+        if mode and (via_link or entry.is_symlink()):
+            linked.append(path)
+    for entry, link in subdirs:
         _walk_dir(
             root,
             folder / entry.name,
             f"{rel_dir}{entry.name}/",
-            ok,
+            link,
             suffixes,
             ignore,
-            access,
             visited,
             found,
+            linked,
         )
 
 

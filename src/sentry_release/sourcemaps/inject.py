@@ -442,21 +442,32 @@ class Planner:
         candidates: list[tuple[Path, str]] = []
         locations: dict[str, str | None] = {}
         inline: dict[str, MapRef | None] = {}
+        problems: list[str] = []  # every map checked as upload checks it, before any write
         for f in found:
             data = _read(f.path)
             url = f.path.as_posix()
-            # A `.map` that is not a valid map is still the bundle's map: plan_file refuses it.
+            # A `.map` that is not a valid map is still the bundle's map, and refused here.
             if f.path.name.endswith(".map") or is_sourcemap(data):
                 maps.append(url)
+                problem = parse_map(str(f.path), data)[1]
+                if problem is not None:
+                    problems.append(str(problem))
             elif f.path.name.endswith(suffixes):
                 location = sourcemap_location(data.decode("utf-8", "replace"))
                 if location is not None and location.startswith(DATA_PREAMBLE):
                     # decided alone (a data URL ties to no other file); its bytes are dropped
-                    inline[url] = associate([url], [], {url: location})[url]
+                    inline[url] = ref = associate([url], [], {url: location})[url]
                     location = None
+                    if ref is not None and ref.inline is not None:
+                        problem = parse_map(f"{f.path} (inline source map)", ref.inline)[1]
+                        if problem is not None:
+                            problems.append(str(problem))
                 candidates.append((f.path, url))
                 locations[url] = location
             del data
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise SourceMapError(f"{problems[0]}{more}: nothing was injected")
         maps.sort()
         refs = associate([u for _p, u in candidates if u not in inline], maps, locations)
         bundles: list[_Bundle] = []
@@ -515,22 +526,6 @@ class Planner:
             out.append([g.path for g in group])
             done.update(g.path for g in group)
         return out
-
-
-def plan_paths(
-    paths: Sequence[Path],
-    extensions: Sequence[str] = JS_EXTENSIONS,
-    ignore: IgnoreRules | None = None,
-    inside: Path | None = None,
-    *,
-    found: Sequence[FoundFile] | None = None,
-) -> tuple[list[Change], list[Path]]:
-    """Plan injection for every bundle under `paths`; `(changes, skipped)` (all in memory:
-    for tests and small builds; `inject_paths` plans one pair at a time)."""
-    planner = Planner.of(paths, extensions, ignore, inside, found=found)
-    changes = [planner.plan(b.path) for b in planner.bundles]
-    skipped = [c.js_path for c in changes if c.js_text is None and c.map_bytes is None]
-    return changes, skipped
 
 
 def _find(

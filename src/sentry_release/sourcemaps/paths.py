@@ -27,6 +27,20 @@ NEVER_READ = (Path("/proc"), Path("/sys"), Path("/dev"))
 class NotRegularFile(OSError):
     """A FIFO, device, socket or directory where a file was expected (never opened)."""
 
+    def __init__(self, mode: int, path: Path | str) -> None:
+        super().__init__(errno.EINVAL, f"{file_kind(mode)}, not a file", str(path))
+        self.mode = mode  # st_mode as found, links followed
+
+
+# Sentry refuses any file over `system.maximum-file-size` (2 GiB by default,
+# sentry/options/defaults.py; `maxFileSize` in api/endpoints/chunk.py): a build file larger
+# than that cannot be uploaded, so it is never read into memory either.
+MAX_FILE_SIZE = 2**31
+
+
+class TooLarge(OSError):
+    """A file over `MAX_FILE_SIZE` (refused by its size, never read)."""
+
 
 class OutsideRoot(OSError):
     """A path that resolves outside every root, or into /proc, /sys or /dev."""
@@ -45,14 +59,6 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def mode_of(path: Path) -> int:
-    """`st_mode` following links, 0 when it cannot be stat'ed (a dangling link)."""
-    try:
-        return path.stat().st_mode
-    except (OSError, ValueError):
-        return 0
-
-
 def is_never_read(resolved: Path) -> bool:
     """Whether a resolved path lies in /proc, /sys or /dev."""
     return any(resolved == top or top in resolved.parents for top in NEVER_READ)
@@ -66,12 +72,14 @@ def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
     """
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
-        raise NotRegularFile(errno.EINVAL, f"{file_kind(st.st_mode)}, not a file", str(path))
+        raise NotRegularFile(st.st_mode, path)
     fd = os.open(path, read_flags())
     with os.fdopen(fd, "rb") as handle:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
-            raise NotRegularFile(errno.EINVAL, f"{file_kind(mode)}, not a file", str(path))
+            raise NotRegularFile(mode, path)
+        if limit is None and os.fstat(handle.fileno()).st_size > MAX_FILE_SIZE:
+            raise TooLarge(errno.EFBIG, "over Sentry's 2 GiB file limit", str(path))
         return handle.read() if limit is None else handle.read(limit)
 
 
@@ -114,6 +122,32 @@ class FileAccess:
         if resolved is None:
             raise OutsideRoot(errno.EACCES, "outside the working directory", str(path))
         return read_regular(resolved, limit=limit)
+
+    def first_outside(
+        self, root: Path, linked: Sequence[Path], every: Sequence[Path]
+    ) -> Path | None:
+        """The first file found under `root` that resolves outside every root, or None.
+
+        Only links lead out of a root: with `root` inside, only `linked` (the files reached
+        through a symlink, a file's own or a folder's) are resolved; else `every` file is.
+        """
+        suspects = linked if self.resolve(root) is not None else every
+        return next((path for path in suspects if self.resolve(path) is None), None)
+
+    def source_text(self, path: Path) -> tuple[str | None, str | None]:
+        """A source a map names: `(text, None)` if it may be read, else `(None, why or None)`.
+
+        `why` says what to warn about (outside the roots, a FIFO, a device); a folder or a
+        file that is not UTF-8 is left out without a word.
+        """
+        if self.resolve(path) is None:
+            return None, "lies outside the working directory"
+        try:
+            return read_regular(path).decode("utf-8"), None
+        except NotRegularFile as exc:
+            return None, None if stat.S_ISDIR(exc.mode) else f"is {file_kind(exc.mode)}"
+        except (OSError, UnicodeDecodeError):
+            return None, None
 
 
 def named(path: Path | str, base: Path) -> Path:

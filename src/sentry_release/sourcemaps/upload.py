@@ -8,9 +8,10 @@ and one summary line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from sentry_release.config.settings import Settings
@@ -18,13 +19,13 @@ from sentry_release.errors import SourceMapError
 from sentry_release.output import Output, human_bytes
 from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import ChunkOptions
-from sentry_release.sourcemaps.bundle import BundleFile, SpooledBundle, spool_bundle
+from sentry_release.sourcemaps.bundle import spool_bundle
 from sentry_release.sourcemaps.chunks import upload_bundle
 from sentry_release.sourcemaps.collect import Collected, collect
 from sentry_release.sourcemaps.discover import load_ignore_rules
 from sentry_release.sourcemaps.inject import Planner
 from sentry_release.sourcemaps.legacy import upload_legacy
-from sentry_release.sourcemaps.paths import ensure_all_named, read_regular
+from sentry_release.sourcemaps.paths import read_regular
 from sentry_release.sourcemaps.preflight import preflight
 from sentry_release.sourcemaps.validate import report, too_large
 
@@ -54,6 +55,7 @@ class UploadResult:
     chunks_sent: int = 0
     legacy: bool = False
     state: str = ""
+    bytes_reused: int = 0  # bundle bytes already on the server (chunks of earlier uploads)
 
 
 def upload_sourcemaps(
@@ -71,18 +73,14 @@ def upload_sourcemaps(
     their error, is used where it always was: after validation, so bad input still exits 2
     (whatever the GET met), nothing is written before, and a dry run asks nothing.
     """
-    opts = settings.sourcemaps
-    if not opts.paths:
+    if not settings.sourcemaps.paths:
         raise SourceMapError("no source map paths given: pass PATH (e.g. dist/)")
-    settings.require("auth_token", "org", "projects")
-    assert settings.org is not None
-    org = settings.org
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="options") as pool:
         pending: list[Future[ChunkOptions | None]] = []
 
-        def ask() -> None:
-            if not client.dry_run and not pending:
-                pending.append(pool.submit(client.chunk_upload_options, org))
+        def ask() -> None:  # asked only once `_upload` found the org set
+            if not client.dry_run and not pending and settings.org is not None:
+                pending.append(pool.submit(client.chunk_upload_options, settings.org))
 
         try:
             return _upload(settings, client, version, out, collected, ask, pending)
@@ -100,11 +98,11 @@ def _upload(
     ask: Callable[[], None],
     pending: list[Future[ChunkOptions | None]],
 ) -> UploadResult:
-    opts = settings.sourcemaps
+    """One straight sequence: the files (collected and validated), the bundle, the send."""
+    settings.require("auth_token", "org", "projects")
     assert settings.org is not None
-    if collected is None:
-        ensure_all_named(opts.paths, settings.working_directory)
-        # the GET goes out once the walk found no bad path (FIFO, link outside, /proc)
+    opts = settings.sourcemaps
+    if collected is None:  # the GET goes out once the walk found no bad path (FIFO, /proc)
         collected = collect(settings, out=out, found_ok=ask)
     else:
         ask()  # `run` checked everything before its first request
@@ -128,9 +126,15 @@ def _upload(
             "cannot upload: no release given and no file carries a debug ID; pass VERSION "
             "or run `sentry-release inject` first"
         )
-    rows = _rows(files)
+    rows = tuple(
+        UploadedFile(f.url, f.type, f.size, f.headers.get("debug-id"), f.headers.get("sourcemap"))
+        for f in files
+    )
+    spool = partial(
+        spool_bundle, org=settings.org, projects=settings.projects, release=version, dist=opts.dist
+    )
     if client.dry_run:  # a dry run: the bundle is built (for its id and size), not sent
-        preview, bundle_id = _spool(settings, version, files)
+        preview, bundle_id = spool(files)
         with preview:
             size = len(preview)
         result = UploadResult(
@@ -146,7 +150,7 @@ def _upload(
     ask()
     # One file at a time is read again (and checked against what validation saw) into the
     # spooled ZIP while the options GET is in flight; the chunks are read back when sent.
-    bundle, bundle_id = _spool(settings, version, files)
+    bundle, bundle_id = spool(files)
     try:  # the spool is closed however this ends, whichever spool `bundle` is by then
         options = pending[0].result()
         if options is None or not options.artifact_bundles:
@@ -163,14 +167,13 @@ def _upload(
             _report(out, result)
             return result
         limit = options.max_file_size
-        if limit:
-            late = [too_large(f.local_path, f.size, limit) for f in files if f.size > limit]
-            warnings += report(late, strict=opts.strict, out=out)
-            if late:  # rare: bundle again without them
-                big = {p.path for p in late}
-                files = [f for f in files if f.local_path not in big]
-                bundle.close()
-                bundle, bundle_id = _spool(settings, version, files)
+        late = [too_large(f.local_path, f.size, limit) for f in files if limit and f.size > limit]
+        warnings += report(late, strict=opts.strict, out=out)
+        if late:  # rare: bundle again without them
+            big = {p.path for p in late}
+            files = [f for f in files if f.local_path not in big]
+            bundle.close()
+            bundle, bundle_id = spool(files)
         if limit and len(bundle) > limit:
             raise SourceMapError(
                 f"the bundle is {human_bytes(len(bundle))}, over Sentry's limit of "
@@ -178,7 +181,14 @@ def _upload(
             )
         out.info(f"Bundled {len(files)} file(s) ({human_bytes(len(bundle))}), bundle {bundle_id}")
         done = upload_bundle(
-            settings, client, version, bundle, options, out, sleep=client.sleep, clock=client.clock
+            settings,
+            client,
+            version,
+            bundle,
+            options,
+            out,
+            sleep=client.transport.sleep,
+            clock=client.transport.clock,
         )
     finally:
         bundle.close()
@@ -192,22 +202,10 @@ def _upload(
         chunks_total=done.chunks,
         chunks_sent=done.chunks_sent,
         state=done.state,
+        bytes_reused=done.bytes_reused,
     )
     _report(out, result)
     return result
-
-
-def _spool(
-    settings: Settings, version: str | None, files: Sequence[BundleFile]
-) -> tuple[SpooledBundle, str]:
-    assert settings.org is not None
-    return spool_bundle(
-        files,
-        org=settings.org,
-        projects=settings.projects,
-        release=version,
-        dist=settings.sourcemaps.dist,
-    )
 
 
 def prepare_upload(settings: Settings, out: Output) -> Collected | None:
@@ -234,13 +232,6 @@ def prepare_upload(settings: Settings, out: Output) -> Collected | None:
     if opts.strict:
         report(collected.problems, strict=True, out=out)
     return collected
-
-
-def _rows(files: Sequence[BundleFile]) -> tuple[UploadedFile, ...]:
-    return tuple(
-        UploadedFile(f.url, f.type, f.size, f.headers.get("debug-id"), f.headers.get("sourcemap"))
-        for f in files
-    )
 
 
 TABLE_ROWS = 50  # a 2,000-file build gets a summary, not 2,000 lines
@@ -277,7 +268,8 @@ def _report(out: Output, result: UploadResult) -> None:
     deduped = result.chunks_total - result.chunks_sent
     out.result(
         f"Uploaded {result.files} file(s) in bundle {result.bundle_ids[0]}: "
-        f"{human_bytes(result.bytes_sent)} sent of {human_bytes(result.bytes_total)} "
+        f"{human_bytes(result.bytes_sent)} sent, reused {human_bytes(result.bytes_reused)} "
+        f"of {human_bytes(result.bytes_total)} from earlier uploads "
         f"({deduped}/{result.chunks_total} chunk(s) already on the server)"
         + (f", state {result.state}" if result.state else "")
     )

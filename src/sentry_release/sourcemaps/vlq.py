@@ -9,16 +9,20 @@ from __future__ import annotations
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _VALUES = {c: i for i, c in enumerate(B64)}
 Segment = tuple[int, ...]
+MAX_SHIFT = 60  # the 13th digit's; rust-sourcemap's `checked_shl` fails from 64 on
 
 
 def decode_vlq(text: str) -> list[int]:
-    """The signed integers of one segment."""
+    """The signed integers of one segment; a VLQ of more than 13 digits overflows 64 bits
+    (rust-sourcemap `vlq.rs`: VlqOverflow), one whose last digit continues is cut short."""
     values: list[int] = []
     shift = value = 0
     for char in text:
         digit = _VALUES.get(char, -1)
         if digit < 0:
             raise ValueError(f"{char!r} is not a base64 VLQ digit")
+        if shift > MAX_SHIFT:
+            raise ValueError("VLQ value overflows 64 bits (more than 13 digits)")
         value += (digit & 31) << shift
         if digit & 32:
             shift += 5

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sentry_release.config.settings import Settings
+from sentry_release.config.settings import CommitOptions, Settings
 from sentry_release.errors import ConfigError, GitError, SentryAPIError
 from sentry_release.git import DEEPEN_STEPS, GitRepo, LogCommit
 from sentry_release.output import Output
@@ -33,6 +33,9 @@ MAX_AUTHOR_EMAIL = 75
 MAX_REPOSITORY = 64
 MAX_PATH = 510
 FETCH_DEPTH_FIX = "set fetch-depth: 0 in actions/checkout (or run git fetch --unshallow)"
+# The scopes that list repositories on every Sentry version tested: 23.7.1's
+# OrganizationIntegrationsLoosePermission GET (`api/bases/organization.py`); today's adds org:ci.
+REPOS_LIST_SCOPES = ("org:read", "org:integrations")
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,18 @@ def associate_commits(
     return result
 
 
+def nothing_new(out: Output, options: CommitOptions, why: str) -> None:
+    """No new commits: never a failure (a re-run of the same release must stay safe), but a
+    warning unless it was expected (--ignore-empty-commits, action-release's ignore_empty)."""
+    if options.ignore_empty:
+        out.info(f"{why}: no new commits, leaving the release's commits alone")
+    else:
+        out.warn(
+            f"{why}: no new commits to associate, the release's commits are left alone "
+            "(pass --ignore-empty-commits, or ignore_empty, when that is expected)"
+        )
+
+
 def report(out: Output, result: CommitsResult, version: str, *, dry_run: bool = False) -> None:
     """The table of what was associated, then one result line."""
     if not result.associations:
@@ -336,6 +351,11 @@ def _auto(
     except SentryAPIError as exc:
         if exc.status not in (403, 404):
             raise
+        if exc.status == 403:
+            # Decided by the server's answer, not by its version: Sentry 23.7.1 lets only
+            # org:read/write/admin/integrations list repositories, today's Sentry org:ci too.
+            out.warn(repos_refused_warning(org, exc.detail))
+            return _local(settings, client, org, repo, version, out, environ, mode="local")
         repos = []
         why = f"cannot list the organization's repositories ({exc.detail or exc.status})"
     else:
@@ -362,6 +382,26 @@ def _auto(
     refs = [ref_payload(name, head, previous)]
     client.set_refs(org, version, refs)
     return _refs_result(refs)
+
+
+def repos_refused_warning(org: str, detail: str | None) -> str:
+    """The one line `auto` prints when the token may not list the repositories (403).
+
+    Why local history and not refs named after the remote: Sentry's `Release.set_refs`
+    (`models/release.py`, 23.7.1 and today) accepts only names it already has (400 "Invalid
+    repository names" otherwise), and for a repository without an integration provider its
+    `fetch_commits` task (`tasks/commits.py`) finds no provider and fetches nothing: the
+    refs would be accepted and the release left without commits. Listing is the only way to
+    know a name is an integration's, so without it the local path is the safe one.
+    """
+    needs = " or ".join(REPOS_LIST_SCOPES)
+    return (
+        f"set-commits auto: this token may not list the repositories of {org} "
+        f"(403 on GET /organizations/{org}/repos/: {detail or 'permission denied'}); "
+        f"associated commits from the local git history instead. A token with {needs} "
+        "lets auto send refs to the repository integration, which fetches them itself "
+        "(self-hosted Sentry 23.x does not grant this list to org:ci)"
+    )
 
 
 def _previous_commit(
@@ -408,7 +448,7 @@ def _local(
     # The previous release's last commit bounds the range only when it is this repository's.
     previous = _previous_commit(client, org, version, repository)
     if previous == head:
-        out.info(f"the previous release already ends at HEAD ({head[:12]}): no new commits")
+        nothing_new(out, options, f"the previous release already ends at HEAD ({head[:12]})")
         return CommitsResult(mode, (Association(repository, mode, previous, head, 0),))
     revs: list[str]
     max_count: int | None = None
@@ -433,7 +473,7 @@ def _local(
     if commits:
         client.set_commits(org, version, commits)
     else:
-        out.info("no commits in the range: leaving the release's commits alone")
+        nothing_new(out, options, "no commits in the range")
     return CommitsResult(
         mode,
         (Association(repository, mode, previous, head, len(commits)),),

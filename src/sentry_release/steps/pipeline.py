@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sentry_release.config.settings import Settings
-from sentry_release.errors import GateFailed
+from sentry_release.errors import Cancelled, GateFailed, StepsFailed
 from sentry_release.gate.policy import FAIL, GateReport
 from sentry_release.git import GitRepo
 from sentry_release.output import Output
@@ -51,6 +51,21 @@ class PipelineResult:
     steps: list[str] = field(default_factory=list)
 
 
+def planned_steps(settings: Settings) -> list[str]:
+    """The names of the steps `run` takes with these settings, in order."""
+    maps = settings.sourcemaps
+    steps = [
+        ("Create release", settings.create),
+        ("Associate commits", settings.commits.mode != "skip"),
+        ("Inject debug IDs", bool(maps.paths) and maps.inject),
+        ("Upload source maps", bool(maps.paths)),
+        ("Finalize release", settings.finalize),
+        ("Record deploy", settings.deploy.enabled and bool(settings.deploy.environment)),
+        ("Deploy gate", settings.gate.enabled),
+    ]
+    return [name for name, planned in steps if planned]
+
+
 def run(
     settings: Settings,
     client: SentryApi,
@@ -76,12 +91,18 @@ def run(
     out.info(f"Release {version} (from {proposed.source})")
 
     def step(name: str, field_name: str, action: Callable[[], object]) -> None:
-        """Run one step, store its result on `result`, then tell `on_step`."""
-        with out.group(name), client.step(name):
-            setattr(result, field_name, action())
-        result.steps.append(name)
-        if on_step is not None:
-            on_step(result)
+        """Run one step, store its result on `result`, then tell `on_step` (inside the step's
+        log group: its result line belongs there)."""
+        try:
+            with out.group(name):
+                with client.step(name):
+                    setattr(result, field_name, action())
+                result.steps.append(name)
+                if on_step is not None:
+                    on_step(result)
+        except Cancelled as exc:
+            exc.step = exc.step or name
+            raise
 
     if settings.create:
         step("Create release", "release", lambda: create_release(settings, client, version))
@@ -97,9 +118,17 @@ def run(
             step("Associate commits", "commits", lambda: associate(client, out))
     try:
         source_map_steps(settings, client, version, out, collected, step)
-    finally:
-        if beside is not None:
-            beside.finish()  # also when inject or upload failed: its lines are printed
+    except BaseException as exc:
+        if beside is not None:  # inject or upload failed: its lines are printed, in its group
+            if not isinstance(exc, Exception):  # cancelled: no request starts after this
+                client.transport.cancel()
+            failed = out.current_step or "Upload source maps"
+            with out.group("Associate commits"):
+                beside.finish()  # joined: nothing is sent once the run has ended
+            out.current_step = failed  # the step that failed, not the group printed after it
+            if isinstance(exc, Exception) and isinstance(beside.error, Exception):
+                raise StepsFailed([(failed, exc), (beside.name, beside.error)]) from exc
+        raise
     if beside is not None:
         step("Associate commits", "commits", beside.result)
     if settings.finalize:
@@ -111,9 +140,9 @@ def run(
     if settings.deploy.enabled and settings.deploy.environment:
         step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
     if settings.gate.enabled:
-        from sentry_release.gate.watch import run_gate
-
-        step("Deploy gate", "gate", lambda: run_gate(settings, client, version, result.deploy, out))
+        step(
+            "Deploy gate", "gate", lambda: gate_step(settings, client, version, result.deploy, out)
+        )
         assert result.gate is not None
         enforce_gate(settings, result.gate)
     return result
@@ -163,7 +192,7 @@ class Beside(Generic[T]):
     ) -> None:
         self._out, self._release = out.held()
         self._api = client.fork(echo=self._out.result)
-        self._work, self._name = work, name
+        self._work, self.name = work, name
         self._value: T | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -171,7 +200,7 @@ class Beside(Generic[T]):
 
     def _run(self) -> None:
         try:
-            with self._api.step(self._name):
+            with self._api.step(self.name):
                 self._value = self._work(self._api, self._out)
         except BaseException as exc:  # handed to the main thread by `result`
             self._error = exc
@@ -182,6 +211,11 @@ class Beside(Generic[T]):
         self._thread.join()
         self._release()
 
+    @property
+    def error(self) -> BaseException | None:
+        """What the work raised (once finished), or None."""
+        return self._error
+
     def result(self) -> T:
         """The work's result, or its error raised here, once its lines are printed."""
         self.finish()
@@ -189,6 +223,22 @@ class Beside(Generic[T]):
             raise self._error
         assert self._value is not None
         return self._value
+
+
+def gate_step(
+    settings: Settings,
+    client: SentryApi,
+    version: str,
+    deploy: DeployResult | None,
+    out: Output,
+) -> GateReport:
+    """The deploy gate, its waiting narration shown as one live status line (redrawn in
+    place on a terminal; in CI logs when it changes, else once a minute)."""
+    from sentry_release.gate.render import gate_status
+    from sentry_release.gate.watch import run_gate
+
+    with out.live(gate_status) as live:
+        return run_gate(settings, client, version, deploy, live)
 
 
 def enforce_gate(settings: Settings, report: GateReport) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sentry_release.config.settings import Settings
-from sentry_release.errors import NotFoundError
+from sentry_release.errors import NotFoundError, SentryAPIError
 from sentry_release.git import GitRepo
 from sentry_release.sentry.api import SentryApi
 from sentry_release.sentry.models import Release
@@ -52,19 +52,42 @@ def create_release(
     prints the POST and reads whether the release exists, as the real run would learn it."""
     assert settings.org is not None
     found = preview_lookup(client, settings.org, version) if client.dry_run else None
-    body, created = client.create_release(
-        settings.org,
-        version,
-        settings.projects,
-        url=settings.release_url,
-        ref=ref,
-        date_started=datetime.now(timezone.utc),
-    )
+    try:
+        body, created = client.create_release(
+            settings.org,
+            version,
+            settings.projects,
+            url=settings.release_url,
+            ref=ref,
+            date_started=datetime.now(timezone.utc),
+        )
+    except SentryAPIError as exc:
+        if exc.status == 400 and "projects" in str(exc):
+            raise exc.with_note(unknown_projects(client, settings.org, settings.projects)) from None
+        raise
     if client.dry_run:
         checked = bool(client.token)
         result = found or body
         return ReleaseResult(version, found is None, settings.projects, result, True, checked)
     return ReleaseResult(version, created, settings.projects, body)
+
+
+def unknown_projects(client: SentryApi, org: str, projects: Sequence[str]) -> str:
+    """What to add to Sentry's "Invalid project slugs" (organization_releases.py answers 400 when a
+    slug is not a project of the organization the token can see): which slugs, and the fix."""
+    try:
+        known = [p.slug for p in client.list_projects(org)]
+    except SentryAPIError:  # an org:ci token may not list projects: name what was asked
+        return (
+            f": no project {', '.join(map(repr, projects))} in organization {org!r} that "
+            "this token can see; check --project / SENTRY_PROJECT (the projects input)"
+        )
+    missing = [p for p in projects if p not in known] or list(projects)
+    return (
+        f": Sentry has no project {', '.join(map(repr, missing))} in organization {org!r}; "
+        f"check --project / SENTRY_PROJECT (the projects input); its projects: "
+        f"{', '.join(known) or 'none this token can see'}"
+    )
 
 
 def preview_lookup(client: SentryApi, org: str, version: str) -> Release | None:

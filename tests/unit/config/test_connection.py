@@ -6,8 +6,8 @@ import base64
 import json
 from pathlib import Path
 
+from sentry_release.config.build import from_values
 from sentry_release.config.connection import decode_org_token, resolve_connection
-from sentry_release.config.settings import from_values
 
 
 def org_token(payload: dict[str, object]) -> str:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from sentry_release.cli import TableOption, cli
+from sentry_release.config.build import from_values
 from sentry_release.config.options import BY_INPUT, OPTIONS, SECTIONS, inputs_table
-from sentry_release.config.settings import from_values
 
 ROOT = Path(__file__).parents[3]
 SPEC = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from sentry_release.config.build import from_values
 from sentry_release.config.connection import DEFAULT_URL, resolve_connection
 from sentry_release.config.parse import check_environment
-from sentry_release.config.settings import from_values
 from sentry_release.errors import ConfigError
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from sentry_release.config.build import from_values
 from sentry_release.config.connection import DEFAULT_URL
-from sentry_release.config.settings import from_values
 from sentry_release.errors import ConfigError
 
 
