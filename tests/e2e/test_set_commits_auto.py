@@ -27,7 +27,24 @@ def filed_under(server: DevServer, version: str) -> set[str]:
     return {c["repository"]["name"] for c in commits}
 
 
-@pytest.mark.parametrize("status", [403, 404])
+def test_a_token_that_may_not_list_repositories_means_local_history_and_a_warning(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    make_repo(repo, commits=2)
+    git(repo, "remote", "add", "origin", "https://github.com/acme/web.git")
+    server.faults = FaultPlan.parse("GET /organizations/*/repos/=403")
+    code, err = auto(repo, env)
+    assert code == 0, err
+    assert err[0].startswith(
+        "warning: set-commits auto: this token may not list the repositories of acme "
+        "(403 on GET /organizations/acme/repos/: Injected fault: HTTP 403 (error)); "
+        "associated commits from the local git history instead."
+    ), err
+    assert held_commits(server, "1.0") == git_says(repo, "HEAD")
+
+
+@pytest.mark.parametrize("status", [404])
 def test_repositories_sentry_will_not_list_mean_local_history(
     server: DevServer, env: dict[str, str], tmp_path: Path, status: int
 ) -> None:

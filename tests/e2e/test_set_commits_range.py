@@ -15,6 +15,11 @@ from sentry_standin.commits import add_repo
 from tests.e2e.test_set_commits import git_says, held_commits, puts, shallow_setup
 from tests.helpers import ORG, commit, git, make_repo, run_cli
 
+NOTHING_NEW = (
+    "no new commits to associate, the release's commits are left alone "
+    "(pass --ignore-empty-commits, or ignore_empty, when that is expected)"
+)
+
 
 def local_release(repo: Path, version: str, env: dict[str, str]) -> str:
     assert run_cli(["new", version], env, cwd=repo).returncode == 0
@@ -123,7 +128,7 @@ def test_a_release_at_the_previous_head_has_no_new_commits(
     assert run_cli(["new", "2.0"], env, cwd=repo).returncode == 0
     done = run_cli(["set-commits", "2.0", "--mode", "local", "--json"], env, cwd=repo)
     assert done.returncode == 0, done.stderr
-    said = f"the previous release already ends at HEAD ({shas[-1][:12]}): no new commits"
+    said = f"warning: the previous release already ends at HEAD ({shas[-1][:12]}): {NOTHING_NEW}"
     assert said in done.stderr.splitlines()
     data = json.loads(done.stdout)
     assert data["mode"] == "local" and data["count"] == 0
@@ -142,7 +147,7 @@ def test_a_head_behind_the_previous_release_leaves_the_commits_alone(
     local_release(repo, "1.0", env)
     git(repo, "reset", "-q", "--hard", "HEAD~1")
     said = local_release(repo, "2.0", env)
-    assert "no commits in the range: leaving the release's commits alone" in said.splitlines()
+    assert f"warning: no commits in the range: {NOTHING_NEW}" in said.splitlines()
     assert puts(server, "2.0") == []
 
 
