@@ -61,6 +61,8 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_preconnect.py",
         "tests/unit/test_dry_run.py",
         "tests/unit/test_redact_urls.py",
+        "tests/unit/test_transport_steps.py",
+        "tests/unit/test_token_alphabet.py",
     ],
 }
 
