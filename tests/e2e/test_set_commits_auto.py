@@ -3,10 +3,12 @@ and the repository the local commits are filed under."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from sentry_release.steps.commits import repos_refused_warning
 from sentry_standin import DevServer
 from sentry_standin.commits import add_repo
 from sentry_standin.faults import FaultPlan
@@ -27,21 +29,35 @@ def filed_under(server: DevServer, version: str) -> set[str]:
     return {c["repository"]["name"] for c in commits}
 
 
+def refused_line(detail: str) -> str:
+    return (
+        "warning: set-commits auto: this token may not list the repositories of acme "
+        f"(403 on GET /organizations/acme/repos/: {detail}); associated commits from the local "
+        "git history instead. A token with org:read or org:integrations lets auto send refs to "
+        "the repository integration, which fetches them itself (self-hosted Sentry 23.x does "
+        "not grant this list to org:ci)"
+    )
+
+
 def test_a_token_that_may_not_list_repositories_means_local_history_and_a_warning(
     server: DevServer, env: dict[str, str], tmp_path: Path
 ) -> None:
-    repo = tmp_path / "web"
+    repo = tmp_path / "checkout"  # no remote: the name comes from GITHUB_REPOSITORY
     make_repo(repo, commits=2)
-    git(repo, "remote", "add", "origin", "https://github.com/acme/web.git")
     server.faults = FaultPlan.parse("GET /organizations/*/repos/=403")
-    code, err = auto(repo, env)
-    assert code == 0, err
-    assert err[0].startswith(
-        "warning: set-commits auto: this token may not list the repositories of acme "
-        "(403 on GET /organizations/acme/repos/: Injected fault: HTTP 403 (error)); "
-        "associated commits from the local git history instead."
-    ), err
+    env = {**env, "GITHUB_REPOSITORY": "acme/web"}
+    assert run_cli(["new", "1.0"], env, cwd=repo).returncode == 0
+    done = run_cli(["set-commits", "1.0", "--json"], env, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == refused_line("Injected fault: HTTP 403 (error)")
+    data = json.loads(done.stdout)
+    assert data["mode"] == "local" and data["associations"][0]["mode"] == "local"
     assert held_commits(server, "1.0") == git_says(repo, "HEAD")
+    assert filed_under(server, "1.0") == {"acme/web"}
+
+
+def test_the_refusal_without_sentrys_words_says_permission_denied() -> None:
+    assert "warning: " + repos_refused_warning("acme", None) == refused_line("permission denied")
 
 
 @pytest.mark.parametrize("status", [404])

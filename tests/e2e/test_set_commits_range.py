@@ -149,6 +149,13 @@ def test_a_head_behind_the_previous_release_leaves_the_commits_alone(
     said = local_release(repo, "2.0", env)
     assert f"warning: no commits in the range: {NOTHING_NEW}" in said.splitlines()
     assert puts(server, "2.0") == []
+    assert run_cli(["new", "3.0"], env, cwd=repo).returncode == 0
+    args = ["set-commits", "3.0", "--mode", "local", "--ignore-empty-commits"]
+    done = run_cli(args, env, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "no commits in the range: no new commits, leaving the release's commits alone" in (
+        done.stderr.splitlines()
+    )
 
 
 def test_a_previous_commit_gone_from_a_full_history_says_check_the_history(
