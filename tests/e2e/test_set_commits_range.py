@@ -211,3 +211,18 @@ def test_a_commit_over_sentrys_limits_is_sent_without_the_field_and_warned(
         "(Sentry rejects it)"
     ) in said.splitlines()
     assert len(held_commits(server, "1.0")) == 2
+
+
+def test_a_local_range_is_reported_with_its_repository_and_start(
+    server: DevServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "web"
+    first = make_repo(repo, commits=1)[-1]
+    local_release(repo, "1.0", env)
+    head = commit(repo, {"next.txt": "n\n"}, "next")
+    assert run_cli(["new", "2.0"], env, cwd=repo).returncode == 0
+    done = run_cli(["set-commits", "2.0", "--mode", "local", "--json"], env, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["associations"] == [
+        {"repository": "web", "mode": "local", "previous": first, "head": head, "count": 1}
+    ]
