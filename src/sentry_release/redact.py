@@ -57,7 +57,7 @@ def redact(text: str) -> str:
         for form in encodings(secret):
             if form in text:
                 text = text.replace(form, REDACTED)
-    if "earer" in text:
+    if "earer" in text.lower():  # the scheme is case-insensitive (RFC 9110 11.1): BEARER too
         text = _BEARER_RE.sub(lambda m: m.group(1) + REDACTED, text)
     if "@" in text:
         text = _USERINFO_RE.sub(lambda m: m.group(1) + REDACTED + "@", text)

@@ -1,0 +1,321 @@
+"""Mutation testing of the core modules with mutmut 3.x, one module at a time.
+
+    .venv/bin/python .ci/mutation.py redact.py steps/commits.py   # or no argument: all six
+    .venv/bin/python .ci/mutation.py --list                        # modules and their tests
+
+Each module runs in its own work directory, `.mutation/<module>/` (git-ignored): `src` and
+`tests` linked from the checkout, the project's pyproject.toml with a `[tool.mutmut]` table
+that mutates only that module and selects only its fast tests (TESTS below), so a module's run
+takes minutes. mutmut runs niced, with `--jobs` workers (default 2), the tests in process
+(`-n0`, no xdist), `slow` tests left out and the 2 s budget off (a loaded machine must not kill
+a mutant). It prints, per module: mutants, killed, survived, the score, then each survivor's
+diff; survivors judged equivalent (EQUIVALENT below, each with why) are listed apart and
+counted as killed in the adjusted score. Exit 1 when a module's adjusted score is under
+--min (default 90). Outside the README's test command and outside `.ci/run`: it takes minutes
+per module, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "src/sentry_release"
+SURVIVING = ("survived", "no tests", "suspicious")
+
+# Module (under src/sentry_release) -> the fast tests that pin it. Only these run against its
+# mutants; a test that covers none of a mutant's functions is not run for it (mutmut's stats).
+TESTS: dict[str, list[str]] = {
+    # The gate and chunk modules are being reworked (their own issues): their lists are the
+    # tests that import them today; check them with --list after those merges.
+    "gate/policy.py": [
+        "tests/unit/test_gate.py",
+        "tests/unit/test_gate_watch.py",
+        "tests/e2e/test_gate_table.py",
+    ],
+    "gate/sequential.py": ["tests/unit/test_gate.py"],
+    "sourcemaps/chunks.py": [
+        "tests/unit/test_sourcemaps_upload.py",
+        "tests/e2e/test_sourcemaps_upload.py",
+    ],
+    "steps/commits.py": [
+        "tests/unit/test_commits.py",
+        "tests/unit/test_commits_range.py",
+        "tests/unit/test_commits_remote_names.py",
+        "tests/e2e/test_set_commits.py",
+        "tests/e2e/test_set_commits_range.py",
+        "tests/e2e/test_set_commits_auto.py",
+    ],
+    "redact.py": ["tests/unit/test_redact.py", "tests/unit/test_redact_urls.py"],
+    "sentry/transport.py": [
+        "tests/unit/test_client.py",
+        "tests/unit/test_client_retries.py",
+        "tests/unit/test_preconnect.py",
+        "tests/unit/test_dry_run.py",
+        "tests/unit/test_redact_urls.py",
+        "tests/unit/test_transport_steps.py",
+        "tests/unit/test_token_alphabet.py",
+    ],
+}
+
+# Survivors judged equivalent: (module, the original line, the mutated line, both stripped
+# as `mutmut show` prints them after `-` and `+`) -> why no input can tell the mutant from the
+# original. Matched on the diff, not on mutmut's numbering, so an entry stops applying when
+# the code it describes changes.
+_BY_TEXT = (
+    "forms sorted by text instead of length, longest still first where it matters: the only "
+    "form of a secret found inside another of its forms is the secret ending in its one '%', "
+    "a prefix of its percent-encoding, and a prefix sorts after the longer string in reverse "
+    "text order too (tests/unit/test_redact.py, the secret ending in percent)"
+)
+_ENCODINGS_SORT = "return tuple(sorted((f for f in forms if f), key=len, reverse=True))"
+_LOWERED = (
+    "the name was lowercased just before: it holds no 'X', so stripping 'X' and '/' strips only '/'"
+)
+_SAME_REPO = 'a, b = a.lower().strip("/"), b.lower().strip("/")'
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("redact.py", 'quote(secret, safe=""),', 'quote(secret, safe="XXXX"),'): (
+        "letters are never percent-encoded, so adding 'X' to `safe` changes no output; "
+        "'/' is still encoded (the default safe='/' is killed)"
+    ),
+    (
+        "redact.py",
+        _ENCODINGS_SORT,
+        "return tuple(sorted((f for f in forms if f), key=None, reverse=True))",
+    ): _BY_TEXT,
+    (
+        "redact.py",
+        _ENCODINGS_SORT,
+        "return tuple(sorted((f for f in forms if f), reverse=True))",
+    ): _BY_TEXT,
+    (
+        "steps/commits.py",
+        _SAME_REPO,
+        'a, b = a.lower().strip("XX/XX"), b.lower().strip("/")',
+    ): _LOWERED,
+    (
+        "steps/commits.py",
+        _SAME_REPO,
+        'a, b = a.lower().strip("/"), b.lower().strip("XX/XX")',
+    ): _LOWERED,
+    (
+        "steps/commits.py",
+        'previous, dots, commit = revs.partition("..")',
+        'previous, dots, commit = revs.rpartition("..")',
+    ): (
+        "a spec holds at most one '..': git ref names cannot contain '..' (git "
+        "check-ref-format) and shas hold no dot, so the first '..' is the last; a spec with "
+        "two fails resolution either way"
+    ),
+    ("steps/commits.py", 'why = ""', "why = None"): (
+        "both are falsy and `why` is only read after `if not why:` has set it"
+    ),
+    (
+        "steps/commits.py",
+        "matched = match_repo(integrated, urls) if urls else None",
+        "matched = match_repo(integrated, urls) if (urls) or True else None",
+    ): "match_repo with no URLs matches nothing: None either way",
+    (
+        "steps/commits.py",
+        'return f"{host.lower()}/{path.lower()}" if host else "/" + path.lower()',
+        'return f"{host.lower()}/{path.lower()}" if (host) or True else "/" + path.lower()',
+    ): "with an empty host the f-string is '/' + path too",
+    (
+        "steps/commits.py",
+        "owner = previous.last_commit_repository if repository else None",
+        "owner = previous.last_commit_repository if (repository) or True else None",
+    ): "without `repository` the next test (`owner and repository and ...`) is false anyway",
+    (
+        "steps/commits.py",
+        "warnings += fill_depth(repo, options.initial_depth, options.remote, out)",
+        "warnings = fill_depth(repo, options.initial_depth, options.remote, out)",
+    ): (
+        "in the first-release branch `warnings` is still empty there; the same mutant in the "
+        "--ignore-missing branch drops a warning and is killed "
+        "(test_ignore_missing_in_a_shallow_clone_that_cannot_fetch_warns_twice)"
+    ),
+}
+
+
+@dataclass
+class Outcome:
+    module: str
+    status: dict[str, str] = field(default_factory=dict)  # mutant -> mutmut's status
+    diffs: dict[str, str] = field(default_factory=dict)  # survivor -> its diff
+    equivalent: dict[str, str] = field(default_factory=dict)  # survivor -> why
+
+    def count(self, *states: str) -> int:
+        return sum(1 for s in self.status.values() if s in states)
+
+    @property
+    def killed(self) -> int:
+        return self.count("killed", "timeout", "caught by type check", "segfault")
+
+    @property
+    def survivors(self) -> list[str]:
+        return [m for m, s in self.status.items() if s in SURVIVING]
+
+    def score(self, adjusted: bool = False) -> float:
+        counted = [s for s in self.status.values() if s not in ("skipped", "not checked")]
+        if not counted:
+            return 0.0
+        extra = len(self.equivalent) if adjusted else 0
+        return 100.0 * (self.killed + extra) / len(counted)
+
+
+def workdir(module: str) -> Path:
+    return ROOT / ".mutation" / module.removesuffix(".py").replace("/", ".")
+
+
+def prepare(module: str) -> Path:
+    """A fresh work directory for `module`: links to src and tests, its own mutmut table."""
+    tests = [t for t in TESTS[module] if (ROOT / t).exists()]
+    if not tests:  # an empty selection would run the whole suite against every mutant
+        raise SystemExit(f"mutation: none of {module}'s tests exist: fix TESTS")
+    work = workdir(module)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "src").symlink_to(ROOT / "src", target_is_directory=True)
+    (work / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
+    table = "\n".join(
+        [
+            "",
+            "[tool.mutmut]",
+            'source_paths = ["src"]',
+            f'only_mutate = ["{PACKAGE}/{module}"]',
+            # In process (no xdist workers), the fast tests only, no pytest cache in src.
+            "pytest_add_cli_args = "
+            + repr(["-n0", "-p", "no:cacheprovider", "-m", "not slow", "-q"]).replace("'", '"'),
+            "pytest_add_cli_args_test_selection = " + repr(tests).replace("'", '"'),
+            "",
+        ]
+    )
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (work / "pyproject.toml").write_text(text + table, encoding="utf-8")
+    return work
+
+
+def mutmut(work: Path, *args: str, capture: bool = False) -> str:
+    env = {**os.environ, "SENTRY_RELEASE_TEST_BUDGET": "0"}
+    command = ["nice", "-n", "10", sys.executable, "-m", "mutmut", *args]
+    done = subprocess.run(
+        command, cwd=work, env=env, text=True, capture_output=capture, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"mutation: {' '.join(args)} failed in {work} ({done.returncode})")
+    return done.stdout if capture else ""
+
+
+def changed_lines(diff: str, sign: str) -> list[str]:
+    """The lines a diff takes away (`-`) or adds (`+`), stripped."""
+    return [
+        line[1:].strip()
+        for line in diff.splitlines()
+        if line.startswith(sign) and not line.startswith(sign * 3)
+    ]
+
+
+def equivalent(module: str, diff: str) -> str | None:
+    removed, added = changed_lines(diff, "-"), changed_lines(diff, "+")
+    for (where, before, after), why in EQUIVALENT.items():
+        if where == module and before in removed and after in added:
+            return why
+    return None
+
+
+def results(work: Path) -> dict[str, str]:
+    status = {}
+    for line in mutmut(work, "results", "--all", "true", capture=True).splitlines():
+        match = re.match(r"^\s+(\S+): (.+)$", line)
+        if match:
+            status[match[1]] = match[2].strip()
+    return status
+
+
+def run_module(module: str, jobs: int, recheck: bool = False) -> Outcome:
+    """A full run; with `recheck`, only the survivors of the last full run, against the tests
+    as they are now (the killed stay killed: tests were added, not taken away)."""
+    saved = workdir(module).parent / f"{workdir(module).name}.json"
+    before: dict[str, str] = {}
+    if recheck:
+        if not saved.exists():
+            raise SystemExit(f"mutation: no earlier run of {module} to recheck ({saved})")
+        before = json.loads(saved.read_text(encoding="utf-8"))
+    work = prepare(module)
+    print(f"== {module}: mutmut on {', '.join(TESTS[module])}", flush=True)
+    again = [m for m, s in before.items() if s in SURVIVING]
+    if recheck and not again:
+        status = before
+    else:
+        mutmut(work, "run", "--max-children", str(jobs), *again)
+        status = {**before, **{m: s for m, s in results(work).items() if not again or m in again}}
+    if not recheck:
+        saved.write_text(json.dumps(status, indent=1), encoding="utf-8")
+    outcome = Outcome(module, status)
+    for name in outcome.survivors:
+        diff = mutmut(work, "show", name, capture=True)
+        outcome.diffs[name] = diff
+        why = equivalent(module, diff)
+        if why:
+            outcome.equivalent[name] = why
+    return outcome
+
+
+def report(outcome: Outcome) -> None:
+    o = outcome
+    print(f"\n== {o.module}")
+    print(
+        f"mutants {len(o.status)}, killed {o.killed}, survived {len(o.survivors)}"
+        f" (equivalent {len(o.equivalent)}), score {o.score():.1f}%,"
+        f" adjusted {o.score(adjusted=True):.1f}%"
+    )
+    for name in o.survivors:
+        label = "equivalent" if name in o.equivalent else o.status[name]
+        print(f"\n-- {label}: {name}")
+        if name in o.equivalent:
+            print(f"   why: {o.equivalent[name]}")
+        print(o.diffs[name].rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"under {PACKAGE}/ (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="mutmut workers (default 2)")
+    parser.add_argument("--min", type=float, default=90.0, help="adjusted score to reach")
+    parser.add_argument("--list", action="store_true", help="the modules and their tests")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run only the survivors of the module's last full run (after adding tests)",
+    )
+    args = parser.parse_args(argv)
+    if args.list:
+        for module, tests in TESTS.items():
+            print(f"{module}: {' '.join(tests)}")
+        return 0
+    unknown = [m for m in args.modules if m not in TESTS]
+    if unknown:
+        parser.error(f"not a core module: {', '.join(unknown)} (choose from {', '.join(TESTS)})")
+    outcomes = [run_module(m, args.jobs, args.recheck) for m in (args.modules or list(TESTS))]
+    for outcome in outcomes:
+        report(outcome)
+    print("\n== summary")
+    for o in outcomes:
+        print(
+            f"{o.module}: {len(o.status)} mutants, {o.killed} killed, {len(o.survivors)} survived"
+            f" ({len(o.equivalent)} equivalent), score {o.score():.1f}%"
+            f" (adjusted {o.score(adjusted=True):.1f}%)"
+        )
+    return 0 if all(o.score(adjusted=True) >= args.min for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
