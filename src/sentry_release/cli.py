@@ -442,7 +442,7 @@ def gate_cmd(version: str | None, **values: Any) -> None:
     values["gate"] = True
     rt = runtime(values, need=("auth_token", "org", "environment"))
     name = rt.version(version)
-    result = gate_step(rt.settings, rt.client(), name, None, rt.out)
+    result = gate_step(rt.settings, rt.client(), name, None, rt.out, rt.environ)
     if rt.out.json_mode:
         from sentry_release.gate.render import report_dict
 

@@ -77,7 +77,7 @@ def test_the_build_shas_are_github_sha_the_pr_head_and_its_merge_commit(tmp_path
 
 
 def test_the_gate_names_the_merge_sha_release_the_sdk_reported(
-    server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: DevServer, tmp_path: Path
 ) -> None:
     """The release is the PR's head sha; the build used github.sha (the merge commit), so
     the SDK's events carry the merge sha: the verdict names it and says how to fix it."""
@@ -90,8 +90,7 @@ def test_the_gate_names_the_merge_sha_release_the_sdk_reported(
     send_envelopes(server, [error_event(MERGE, now - 5, user=f"u{i}") for i in range(2)])
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"head": {"sha": HEAD}}}))
-    monkeypatch.setenv("GITHUB_SHA", MERGE)
-    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    environ = {"GITHUB_SHA": MERGE, "GITHUB_EVENT_PATH": str(event)}  # the front door's
     fake = FakeTime(now)
     out, _, _ = output()
     report = run_gate(
@@ -102,6 +101,7 @@ def test_the_gate_names_the_merge_sha_release_the_sdk_reported(
         out,
         clock=fake.clock,
         sleep=fake.sleep,
+        environ=environ,
     )
     rule = next(r for r in report.rules if r.name == "release-name")
     assert rule.verdict == INCONCLUSIVE

@@ -313,7 +313,8 @@ OPTIONS: tuple[Option, ...] = (
       kind="duration", field="gate.poll"),
     O("gate_timeout", "Give up after this long.", GATE, ("--gate-timeout",), "gate_timeout",
       kind="duration", field="gate.timeout",
-      description="Give up watching after this long. Default: grace + window + settle."),
+      description="Give up watching after this long. Default: when the window, the settle "
+      "periods and the wait for late updates are over, and at most 10 minutes after that."),
     O("gate_query", "Issue search query for new issues.", GATE, ("--query",), "gate_query",
       field="gate.query",
       description="Sentry issue search for new issues. Default: unresolved error and fatal "

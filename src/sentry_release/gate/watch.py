@@ -138,8 +138,11 @@ def run_gate(
     *,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> GateReport:
     """Watch the release after its deploy and return the verdict (raises nothing on FAIL).
+    `environ` is the front door's environment (the job's commit shas, for the release-name
+    rule).
 
     INCONCLUSIVE and unreadable Sentry are mapped through `on_inconclusive` and
     `on_api_error`; the report is printed (table or JSON) before returning. Time is the
@@ -166,6 +169,7 @@ def run_gate(
     session = requests.Session()
     try:
         watcher = _Watcher(settings, reader, version, deploy, out, clock, sleep, poll)
+        watcher.environ = environ or {}
         report, warning = watcher.run(expected, session)
     finally:
         session.close()
@@ -293,6 +297,7 @@ class _Watcher:
         self.version = version
         self.given = deploy
         self.out = out
+        self.environ: Mapping[str, str] = {}  # the front door's, for the release-name rule
         self.clock = clock
         self.sleep = sleep
         self.poll = poll
@@ -669,11 +674,9 @@ class _Watcher:
                 for name, _ in self.reads.serving(plan.deploy_start, now, self.policy.bucket)
                 if name != self.version
             )
-            import os  # the hook of gate/release_match.py: the same commit under another name
+            from sentry_release.gate import release_match  # the same commit, another name
 
-            from sentry_release.gate import release_match
-
-            shas = release_match.build_shas(os.environ)
+            shas = release_match.build_shas(self.environ)
             same = release_match.hint(self.version, others, shas)
             poll = replace(poll, others=others, same_commit=same)
         return poll

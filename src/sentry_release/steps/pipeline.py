@@ -142,7 +142,9 @@ def run(
         step("Record deploy", "deploy", lambda: record_deploy(settings, client, version))
     if settings.gate.enabled:
         given = result.deploy.deploy if result.deploy is not None else None
-        step("Deploy gate", "gate", lambda: gate_step(settings, client, version, given, out))
+        step(
+            "Deploy gate", "gate", lambda: gate_step(settings, client, version, given, out, environ)
+        )
         assert result.gate is not None
         enforce_gate(settings, result.gate)
     return result
@@ -231,6 +233,7 @@ def gate_step(
     version: str,
     deploy: Deploy | None,
     out: Output,
+    environ: Mapping[str, str],
 ) -> GateReport:
     """The deploy gate, its waiting narration shown as one live status line (redrawn in
     place on a terminal; in CI logs when it changes, else once a minute)."""
@@ -238,7 +241,7 @@ def gate_step(
     from sentry_release.gate.watch import run_gate
 
     with out.live(gate_status) as live:
-        return run_gate(settings, client, version, deploy, live)
+        return run_gate(settings, client, version, deploy, live, environ=environ)
 
 
 def enforce_gate(settings: Settings, report: GateReport) -> None:
