@@ -44,7 +44,8 @@ TESTS: dict[str, list[str]] = {
     "gate/sequential.py": ["tests/unit/test_gate.py"],
     "sourcemaps/chunks.py": [
         "tests/unit/test_sourcemaps_upload.py",
-        "tests/e2e/test_sourcemaps_upload.py",
+        "tests/unit/test_sourcemaps_poll_spacing.py",
+        "tests/unit/test_sourcemaps_chunk_protocol.py",
     ],
     "steps/commits.py": [
         "tests/unit/test_commits.py",
