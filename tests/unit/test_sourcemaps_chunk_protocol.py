@@ -27,6 +27,7 @@ from sentry_release.sourcemaps.chunks import (
     MAX_RESEND_ROUNDS,
     ChunkUpload,
     batches,
+    send_chunks,
     upload_bundle,
 )
 from sentry_standin.chunks import parse_multipart
@@ -52,19 +53,40 @@ ALL = missing(lambda s: s)
 OK = state("ok")
 
 
+class Clock:
+    """The run's clock: sleeps move it, and so does each assemble request (`rtt`)."""
+
+    def __init__(self, start: float = 0.0, rtt: float = 0.0) -> None:
+        self.now, self.rtt = start, rtt
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
 class Sentry:
     """Answers assemble from a script and records every request, in order: `("assemble",
     chunks asked for)` or `("chunks", [(field, checksum, payload)...])`."""
 
-    def __init__(self, mock: responses.RequestsMock, answers: list[Answer]) -> None:
-        self.answers = answers
+    def __init__(
+        self, mock: responses.RequestsMock, answers: list[Answer], clock: Clock | None
+    ) -> None:
+        self.answers, self.clock = answers, clock
         self.log: list[tuple[str, Any]] = []
+        self.bodies: list[dict[str, Any]] = []
         mock.add_callback("POST", ASSEMBLE_URL, callback=self.assemble)
         mock.add_callback("POST", CHUNK_URL, callback=self.chunks)
 
     def assemble(self, request: Any) -> tuple[int, dict[str, str], str]:
-        sums = json.loads(request.body)["chunks"]
+        self.bodies.append(json.loads(request.body))
+        sums = self.bodies[-1]["chunks"]
         self.log.append(("assemble", sums))
+        if self.clock is not None:
+            self.clock.now += self.clock.rtt
         return 200, {}, json.dumps(self.answers.pop(0)(sums))
 
     def chunks(self, request: Any) -> tuple[int, dict[str, str], str]:
@@ -107,27 +129,26 @@ def run(
     wait: bool = False,
     accept: tuple[str, ...] = V2,
     compression: tuple[str, ...] = ("gzip",),
-    clock: Callable[[], float] | None = None,
-    sleep: Callable[[float], None] | None = None,
+    clock: Clock | None = None,
+    dist: str | None = None,
+    tty: bool = False,
     **limits: Any,
 ) -> tuple[ChunkUpload | UploadError, Sentry, Output]:
     settings = Settings(
         org="o",
         projects=("p",),
         working_directory=Path("."),
-        sourcemaps=SourceMapOptions(wait=wait, concurrency=1),
+        sourcemaps=SourceMapOptions(wait=wait, concurrency=1, dist=dist),
     )
     options = ChunkOptions(
         url=CHUNK_URL, chunk_size=CHUNK_SIZE, accept=accept, compression=compression, **limits
     )
-    out = Output(stdout=io.StringIO(), stderr=io.StringIO())
+    out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=tty)
     timing: dict[str, Any] = {}
     if clock is not None:
-        timing["clock"] = clock
-    if sleep is not None:
-        timing["sleep"] = sleep
+        timing.update(clock=clock, sleep=clock.sleep)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        sentry = Sentry(mock, answers)
+        sentry = Sentry(mock, answers, clock)
         client = SentryApi(BASE, "tok")
         try:
             done: ChunkUpload | UploadError = upload_bundle(
@@ -295,23 +316,10 @@ def test_an_error_after_the_upload_names_sentrys_detail_or_the_state(
     assert str(done) == "Sentry failed to process the bundle: error"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
-
-
 def test_wait_polls_until_ok_with_doubling_delays_up_to_a_second(bundle: SpooledBundle) -> None:
     clock = Clock()
     answers = [ALL] + [state("assembling")] * 6 + [OK]
-    done, sentry, _out = run(bundle, answers, wait=True, clock=clock, sleep=clock.sleep)
+    done, sentry, _out = run(bundle, answers, wait=True, clock=clock)
     assert sentry.kinds == ["assemble"] + ["chunks"] * 4 + ["assemble"] * 7
     assert clock.sleeps == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
     assert isinstance(done, ChunkUpload) and done.state == "ok"
@@ -320,9 +328,7 @@ def test_wait_polls_until_ok_with_doubling_delays_up_to_a_second(bundle: Spooled
 def test_wait_gives_up_after_max_wait(bundle: SpooledBundle) -> None:
     clock = Clock()
     answers = [state("created")] * 6
-    done, sentry, _out = run(
-        bundle, answers, wait=True, clock=clock, sleep=clock.sleep, max_wait=1.6
-    )
+    done, sentry, _out = run(bundle, answers, wait=True, clock=clock, max_wait=1.6)
     # polls at 0, 0.1, 0.3, 0.7, 1.5 (within 1.6: one more poll at 2.5), then over
     assert clock.sleeps == [0.1, 0.2, 0.4, 0.8, 1.0]
     assert sentry.kinds == ["assemble"] * 6
@@ -330,3 +336,87 @@ def test_wait_gives_up_after_max_wait(bundle: SpooledBundle) -> None:
         "Sentry did not finish processing the bundle within 2s (state created); "
         "pass --no-wait to not wait"
     )
+
+
+def test_wait_gives_up_once_more_than_max_wait_has_passed_since_the_first_poll(
+    bundle: SpooledBundle,
+) -> None:
+    # a far Sentry: each assemble takes 1 s, so no sleep; the clock does not start at 0
+    clock = Clock(start=100.0, rtt=1.0)
+    done, sentry, _out = run(bundle, [state("created")] * 4, wait=True, clock=clock, max_wait=2)
+    # answers at 101 (first poll), 102, 103 (2 s: not more than max_wait), 104 (3 s): over
+    assert sentry.kinds == ["assemble"] * 4 and clock.sleeps == [0.0] * 3
+    assert str(done).startswith("Sentry did not finish processing the bundle within 2s")
+
+
+def test_an_error_in_the_first_answer_ends_the_wait_at_once(bundle: SpooledBundle) -> None:
+    clock = Clock()
+    done, sentry, _out = run(bundle, [state("error", "broken")], wait=True, clock=clock)
+    assert sentry.kinds == ["assemble"] and clock.sleeps == []
+    assert str(done) == "Sentry failed to process the bundle: broken"
+
+
+def test_not_found_after_the_upload_fails_without_asking_again(bundle: SpooledBundle) -> None:
+    done, sentry, _out = run(bundle, [ALL, state("not_found", "chunks expired")])
+    assert sentry.kinds == ["assemble"] + ["chunks"] * 4 + ["assemble"]
+    assert str(done) == "Sentry failed to process the bundle: chunks expired"
+
+
+def test_assemble_names_the_bundle_its_chunks_projects_release_and_dist(
+    bundle: SpooledBundle,
+) -> None:
+    checksum, refs = bundle.chunks(CHUNK_SIZE)
+    whole = b"".join(bytes(ref) for _c, ref in refs)
+    assert len(whole) == len(bundle) and checksum == hashlib.sha1(whole).hexdigest()
+    _done, sentry, _out = run(bundle, [state("created")], dist="7")
+    body = {"checksum": checksum, "chunks": [c for c, _ in refs], "projects": ["p"]}
+    assert sentry.bodies == [{**body, "version": "1", "dist": "7"}]
+
+
+def test_the_progress_bars_name_the_upload_and_the_resend_in_bytes(
+    bundle: SpooledBundle,
+) -> None:
+    lost = missing(lambda s: [s[2]])
+    _done, _sentry, out = run(bundle, [ALL, lost, OK], tty=True)
+    assert isinstance(out.stderr, io.StringIO)
+    stderr = out.stderr.getvalue()
+    finals = [line.split("\r")[-1] for line in stderr.split("\n") if "\r" in line]
+    assert finals == [
+        f"[{'#' * 24}] Uploading: 12.7 KiB / 12.7 KiB (100%)",
+        f"[{'#' * 24}] Re-sending missing chunks: 3.0 KiB / 3.0 KiB (100%)",
+    ]
+
+
+def test_a_chunk_in_memory_and_spooled_travel_as_the_same_gzip_bytes(
+    bundle: SpooledBundle,
+) -> None:
+    # no timestamp, level 3: a chunk gzips to the same bytes whatever holds it, every run
+    checksum, ref = bundle.chunks(CHUNK_SIZE)[1][1]
+    options = ChunkOptions(url=CHUNK_URL, compression=("gzip",))
+    wire: list[bytes] = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        sentry = Sentry(mock, [], None)
+        client = SentryApi(BASE, "tok")
+        for data in (ref, bytes(ref)):
+            send_chunks(client, CHUNK_URL, [(checksum, data)], options, 1, lambda n: None)
+            wire.append(sentry.log[-1][1][0][2])
+    assert wire[0] == wire[1] == gzip.compress(bytes(ref), 3, mtime=0)
+    assert wire[0][4:8] == b"\0\0\0\0"  # MTIME: none
+
+
+def test_requests_follow_chunk_size_of_one_byte() -> None:
+    parts = [(f"{i:040x}", b"x") for i in range(3)]
+    assert len(batches(parts, per_request=64, max_size=10**6, chunk_size=1)) == 3
+
+
+def test_a_large_first_chunk_does_not_cost_an_extra_request_when_the_count_is_tight() -> None:
+    def shape(*sizes: int) -> list[int]:
+        parts = [(f"{i:040x}", b"x" * n) for i, n in enumerate(sizes)]
+        groups = batches(parts, per_request=2, max_size=10**6, chunk_size=10**6)
+        assert [c for g in groups for c, _ in g] == [c for c, _ in parts]
+        return [len(g) for g in groups]
+
+    # 4 chunks, 2 per request: 2 requests, though the first chunk is most of the bytes
+    assert shape(100, 1, 1, 1) == [2, 2]
+    # 3 chunks: the big one alone, the small ones together (balanced by bytes)
+    assert shape(100, 1, 1) == [1, 2]
