@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,19 @@ class Sentry:
     chunks asked for)` or `("chunks", [(field, checksum, payload)...])`."""
 
     def __init__(
-        self, mock: responses.RequestsMock, answers: list[Answer], clock: Clock | None
+        self,
+        mock: responses.RequestsMock,
+        answers: list[Answer],
+        clock: Clock | None,
+        hold: float = 0.0,
     ) -> None:
         self.answers, self.clock = answers, clock
         self.log: list[tuple[str, Any]] = []
         self.bodies: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.in_flight = self.most_in_flight = 0
+        self.started = 0  # chunk requests begun
+        self.hold, self.another = hold, threading.Event()
         mock.add_callback("POST", ASSEMBLE_URL, callback=self.assemble)
         mock.add_callback("POST", CHUNK_URL, callback=self.chunks)
 
@@ -91,6 +100,17 @@ class Sentry:
 
     def chunks(self, request: Any) -> tuple[int, dict[str, str], str]:
         self.log.append(("chunks", parse_multipart(request.headers["Content-Type"], request.body)))
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.started += 1
+            first = self.started == 1
+            if not first:
+                self.another.set()
+        if first and self.hold:  # held: a request sent meanwhile would overlap it
+            self.another.wait(self.hold)
+        with self.lock:
+            self.in_flight -= 1
         return 200, {}, "{}"
 
     @property
@@ -132,6 +152,7 @@ def run(
     clock: Clock | None = None,
     dist: str | None = None,
     tty: bool = False,
+    hold: float = 0.0,
     **limits: Any,
 ) -> tuple[ChunkUpload | UploadError, Sentry, Output]:
     settings = Settings(
@@ -148,7 +169,7 @@ def run(
     if clock is not None:
         timing.update(clock=clock, sleep=clock.sleep)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        sentry = Sentry(mock, answers, clock)
+        sentry = Sentry(mock, answers, clock, hold)
         client = SentryApi(BASE, "tok")
         try:
             done: ChunkUpload | UploadError = upload_bundle(
@@ -420,3 +441,10 @@ def test_a_large_first_chunk_does_not_cost_an_extra_request_when_the_count_is_ti
     assert shape(100, 1, 1, 1) == [2, 2]
     # 3 chunks: the big one alone, the small ones together (balanced by bytes)
     assert shape(100, 1, 1) == [1, 2]
+
+
+def test_a_concurrency_of_one_sends_one_request_at_a_time(bundle: SpooledBundle) -> None:
+    # run() sets --concurrency 1 (the server offers 8): the first of 7 chunk requests is held
+    # for a moment, and no other starts while it is in flight
+    _done, sentry, _out = run(bundle, [ALL, OK], chunks_per_request=1, hold=0.3)
+    assert len(sentry.posts) == 7 and sentry.most_in_flight == 1
