@@ -44,7 +44,8 @@ TESTS: dict[str, list[str]] = {
     "gate/sequential.py": ["tests/unit/test_gate.py"],
     "sourcemaps/chunks.py": [
         "tests/unit/test_sourcemaps_upload.py",
-        "tests/e2e/test_sourcemaps_upload.py",
+        "tests/unit/test_sourcemaps_poll_spacing.py",
+        "tests/unit/test_sourcemaps_chunk_protocol.py",
     ],
     "steps/commits.py": [
         "tests/unit/test_commits.py",
@@ -81,6 +82,16 @@ _LOWERED = (
     "the name was lowercased just before: it holds no 'X', so stripping 'X' and '/' strips only '/'"
 )
 _SAME_REPO = 'a, b = a.lower().strip("/"), b.lower().strip("/")'
+_COUNT = (
+    "count = max(1, math.ceil(total / max(chunk_size, 1)), math.ceil(len(chunks) / per_request))"
+)
+_POOL = 'with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chunks") as pool:'
+_V1_ANSWER = 'response = AssembleState("not_found", tuple(missing))  # v1: every chunk goes first'
+_V1_WHY = (
+    "without assemble-first the stand-in answer is read only for `failed` before the first "
+    "send, and neither not_found with missing chunks nor any state outside error/not_found "
+    "is failed; its chunks are all missing, so the first pass sends them either way"
+)
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("redact.py", 'quote(secret, safe=""),', 'quote(secret, safe="XXXX"),'): (
         "letters are never percent-encoded, so adding 'X' to `safe` changes no output; "
@@ -114,6 +125,45 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "a spec holds at most one '..': git ref names cannot contain '..' (git "
         "check-ref-format) and shas hold no dot, so the first '..' is the last; a spec with "
         "two fails resolution either way"
+    ),
+    (
+        "sourcemaps/chunks.py",
+        _COUNT,
+        "count = max(math.ceil(total / max(chunk_size, 1)), math.ceil(len(chunks) / per_request))",
+    ): (
+        "the count is at least 1 whenever there is a chunk (ceil(n / per_request) >= 1), and "
+        "with no chunk the loop that reads it never runs"
+    ),
+    **{
+        (
+            "sourcemaps/chunks.py",
+            _POOL,
+            f"with ThreadPoolExecutor(max_workers=workers, {after}) as pool:",
+        ): ("the worker threads' names reach no request and no output")
+        for after in (
+            "thread_name_prefix=None",
+            "",
+            'thread_name_prefix="XXchunksXX"',
+            'thread_name_prefix="CHUNKS"',
+        )
+    },
+    ("sourcemaps/chunks.py", "asked_at = clock()", "asked_at = None"): (
+        "every path calls assemble(), which sets asked_at, before the first poll's sleep reads "
+        "it; the first value is there for the closure's `nonlocal`"
+    ),
+    **{
+        ("sourcemaps/chunks.py", _V1_ANSWER, f"{after}  # v1: every chunk goes first"): _V1_WHY
+        for after in (
+            "response = AssembleState(None, tuple(missing))",
+            "response = AssembleState(tuple(missing))",
+            'response = AssembleState("XXnot_foundXX", tuple(missing))',
+            'response = AssembleState("NOT_FOUND", tuple(missing))',
+        )
+    },
+    ("sourcemaps/chunks.py", "asked_again = not options.assemble_first", "asked_again = None"): (
+        "None and False are both false (assemble first); without assemble-first the bundle's "
+        "chunks (at least one) are all missing, so the first pass sends them and sets "
+        "asked_again before anything reads it"
     ),
     ("steps/commits.py", 'why = ""', "why = None"): (
         "both are falsy and `why` is only read after `if not why:` has set it"
