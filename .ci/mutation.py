@@ -38,10 +38,20 @@ TESTS: dict[str, list[str]] = {
     # tests that import them today; check them with --list after those merges.
     "gate/policy.py": [
         "tests/unit/test_gate.py",
+        "tests/unit/test_gate_rate.py",
+        "tests/unit/test_gate_render.py",
         "tests/unit/test_gate_watch.py",
+        "tests/unit/test_gate_release_match.py",
+        "tests/unit/test_gate_rate_thresholds.py",
         "tests/e2e/test_gate_table.py",
     ],
-    "gate/sequential.py": ["tests/unit/test_gate.py"],
+    "gate/sequential.py": [
+        "tests/unit/test_gate.py",
+        "tests/unit/test_gate_rate.py",
+        "tests/unit/test_gate_render.py",
+        "tests/unit/test_gate_rate_thresholds.py",
+        "tests/unit/test_gate_sequential_evidence.py",
+    ],
     "sourcemaps/chunks.py": [
         "tests/unit/test_sourcemaps_upload.py",
         "tests/e2e/test_sourcemaps_upload.py",
@@ -81,7 +91,51 @@ _LOWERED = (
     "the name was lowercased just before: it holds no 'X', so stripping 'X' and '/' strips only '/'"
 )
 _SAME_REPO = 'a, b = a.lower().strip("/"), b.lower().strip("/")'
+_SEQ = "gate/sequential.py"
+_UPPER_PAST = 'return log_e_value(buckets, math.exp(x), side="less", phi=phi) >= target'
+_LOWER_PAST = (
+    'return log_e_value(buckets, math.exp(x), side="greater", phi=phi, cap=BUCKET_CAP) < target'
+)
+_BOUNDS = 'return _search(buckets, alpha, phi, "lower"), _search(buckets, alpha, phi, "upper")'
+_LOWER = 'lower = _search(usable, alpha, phi, "lower") if bounds and usable else 0.0'
+_LOG_E = 'log_e = log_e_value(usable, max_ratio, side="greater", phi=phi, cap=BUCKET_CAP)'
+_NOT_GREATER = (
+    "log_e_value takes the alternatives above the null only for side == 'greater': any other "
+    "value is the 'less' side, as 'less' is"
+)
+_NOT_UPPER = "_search reads its side only as side == 'upper': any other value is the lower side"
+_DEFAULT_SIDE = "side defaults to 'greater' in log_e_value"
+_TIE = (
+    "differs only when a bisection point's log e-value equals ln(1/alpha) exactly, and then "
+    "moves the bound by one bisection step (1.5e-6 relative), below what any test can pin"
+)
+_NO_ZERO_VARIANCE = (
+    "unreachable: a usable bucket has n > 0, and with theta > 0 (the pooled ratio, or 1) and "
+    "both exposures > 0, p lies strictly inside (0, 1), so the variance is > 0 and every "
+    "usable bucket gives a term (p rounds to 0 or 1 only past theta*E_new/E_base of 2^+-53)"
+)
+_FEW_TERMS = "return max(1.0, prior)"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', "None")): _NOT_GREATER,
+    (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', '"XXlessXX"')): _NOT_GREATER,
+    (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', '"LESS"')): _NOT_GREATER,
+    (_SEQ, _UPPER_PAST, _UPPER_PAST.replace(">=", ">")): _TIE,
+    (_SEQ, _LOWER_PAST, _LOWER_PAST.replace('side="greater", ', "")): _DEFAULT_SIDE,
+    (_SEQ, _LOWER_PAST, _LOWER_PAST.replace("<", "<=")): _TIE,
+    (_SEQ, _BOUNDS, _BOUNDS.replace('"lower"', "None")): _NOT_UPPER,
+    (_SEQ, _BOUNDS, _BOUNDS.replace('"lower"', '"XXlowerXX"')): _NOT_UPPER,
+    (_SEQ, _BOUNDS, _BOUNDS.replace('"lower"', '"LOWER"')): _NOT_UPPER,
+    (_SEQ, _LOWER, _LOWER.replace('"lower"', "None")): _NOT_UPPER,
+    (_SEQ, _LOWER, _LOWER.replace('"lower"', '"XXlowerXX"')): _NOT_UPPER,
+    (_SEQ, _LOWER, _LOWER.replace('"lower"', '"LOWER"')): _NOT_UPPER,
+    (_SEQ, _LOG_E, _LOG_E.replace('side="greater", ', "")): _DEFAULT_SIDE,
+    (_SEQ, "if variance > 0:", "if variance >= 0:"): _NO_ZERO_VARIANCE,
+    # the second `max(1.0, prior)`, after the terms are counted (the first one is killed)
+    (_SEQ, _FEW_TERMS, "return max(None, prior)"): _NO_ZERO_VARIANCE,
+    (_SEQ, _FEW_TERMS, "return max(1.0, None)"): _NO_ZERO_VARIANCE,
+    (_SEQ, _FEW_TERMS, "return max(prior)"): _NO_ZERO_VARIANCE,
+    (_SEQ, _FEW_TERMS, "return max(1.0, )"): _NO_ZERO_VARIANCE,
+    (_SEQ, _FEW_TERMS, "return max(2.0, prior)"): _NO_ZERO_VARIANCE,
     ("redact.py", 'quote(secret, safe=""),', 'quote(secret, safe="XXXX"),'): (
         "letters are never percent-encoded, so adding 'X' to `safe` changes no output; "
         "'/' is still encoded (the default safe='/' is killed)"
