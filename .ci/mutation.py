@@ -43,6 +43,7 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_gate_watch.py",
         "tests/unit/test_gate_release_match.py",
         "tests/unit/test_gate_rate_thresholds.py",
+        "tests/unit/test_gate_final_look.py",
         "tests/e2e/test_gate_table.py",
     ],
     "gate/sequential.py": [

@@ -154,3 +154,17 @@ def test_the_look_at_the_end_fails_under_a_fifth_of_alpha(share_of_p: float, ver
     assert result.verdict == verdict, result.reason
     if verdict == FAIL:
         assert f"one-look exact p = {P_END:.2g}" in result.reason
+
+
+def test_with_several_projects_each_gets_its_share_of_alpha() -> None:
+    # alone, e^8 is past 1/(0.8 alpha); split over two projects (alpha/2 each) it is not
+    policy = replace(POLICY, alpha=alpha_for(E_STRONG * 0.7), min_errors=0, min_excess=0)
+    quiet = [Bucket(5, 1000.0, 5, 1000.0)] * 2
+    web, api = replace(rate(quiet), project="web"), replace(rate(STRONG), project="api")
+    assert project_rates((api,), policy, final=False).verdict == FAIL
+    both = project_rates((web, api), policy, final=False)
+    assert both.verdict == WATCHING, both.reason
+    assert [r.verdict for r in both.projects] == [WATCHING, WATCHING]
+    looser = replace(policy, alpha=alpha_for(E_STRONG * 0.7 / 2))  # alpha/2 back at 0.7 e^8
+    both = project_rates((web, api), looser, final=False)
+    assert both.verdict == FAIL and both.reason.startswith("api: error rate regressed")
