@@ -47,6 +47,7 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_gate_health_verdict.py",
         "tests/unit/test_gate_issue_rules.py",
         "tests/unit/test_gate_verdict_rules.py",
+        "tests/unit/test_gate_rate_reasons.py",
         "tests/e2e/test_gate_table.py",
     ],
     "gate/sequential.py": [
