@@ -51,8 +51,8 @@ def test_from_three_minutes_the_busiest_new_minute_is_left_out() -> None:
 
 def test_minutes_without_traffic_on_a_side_are_not_counted() -> None:
     kept = [Bucket(7, 100.0, 5, 300.0), Bucket(4, 150.0, 9, 200.0)]
-    idle = [Bucket(50, 0.0, 1, 300.0), Bucket(50, 100.0, 1, 0.0)]
-    # the idle minutes neither count nor, being the busiest, push a real one out
+    idle = [Bucket(2, 0.0, 1, 300.0), Bucket(2, 100.0, 1, 0.0)]
+    # the idle minutes neither count nor make three minutes (the busiest left out)
     assert final_p_value([*kept, *idle], 1.5, 1.0) == final_p_value(kept, 1.5, 1.0)
     assert final_p_value(idle, 1.5, 1.0) == 1.0
 
@@ -111,6 +111,12 @@ def test_a_more_dispersed_series_needs_more_minutes() -> None:
     assert calm is not None and noisy is not None and noisy > 2 * calm
 
 
+def test_idle_minutes_are_not_minutes_of_traffic() -> None:
+    idle = [Bucket(3, 0.0, 1, 1000.0), Bucket(3, 1000.0, 1, 0.0)]
+    alone = more_minutes(list(STEADY), POLICY, POLICY.alpha, 1.0)
+    assert more_minutes([*STEADY, *idle], POLICY, POLICY.alpha, 1.0) == alone
+
+
 def test_nothing_to_scale_means_no_estimate() -> None:
     idle = [Bucket(3, 0.0, 1, 1000.0)]
     assert more_minutes(idle, POLICY, POLICY.alpha, 1.0) is None
@@ -120,4 +126,4 @@ def test_a_decision_within_the_first_minute_is_said_as_one_minute() -> None:
     # decides at f barely above 1: at least one more minute is said, never less
     near = tuple(Bucket(4.3, 1000.0, 1, 1000.0) for _ in range(10))
     more = more_minutes(list(near), POLICY, POLICY.alpha, 1.0)
-    assert more is not None and more >= 1.0
+    assert more == 1.0

@@ -60,10 +60,11 @@ def issue(**fields: Any) -> Issue:
     ],
 )
 def test_an_issue_counts_at_its_floors(fields: dict[str, Any], counted: bool, why: str) -> None:
-    row = classify(issue(**fields), POLICY)
-    assert (row.counted, row.why) == (counted, why)
+    seen = issue(**fields)
+    row = classify(seen, POLICY)
+    assert (row.issue, row.counted, row.why) == (seen, counted, why)
     if not counted:
-        assert not row.severe
+        assert row.severe is False  # the JSON report's "severe": false, never null
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_the_report_lists_each_unresolved_issue_seen_since_the_deploy_once() -> 
     regressed = issue(id="5", short_id="WEB-5", kind="regressed", first_seen=old, last_seen=T0)
     stale = issue(id="6", short_id="WEB-6", kind="regressed", first_seen=old, last_seen=old)
     again = issue(id="1", short_id="WEB-1", kind="regressed", first_seen=old, last_seen=T0)
-    rows = issue_rows([at_deploy, before, unknown, resolved, regressed, stale, again], POLICY, T0)
+    rows = issue_rows([at_deploy, before, unknown, resolved, stale, regressed, again], POLICY, T0)
     assert sorted(r.issue.short_id for r in rows) == ["WEB-1", "WEB-3", "WEB-5"]
     assert [r.issue.kind for r in rows if r.issue.id == "1"] == ["new"]  # the first one found
 

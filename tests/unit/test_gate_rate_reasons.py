@@ -39,7 +39,10 @@ def test_no_baseline_or_no_denominator_never_decides() -> None:
         assert first.verdict == pending and first.mode == "none"
         no_unit = rate_rule(rate(Bucket(5, 10, 1, 10), unit=None), POLICY, final)
         assert no_unit.verdict == pending and no_unit.mode == "previous"
-        assert no_unit.reason.startswith("no traffic denominator: the project sends no sessions")
+        assert no_unit.reason == (
+            "no traffic denominator: the project sends no sessions or transactions, so errors "
+            "cannot be normalised (the rate is never judged on time alone)"
+        )
 
 
 def test_no_errors_on_either_side_passes_at_the_end_only_with_traffic() -> None:
@@ -66,6 +69,7 @@ def test_a_pass_gives_the_counts_ratio_and_both_bounds() -> None:
         f"(ratio 1.00, bounds {test.lower:.2f}-{test.upper:.2f})"
     )
     assert result.excess == -50.0
+    assert (result.unit, result.mode) == ("sessions", "previous")
 
 
 def test_while_watching_only_the_upper_bound_is_said() -> None:
@@ -131,3 +135,31 @@ def test_every_project_must_pass_and_the_unsure_ones_are_named() -> None:
     assert mixed.reason.startswith("shop: cannot tell: 30 errored sessions")
     assert "web:" not in mixed.reason
     assert project_rates((), POLICY, True).reason == "no baseline release to compare with"
+    assert project_rates((web,), POLICY, True).projects == ()  # one project: no breakdown
+    assert both.project == "web"
+    other = rate(*unsure, project="cart")
+    two = project_rates((shop, web, other), POLICY, True)
+    assert two.reason.startswith("shop: cannot tell") and "; cart: cannot tell" in two.reason
+    loud = (Bucket(60, 1000.0, 5, 1000.0),) * 4
+    failing = project_rates((rate(*loud, project="a"), rate(*loud, project="b")), POLICY, True)
+    assert failing.verdict == FAIL and failing.project == "a"
+    assert failing.reason.startswith("a: error rate regressed")
+    assert "; b: error rate regressed" in failing.reason
+
+
+def test_the_baselines_own_dispersion_tempers_the_evidence() -> None:
+    few = rate(*[Bucket(10, 1000.0, 10, 1000.0)] * 3, phi=3.0)  # too few pairs to estimate
+    result = rate_rule(few, POLICY, True)
+    assert result.test is not None and result.test.phi == 3.0
+    loud = rate(*[Bucket(60, 1000.0, 5, 1000.0)] * 4, phi=2.0)
+    result = rate_rule(loud, POLICY, False)
+    assert result.verdict == FAIL and result.test is not None and result.test.phi == 2.0
+
+
+def test_a_ratio_at_the_limit_says_more_traffic_would_not_decide() -> None:
+    at_limit = rate(*[Bucket(15, 1000.0, 10, 1000.0)] * 10)
+    result = rate_rule(at_limit, POLICY, True)
+    assert result.reason.startswith("cannot tell: 150 errored sessions in 10000 vs 100 in 10000")
+    assert result.reason.endswith(
+        "is not under 1.5; more traffic at this rate would not decide (the ratio sits at the limit)"
+    )

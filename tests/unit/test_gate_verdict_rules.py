@@ -101,6 +101,9 @@ def test_inconclusive_rules_are_named_and_a_silent_release_name_said() -> None:
     assert parts[1].startswith("no event or session of 2.0 reached production since the deploy")
     assert "these releases did: shop@1, shop@2" in report.reason
     assert "set the SDK's release to '2.0'" in report.reason
+    assert report.reason.endswith("the SDK sends (--release / the release input)")
+    six = evaluate(obs(new_traffic=False, other_releases=tuple(f"s@{i}" for i in range(6))), POLICY)
+    assert "s@4" in six.reason and "s@5" not in six.reason  # five names at most
     hinted = evaluate(
         obs(new_traffic=False, other_releases=("shop@1",), same_commit="shop@1 is this commit"),
         POLICY,
@@ -108,13 +111,24 @@ def test_inconclusive_rules_are_named_and_a_silent_release_name_said() -> None:
     assert hinted.reason.endswith("; shop@1 is this commit")
     heard = evaluate(obs(new_traffic=True, other_releases=("shop@1",)), POLICY)
     assert heard.verdict == PASS
+    named = {r.name: r for r in heard.rules}["release-name"]
+    assert (named.verdict, named.reason) == (PASS, "release name seen")
     quiet = evaluate(obs(new_traffic=False, other_releases=()), POLICY)
     assert quiet.verdict == PASS  # nothing reached the environment: no other name to suspect
+
+
+def test_a_probe_short_of_samples_gets_its_extra_attempts_after_the_window() -> None:
+    status = ProbeStatus("http://app/healthz")
+    for ok in (True, False, True):
+        status = status.record(ok, "HTTP 200" if ok else "HTTP 503", 3)
+    assert evaluate(obs(probes=(status,)), POLICY).verdict == FAIL
+    assert evaluate(obs(probes=(status,), probe_extra=1), POLICY).verdict == WATCHING
 
 
 def test_dropped_events_are_said_except_while_watching() -> None:
     dropped = Outcomes(accepted=100, rate_limited=7, invalid=2, client_discard=1)
     report = evaluate(obs(outcomes=dropped), POLICY)
+    assert report.reason.startswith("no new issues above the floors; ")
     assert report.reason.endswith(
         "; Sentry dropped 10 error event(s) in the window (7 rate-limited): the gate could not "
         "see them"
@@ -145,7 +159,9 @@ def test_an_unreadable_sentry_fails_unless_told_to_pass() -> None:
     )
     assert failed.reason == "Sentry could not be read (HTTP 502) and --on-api-error is fail"
     assert warning is None and failed.rollback_hint == "1.9"
-    passed, warning = api_error_report("HTTP 502", replace(POLICY, on_api_error="pass"))
+    passed, warning = api_error_report(
+        "HTTP 502", replace(POLICY, on_api_error="pass"), {"baseline_release": "1.9"}
+    )
     assert (passed.verdict, passed.observed_verdict, passed.api_error) == (
         PASS,
         "API_ERROR",
@@ -153,4 +169,5 @@ def test_an_unreadable_sentry_fails_unless_told_to_pass() -> None:
     )
     reason = "Sentry could not be read (HTTP 502); passing because --on-api-error is pass"
     assert passed.reason == reason and warning == f"deploy gate could not see: {reason}"
-    assert passed.context == {} and passed.rollback_hint == ""
+    assert passed.rollback_hint == "1.9"
+    assert api_error_report("HTTP 502", POLICY)[0].context == {}
