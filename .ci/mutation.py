@@ -120,7 +120,57 @@ _NO_ZERO_VARIANCE = (
     "usable bucket gives a term (p rounds to 0 or 1 only past theta*E_new/E_base of 2^+-53)"
 )
 _FEW_TERMS = "return max(1.0, prior)"
+_POL = "gate/policy.py"
+_STALE = 'if issue.kind != "new" and issue.last_seen is not None and issue.last_seen < since:'
+_FIRST_SEEN = (
+    "a new issue reaching this test was first seen at or after `since` (or has no first "
+    "seen, which Sentry always sets), and Sentry's last seen is never before its first seen"
+)
+_BLANK = 'result = RateResult(pending, "", inp.unit, inp.mode, test)'
+_REPLACED = "every return of _rate_rule replaces this placeholder reason with its own"
+_LOOK = "last_look = final_p_value(inp.buckets, policy.max_ratio, phi) if final else 1.0"
+_DECIDE_E = 'log_e = log_e_value(scaled, policy.max_ratio, side="greater", phi=phi, cap=BUCKET_CAP)'
+_FLOAT_TIE = (
+    "differs only when a p-value, bound or log e-value equals its threshold exactly as floats "
+    "(a bisection's result or a binomial tail against a product of alpha); no input a test "
+    "can build reaches such a tie"
+)
+_POL_TIES = {
+    "if last_look < alpha * (1.0 - WATCH_SHARE) and floors:": "<=",
+    "if final and test.upper < policy.max_ratio:": "<=",
+    "if log_e >= math.log(1.0 / (alpha * WATCH_SHARE)):": ">",
+    "if final_p_value(scaled, policy.max_ratio, phi) < alpha * (1.0 - WATCH_SHARE):": "<=",
+    "return ratio_upper_bound(x, y, e_new, e_base, PASS_ALPHA) < policy.max_ratio": "<=",
+}
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (_POL, _STALE, _STALE.replace('"new"', '"XXnewXX"')): _FIRST_SEEN,
+    (_POL, _STALE, _STALE.replace('"new"', '"NEW"')): _FIRST_SEEN,
+    (_POL, _BLANK, _BLANK.replace('""', "None")): _REPLACED,
+    (_POL, _BLANK, _BLANK.replace('""', '"XXXX"')): _REPLACED,
+    (_POL, _LOOK, _LOOK.replace("else 1.0", "else 2.0")): (
+        "while watching no p-value is under alpha * 0.2 either way: 1.0 and 2.0 both never are"
+    ),
+    (_POL, _DECIDE_E, _DECIDE_E.replace('"greater"', "None")): _NOT_GREATER,
+    (_POL, _DECIDE_E, _DECIDE_E.replace('"greater"', '"XXgreaterXX"')): _NOT_GREATER,
+    (_POL, _DECIDE_E, _DECIDE_E.replace('"greater"', '"GREATER"')): _NOT_GREATER,
+    (_POL, _DECIDE_E, _DECIDE_E.replace('side="greater", ', "")): _DEFAULT_SIDE,
+    **{
+        (_POL, line, line.replace(op, f" {tie} ", 1)): _FLOAT_TIE
+        for line, tie in _POL_TIES.items()
+        for op in (" < ", " >= ")
+        if op in line and op.strip() != tie
+    },
+    (
+        _POL,
+        'return "inf" if math.isinf(value) else f"{value:.2f}"',
+        'return "inf" if (math.isinf(value)) and False else f"{value:.2f}"',
+    ): "f'{x:.2f}' formats an infinite float as 'inf' too",
+    (
+        _POL,
+        "rate = project_rates(obs.rates or ((obs.rate,) if obs.rate else ()), policy, final)",
+        "rate = project_rates(obs.rates or ((obs.rate,) if (obs.rate) or True else ()), policy, "
+        "final)",
+    ): "project_rates of (None,) is rate_rule(None), exactly what project_rates of () returns",
     (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', "None")): _NOT_GREATER,
     (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', '"XXlessXX"')): _NOT_GREATER,
     (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', '"LESS"')): _NOT_GREATER,
