@@ -127,3 +127,13 @@ def test_a_decision_within_the_first_minute_is_said_as_one_minute() -> None:
     near = tuple(Bucket(4.3, 1000.0, 1, 1000.0) for _ in range(10))
     more = more_minutes(list(near), POLICY, POLICY.alpha, 1.0)
     assert more == 1.0
+
+
+def test_a_fraction_of_exposure_is_still_traffic() -> None:
+    # exposures are weights, not only whole sessions: any positive exposure counts
+    small = [Bucket(1, 0.5, 2, 0.5), Bucket(1, 0.5, 2, 0.5)]
+    expected = tail(2, 6, p0(1.5, 1.0, 1.0))
+    assert final_p_value(small, 1.5, 1.0) == pytest.approx(expected, rel=1e-9)
+    quiet = (Bucket(0, 0.5, 0, 0.5),)
+    assert verdict(quiet, POLICY) == PASS
+    assert more_minutes(small, POLICY, POLICY.alpha, 1.0) is not None
