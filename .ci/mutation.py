@@ -38,10 +38,25 @@ TESTS: dict[str, list[str]] = {
     # tests that import them today; check them with --list after those merges.
     "gate/policy.py": [
         "tests/unit/test_gate.py",
+        "tests/unit/test_gate_rate.py",
+        "tests/unit/test_gate_render.py",
         "tests/unit/test_gate_watch.py",
+        "tests/unit/test_gate_release_match.py",
+        "tests/unit/test_gate_rate_thresholds.py",
+        "tests/unit/test_gate_final_look.py",
+        "tests/unit/test_gate_health_verdict.py",
+        "tests/unit/test_gate_issue_rules.py",
+        "tests/unit/test_gate_verdict_rules.py",
+        "tests/unit/test_gate_rate_reasons.py",
         "tests/e2e/test_gate_table.py",
     ],
-    "gate/sequential.py": ["tests/unit/test_gate.py"],
+    "gate/sequential.py": [
+        "tests/unit/test_gate.py",
+        "tests/unit/test_gate_rate.py",
+        "tests/unit/test_gate_render.py",
+        "tests/unit/test_gate_rate_thresholds.py",
+        "tests/unit/test_gate_sequential_evidence.py",
+    ],
     "sourcemaps/chunks.py": [
         "tests/unit/test_sourcemaps_upload.py",
         "tests/unit/test_sourcemaps_poll_spacing.py",
@@ -92,7 +107,101 @@ _V1_WHY = (
     "send, and neither not_found with missing chunks nor any state outside error/not_found "
     "is failed; its chunks are all missing, so the first pass sends them either way"
 )
+_SEQ = "gate/sequential.py"
+_UPPER_PAST = 'return log_e_value(buckets, math.exp(x), side="less", phi=phi) >= target'
+_LOWER_PAST = (
+    'return log_e_value(buckets, math.exp(x), side="greater", phi=phi, cap=BUCKET_CAP) < target'
+)
+_BOUNDS = 'return _search(buckets, alpha, phi, "lower"), _search(buckets, alpha, phi, "upper")'
+_LOWER = 'lower = _search(usable, alpha, phi, "lower") if bounds and usable else 0.0'
+_LOG_E = 'log_e = log_e_value(usable, max_ratio, side="greater", phi=phi, cap=BUCKET_CAP)'
+_NOT_GREATER = (
+    "log_e_value takes the alternatives above the null only for side == 'greater': any other "
+    "value is the 'less' side, as 'less' is"
+)
+_NOT_UPPER = "_search reads its side only as side == 'upper': any other value is the lower side"
+_DEFAULT_SIDE = "side defaults to 'greater' in log_e_value"
+_TIE = (
+    "differs only when a bisection point's log e-value equals ln(1/alpha) exactly, and then "
+    "moves the bound by one bisection step (1.5e-6 relative), below what any test can pin"
+)
+_NO_ZERO_VARIANCE = (
+    "unreachable: a usable bucket has n > 0, and with theta > 0 (the pooled ratio, or 1) and "
+    "both exposures > 0, p lies strictly inside (0, 1), so the variance is > 0 and every "
+    "usable bucket gives a term (p rounds to 0 or 1 only past theta*E_new/E_base of 2^+-53)"
+)
+_FEW_TERMS = "return max(1.0, prior)"
+_POL = "gate/policy.py"
+_STALE = 'if issue.kind != "new" and issue.last_seen is not None and issue.last_seen < since:'
+_FIRST_SEEN = (
+    "a new issue reaching this test was first seen at or after `since` (or has no first "
+    "seen, which Sentry always sets), and Sentry's last seen is never before its first seen"
+)
+_BLANK = 'result = RateResult(pending, "", inp.unit, inp.mode, test)'
+_REPLACED = "every return of _rate_rule replaces this placeholder reason with its own"
+_LOOK = "last_look = final_p_value(inp.buckets, policy.max_ratio, phi) if final else 1.0"
+_DECIDE_E = 'log_e = log_e_value(scaled, policy.max_ratio, side="greater", phi=phi, cap=BUCKET_CAP)'
+_FLOAT_TIE = (
+    "differs only when a p-value, bound or log e-value equals its threshold exactly as floats "
+    "(a bisection's result or a binomial tail against a product of alpha); no input a test "
+    "can build reaches such a tie"
+)
+_POL_TIES = {
+    "if last_look < alpha * (1.0 - WATCH_SHARE) and floors:": "<=",
+    "if final and test.upper < policy.max_ratio:": "<=",
+    "if log_e >= math.log(1.0 / (alpha * WATCH_SHARE)):": ">",
+    "if final_p_value(scaled, policy.max_ratio, phi) < alpha * (1.0 - WATCH_SHARE):": "<=",
+    "return ratio_upper_bound(x, y, e_new, e_base, PASS_ALPHA) < policy.max_ratio": "<=",
+}
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (_POL, _STALE, _STALE.replace('"new"', '"XXnewXX"')): _FIRST_SEEN,
+    (_POL, _STALE, _STALE.replace('"new"', '"NEW"')): _FIRST_SEEN,
+    (_POL, _BLANK, _BLANK.replace('""', "None")): _REPLACED,
+    (_POL, _BLANK, _BLANK.replace('""', '"XXXX"')): _REPLACED,
+    (_POL, _LOOK, _LOOK.replace("else 1.0", "else 2.0")): (
+        "while watching no p-value is under alpha * 0.2 either way: 1.0 and 2.0 both never are"
+    ),
+    (_POL, _DECIDE_E, _DECIDE_E.replace('"greater"', "None")): _NOT_GREATER,
+    (_POL, _DECIDE_E, _DECIDE_E.replace('"greater"', '"XXgreaterXX"')): _NOT_GREATER,
+    (_POL, _DECIDE_E, _DECIDE_E.replace('"greater"', '"GREATER"')): _NOT_GREATER,
+    (_POL, _DECIDE_E, _DECIDE_E.replace('side="greater", ', "")): _DEFAULT_SIDE,
+    **{
+        (_POL, line, line.replace(op, f" {tie} ", 1)): _FLOAT_TIE
+        for line, tie in _POL_TIES.items()
+        for op in (" < ", " >= ")
+        if op in line and op.strip() != tie
+    },
+    (
+        _POL,
+        'return "inf" if math.isinf(value) else f"{value:.2f}"',
+        'return "inf" if (math.isinf(value)) and False else f"{value:.2f}"',
+    ): "f'{x:.2f}' formats an infinite float as 'inf' too",
+    (
+        _POL,
+        "rate = project_rates(obs.rates or ((obs.rate,) if obs.rate else ()), policy, final)",
+        "rate = project_rates(obs.rates or ((obs.rate,) if (obs.rate) or True else ()), policy, "
+        "final)",
+    ): "project_rates of (None,) is rate_rule(None), exactly what project_rates of () returns",
+    (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', "None")): _NOT_GREATER,
+    (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', '"XXlessXX"')): _NOT_GREATER,
+    (_SEQ, _UPPER_PAST, _UPPER_PAST.replace('"less"', '"LESS"')): _NOT_GREATER,
+    (_SEQ, _UPPER_PAST, _UPPER_PAST.replace(">=", ">")): _TIE,
+    (_SEQ, _LOWER_PAST, _LOWER_PAST.replace('side="greater", ', "")): _DEFAULT_SIDE,
+    (_SEQ, _LOWER_PAST, _LOWER_PAST.replace("<", "<=")): _TIE,
+    (_SEQ, _BOUNDS, _BOUNDS.replace('"lower"', "None")): _NOT_UPPER,
+    (_SEQ, _BOUNDS, _BOUNDS.replace('"lower"', '"XXlowerXX"')): _NOT_UPPER,
+    (_SEQ, _BOUNDS, _BOUNDS.replace('"lower"', '"LOWER"')): _NOT_UPPER,
+    (_SEQ, _LOWER, _LOWER.replace('"lower"', "None")): _NOT_UPPER,
+    (_SEQ, _LOWER, _LOWER.replace('"lower"', '"XXlowerXX"')): _NOT_UPPER,
+    (_SEQ, _LOWER, _LOWER.replace('"lower"', '"LOWER"')): _NOT_UPPER,
+    (_SEQ, _LOG_E, _LOG_E.replace('side="greater", ', "")): _DEFAULT_SIDE,
+    (_SEQ, "if variance > 0:", "if variance >= 0:"): _NO_ZERO_VARIANCE,
+    # the second `max(1.0, prior)`, after the terms are counted (the first one is killed)
+    (_SEQ, _FEW_TERMS, "return max(None, prior)"): _NO_ZERO_VARIANCE,
+    (_SEQ, _FEW_TERMS, "return max(1.0, None)"): _NO_ZERO_VARIANCE,
+    (_SEQ, _FEW_TERMS, "return max(prior)"): _NO_ZERO_VARIANCE,
+    (_SEQ, _FEW_TERMS, "return max(1.0, )"): _NO_ZERO_VARIANCE,
+    (_SEQ, _FEW_TERMS, "return max(2.0, prior)"): _NO_ZERO_VARIANCE,
     ("redact.py", 'quote(secret, safe=""),', 'quote(secret, safe="XXXX"),'): (
         "letters are never percent-encoded, so adding 'X' to `safe` changes no output; "
         "'/' is still encoded (the default safe='/' is killed)"
