@@ -63,6 +63,9 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_redact_urls.py",
         "tests/unit/test_transport_steps.py",
         "tests/unit/test_token_alphabet.py",
+        "tests/unit/test_deterministic_failures.py",
+        "tests/unit/test_custom_headers_origin.py",
+        "tests/unit/test_sentry_clock.py",
     ],
 }
 
