@@ -66,6 +66,11 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_deterministic_failures.py",
         "tests/unit/test_custom_headers_origin.py",
         "tests/unit/test_sentry_clock.py",
+        "tests/unit/test_transport_resend_rules.py",
+        "tests/unit/test_transport_answers.py",
+        "tests/unit/test_transport_upload_url_and_pages.py",
+        "tests/unit/test_transport_network_errors.py",
+        "tests/unit/test_transport_setup.py",
     ],
 }
 
