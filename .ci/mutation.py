@@ -71,6 +71,7 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_transport_upload_url_and_pages.py",
         "tests/unit/test_transport_network_errors.py",
         "tests/unit/test_transport_setup.py",
+        "tests/unit/test_transport_judging.py",
     ],
 }
 
