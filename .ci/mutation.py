@@ -72,6 +72,7 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_transport_network_errors.py",
         "tests/unit/test_transport_setup.py",
         "tests/unit/test_transport_judging.py",
+        "tests/unit/test_transport_error_words.py",
     ],
 }
 
