@@ -154,6 +154,7 @@ def test_a_timeout_names_the_read_timeout() -> None:
         ),
         attempts=1,
     )
+    assert calls == 1
     assert str(error).startswith("GET /x/ timed out: Read timed out (gave up after 1 attempt ")
 
 

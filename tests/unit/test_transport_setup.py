@@ -109,9 +109,8 @@ def test_a_step_deadline_names_the_step_and_its_seconds() -> None:
 
 def test_a_nested_step_keeps_the_outer_deadline() -> None:
     t = Transport(BASE, "tok")
-    with t.step("Outer", seconds=100.0):
-        with t.step("Inner", seconds=-1.0):
-            assert 0 < t.attempt_limit("GET", "/x/", None) <= 30.0
+    with t.step("Outer", seconds=100.0), t.step("Inner", seconds=-1.0):
+        assert 0 < t.attempt_limit("GET", "/x/", None) <= 30.0
     assert t._step_end is None and t._step_name == ""
 
 
