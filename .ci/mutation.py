@@ -73,6 +73,7 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_transport_setup.py",
         "tests/unit/test_transport_judging.py",
         "tests/unit/test_transport_error_words.py",
+        "tests/unit/test_transport_deadlines.py",
     ],
 }
 
