@@ -194,3 +194,38 @@ def test_a_failure_without_words_is_named_by_its_type() -> None:
 def test_an_unexpected_exception_is_raised_as_it_is() -> None:
     error, calls = failing_get(KeyError("bug"), attempts=3)
     assert isinstance(error, KeyError) and calls == 1
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.ConnectionError("('Connection aborted.', RemoteDisconnected())"),
+        requests.exceptions.SSLError("handshake alert 40"),
+        OSError("[Errno 24] Too many open files"),
+        requests.ConnectionError("[Errno 111] Connection refused"),
+    ],
+)
+@responses.activate
+def test_every_network_error_names_its_call(exc: BaseException) -> None:
+    error, _ = failing_get(exc, attempts=1)
+    assert isinstance(error, NetworkError)
+    assert error.method == "GET" and error.endpoint == "/x/"
+
+
+@responses.activate
+def test_an_answer_over_the_cap_names_its_call() -> None:
+    responses.get(f"{API}/x/", body=b"z" * 2048)
+    t = Transport(BASE, "tok", max_body=1024, retry=RetryPolicy(attempts=1))
+    with pytest.raises(SentryAPIError) as raised:
+        t.request("GET", "/x/")
+    assert raised.value.method == "GET" and raised.value.endpoint == "/x/"
+
+
+@responses.activate
+def test_an_exit_inside_the_exchange_comes_back_as_an_error() -> None:
+    def leave(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        raise SystemExit("stop")
+
+    responses.add_callback(responses.GET, f"{API}/x/", callback=leave)
+    with pytest.raises(RuntimeError, match="^stop$"):
+        Transport(BASE, "tok").request("GET", "/x/")
