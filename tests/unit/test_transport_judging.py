@@ -94,3 +94,9 @@ def test_a_failure_that_knows_nothing_of_being_sent_is_retried_only_when_repeata
     error = SentryAPIError("GET /x/: answer larger than 32 MiB")
     assert transport().judge_error(error, 1, False).retriable is False
     assert transport().judge_error(error, 1, True).retriable is True
+
+
+def test_a_wait_that_ends_exactly_at_the_budget_is_still_taken() -> None:
+    t = Transport("https://sentry.example.com/", "tok", retry=RetryPolicy(attempts=6, budget=10.0))
+    assert t.may_retry(Outcome(SentryAPIError("x"), True, 5.0), 1, 5.0)
+    assert not t.may_retry(Outcome(SentryAPIError("x"), True, 5.0), 1, 5.5)

@@ -140,3 +140,12 @@ def test_a_fork_has_its_own_step_and_echo_over_the_same_session() -> None:
         assert twin._step_end is None and twin._step_name == "" and twin._step_limit == 9.0
     assert twin.session is t.session and twin.stats is t.stats and twin.echo is not t.echo
     assert t.fork().echo is t.echo
+
+
+@responses.activate
+def test_a_redirect_on_the_same_origin_keeps_the_custom_headers() -> None:
+    responses.get(f"{API}/x/", status=302, headers={"Location": f"{API}/moved/"})
+    responses.get(f"{API}/moved/", json=[])
+    Transport(BASE, "tok", headers={"X-Proxy-Secret": "s"}).request("GET", "/x/")
+    assert len(responses.calls) == 2
+    assert responses.calls[1].request.headers["X-Proxy-Secret"] == "s"
