@@ -229,3 +229,10 @@ def test_an_exit_inside_the_exchange_comes_back_as_an_error() -> None:
     responses.add_callback(responses.GET, f"{API}/x/", callback=leave)
     with pytest.raises(RuntimeError, match="^stop$"):
         Transport(BASE, "tok").request("GET", "/x/")
+
+
+@responses.activate
+def test_a_refusal_reported_by_the_system_is_named_in_two_words() -> None:
+    error, calls = failing_get(OSError("socket: Connection refused (via the proxy)"), attempts=1)
+    assert calls == 1
+    assert str(error).startswith("GET /x/ failed: Connection refused (gave up after 1 attempt ")
