@@ -305,6 +305,29 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the two differ only when a monotonic clock reading lands exactly on the deadline, which "
         "no input can arrange"
     ),
+    (
+        "sentry/transport.py",
+        'for rel, results, cursor in _CURSOR_RE.findall(link or ""):',
+        'for rel, results, cursor in _CURSOR_RE.findall(link or "XXXX"):',
+    ): ("without a Link header the pattern finds no cursor in '' nor in 'XXXX'"),
+    (
+        "sentry/transport.py",
+        "cursor: str | None = None",
+        'cursor: str | None = ""',
+    ): (
+        "both are falsy: the first page is asked without a cursor either way, and `cursor` is "
+        "reassigned before it is read again"
+    ),
+    (
+        "sentry/transport.py",
+        'cursor = next_cursor(reply.headers.get("Link"))',
+        'cursor = next_cursor(reply.headers.get("link"))',
+    ): ("requests' response headers are a CaseInsensitiveDict"),
+    (
+        "sentry/transport.py",
+        'cursor = next_cursor(reply.headers.get("Link"))',
+        'cursor = next_cursor(reply.headers.get("LINK"))',
+    ): ("requests' response headers are a CaseInsensitiveDict"),
 }
 
 

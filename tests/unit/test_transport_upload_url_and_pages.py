@@ -9,7 +9,7 @@ import pytest
 import responses
 from responses import matchers
 
-from sentry_release.errors import SentryAPIError
+from sentry_release.errors import NotFoundError, SentryAPIError
 from sentry_release.sentry.models import ShapeError
 from sentry_release.sentry.transport import Transport
 
@@ -153,3 +153,11 @@ def test_the_page_limit_bounds_an_endless_list(monkeypatch: pytest.MonkeyPatch) 
         responses.get(f"{API}/x/", json=[n], headers={"Link": page_link(f"0:{n}:0")})
     assert list(transport().paginate("/x/")) == [1, 2, 3]
     assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_pages_pass_the_callers_words_for_a_missing_list() -> None:
+    responses.get(f"{API}/organizations/acme/repos/", status=404, json={"detail": "Not found"})
+    with pytest.raises(NotFoundError) as raised:
+        list(transport().paginate("/organizations/acme/repos/", not_found="no organization acme"))
+    assert str(raised.value) == "no organization acme (Not found)"
