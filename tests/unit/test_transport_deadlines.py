@@ -15,6 +15,13 @@ import responses
 from sentry_release.errors import NetworkError
 from sentry_release.sentry.transport import RetryPolicy, Transport
 
+
+def settle(before: set[threading.Thread]) -> None:
+    """Wait for the abandoned exchange to end, so its late call lands in this test."""
+    for thread in set(threading.enumerate()) - before:
+        thread.join(5)
+
+
 BASE = "https://sentry.example.com/"
 API = BASE + "api/0"
 
@@ -29,11 +36,13 @@ def test_an_answer_slower_than_the_timeout_is_abandoned_naming_it() -> None:
 
     responses.add_callback(responses.GET, f"{API}/x/", callback=slow)
     t = Transport(BASE, "tok", timeout=0.05, retry=RetryPolicy(attempts=1))
+    before = set(threading.enumerate())
     try:
         with pytest.raises(NetworkError) as raised:
             t.request("GET", "/x/")
     finally:
         release.set()
+        settle(before)
     assert str(raised.value).startswith("GET /x/ timed out: no complete answer within 0.05s")
     assert raised.value.method == "GET" and raised.value.endpoint == "/x/"
 
@@ -49,11 +58,13 @@ def test_a_cancel_abandons_the_exchange_in_flight() -> None:
         return 200, {}, "{}"
 
     responses.add_callback(responses.GET, f"{API}/x/", callback=cancelled)
+    before = set(threading.enumerate())
     try:
         with pytest.raises(NetworkError) as raised:
             t.request("GET", "/x/")
     finally:
         release.set()
+        settle(before)
     assert str(raised.value).startswith("GET /x/: abandoned, the run was cancelled")
     assert raised.value.method == "GET" and raised.value.endpoint == "/x/"
 
