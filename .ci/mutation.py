@@ -79,6 +79,17 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_redact_urls.py",
         "tests/unit/test_transport_steps.py",
         "tests/unit/test_token_alphabet.py",
+        "tests/unit/test_deterministic_failures.py",
+        "tests/unit/test_custom_headers_origin.py",
+        "tests/unit/test_sentry_clock.py",
+        "tests/unit/test_transport_resend_rules.py",
+        "tests/unit/test_transport_answers.py",
+        "tests/unit/test_transport_upload_url_and_pages.py",
+        "tests/unit/test_transport_network_errors.py",
+        "tests/unit/test_transport_setup.py",
+        "tests/unit/test_transport_judging.py",
+        "tests/unit/test_transport_error_words.py",
+        "tests/unit/test_transport_deadlines.py",
     ],
 }
 
@@ -301,6 +312,181 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "--ignore-missing branch drops a warning and is killed "
         "(test_ignore_missing_in_a_shallow_clone_that_cannot_fetch_warns_twice)"
     ),
+    (
+        "sentry/transport.py",
+        'worker = threading.Thread(target=work, name="sentry-request", daemon=True)',
+        "worker = threading.Thread(target=work, name=None, daemon=True)",
+    ): (
+        "the worker thread's name is read by nothing: no message, log line or test output shows it"
+    ),
+    (
+        "sentry/transport.py",
+        'worker = threading.Thread(target=work, name="sentry-request", daemon=True)',
+        "worker = threading.Thread(target=work, daemon=True)",
+    ): (
+        "the worker thread's name is read by nothing: no message, log line or test output shows it"
+    ),
+    (
+        "sentry/transport.py",
+        'worker = threading.Thread(target=work, name="sentry-request", daemon=True)',
+        'worker = threading.Thread(target=work, name="XXsentry-requestXX", daemon=True)',
+    ): (
+        "the worker thread's name is read by nothing: no message, log line or test output shows it"
+    ),
+    (
+        "sentry/transport.py",
+        'worker = threading.Thread(target=work, name="sentry-request", daemon=True)',
+        'worker = threading.Thread(target=work, name="SENTRY-REQUEST", daemon=True)',
+    ): (
+        "the worker thread's name is read by nothing: no message, log line or test output shows it"
+    ),
+    (
+        "sentry/transport.py",
+        "for chunk in response.iter_content(64 * 1024):",
+        "for chunk in response.iter_content(None):",
+    ): (
+        "the read size only slices the body differently: the size cap and the deadline are checked"
+        " after every slice, and the joined body is the same"
+    ),
+    (
+        "sentry/transport.py",
+        "for chunk in response.iter_content(64 * 1024):",
+        "for chunk in response.iter_content(65 * 1024):",
+    ): (
+        "the read size only slices the body differently: the size cap and the deadline are checked"
+        " after every slice, and the joined body is the same"
+    ),
+    (
+        "sentry/transport.py",
+        "for chunk in response.iter_content(64 * 1024):",
+        "for chunk in response.iter_content(64 * 1025):",
+    ): (
+        "the read size only slices the body differently: the size cap and the deadline are checked"
+        " after every slice, and the joined body is the same"
+    ),
+    (
+        "sentry/transport.py",
+        "return isinstance(exc, requests.ConnectTimeout) or _refused(exc)",
+        "return isinstance(exc, requests.ConnectTimeout) or _refused(None)",
+    ): (
+        "`_never_sent` is only called after `_network_error` has returned for a refused "
+        "connection, so `_refused(exc)` is always false there"
+    ),
+    (
+        "sentry/transport.py",
+        'if origin(prepared_request.url or "") != origin(response.request.url or ""):',
+        'if origin(prepared_request.url or "XXXX") != origin(response.request.url or ""):',
+    ): ("requests always sets both URLs during a redirect: the fallback is never used"),
+    (
+        "sentry/transport.py",
+        'if origin(prepared_request.url or "") != origin(response.request.url or ""):',
+        'if origin(prepared_request.url or "") != origin(response.request.url or "XXXX"):',
+    ): ("requests always sets both URLs during a redirect: the fallback is never used"),
+    (
+        "sentry/transport.py",
+        'return redact(url.split("?", 1)[0].replace(self.api_url, ""))',
+        'return redact(url.split("?", )[0].replace(self.api_url, ""))',
+    ): (
+        "only the part before the first '?' is kept: how many further splits are made changes "
+        "nothing"
+    ),
+    (
+        "sentry/transport.py",
+        'return redact(url.split("?", 1)[0].replace(self.api_url, ""))',
+        'return redact(url.split("?", 2)[0].replace(self.api_url, ""))',
+    ): (
+        "only the part before the first '?' is kept: how many further splits are made changes "
+        "nothing"
+    ),
+    (
+        "sentry/transport.py",
+        'headers = {"User-Agent": USER_AGENT}',
+        'headers = {"user-agent": USER_AGENT}',
+    ): (
+        "header names are case-insensitive: requests merges them in a CaseInsensitiveDict, so the "
+        "same one User-Agent goes out (and a custom User-Agent still replaces it)"
+    ),
+    (
+        "sentry/transport.py",
+        'headers = {"User-Agent": USER_AGENT}',
+        'headers = {"USER-AGENT": USER_AGENT}',
+    ): (
+        "header names are case-insensitive: requests merges them in a CaseInsensitiveDict, so the "
+        "same one User-Agent goes out (and a custom User-Agent still replaces it)"
+    ),
+    (
+        "sentry/transport.py",
+        'parsed = email.utils.parsedate_to_datetime(headers.get("Date") or "")',
+        'parsed = email.utils.parsedate_to_datetime(headers.get("Date") or "XXXX")',
+    ): ("without a Date both '' and 'XXXX' fail to parse with ValueError, and `now` is returned"),
+    (
+        "sentry/transport.py",
+        'f"{self._step_limit or 0:g}s deadline (raise it with --step-timeout)",',
+        'f"{self._step_limit or 1:g}s deadline (raise it with --step-timeout)",',
+    ): (
+        "the deadline message is only reached with a step or a step timeout set, and `step()` sets"
+        " none for a zero limit: `_step_limit` is never falsy there"
+    ),
+    (
+        "sentry/transport.py",
+        'retriable = repeatable or bool(getattr(exc, "unsent", False))',
+        'retriable = repeatable or bool(getattr(exc, "unsent", None))',
+    ): ("bool(None) is False, as bool(False)"),
+    (
+        "sentry/transport.py",
+        "if time.monotonic() > deadline:",
+        "if time.monotonic() >= deadline:",
+    ): (
+        "the two differ only when a monotonic clock reading lands exactly on the deadline, which "
+        "no input can arrange"
+    ),
+    (
+        "sentry/transport.py",
+        "if remaining is not None and remaining <= 0:",
+        "if remaining is not None and remaining < 0:",
+    ): (
+        "the two differ only when a monotonic clock reading lands exactly on the deadline, which "
+        "no input can arrange"
+    ),
+    (
+        "sentry/transport.py",
+        "remaining is not None and outcome.delay >= remaining",
+        "remaining is not None and outcome.delay > remaining",
+    ): (
+        "the two differ only when a monotonic clock reading lands exactly on the deadline, which "
+        "no input can arrange"
+    ),
+    (
+        "sentry/transport.py",
+        "if left <= 0:",
+        "if left < 0:",
+    ): (
+        "the two differ only when a monotonic clock reading lands exactly on the deadline, which "
+        "no input can arrange"
+    ),
+    (
+        "sentry/transport.py",
+        'for rel, results, cursor in _CURSOR_RE.findall(link or ""):',
+        'for rel, results, cursor in _CURSOR_RE.findall(link or "XXXX"):',
+    ): ("without a Link header the pattern finds no cursor in '' nor in 'XXXX'"),
+    (
+        "sentry/transport.py",
+        "cursor: str | None = None",
+        'cursor: str | None = ""',
+    ): (
+        "both are falsy: the first page is asked without a cursor either way, and `cursor` is "
+        "reassigned before it is read again"
+    ),
+    (
+        "sentry/transport.py",
+        'cursor = next_cursor(reply.headers.get("Link"))',
+        'cursor = next_cursor(reply.headers.get("link"))',
+    ): ("requests' response headers are a CaseInsensitiveDict"),
+    (
+        "sentry/transport.py",
+        'cursor = next_cursor(reply.headers.get("Link"))',
+        'cursor = next_cursor(reply.headers.get("LINK"))',
+    ): ("requests' response headers are a CaseInsensitiveDict"),
 }
 
 
