@@ -165,6 +165,8 @@ def build(cell: Cell, rng: random.Random) -> World:
                 if count == 0:
                     continue
                 lag = rng.uniform(5, 75)
+                # the new release's part of the deploy minute begins at the deploy second
+                since = max(t, deploy) if release == NEW else t
                 row = Minute(t, count, t + MINUTE + lag)
                 base_p = BASE_P if cell.per_minute >= 100 else LOW_TRAFFIC_P
                 errored = min(count, poisson(rng, count * base_p * ratio * shock))
@@ -175,12 +177,12 @@ def build(cell: Cell, rng: random.Random) -> World:
                     late = rng.uniform(0, 300) if cell.late and rng.random() < 0.5 else 0.0
                     row.errored.append(row.arrives + late)
                     for _ in range(1 + _geometric(rng)):
-                        when = t + rng.uniform(0, MINUTE)
+                        when = rng.uniform(since, t + MINUTE)
                         events[(release, project)].append((when, when + rng.uniform(1, 10)))
                 minutes[(release, project)].append(row)
                 if cell.fatal and release == NEW and regressing:
                     for _ in range(poisson(rng, 0.01 * count)):
-                        when = max(deploy, t + rng.uniform(0, MINUTE))
+                        when = rng.uniform(since, t + MINUTE)
                         issue.append((when, when + rng.uniform(1, 10)))
             t += MINUTE
     issue.sort(key=lambda e: e[1])

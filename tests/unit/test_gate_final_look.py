@@ -43,16 +43,22 @@ def test_two_minutes_are_tested_on_their_totals() -> None:
     )
 
 
-def test_from_three_minutes_the_busiest_new_minute_is_left_out() -> None:
+def test_from_three_minutes_the_busiest_new_minute_counts_as_the_second() -> None:
     buckets = [Bucket(7, 100.0, 5, 300.0), Bucket(30, 120.0, 4, 300.0), Bucket(4, 150.0, 9, 200.0)]
-    expected = tail(11, 25, p0(1.5, 250.0, 500.0))  # the minute with 30 is not counted
+    # the minute with 30 counts 7 (the second most), keeping its exposure and baseline
+    expected = tail(18, 36, p0(1.5, 370.0, 800.0))
     assert final_p_value(buckets, 1.5, 1.0) == pytest.approx(expected, rel=1e-9)
+    # ties: two minutes at the top keep their counts
+    tied = [Bucket(9, 100.0, 5, 300.0), Bucket(9, 120.0, 4, 300.0), Bucket(4, 150.0, 9, 200.0)]
+    assert final_p_value(tied, 1.5, 1.0) == pytest.approx(
+        tail(22, 40, p0(1.5, 370.0, 800.0)), rel=1e-9
+    )
 
 
 def test_minutes_without_traffic_on_a_side_are_not_counted() -> None:
     kept = [Bucket(7, 100.0, 5, 300.0), Bucket(4, 150.0, 9, 200.0)]
     idle = [Bucket(2, 0.0, 1, 300.0), Bucket(2, 100.0, 1, 0.0)]
-    # the idle minutes neither count nor make three minutes (the busiest left out)
+    # the idle minutes neither count nor make three minutes (the busiest cut down)
     assert final_p_value([*kept, *idle], 1.5, 1.0) == final_p_value(kept, 1.5, 1.0)
     assert final_p_value(idle, 1.5, 1.0) == 1.0
 

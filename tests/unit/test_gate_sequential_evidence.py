@@ -13,6 +13,7 @@ import math
 import pytest
 
 from sentry_release.gate.sequential import (
+    PRIOR_WEIGHT,
     Bucket,
     confidence_bounds,
     log_e_value,
@@ -67,6 +68,11 @@ def ref_dispersion(buckets: list[Bucket]) -> float:
     return sum(terms) / (len(terms) - 1)
 
 
+def pooled(raw: float, count: int, prior: float = 1.0) -> float:
+    """The paired estimate (over count - 1 df) pooled with the prior weighted PRIOR_WEIGHT."""
+    return (raw * (count - 1) + PRIOR_WEIGHT * prior) / (count - 1 + PRIOR_WEIGHT)
+
+
 # Uneven minutes, the new release about twice the baseline's rate, with real scatter.
 MIXED = [
     Bucket(7, 300.0, 9, 800.0),
@@ -111,9 +117,13 @@ def test_the_e_value_is_the_mean_over_six_alternatives(
 
 def test_the_paired_dispersion_is_pearsons_winsorized() -> None:
     phi = paired_dispersion([*MIXED, *EMPTY])
-    assert phi == pytest.approx(ref_dispersion(MIXED), rel=1e-9)
+    assert phi == pytest.approx(pooled(ref_dispersion(MIXED), len(MIXED)), rel=1e-9)
     assert phi > 1.5  # real scatter: more than the binomial's
-    assert paired_dispersion(MIXED, prior=phi + 1) == phi + 1  # never under the prior
+    # the prior weighs in as PRIOR_WEIGHT degrees of freedom, and is a floor
+    assert paired_dispersion(MIXED, prior=1.5) == pytest.approx(
+        pooled(ref_dispersion(MIXED), len(MIXED), 1.5), rel=1e-9
+    )
+    assert paired_dispersion(MIXED, prior=50.0) == 50.0  # never under the prior
     steady = [Bucket(4, 300.0, 8, 800.0)] * 6  # no scatter at all: floored at 1
     assert paired_dispersion(steady) == 1.0
 
@@ -121,15 +131,17 @@ def test_the_paired_dispersion_is_pearsons_winsorized() -> None:
 def test_the_paired_dispersion_needs_five_informative_buckets() -> None:
     assert paired_dispersion([*MIXED[:4], *EMPTY]) == 1.0
     assert paired_dispersion(MIXED[:4], prior=2.0) == 2.0
-    assert paired_dispersion(MIXED[:5]) == pytest.approx(ref_dispersion(MIXED[:5]), rel=1e-9)
+    assert paired_dispersion(MIXED[:5]) == pytest.approx(
+        pooled(ref_dispersion(MIXED[:5]), 5), rel=1e-9
+    )
 
 
 def test_the_paired_dispersion_is_capped_at_a_hundred() -> None:
     wild = [
         Bucket(x, 300.0, y, 800.0)
-        for x, y in [(200, 1), (1, 200), (150, 2), (2, 180), (90, 1), (1, 120)]
+        for x, y in [(900, 1), (1, 900), (700, 2), (2, 800), (500, 1), (1, 600)]
     ]
-    assert ref_dispersion(wild) > 100
+    assert pooled(ref_dispersion(wild), len(wild)) > 100
     assert paired_dispersion(wild) == 100.0
 
 
@@ -142,7 +154,9 @@ def test_the_paired_dispersion_without_errors_on_one_side_uses_ratio_one() -> No
         terms.append((b.new - b.new * p) ** 2 / (b.new * p * (1 - p)))
     terms.sort()
     expected = (sum(terms[:-1]) + terms[-2]) / 5
-    assert paired_dispersion(only_new) == pytest.approx(min(100.0, expected), rel=1e-9)
+    assert paired_dispersion(only_new) == pytest.approx(
+        min(100.0, pooled(expected, len(only_new))), rel=1e-9
+    )
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.05])
@@ -216,7 +230,9 @@ def ref_dispersion_at(buckets: list[Bucket], theta: float) -> float:
 def test_the_paired_dispersion_with_one_side_silent_is_measured_at_ratio_one() -> None:
     # no new errors at all: the pooled ratio would be 0, the comparison is made at 1
     no_new = [Bucket(0, 300.0, y, 300.0) for y in (1, 9, 2, 14, 3, 8)]
-    assert paired_dispersion(no_new) == pytest.approx(ref_dispersion_at(no_new, 1.0), rel=1e-9)
+    assert paired_dispersion(no_new) == pytest.approx(
+        pooled(ref_dispersion_at(no_new, 1.0), len(no_new)), rel=1e-9
+    )
     assert paired_dispersion(no_new) > 1.0
 
 

@@ -30,9 +30,9 @@ def gate_sim() -> ModuleType:
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [
-        ("3x, mild noise", [("FAIL", 253.1), ("FAIL", 313.3), ("FAIL", 180.2)]),
-        ("boundary 1.5x, CV 0.5", [("INCONCLUSIVE", 1004.1)]),
-        ("fatal new issue", [("FAIL", 38.4), ("FAIL", 28.8)]),
+        ("3x, mild noise", [("FAIL", 243.1), ("FAIL", 308.3), ("FAIL", 170.2)]),
+        ("boundary 1.5x, CV 0.5", [("INCONCLUSIVE", 984.1)]),
+        ("fatal new issue", [("FAIL", 4.8), ("FAIL", 11.9)]),
     ],
 )
 def test_seeded_runs_give_the_frozen_verdicts_and_times(
@@ -42,3 +42,13 @@ def test_seeded_runs_give_the_frozen_verdicts_and_times(
     rng = random.Random(f"22-{cell}")
     got = [sim.run_once(sim.CELLS[cell], rng) for _ in expected]
     assert [(o.verdict, round(o.at, 1)) for o in got] == expected
+
+
+def test_the_bench_stand_in_imports() -> None:
+    # bench/standin.py is run by hand (bench/run.py, next_release.py): a moved name in the
+    # stand-in once kept it from starting, unnoticed by the suite
+    spec = importlib.util.spec_from_file_location("bench_standin", BENCH.parent / "standin.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert callable(module.counters)

@@ -309,8 +309,10 @@ OPTIONS: tuple[Option, ...] = (
       kind="duration", field="gate.settle",
       description="How long error events may take to arrive. Default: 60s, or half of a "
       "shorter gate_window."),
-    O("poll", "Polling interval (>= 30s against sentry.io).", GATE, ("--poll",),
-      kind="duration", field="gate.poll"),
+    O("poll", "Polling interval (>= 10s against sentry.io).", GATE, ("--poll",),
+      kind="duration", field="gate.poll",
+      description="How often Sentry is read. Default: 10s (at least 10s against a remote "
+      "Sentry unless its rate-limit headers leave room for more)."),
     O("gate_timeout", "Give up after this long.", GATE, ("--gate-timeout",), "gate_timeout",
       kind="duration", field="gate.timeout",
       description="Give up watching after this long. Default: when the window, the settle "

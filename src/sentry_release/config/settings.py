@@ -63,7 +63,7 @@ class GatePolicy:
     grace: float = 0.0
     window: float = 600.0
     settle: float = 60.0
-    poll: float = 30.0
+    poll: float = 10.0
     timeout: float | None = None
     query: str = "is:unresolved issue.category:error level:[error,fatal]"
     min_events: int = 3

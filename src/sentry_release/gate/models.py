@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sentry_release.dates import parse_rfc3339
@@ -95,6 +95,12 @@ class Series:
         """Sum over the buckets."""
         return float(sum(self.values))
 
+    def last(self, count: int) -> Series:
+        """The last `count` buckets (all of them when there are fewer)."""
+        skip = max(0, len(self.values) - max(count, 0))
+        start = self.start + timedelta(seconds=skip * self.bucket)
+        return Series(start, self.bucket, self.values[skip:])
+
 
 @dataclass(frozen=True)
 class Traffic:
@@ -104,6 +110,11 @@ class Traffic:
     errored: Series
     exposure: Series | None
     note: str | None = None  # why a better unit was not used (e.g. the sessions error)
+
+    def last(self, count: int) -> Traffic:
+        """The same traffic over its last `count` buckets."""
+        exposure = self.exposure.last(count) if self.exposure is not None else None
+        return replace(self, errored=self.errored.last(count), exposure=exposure)
 
 
 @dataclass(frozen=True)

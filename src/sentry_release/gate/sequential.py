@@ -94,13 +94,18 @@ def log_lr(
 
 
 MIN_PAIRED = 5  # buckets before the paired comparison's own dispersion is used
+# The prior (the baseline's own series) counts as this many degrees of freedom beside the
+# pairs': five pairs move the estimate a third of the way, not all of it (Pearson's X^2 over
+# 4 df has a standard deviation of 0.7 times its mean, so a raw estimate from a few pairs
+# swung between 1 and 3 on the same world and delayed FAILs; bench/gate_sim.py).
+PRIOR_WEIGHT = 10.0
 
 
 def paired_dispersion(buckets: Sequence[Bucket], prior: float = 1.0) -> float:
     """The dispersion of the new side's counts given each bucket's total, around the pooled
     ratio: Pearson's X^2 of the conditional binomial with its largest term cut to the second
-    (robust to a single burst), over its degrees of freedom; never under `prior` (the
-    baseline's own series, which a few pairs cannot estimate better) nor 1."""
+    (robust to a single burst), pooled with `prior` (the baseline's own series) weighted as
+    PRIOR_WEIGHT degrees of freedom; never under the prior nor 1."""
     usable = _usable(buckets)
     if len(usable) < MIN_PAIRED:
         return max(1.0, prior)
@@ -119,8 +124,9 @@ def paired_dispersion(buckets: Sequence[Bucket], prior: float = 1.0) -> float:
     if len(terms) < MIN_PAIRED:
         return max(1.0, prior)
     terms.sort()
-    paired = winsorized_sum(terms) / (len(terms) - 1)
-    return max(1.0, prior, min(MAX_DISPERSION, paired))
+    prior = max(1.0, prior)
+    pooled = (winsorized_sum(terms) + PRIOR_WEIGHT * prior) / (len(terms) - 1 + PRIOR_WEIGHT)
+    return max(prior, min(MAX_DISPERSION, pooled))
 
 
 def _logmeanexp(values: Sequence[float]) -> float:

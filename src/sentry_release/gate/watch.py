@@ -14,7 +14,7 @@ valid however long it runs).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -41,6 +41,7 @@ from sentry_release.gate.policy import (
     INCONCLUSIVE,
     PASS,
     SEVERE_LEVELS,
+    WATCH_SHARE,
     WATCHING,
     GateReport,
     Observations,
@@ -49,6 +50,7 @@ from sentry_release.gate.policy import (
     api_error_report,
     apply_policy,
     evaluate,
+    watch_share,
 )
 from sentry_release.gate.reads import Reads, first_activity
 from sentry_release.gate.render import print_report
@@ -58,18 +60,27 @@ from sentry_release.output import Output
 from sentry_release.redact import register_secret
 from sentry_release.sentry.api import SentryApi
 
-MIN_REMOTE_POLL = 30.0  # Sentry rate-limits org queries; faster polling invites 429s
+# Sentry's API allows 40 requests a second per caller and endpoint unless an endpoint sets
+# its own (its rate-limit docs; `src/sentry/ratelimits/config.py`; the issues index and
+# sessions endpoints use the defaults): a poll every 10 s is a few requests in 10 s. Faster
+# than that only when the rate-limit headers leave room (`poll_interval`).
+MIN_REMOTE_POLL = 10.0
+RATE_LIMIT_PAUSE = 60.0  # the longest a nearly spent quota slows the polls
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls
 CATCH_UP_PROBE = 1.0  # after the window, probes that still need samples run this often
 ROLLOUT_LOOKBACK = 3600.0  # how far before dateFinished a missing dateStarted is looked for
 BASELINE_MULTIPLE = 12  # the baseline before the deploy is this many windows long
+# ... unless those windows hold fewer errored units than this: then as far back as one read
+# may go (MAX_SPAN), so a low-traffic app's baseline rate is not itself a guess (20
+# sessions a minute at 2% errored: 48 errored units in 12 windows, 120 in 5 hours)
+BASELINE_MIN_ERRORED = 100.0
 LATE_REVISIONS = 300.0  # errored-session updates arrive up to 5 min after the aggregate
 CONCURRENT_SHARE = 0.05  # the baseline still serves when it has this share of the traffic
 MAX_SUSPECTS = 5
 MAX_REREADS = 3  # final reads that may disagree before the gate decides anyway
 MIN_SLEEP = 0.05
 EVENTS_STORY = 2.0  # events per session this many times the tolerated ratio: said on a PASS
-FAST_REREAD = 10.0  # a fatal/unhandled issue below the floors is re-read this soon
+FAST_REREAD = 5.0  # a fatal/unhandled issue below the floors is re-read this soon
 CEILING_SLACK = 600.0  # without --gate-timeout: wall time allowed past the final read's time
 
 
@@ -88,6 +99,8 @@ class Plan:
     phi: Mapping[str, float]  # per project id: the baseline series' dispersion
     settle: float  # a bucket is used by this age at the latest (the slower source's lag)
     revisions: float = 0.0  # errored-session updates may still arrive this long after
+    # per project id: the share of alpha spent on watching, planned from the baseline
+    shares: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def final_at(self) -> datetime:
@@ -223,19 +236,21 @@ def effective_poll(poll: float, url: str, out: Output) -> float:
 def poll_interval(
     requested: float, rate_limit: Mapping[str, str], now: float, calls_per_poll: int
 ) -> float:
-    """Against a remote Sentry: the requested interval when the last rate-limit headers leave
-    enough quota to poll that fast until the reset, else 30 s."""
-    if requested >= MIN_REMOTE_POLL:
-        return requested
+    """Against a remote Sentry, from the last rate-limit headers: the requested interval when
+    the quota left lasts until the reset at that pace (then even faster than 10 s), else
+    slowed so it does (the polls left spread evenly until the reset, at most RATE_LIMIT_PAUSE
+    apart: a header cannot blind the gate); without headers, never under 10 s."""
     try:
         remaining = float(rate_limit["x-sentry-rate-limit-remaining"])
         reset = float(rate_limit["x-sentry-rate-limit-reset"])
     except (KeyError, ValueError):
-        return MIN_REMOTE_POLL
-    polls_until_reset = max(reset - now, 0.0) / requested + 1
-    if remaining >= polls_until_reset * max(calls_per_poll, 1):
+        return max(requested, MIN_REMOTE_POLL)
+    until_reset = max(reset - now, 0.0)
+    polls_left = max(remaining, 0.0) / max(calls_per_poll, 1)
+    if polls_left >= until_reset / requested + 1:
         return requested
-    return MIN_REMOTE_POLL
+    paced = until_reset / max(polls_left, 1.0)
+    return max(requested, MIN_REMOTE_POLL, min(paced, RATE_LIMIT_PAUSE))
 
 
 def paired_buckets(
@@ -570,15 +585,25 @@ class _Watcher:
             return plan
         bucket = self.policy.bucket
         count = max(1, int(length // bucket))
+        longest = max(count, int(MAX_SPAN // bucket))
         end = align(plan.deploy_start, bucket, up=False)
-        start = end - timedelta(seconds=count * bucket)
+        start = end - timedelta(seconds=longest * bucket)
         found = {
             str(p.id): self.reads.traffic(plan.baseline_release, start, end, bucket, p)
             for p in self.reads.projects
         }
         units = [t.unit for t in found.values()]
         unit = next((u for u in ("sessions", "transactions") if u in units), None)
-        baseline = {pid: t for pid, t in found.items() if t.unit == unit}
+        baseline = {
+            pid: recent if (recent := t.last(count)).errored.total() >= BASELINE_MIN_ERRORED else t
+            for pid, t in found.items()
+            if t.unit == unit
+        }
+        per = max(1.0, (plan.window_end - plan.window_start).total_seconds() / bucket)
+        shares = {
+            pid: watch_share(t.errored.total() * per / max(len(t.errored.values), 1))
+            for pid, t in baseline.items()
+        }
         phi = {
             pid: robust_dispersion(t.errored.values, t.exposure.values) if t.exposure else 1.0
             for pid, t in baseline.items()
@@ -592,7 +617,13 @@ class _Watcher:
             if self.policy.settle_sessions > 0:
                 revisions = min(LATE_REVISIONS, self.policy.window)
         return replace(
-            plan, baseline=baseline, unit=unit, phi=phi, settle=settle, revisions=revisions
+            plan,
+            baseline=baseline,
+            unit=unit,
+            phi=phi,
+            settle=settle,
+            revisions=revisions,
+            shares=shares,
         )
 
     def extend(self, plan: Plan, window_end: datetime) -> Plan:
@@ -789,6 +820,7 @@ class _Watcher:
                     plan.baseline_release,
                     notes,
                     slugs.get(pid, pid) if several else "",
+                    plan.shares.get(pid, WATCH_SHARE),
                 )
             )
         return tuple(inputs)
