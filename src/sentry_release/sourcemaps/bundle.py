@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from sentry_release.errors import SourceMapError
 from sentry_release.sentry.models import DEFAULT_CHUNK_SIZE
 from sentry_release.sourcemaps.layout import chunk_ranges, split
+from sentry_release.sourcemaps.memory import TooBigForMemory, reading
 
 SYSB_MAGIC = b"SYSB"
 SYSB_VERSION = 2
@@ -63,7 +64,10 @@ class Deferred:
     def load(self) -> bytes:
         """The bytes again, checked against the size and SHA-1 of the first pass."""
         try:
-            data = self.produce()
+            with reading(self.where):  # a MemoryError: exit 2 naming the file
+                data = self.produce()
+        except TooBigForMemory as exc:
+            raise SourceMapError(f"{self.where}: {exc.strerror}") from None
         except OSError as exc:
             raise Changed(self.where, f"could not be read again ({exc.strerror or exc})") from None
         if len(data) != self.size or hashlib.sha1(data).hexdigest() != self.sha1:

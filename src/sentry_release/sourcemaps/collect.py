@@ -36,6 +36,7 @@ from sentry_release.sourcemaps.discover import (
     walk,
 )
 from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
+from sentry_release.sourcemaps.memory import TooBigForMemory, out_of_memory
 from sentry_release.sourcemaps.paths import MAX_FILE_SIZE, FileAccess, read_regular
 from sentry_release.sourcemaps.preflight import check
 from sentry_release.sourcemaps.validate import Problem, missing_map, parse_map, too_large
@@ -225,48 +226,61 @@ def collect(
             problems.append(too_large(str(path), size, MAX_FILE_SIZE))
             unusable.append(url)
             continue
-        try:
+        try:  # a file refused by the memory left, or that exhausts it, is one problem
             data = read(path)
+        except TooBigForMemory as exc:
+            problems.append(Problem(str(path), str(exc.strerror)))
+            unusable.append(url)
+            continue
         except OSError as exc:
             problems.append(Problem(str(path), f"cannot read ({exc.strerror}); fix or remove it"))
             unusable.append(url)
             continue
+        except MemoryError:
+            problems.append(Problem(str(path), out_of_memory(size)))
+            unusable.append(url)
+            continue
         upload = data  # the bytes that go up, as validated now
-        produce = partial(again, path)  # ... and as the bundle reads them again later
-        if path.name.endswith(".map") or is_sourcemap(data):
-            parsed, problem = parse_map(str(path), data)
-            if problem:
-                problems.append(problem)
-                unusable.append(url)
-                continue
-            assert parsed is not None
-            if PENDING_KEY in parsed:
-                problems.append(Problem(str(path), INTERRUPTED))
-                unusable.append(url)
-                continue
-            new = rewrite_map(
-                parsed,
-                path.parent,
-                cwd,
-                opts,
-                access=access,
-                left_out=partial(_record, left_out, path),
-            )
-            if new is not None:  # else uploaded as it is: read again, no parse
-                upload = _dump(new)
-                produce = partial(_map_bytes, again, cwd, opts, access, path)
-            del new
-            map_id = debug_id_of_map(parsed)
-            del parsed
-            source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
-            map_headers = {"debug-id": map_id} if map_id else {}
-            maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
-        else:
-            text = data.decode("utf-8", "replace")
-            source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
-            scripts.append((url, path, source, sourcemap_location(text), debug_id_of_js(text)))
-            del text
-        del data, upload
+        try:
+            produce = partial(again, path)  # ... and as the bundle reads them again later
+            if path.name.endswith(".map") or is_sourcemap(data):
+                parsed, problem = parse_map(str(path), data)
+                if problem:
+                    problems.append(problem)
+                    unusable.append(url)
+                    continue
+                assert parsed is not None
+                if PENDING_KEY in parsed:
+                    problems.append(Problem(str(path), INTERRUPTED))
+                    unusable.append(url)
+                    continue
+                new = rewrite_map(
+                    parsed,
+                    path.parent,
+                    cwd,
+                    opts,
+                    access=access,
+                    left_out=partial(_record, left_out, path),
+                )
+                if new is not None:  # else uploaded as it is: read again, no parse
+                    upload = _dump(new)
+                    produce = partial(_map_bytes, again, cwd, opts, access, path)
+                del new
+                map_id = debug_id_of_map(parsed)
+                del parsed
+                source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
+                map_headers = {"debug-id": map_id} if map_id else {}
+                maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
+            else:
+                text = data.decode("utf-8", "replace")
+                source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
+                scripts.append((url, path, source, sourcemap_location(text), debug_id_of_js(text)))
+                del text
+        except MemoryError:
+            problems.append(Problem(str(path), out_of_memory(size)))
+            unusable.append(url)
+        finally:
+            del data, upload  # dropped before the next file is read
     if bar is not None:
         bar.close()
     locations = {url: location for url, _p, _d, location, _id in scripts}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentry_release.errors import ConfigError
+from sentry_release.sourcemaps.memory import ensure_fits
 from sentry_release.sourcemaps.portable import read_flags
 
 NEVER_READ = (Path("/proc"), Path("/sys"), Path("/dev"))
@@ -69,6 +70,8 @@ def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
 
     The type is checked with `stat` (which never blocks), the file is opened non-blocking
     and checked again on the descriptor, so a file swapped for a FIFO in between cannot hang.
+    Read whole, a file over Sentry's limit raises TooLarge and one whose check would not fit
+    in the memory left raises `memory.TooBigForMemory`, both before a byte is read.
     """
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
@@ -78,8 +81,11 @@ def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
             raise NotRegularFile(mode, path)
-        if limit is None and os.fstat(handle.fileno()).st_size > MAX_FILE_SIZE:
+        size = os.fstat(handle.fileno()).st_size
+        if limit is None and size > MAX_FILE_SIZE:
             raise TooLarge(errno.EFBIG, "over Sentry's 2 GiB file limit", str(path))
+        if limit is None:
+            ensure_fits(path, size)
         return handle.read() if limit is None else handle.read(limit)
 
 
