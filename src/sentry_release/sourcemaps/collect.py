@@ -294,7 +294,11 @@ def collect(
         if ref is not None:
             headers["sourcemap"] = ref.reference
             if ref.inline is not None:  # checked as a map file is: Sentry will read it
-                inline_problem = parse_map(f"{path} (inline source map)", ref.inline)[1]
+                where = f"{path} (inline source map)"
+                try:
+                    inline_problem = parse_map(where, ref.inline)[1]
+                except MemoryError:
+                    inline_problem = Problem(where, out_of_memory(len(ref.inline)))
                 if inline_problem is not None:
                     problems.append(inline_problem)
             # a data URL sentry-cli cannot decode still travels as the `sourcemap` header
