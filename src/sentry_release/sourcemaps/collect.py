@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -147,8 +148,8 @@ class Collected:
     """Files ready to bundle plus what validation found.
 
     Each file's bytes are a `Deferred`: validation kept only their size and SHA-1, and the
-    bundle reads (and rewrites) them again one at a time, so memory does not grow with the
-    build.
+    bundle reads (and rewrites) them again one at a time, a file kept as it is in slices, so
+    memory does not grow with the build.
     """
 
     files: list[BundleFile]
@@ -196,6 +197,8 @@ def collect(
     opts = settings.sourcemaps
     cwd = settings.working_directory
     again = reread or read
+    as_is = again is read_regular  # the bundle reads the files on disk: a file kept as it is
+    # there is streamed into the bundle in slices (`Deferred.crc`), not read whole again
     access = FileAccess.for_paths(cwd, opts.paths)
     rules = load_ignore_rules(
         opts.ignore,
@@ -268,12 +271,12 @@ def collect(
                 del new
                 map_id = debug_id_of_map(parsed)
                 del parsed
-                source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
+                source = _deferred(upload, produce, path, as_is=as_is and upload is data)
                 map_headers = {"debug-id": map_id} if map_id else {}
                 maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
             else:
                 text = data.decode("utf-8", "replace")
-                source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
+                source = _deferred(upload, produce, path, as_is=as_is)
                 scripts.append((url, path, source, sourcemap_location(text), debug_id_of_js(text)))
                 del text
         except MemoryError:
@@ -317,6 +320,13 @@ def collect(
         for source, (why, where) in sorted(left_out.items())
     ]
     return Collected(files, problems, notes, warnings)
+
+
+def _deferred(upload: bytes, produce: Callable[[], bytes], path: Path, *, as_is: bool) -> Deferred:
+    """What the bundle keeps of a file: size, SHA-1, how to make it again; and, when its bytes
+    are the file on disk as it is (`as_is`), the CRC-32 its ZIP header needs before streaming."""
+    crc = zlib.crc32(upload) if as_is else None
+    return Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path), crc)
 
 
 def _size(path: Path) -> int:

@@ -17,6 +17,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sentry_release.errors import ConfigError
 from sentry_release.sourcemaps.memory import ensure_fits
@@ -65,28 +66,40 @@ def is_never_read(resolved: Path) -> bool:
     return any(resolved == top or top in resolved.parents for top in NEVER_READ)
 
 
-def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
-    """Read a regular file, refusing anything else before it is opened.
+def open_regular(path: Path | str) -> BinaryIO:
+    """A regular file opened for reading, anything else refused before it is opened.
 
     The type is checked with `stat` (which never blocks), the file is opened non-blocking
     and checked again on the descriptor, so a file swapped for a FIFO in between cannot hang.
-    Read whole, a file over Sentry's limit raises TooLarge and one whose check would not fit
-    in the memory left raises `memory.TooBigForMemory`, both before a byte is read.
     """
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise NotRegularFile(st.st_mode, path)
-    fd = os.open(path, read_flags())
-    with os.fdopen(fd, "rb") as handle:
+    handle = os.fdopen(os.open(path, read_flags()), "rb")
+    try:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
             raise NotRegularFile(mode, path)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
+    """Read a regular file (`open_regular`), at most `limit` bytes.
+
+    Read whole, a file over Sentry's limit raises TooLarge and one whose check would not fit
+    in the memory left raises `memory.TooBigForMemory`, both before a byte is read.
+    """
+    with open_regular(path) as handle:
+        if limit is not None:
+            return handle.read(limit)
         size = os.fstat(handle.fileno()).st_size
-        if limit is None and size > MAX_FILE_SIZE:
+        if size > MAX_FILE_SIZE:
             raise TooLarge(errno.EFBIG, "over Sentry's 2 GiB file limit", str(path))
-        if limit is None:
-            ensure_fits(path, size)
-        return handle.read() if limit is None else handle.read(limit)
+        ensure_fits(path, size)
+        return handle.read()
 
 
 @dataclass(frozen=True)
