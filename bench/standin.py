@@ -26,8 +26,8 @@ import sys
 import threading
 from typing import Any
 
-from sentry_standin.app import ROUTES, Request, Response, route
 from sentry_standin.main import build_server
+from sentry_standin.routing import ROUTES, Request, Response, route
 
 BENCH = "/bench/"
 

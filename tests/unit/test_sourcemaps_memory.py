@@ -233,3 +233,19 @@ def test_inject_names_the_file_a_memory_error_met(
     out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=False)
     with pytest.raises(SourceMapError, match=r"\.map: is .* and ran out of memory"):
         inject.inject_paths((tmp_path / "dist",), dry_run=True, out=out, inside=tmp_path)
+
+
+def test_a_source_too_big_for_memory_is_left_out_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentry_release.sourcemaps.paths import FileAccess
+
+    source = tmp_path / "huge.ts"
+    with open(source, "wb") as sparse:
+        sparse.truncate(FLOOR // PARSE_FACTOR + MiB)
+    access = FileAccess.for_paths(tmp_path)
+    monkeypatch.setattr(memory, "headroom", lambda: Headroom(MiB, "RLIMIT_AS"))
+    assert access.source_text(source) == (None, "is larger than the memory left allows")
+    monkeypatch.setattr(memory, "headroom", lambda: None)
+    text, why = access.source_text(source)
+    assert why is None and text is not None and len(text) == source.stat().st_size

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sentry_release.errors import ConfigError
-from sentry_release.sourcemaps.memory import ensure_fits
+from sentry_release.sourcemaps.memory import TooBigForMemory, ensure_fits
 from sentry_release.sourcemaps.portable import read_flags
 
 NEVER_READ = (Path("/proc"), Path("/sys"), Path("/dev"))
@@ -156,8 +156,8 @@ class FileAccess:
     def source_text(self, path: Path) -> tuple[str | None, str | None]:
         """A source a map names: `(text, None)` if it may be read, else `(None, why or None)`.
 
-        `why` says what to warn about (outside the roots, a FIFO, a device); a folder or a
-        file that is not UTF-8 is left out without a word.
+        `why` says what to warn about (outside the roots, a FIFO, a device, too large for the
+        memory left); a folder or a file that is not UTF-8 is left out without a word.
         """
         if self.resolve(path) is None:
             return None, "lies outside the working directory"
@@ -165,6 +165,8 @@ class FileAccess:
             return read_regular(path).decode("utf-8"), None
         except NotRegularFile as exc:
             return None, None if stat.S_ISDIR(exc.mode) else f"is {file_kind(exc.mode)}"
+        except TooBigForMemory:
+            return None, "is larger than the memory left allows"
         except (OSError, UnicodeDecodeError):
             return None, None
 
