@@ -275,10 +275,9 @@ def collect(
                 map_headers = {"debug-id": map_id} if map_id else {}
                 maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
             else:
-                text = data.decode("utf-8", "replace")
                 source = _deferred(upload, produce, path, as_is=as_is)
-                scripts.append((url, path, source, sourcemap_location(text), debug_id_of_js(text)))
-                del text
+                # searched in the bytes: a bundle is never held twice (as bytes and as text)
+                scripts.append((url, path, source, sourcemap_location(data), debug_id_of_js(data)))
         except MemoryError:
             problems.append(Problem(str(path), out_of_memory(size)))
             unusable.append(url)

@@ -457,7 +457,7 @@ class Planner:
                     if problem is not None:
                         problems.append(str(problem))
                 elif f.path.name.endswith(suffixes):
-                    location = sourcemap_location(data.decode("utf-8", "replace"))
+                    location = sourcemap_location(data)
                     if location is not None and location.startswith(DATA_PREAMBLE):
                         # decided alone (a data URL ties to no other file); its bytes are dropped
                         inline[url] = ref = associate([url], [], {url: location})[url]
@@ -495,7 +495,7 @@ class Planner:
             js = _read(path)
         ref = bundle.ref
         if ref is not None and ref.inline is not None:
-            location = sourcemap_location(js.decode("utf-8", "replace")) or ""
+            location = sourcemap_location(js) or ""
             ref = associate([bundle.url], [], {bundle.url: location}).get(bundle.url)
         with reading(bundle.map_path or path):  # the map is the larger, when there is one
             map_bytes = _read(bundle.map_path) if bundle.map_path is not None else None
