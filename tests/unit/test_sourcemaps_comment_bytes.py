@@ -55,3 +55,42 @@ def test_random_bundles_agree() -> None:
     rng = random.Random(23)
     for _ in range(3000):
         same(b"".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 24))))
+
+
+def sniffed_by_stripping(data: bytes) -> bool:
+    """`is_sourcemap` as it was, stripping copies of the bytes (the reference)."""
+    import json
+
+    head = data.lstrip()
+    if head.startswith(b")]}'"):
+        head = head.split(b"\n", 1)[1].lstrip() if b"\n" in head else b""
+    if not head.startswith(b"{"):
+        return False
+    if b'"mappings"' not in data and b'"sections"' not in data:
+        return False
+    try:
+        parsed = json.loads(head)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and ("mappings" in parsed or "sections" in parsed)
+
+
+SNIFF = [
+    b" ", b"\n", b"\r\n", b"\t", b"\x0b", b"\x0c", b")]}'", b"{", b"}", b'"mappings"', b":",
+    b'""', b'"sections"', b"[]", b"x", b"\xc2\xa0", b"\x00", b'{"mappings":""}',
+    b'{"sections":[]}',
+]  # fmt: skip
+
+
+def test_sniffing_skips_space_as_stripping_did() -> None:
+    from sentry_release.sourcemaps.discover import is_sourcemap
+
+    rng = random.Random(23)
+    found = 0
+    for _ in range(5000):
+        data = b"".join(rng.choice(SNIFF) for _ in range(rng.randint(0, 12)))
+        assert is_sourcemap(data) == sniffed_by_stripping(data), data
+        found += is_sourcemap(data)
+    assert found  # some of them are maps
+    assert is_sourcemap(b'\n\t)]}\'\n  {"mappings":""}')
+    assert not is_sourcemap(b')]}\' {"mappings":""}')  # the prefix ends its line

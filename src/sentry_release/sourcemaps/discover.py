@@ -26,6 +26,7 @@ from sentry_release.sourcemaps.paths import FileAccess
 DATA_PREAMBLE = "data:application/json;base64,"
 JS_EXTENSIONS = ("js", "cjs", "mjs")
 _XSSI_PREFIX = b")]}'"
+_SPACE = re.compile(rb"\s*")  # what bytes.lstrip() strips: ASCII space, \t \n \r \v \f
 # inject's temporary files (`.app.js.sentry-release-k3j2.tmp`): never discovered, swept by inject
 TEMP_MARK = ".sentry-release-"
 TEMP_RE = re.compile(r"^\..+\.sentry-release-[A-Za-z0-9_]+\.tmp$")
@@ -250,12 +251,17 @@ def _walk_dir(
 
 
 def is_sourcemap(data: bytes) -> bool:
-    """Content sniffing as sentry-cli does: a JSON object with `mappings` or `sections`."""
-    head = data.lstrip()
-    if head.startswith(_XSSI_PREFIX):
-        head = head.split(b"\n", 1)[1].lstrip() if b"\n" in head else b""
-    if not head.startswith(b"{"):
+    """Content sniffing as sentry-cli does: a JSON object with `mappings` or `sections`.
+
+    Leading whitespace is skipped by offset, not stripped: a bundle that starts with a newline
+    is not copied whole to be told apart from a map."""
+    at = _after_space(data, 0)
+    if data.startswith(_XSSI_PREFIX, at):
+        newline = data.find(b"\n", at)
+        at = len(data) if newline == -1 else _after_space(data, newline + 1)
+    if not data.startswith(b"{", at):
         return False
+    head = data[at:] if at else data
     if b'"mappings"' not in data and b'"sections"' not in data:
         return False
     try:
@@ -263,6 +269,12 @@ def is_sourcemap(data: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(parsed, dict) and ("mappings" in parsed or "sections" in parsed)
+
+
+def _after_space(data: bytes, at: int) -> int:
+    """The offset of the first byte from `at` that `bytes.lstrip()` would keep."""
+    match = _SPACE.match(data, at)
+    return match.end() if match is not None else at
 
 
 def _last_comment(text: str | bytes, key: str) -> str | None:
