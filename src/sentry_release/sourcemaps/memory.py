@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from sentry_release.errors import SourceMapError
 from sentry_release.output import human_bytes
@@ -39,8 +39,7 @@ PARSE_FACTOR = 8
 FLOOR = 64 * 1024**2
 
 
-@dataclass(frozen=True)
-class Headroom:
+class Headroom(NamedTuple):  # not a dataclass: no code generated at import
     """Bytes this process can still allocate, and which limit says so."""
 
     bytes: int
