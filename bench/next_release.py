@@ -10,7 +10,8 @@ upload command from spawn to exit. Prints a Markdown table and writes JSON next 
 
     python bench/next_release.py [--profiles runner,far] [--rounds 3] [--workloads vite,monorepo]
         [--baseline OLD/src]     # also run sentry-release from another tree, as "today"
-    python bench/next_release.py --big   # peak RSS with a sparse 3 GiB file in the folder
+    python bench/next_release.py --big   # peak RSS with a sparse 3 GiB file in the folder,
+                                         # and a 1.5 GB one under a 1 GiB RLIMIT_AS
 """
 
 from __future__ import annotations
@@ -94,21 +95,35 @@ def one_tool(
     return out
 
 
-def big_file(tools: Tools, root: Path) -> dict[str, Any]:
-    """A sparse 3 GiB `.js` among a small build: `upload-sourcemaps` exit code, its error
-    line and peak RSS (wait4), against a stand-in that must receive nothing."""
+def big_file(
+    tools: Tools, root: Path, size: int = 3 * 1024**3, address_space: int | None = None
+) -> dict[str, Any]:
+    """A sparse `size`-byte `.js` among a small build (3 GiB: over Sentry's 2 GiB limit;
+    1.5 GB under a 1 GiB RLIMIT_AS (`prlimit --as`): over the memory left): `upload-sourcemaps`
+    exit code, its error line and peak RSS (wait4), against a stand-in that must receive
+    nothing but GETs."""
     dist = root / "big"
     make_bundles(dist, 4, 200_000, seed=2)
     with open(dist / "huge.min.js", "wb") as sparse:
-        sparse.truncate(3 * 1024**3)
+        sparse.truncate(size)
     with StandIn(sys.executable, root / "big.log") as standin:
         org = f"bench-big-{os.getpid()}"
         standin.add_org(org)
         env = tool_env(standin.url, org, root / "home")
-        done = run_measured(step_argv(tools, OURS, "upload", "1.0.0", dist, 0), env=env, cwd=root)
+        argv = step_argv(tools, OURS, "upload", "1.0.0", dist, 0)
+        if address_space is not None:
+            argv = ["prlimit", f"--as={address_space}", "--", *argv]
+        done = run_measured(argv, env=env, cwd=root)
         received = standin.counters()["requests"]
     error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    return {"rc": done.rc, "rss_kb": done.rss_kb, "error": error, "requests": received}
+    return {
+        "size": size,
+        "rlimit_as": address_space,
+        "rc": done.rc,
+        "rss_kb": done.rss_kb,
+        "error": error,
+        "requests": received,
+    }
 
 
 def main() -> None:
@@ -120,12 +135,17 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, help="a src/ tree of sentry-release to run as 'today' too"
     )
-    parser.add_argument("--big", action="store_true", help="only the 3 GiB file measurement")
+    parser.add_argument(
+        "--big",
+        action="store_true",
+        help="only the big-file measurements (3 GiB; 1.5 GB under 1 GiB RLIMIT_AS)",
+    )
     args = parser.parse_args()
     tools = Tools.find()
     if args.big:
-        with tempfile.TemporaryDirectory(prefix="next-big-") as raw:
-            print(json.dumps(big_file(tools, Path(raw)), indent=1))
+        for size, limit in ((3 * 1024**3, None), (1_500_000_000, 1024**3)):
+            with tempfile.TemporaryDirectory(prefix="next-big-") as raw:
+                print(json.dumps(big_file(tools, Path(raw), size, limit), indent=1))
         return
     results: dict[str, Any] = {"load_start": os.getloadavg(), "runs": {}}
     for workload in args.workloads.split(","):

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 from sentry_release.errors import SourceMapError
 from sentry_release.sentry.models import DEFAULT_CHUNK_SIZE
 from sentry_release.sourcemaps.layout import chunk_ranges, split
+from sentry_release.sourcemaps.memory import TooBigForMemory, reading
+from sentry_release.sourcemaps.paths import open_regular
 
 SYSB_MAGIC = b"SYSB"
 SYSB_VERSION = 2
@@ -34,6 +36,7 @@ SOURCE_MAP = "source_map"
 SOURCE = "source"
 # sentry-cli hashes Rust's Debug name of the file type into the bundle id.
 _TYPE_NAMES = {MINIFIED_SOURCE: "MinifiedSource", SOURCE_MAP: "SourceMap", SOURCE: "Source"}
+_SLICE = 1 << 20  # bytes read at once when streaming a file or hashing a chunk
 
 
 class Changed(SourceMapError):
@@ -59,16 +62,46 @@ class Deferred:
     sha1: str
     produce: Callable[[], bytes]
     where: str = ""
+    # CRC-32 of the bytes when they are the file at `where` as it is on disk (not rewritten):
+    # then the bundle streams them in slices (`slices`), never holding the file whole.
+    crc: int | None = None
 
     def load(self) -> bytes:
         """The bytes again, checked against the size and SHA-1 of the first pass."""
         try:
-            data = self.produce()
+            with reading(self.where):  # a MemoryError: exit 2 naming the file
+                data = self.produce()
+        except TooBigForMemory as exc:
+            raise SourceMapError(f"{self.where}: {exc.strerror}") from None
         except OSError as exc:
             raise Changed(self.where, f"could not be read again ({exc.strerror or exc})") from None
         if len(data) != self.size or hashlib.sha1(data).hexdigest() != self.sha1:
             raise Changed(self.where)
         return data
+
+    def slices(self) -> Iterator[bytes]:
+        """The file at `where` again, `_SLICE` bytes at a time (at most one byte more than
+        `size`, which shows a file that grew); Changed at the end if its bytes differ."""
+        digest = hashlib.sha1()
+        count = 0
+        try:
+            handle = open_regular(self.where)
+        except OSError as exc:
+            raise Changed(self.where, f"could not be read again ({exc.strerror or exc})") from None
+        with handle:
+            while True:
+                try:
+                    piece = handle.read(min(_SLICE, self.size + 1 - count))
+                except OSError as exc:
+                    why = f"could not be read again ({exc.strerror or exc})"
+                    raise Changed(self.where, why) from None
+                if not piece:
+                    break
+                digest.update(piece)
+                count += len(piece)
+                yield piece
+        if count != self.size or digest.hexdigest() != self.sha1:
+            raise Changed(self.where)
 
 
 @dataclass(frozen=True)
@@ -114,8 +147,20 @@ class BundleId:
 
     def add(self, item: BundleFile, content: bytes) -> None:
         """Hash the next file (`content`: its bytes, produced once by the caller)."""
+        self.start(item)
+        self.update(content)
+        self.end(item)
+
+    def start(self, item: BundleFile) -> None:
+        """Begin the next file; its bytes follow in `update`s (in slices), then `end`."""
         self._digest.update(item.url.encode())
-        self._digest.update(content)
+
+    def update(self, piece: bytes) -> None:
+        """The next bytes of the file begun."""
+        self._digest.update(piece)
+
+    def end(self, item: BundleFile) -> None:
+        """End the file begun: its type and headers."""
         self._digest.update(_TYPE_NAMES.get(item.type, item.type).encode())
         for key, value in sorted(item.headers.items()):
             self._digest.update(key.encode())
@@ -219,7 +264,9 @@ def spool_bundle(
     Layout: `SYSB` header, the files in URL order, `manifest.json`, the central directory.
     Each entry's bytes depend only on its name and content, so an unchanged file keeps its
     chunk across releases. Each file's bytes are produced (a `Deferred` is read again and
-    checked), hashed into the bundle id and written, then dropped: memory holds one file.
+    checked), hashed into the bundle id and written, then dropped: memory holds one file; a
+    file uploaded as it is on disk (`Deferred.crc`) is streamed in slices and checked at its
+    end, so memory holds one slice.
     """
     ordered = sorted(files, key=lambda f: f.url)
     meta = manifest(
@@ -242,6 +289,15 @@ def spool_bundle(
         ids = BundleId()
         crcs: list[int] = []
         for item, entry in zip(ordered, entries, strict=True):
+            if isinstance(item.source, Deferred) and item.source.crc is not None:
+                crcs.append(item.source.crc)  # a file as it is on disk: streamed in slices
+                sink.write(entry.local_header(crcs[-1]))
+                ids.start(item)
+                for piece in item.source.slices():
+                    ids.update(piece)
+                    sink.write(piece)
+                ids.end(item)
+                continue
             content = item.content
             ids.add(item, content)
             crcs.append(zlib.crc32(content))
@@ -334,9 +390,6 @@ class _Sink:
         while len(self.sums) < len(self.ends):  # an empty last range
             self.sums.append(self.current.hexdigest())
         return self.whole.hexdigest(), self.sums
-
-
-_SLICE = 1 << 20  # bytes read at once when hashing a chunk
 
 
 class SpooledBundle:

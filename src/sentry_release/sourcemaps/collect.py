@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,6 +37,7 @@ from sentry_release.sourcemaps.discover import (
     walk,
 )
 from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
+from sentry_release.sourcemaps.memory import TooBigForMemory, out_of_memory
 from sentry_release.sourcemaps.paths import MAX_FILE_SIZE, FileAccess, read_regular
 from sentry_release.sourcemaps.preflight import check
 from sentry_release.sourcemaps.validate import Problem, missing_map, parse_map, too_large
@@ -146,8 +148,8 @@ class Collected:
     """Files ready to bundle plus what validation found.
 
     Each file's bytes are a `Deferred`: validation kept only their size and SHA-1, and the
-    bundle reads (and rewrites) them again one at a time, so memory does not grow with the
-    build.
+    bundle reads (and rewrites) them again one at a time, a file kept as it is in slices, so
+    memory does not grow with the build.
     """
 
     files: list[BundleFile]
@@ -195,6 +197,8 @@ def collect(
     opts = settings.sourcemaps
     cwd = settings.working_directory
     again = reread or read
+    as_is = again is read_regular  # the bundle reads the files on disk: a file kept as it is
+    # there is streamed into the bundle in slices (`Deferred.crc`), not read whole again
     access = FileAccess.for_paths(cwd, opts.paths)
     rules = load_ignore_rules(
         opts.ignore,
@@ -225,48 +229,60 @@ def collect(
             problems.append(too_large(str(path), size, MAX_FILE_SIZE))
             unusable.append(url)
             continue
-        try:
+        try:  # a file refused by the memory left, or that exhausts it, is one problem
             data = read(path)
+        except TooBigForMemory as exc:
+            problems.append(Problem(str(path), str(exc.strerror)))
+            unusable.append(url)
+            continue
         except OSError as exc:
             problems.append(Problem(str(path), f"cannot read ({exc.strerror}); fix or remove it"))
             unusable.append(url)
             continue
+        except MemoryError:
+            problems.append(Problem(str(path), out_of_memory(size)))
+            unusable.append(url)
+            continue
         upload = data  # the bytes that go up, as validated now
-        produce = partial(again, path)  # ... and as the bundle reads them again later
-        if path.name.endswith(".map") or is_sourcemap(data):
-            parsed, problem = parse_map(str(path), data)
-            if problem:
-                problems.append(problem)
-                unusable.append(url)
-                continue
-            assert parsed is not None
-            if PENDING_KEY in parsed:
-                problems.append(Problem(str(path), INTERRUPTED))
-                unusable.append(url)
-                continue
-            new = rewrite_map(
-                parsed,
-                path.parent,
-                cwd,
-                opts,
-                access=access,
-                left_out=partial(_record, left_out, path),
-            )
-            if new is not None:  # else uploaded as it is: read again, no parse
-                upload = _dump(new)
-                produce = partial(_map_bytes, again, cwd, opts, access, path)
-            del new
-            map_id = debug_id_of_map(parsed)
-            del parsed
-            source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
-            map_headers = {"debug-id": map_id} if map_id else {}
-            maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
-        else:
-            text = data.decode("utf-8", "replace")
-            source = Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path))
-            scripts.append((url, path, source, sourcemap_location(text), debug_id_of_js(text)))
-            del text
-        del data, upload
+        try:
+            produce = partial(again, path)  # ... and as the bundle reads them again later
+            if path.name.endswith(".map") or is_sourcemap(data):
+                parsed, problem = parse_map(str(path), data)
+                if problem:
+                    problems.append(problem)
+                    unusable.append(url)
+                    continue
+                assert parsed is not None
+                if PENDING_KEY in parsed:
+                    problems.append(Problem(str(path), INTERRUPTED))
+                    unusable.append(url)
+                    continue
+                new = rewrite_map(
+                    parsed,
+                    path.parent,
+                    cwd,
+                    opts,
+                    access=access,
+                    left_out=partial(_record, left_out, path),
+                )
+                if new is not None:  # else uploaded as it is: read again, no parse
+                    upload = _dump(new)
+                    produce = partial(_map_bytes, again, cwd, opts, access, path)
+                del new
+                map_id = debug_id_of_map(parsed)
+                del parsed
+                source = _deferred(upload, produce, path, as_is=as_is and upload is data)
+                map_headers = {"debug-id": map_id} if map_id else {}
+                maps[url] = BundleFile(url, SOURCE_MAP, source, map_headers, str(path))
+            else:
+                source = _deferred(upload, produce, path, as_is=as_is)
+                # searched in the bytes: a bundle is never held twice (as bytes and as text)
+                scripts.append((url, path, source, sourcemap_location(data), debug_id_of_js(data)))
+        except MemoryError:
+            problems.append(Problem(str(path), out_of_memory(size)))
+            unusable.append(url)
+        finally:
+            del data, upload  # dropped before the next file is read
     if bar is not None:
         bar.close()
     locations = {url: location for url, _p, _d, location, _id in scripts}
@@ -280,7 +296,11 @@ def collect(
         if ref is not None:
             headers["sourcemap"] = ref.reference
             if ref.inline is not None:  # checked as a map file is: Sentry will read it
-                inline_problem = parse_map(f"{path} (inline source map)", ref.inline)[1]
+                where = f"{path} (inline source map)"
+                try:
+                    inline_problem = parse_map(where, ref.inline)[1]
+                except MemoryError:
+                    inline_problem = Problem(where, out_of_memory(len(ref.inline)))
                 if inline_problem is not None:
                     problems.append(inline_problem)
             # a data URL sentry-cli cannot decode still travels as the `sourcemap` header
@@ -299,6 +319,13 @@ def collect(
         for source, (why, where) in sorted(left_out.items())
     ]
     return Collected(files, problems, notes, warnings)
+
+
+def _deferred(upload: bytes, produce: Callable[[], bytes], path: Path, *, as_is: bool) -> Deferred:
+    """What the bundle keeps of a file: size, SHA-1, how to make it again; and, when its bytes
+    are the file on disk as it is (`as_is`), the CRC-32 its ZIP header needs before streaming."""
+    crc = zlib.crc32(upload) if as_is else None
+    return Deferred(len(upload), hashlib.sha1(upload).hexdigest(), produce, str(path), crc)
 
 
 def _size(path: Path) -> int:

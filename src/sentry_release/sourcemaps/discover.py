@@ -17,6 +17,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import AnyStr
 from urllib.parse import urlsplit
 
 from sentry_release.errors import ConfigError
@@ -25,6 +26,7 @@ from sentry_release.sourcemaps.paths import FileAccess
 DATA_PREAMBLE = "data:application/json;base64,"
 JS_EXTENSIONS = ("js", "cjs", "mjs")
 _XSSI_PREFIX = b")]}'"
+_SPACE = re.compile(rb"\s*")  # what bytes.lstrip() strips: ASCII space, \t \n \r \v \f
 # inject's temporary files (`.app.js.sentry-release-k3j2.tmp`): never discovered, swept by inject
 TEMP_MARK = ".sentry-release-"
 TEMP_RE = re.compile(r"^\..+\.sentry-release-[A-Za-z0-9_]+\.tmp$")
@@ -249,12 +251,17 @@ def _walk_dir(
 
 
 def is_sourcemap(data: bytes) -> bool:
-    """Content sniffing as sentry-cli does: a JSON object with `mappings` or `sections`."""
-    head = data.lstrip()
-    if head.startswith(_XSSI_PREFIX):
-        head = head.split(b"\n", 1)[1].lstrip() if b"\n" in head else b""
-    if not head.startswith(b"{"):
+    """Content sniffing as sentry-cli does: a JSON object with `mappings` or `sections`.
+
+    Leading whitespace is skipped by offset, not stripped: a bundle that starts with a newline
+    is not copied whole to be told apart from a map."""
+    at = _after_space(data, 0)
+    if data.startswith(_XSSI_PREFIX, at):
+        newline = data.find(b"\n", at)
+        at = len(data) if newline == -1 else _after_space(data, newline + 1)
+    if not data.startswith(b"{", at):
         return False
+    head = data[at:] if at else data
     if b'"mappings"' not in data and b'"sections"' not in data:
         return False
     try:
@@ -264,28 +271,48 @@ def is_sourcemap(data: bytes) -> bool:
     return isinstance(parsed, dict) and ("mappings" in parsed or "sections" in parsed)
 
 
-def _last_comment(text: str, key: str) -> str | None:
-    """Value of the last `//# key=` / `//@ key=` comment that starts a line."""
+def _after_space(data: bytes, at: int) -> int:
+    """The offset of the first byte from `at` that `bytes.lstrip()` would keep."""
+    match = _SPACE.match(data, at)
+    return match.end() if match is not None else at
+
+
+def _last_comment(text: str | bytes, key: str) -> str | None:
+    """Value of the last `//# key=` / `//@ key=` comment that starts a line.
+
+    On a file's bytes, the same as on their text decoded with `replace`, without the text: the
+    delimiters are ASCII, which never belongs to a replaced sequence, so only the value is
+    decoded (a 1 GB bundle is searched without a second copy of it, #23)."""
+    if isinstance(text, bytes):
+        raw = _raw_comment(text, f"{key}=".encode("ascii"), (b"//# ", b"//@ "), b"\r\n", b"\n")
+        return raw.decode("utf-8", "replace").strip() if raw is not None else None
+    value = _raw_comment(text, f"{key}=", ("//# ", "//@ "), "\r\n", "\n")
+    return value.strip() if value is not None else None
+
+
+def _raw_comment(
+    text: AnyStr, assign: AnyStr, marks: tuple[AnyStr, AnyStr], ends: AnyStr, newline: AnyStr
+) -> AnyStr | None:
+    """`_last_comment` on `str` or `bytes` alike: the value after `assign`, unstripped."""
     end = len(text)
     while True:
-        at = text.rfind(key + "=", 0, end)
+        at = text.rfind(assign, 0, end)
         if at < 4:
             return None
         start = at - 4
-        if text[start:at] in ("//# ", "//@ ") and (start == 0 or text[start - 1] in "\r\n"):
-            stop = text.find("\n", at)
-            value = text[at + len(key) + 1 : stop if stop != -1 else len(text)]
-            return value.strip()
+        if text[start:at] in marks and (start == 0 or text[start - 1 : start] in ends):
+            stop = text.find(newline, at)
+            return text[at + len(assign) : stop if stop != -1 else len(text)]
         end = at
 
 
-def sourcemap_location(text: str) -> str | None:
-    """The sourceMappingURL of a bundle, if any."""
+def sourcemap_location(text: str | bytes) -> str | None:
+    """The sourceMappingURL of a bundle (its text or its bytes), if any."""
     return _last_comment(text, "sourceMappingURL")
 
 
-def debug_id_of_js(text: str) -> str | None:
-    """The `//# debugId=` a bundle already carries, if any."""
+def debug_id_of_js(text: str | bytes) -> str | None:
+    """The `//# debugId=` a bundle (its text or its bytes) already carries, if any."""
     value = _last_comment(text, "debugId")
     return value.lower() if value and _looks_like_uuid(value) else None
 

@@ -47,6 +47,7 @@ from sentry_release.sourcemaps.discover import (
     sourcemap_location,
     walk,
 )
+from sentry_release.sourcemaps.memory import TooBigForMemory, reading
 from sentry_release.sourcemaps.paths import FileAccess, read_regular
 from sentry_release.sourcemaps.portable import FolderLock, keep_mode_and_owner, replace
 from sentry_release.sourcemaps.preflight import check
@@ -393,6 +394,8 @@ def locked(directories: Sequence[Path], *, wait: float = LOCK_WAIT) -> Iterator[
 def _read(path: Path) -> bytes:
     try:
         return read_regular(path)
+    except TooBigForMemory as exc:
+        raise SourceMapError(f"{path}: {exc.strerror}") from None
     except OSError as exc:
         raise SourceMapError(f"cannot read {path} ({exc.strerror}); fix or remove it") from None
 
@@ -444,27 +447,28 @@ class Planner:
         inline: dict[str, MapRef | None] = {}
         problems: list[str] = []  # every map checked as upload checks it, before any write
         for f in found:
-            data = _read(f.path)
-            url = f.path.as_posix()
-            # A `.map` that is not a valid map is still the bundle's map, and refused here.
-            if f.path.name.endswith(".map") or is_sourcemap(data):
-                maps.append(url)
-                problem = parse_map(str(f.path), data)[1]
-                if problem is not None:
-                    problems.append(str(problem))
-            elif f.path.name.endswith(suffixes):
-                location = sourcemap_location(data.decode("utf-8", "replace"))
-                if location is not None and location.startswith(DATA_PREAMBLE):
-                    # decided alone (a data URL ties to no other file); its bytes are dropped
-                    inline[url] = ref = associate([url], [], {url: location})[url]
-                    location = None
-                    if ref is not None and ref.inline is not None:
-                        problem = parse_map(f"{f.path} (inline source map)", ref.inline)[1]
-                        if problem is not None:
-                            problems.append(str(problem))
-                candidates.append((f.path, url))
-                locations[url] = location
-            del data
+            with reading(f.path):  # a MemoryError: exit 2 naming the file
+                data = _read(f.path)
+                url = f.path.as_posix()
+                # A `.map` that is not a valid map is still the bundle's map, and refused here.
+                if f.path.name.endswith(".map") or is_sourcemap(data):
+                    maps.append(url)
+                    problem = parse_map(str(f.path), data)[1]
+                    if problem is not None:
+                        problems.append(str(problem))
+                elif f.path.name.endswith(suffixes):
+                    location = sourcemap_location(data)
+                    if location is not None and location.startswith(DATA_PREAMBLE):
+                        # decided alone (a data URL ties to no other file); its bytes are dropped
+                        inline[url] = ref = associate([url], [], {url: location})[url]
+                        location = None
+                        if ref is not None and ref.inline is not None:
+                            problem = parse_map(f"{f.path} (inline source map)", ref.inline)[1]
+                            if problem is not None:
+                                problems.append(str(problem))
+                    candidates.append((f.path, url))
+                    locations[url] = location
+                del data
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise SourceMapError(f"{problems[0]}{more}: nothing was injected")
@@ -487,13 +491,15 @@ class Planner:
         if cached is not None:
             return cached
         bundle = self._by_path[path]
-        js = _read(path)
+        with reading(path):
+            js = _read(path)
         ref = bundle.ref
         if ref is not None and ref.inline is not None:
-            location = sourcemap_location(js.decode("utf-8", "replace")) or ""
+            location = sourcemap_location(js) or ""
             ref = associate([bundle.url], [], {bundle.url: location}).get(bundle.url)
-        map_bytes = _read(bundle.map_path) if bundle.map_path is not None else None
-        change = plan_file(path, js, ref, map_bytes)
+        with reading(bundle.map_path or path):  # the map is the larger, when there is one
+            map_bytes = _read(bundle.map_path) if bundle.map_path is not None else None
+            change = plan_file(path, js, ref, map_bytes)
         if len(self._cache) >= 4:  # a bundle and its map are asked for one after the other
             self._cache.pop(next(iter(self._cache)))
         self._cache[path] = change

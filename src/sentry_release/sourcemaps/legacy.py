@@ -48,7 +48,7 @@ def upload_legacy(
             headers=headers,
         )
         bar.advance(1)
-        return len(item.content) if created else -1
+        return item.size if created else -1  # not `len(item.content)`: a 2nd read
 
     workers = settings.sourcemaps.concurrency or 4
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="release-files") as pool:

@@ -17,8 +17,10 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sentry_release.errors import ConfigError
+from sentry_release.sourcemaps.memory import TooBigForMemory, ensure_fits
 from sentry_release.sourcemaps.portable import read_flags
 
 NEVER_READ = (Path("/proc"), Path("/sys"), Path("/dev"))
@@ -64,8 +66,8 @@ def is_never_read(resolved: Path) -> bool:
     return any(resolved == top or top in resolved.parents for top in NEVER_READ)
 
 
-def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
-    """Read a regular file, refusing anything else before it is opened.
+def open_regular(path: Path | str) -> BinaryIO:
+    """A regular file opened for reading, anything else refused before it is opened.
 
     The type is checked with `stat` (which never blocks), the file is opened non-blocking
     and checked again on the descriptor, so a file swapped for a FIFO in between cannot hang.
@@ -73,14 +75,31 @@ def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise NotRegularFile(st.st_mode, path)
-    fd = os.open(path, read_flags())
-    with os.fdopen(fd, "rb") as handle:
+    handle = os.fdopen(os.open(path, read_flags()), "rb")
+    try:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
             raise NotRegularFile(mode, path)
-        if limit is None and os.fstat(handle.fileno()).st_size > MAX_FILE_SIZE:
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
+    """Read a regular file (`open_regular`), at most `limit` bytes.
+
+    Read whole, a file over Sentry's limit raises TooLarge and one whose check would not fit
+    in the memory left raises `memory.TooBigForMemory`, both before a byte is read.
+    """
+    with open_regular(path) as handle:
+        if limit is not None:
+            return handle.read(limit)
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_FILE_SIZE:
             raise TooLarge(errno.EFBIG, "over Sentry's 2 GiB file limit", str(path))
-        return handle.read() if limit is None else handle.read(limit)
+        ensure_fits(path, size)
+        return handle.read()
 
 
 @dataclass(frozen=True)
@@ -137,8 +156,8 @@ class FileAccess:
     def source_text(self, path: Path) -> tuple[str | None, str | None]:
         """A source a map names: `(text, None)` if it may be read, else `(None, why or None)`.
 
-        `why` says what to warn about (outside the roots, a FIFO, a device); a folder or a
-        file that is not UTF-8 is left out without a word.
+        `why` says what to warn about (outside the roots, a FIFO, a device, too large for the
+        memory left); a folder or a file that is not UTF-8 is left out without a word.
         """
         if self.resolve(path) is None:
             return None, "lies outside the working directory"
@@ -146,6 +165,8 @@ class FileAccess:
             return read_regular(path).decode("utf-8"), None
         except NotRegularFile as exc:
             return None, None if stat.S_ISDIR(exc.mode) else f"is {file_kind(exc.mode)}"
+        except TooBigForMemory:
+            return None, "is larger than the memory left allows"
         except (OSError, UnicodeDecodeError):
             return None, None
 
