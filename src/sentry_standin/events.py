@@ -775,9 +775,18 @@ def _field(event: dict[str, Any], name: str) -> Any:
 
 SESSION_GROUPS = ("release", "environment", "project", "session.status")
 SESSION_FIELDS = ("sum(session)", "count_unique(user)")
-# fields Sentry knows (`snuba/sessions_v2.py` COLUMN_MAP) that the stand-in does not compute
-SESSION_FIELDS_NOT_SERVED = tuple(
-    f"{op}(session.duration)" for op in ("avg", "p50", "p75", "p90", "p95", "p99", "max")
+# fields Sentry knows (`snuba/sessions_v2.py` COLUMN_MAP, `release_health/
+# metrics_sessions_v2.py` FIELD_MAP) that the stand-in does not compute: a 400 saying so,
+# never Sentry's "Invalid field"
+SESSION_FIELDS_NOT_SERVED = (
+    *(f"{op}(session.duration)" for op in ("avg", "p50", "p75", "p90", "p95", "p99", "max")),
+    *(
+        f"{rate}({unit})"
+        for rate in ("crash_rate", "crash_free_rate")
+        for unit in ("session", "user")
+    ),
+    "anr_rate()",
+    "foreground_anr_rate()",
 )
 
 
