@@ -20,7 +20,9 @@ Rules of real Sentry this follows (getsentry/sentry, `src/sentry/`):
   newer Sentry). The first such 400 switches the run to `dataset=discover` with the
   `event.type` filter the query already has, or to minute intervals (see `Fallbacks`);
 - `/sessions/` groups by the virtual `session.status` tag into healthy, errored, crashed and
-  abnormal (`snuba/sessions_v2.py`); `/events-stats/` answers `data: [[ts, [{count}]], ...]`
+  abnormal (`snuba/sessions_v2.py`), for `sum(session)` and `count_unique(user)` asked in one
+  query (several `field`s; UsersField: the errored groups sum to users with an errored
+  session, all four to the users); `/events-stats/` answers `data: [[ts, [{count}]], ...]`
   (`api/endpoints/organization_events_stats.py`); `/stats_v2/` groups outcomes
   (`api/endpoints/organization_stats_v2.py`, `snuba/outcomes.py`);
 - the suspect commit comes from `GET /projects/{org}/{project}/events/{id}/committers/`
