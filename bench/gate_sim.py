@@ -84,6 +84,7 @@ CELLS = {
         Cell("null 1x, CV 0.5", cv=0.5),
         Cell("boundary 1.5x, CV 0.5", ratio=1.5, cv=0.5),
         Cell("boundary 1.5x, CV 1.0", ratio=1.5, cv=1.0),
+        Cell("boundary 1.5x, CV 0.5, users", ratio=1.5, cv=0.5, users=True),
         Cell("null 1x, crash loops, 1000/min", loops=0.05, cv=0.5),
         Cell("null 1x, crash loops, 20/min", per_minute=20.0, loops=0.01, cv=0.5),
         Cell("null 1x, crash loops, 1000/min, users", loops=0.05, cv=0.5, users=True),
