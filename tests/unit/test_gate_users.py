@@ -5,6 +5,7 @@ rule's buckets count users when both sides' sessions carry users, else sessions.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +16,7 @@ from sentry_release.config.settings import DeployOptions, GatePolicy, Settings
 from sentry_release.gate.models import Deploy, Project, Series, Traffic
 from sentry_release.gate.reads import Reads
 from sentry_release.gate.sequential import Bucket
+from sentry_release.gate.stats import robust_dispersion
 from sentry_release.gate.watch import Plan, Poll, _Watcher, counts_users
 from sentry_release.output import Output
 from sentry_release.sentry.api import SentryApi
@@ -167,3 +169,13 @@ def test_a_crash_loop_is_one_errored_user_not_fifty_sessions() -> None:
     users = NEW.by_users()
     assert users.errored.values[0] / users.exposure.values[0] < 0.011  # type: ignore[union-attr]
     assert NEW.errored.values[0] / NEW.exposure.values[0] > 0.05  # type: ignore[union-attr]
+
+
+def test_the_users_unit_takes_its_prior_dispersion_from_the_baselines_users() -> None:
+    """The plan's dispersion is the baseline's sessions series (crash loops in it make it
+    large); judged in users, the users series gives it."""
+    steady_users = traffic([10, 60, 10, 10], [1000, 1050, 1000, 1000], [10, 11, 9, 10], [1000] * 4)
+    loopy = replace(plan(steady_users), phi={"11": 6.0})
+    (found,) = watcher().rate_inputs(loopy, Poll((), False, {"11": NEW}, {}, 2))
+    assert found.unit == "users"
+    assert found.phi == robust_dispersion((10, 11, 9, 10), (1000,) * 4) == 1.0
