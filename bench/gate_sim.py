@@ -16,7 +16,12 @@ with late revisions half of the errored updates arrive up to 5 minutes later sti
 session was counted healthy first). The new release serves all the traffic, or 10% of it
 (canary, the old release serving the rest); two projects with only one regressing (it has a
 fifth of the other's traffic, so the pooled ratio of a 4x regression is 1.5, the tolerated
-ratio); a fatal new issue in 1% of the new release's sessions.
+ratio); a fatal new issue in 1% of the new release's sessions. Cells marked "users" have
+an SDK that sets a user: each session is its own user that minute, except a crash loop's 50,
+which are one user (errored once its first errored update arrives); the simulated Sentry then
+answers `count_unique(user)` by status as `snuba/sessions_v2.py` does (healthy = users -
+users_errored), and the gate counts errored users. Elsewhere users are 0, as from an SDK
+that sets none, and the gate counts sessions.
 
 The simulated Sentry answers the requests `Reads` sends (release details, deploys,
 sessions by release and by status, issues, events-stats, stats_v2) from what has arrived by
@@ -70,6 +75,7 @@ class Cell:
     canary: float = 1.0  # the new release's share of the traffic
     projects: int = 1  # with 2, only the first project regresses
     fatal: bool = False  # a fatal new issue in 1% of the new release's sessions
+    users: bool = False  # the SDK sets a user: sessions carry `did`, Sentry counts users
 
 
 CELLS = {
@@ -78,9 +84,15 @@ CELLS = {
         Cell("null 1x, CV 0.5", cv=0.5),
         Cell("boundary 1.5x, CV 0.5", ratio=1.5, cv=0.5),
         Cell("boundary 1.5x, CV 1.0", ratio=1.5, cv=1.0),
+        Cell("boundary 1.5x, CV 0.5, users", ratio=1.5, cv=0.5, users=True),
         Cell("null 1x, crash loops, 1000/min", loops=0.05, cv=0.5),
         Cell("null 1x, crash loops, 20/min", per_minute=20.0, loops=0.01, cv=0.5),
+        Cell("null 1x, crash loops, 1000/min, users", loops=0.05, cv=0.5, users=True),
+        Cell(
+            "null 1x, crash loops, 20/min, users", per_minute=20.0, loops=0.01, cv=0.5, users=True
+        ),
         Cell("3x, mild noise", ratio=3.0),
+        Cell("3x, mild noise, users", ratio=3.0, users=True),
         Cell("3x, CV 0.5", ratio=3.0, cv=0.5),
         Cell("3x, late revisions", ratio=3.0, late=True),
         Cell("3x, 10% canary", ratio=3.0, canary=0.1),
@@ -113,6 +125,8 @@ class Minute:
     sessions: int
     arrives: float  # the aggregate (all sessions, healthy at first)
     errored: list[float] = field(default_factory=list)  # arrival of each errored update
+    users: int = 0  # distinct users: one a session, but a crash loop's 50 are one user
+    errored_users: list[float] = field(default_factory=list)  # each one's first errored update
 
 
 @dataclass
@@ -170,15 +184,22 @@ def build(cell: Cell, rng: random.Random) -> World:
                 row = Minute(t, count, t + MINUTE + lag)
                 base_p = BASE_P if cell.per_minute >= 100 else LOW_TRAFFIC_P
                 errored = min(count, poisson(rng, count * base_p * ratio * shock))
-                if rng.random() < cell.loops * share:
+                row.users = count  # most users: one session a minute
+                loop = rng.random() < cell.loops * share
+                if loop:
                     errored = min(count + 50, errored + 50)
                     row.sessions += 50  # the loop's sessions: one user, 50 sessions
-                for _ in range(errored):
+                    row.users += 1
+                for k in range(errored):
                     late = rng.uniform(0, 300) if cell.late and rng.random() < 0.5 else 0.0
                     row.errored.append(row.arrives + late)
+                    if not loop or k < errored - 50:
+                        row.errored_users.append(row.arrives + late)
                     for _ in range(1 + _geometric(rng)):
                         when = rng.uniform(since, t + MINUTE)
                         events[(release, project)].append((when, when + rng.uniform(1, 10)))
+                if loop:  # the loop's user is errored once its first errored update is in
+                    row.errored_users.append(min(row.errored[-50:]))
                 minutes[(release, project)].append(row)
                 if cell.fatal and release == NEW and regressing:
                     for _ in range(poisson(rng, 0.01 * count)):
@@ -226,10 +247,11 @@ def _seconds(interval: str) -> float:
 class SimSentry:
     """Answers `Reads`' GETs from the world, as Sentry would at the simulated `now`."""
 
-    def __init__(self, world: World, clock: Any, projects: int) -> None:
+    def __init__(self, world: World, clock: Any, projects: int, users: bool = False) -> None:
         self.world = world
         self.clock = clock
         self.projects = PROJECTS[:projects]
+        self.users = users  # whether the SDK set a user (else every user count is 0)
         self.request_count = 0
         self.rate_limit: dict[str, str] = {}
 
@@ -289,6 +311,7 @@ class SimSentry:
             return {"intervals": intervals, "groups": groups}
         release = args["query"][0].split('"')[1]
         healthy, errored = [0] * count, [0] * count
+        healthy_users, errored_users = [0] * count, [0] * count
         for row in self.world.minutes.get((release, project), ()):
             if not start <= row.start < end or row.arrives > now:
                 continue
@@ -298,11 +321,28 @@ class SimSentry:
             bad = sum(1 for a in row.errored if a <= now)
             errored[i] += bad
             healthy[i] += row.sessions - bad
+            if self.users:
+                # Sentry's UsersField: errored = users_errored, healthy = users - users_errored
+                bad_users = sum(1 for a in row.errored_users if a <= now)
+                errored_users[i] += bad_users
+                healthy_users[i] += row.users - bad_users
+        fields = args.get("field", [])
+        by_status = (("healthy", healthy, healthy_users), ("errored", errored, errored_users))
         return {
             "intervals": intervals,
             "groups": [
-                {"by": {"session.status": "healthy"}, "series": {"sum(session)": healthy}},
-                {"by": {"session.status": "errored"}, "series": {"sum(session)": errored}},
+                {
+                    "by": {"session.status": status},
+                    "series": {
+                        name: values
+                        for name, values in (
+                            ("sum(session)", sessions),
+                            ("count_unique(user)", users),
+                        )
+                        if name in fields
+                    },
+                }
+                for status, sessions, users in by_status
             ],
         }
 
@@ -369,7 +409,7 @@ def run_once(cell: Cell, rng: random.Random, policy: GatePolicy = POLICY) -> Out
     """One gate run on one world, from the deploy second on."""
     world = build(cell, rng)
     sim = SimClock(world.deploy + rng.uniform(0, 5))
-    sentry = SimSentry(world, sim.clock, cell.projects)
+    sentry = SimSentry(world, sim.clock, cell.projects, cell.users)
     settings = Settings(
         url="http://127.0.0.1:1/",
         auth_token="sim",
@@ -430,6 +470,8 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
         "boundary 1.5x, CV 0.5",
         "null 1x, crash loops, 1000/min",
         "null 1x, crash loops, 20/min",
+        "null 1x, crash loops, 1000/min, users",
+        "null 1x, crash loops, 20/min, users",
     ):
         if cell in by:
             r = by[cell]

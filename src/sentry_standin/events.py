@@ -326,6 +326,14 @@ def _session_status(body: dict[str, Any]) -> str:
     return "healthy"
 
 
+def _did(body: dict[str, Any]) -> str | None:
+    """The session's user (`did`, any string the SDK set): counted by `count_unique(user)`;
+    a session without one counts for no user (Relay stores the nil UUID, which Snuba's
+    `users` columns leave out)."""
+    did = body.get("did")
+    return str(did) if did not in (None, "") else None
+
+
 ESCALATING_FORECAST = 10  # events per hour an archived issue may see before it escalates
 QUOTA_WINDOW = 60.0
 
@@ -386,24 +394,31 @@ def store_sessions(store: Store, org: str, project: str, kind: str, body: dict[s
         base = {**base, "release": base["release"] or body.get("release")}
         sid = str(body.get("sid") or "") or None
         status = _session_status(body)
+        did = _did(body)
         with store.lock:
             known = next((r for r in _sessions(store, org) if sid and r.get("sid") == sid), None)
             if known is not None:
                 if SESSION_RANK[status] > SESSION_RANK[known["status"]]:
                     known["status"] = status
+                known["did"] = known.get("did") or did
                 return
         if body.get("init"):
             started = _timestamp(body.get("started"), store.clock())
-            rows.append({**base, "sid": sid, "started": started, "count": 1, "status": status})
+            rows.append(
+                {**base, "sid": sid, "started": started, "count": 1, "status": status, "did": did}
+            )
     else:
         names = {"exited": "healthy", "errored": "errored", "abnormal": "abnormal"}
         names["crashed"] = "crashed"
         for bucket in body.get("aggregates") or []:
             started = _timestamp(bucket.get("started"), store.clock())
+            did = _did(bucket)  # server mode: one aggregate item per user, when it has one
             for key, status in names.items():
                 count = int(bucket.get(key) or 0)
                 if count:
-                    rows.append({**base, "started": started, "count": count, "status": status})
+                    rows.append(
+                        {**base, "started": started, "count": count, "status": status, "did": did}
+                    )
     with store.lock:
         _sessions(store, org).extend(rows)
 
@@ -759,20 +774,71 @@ def _field(event: dict[str, Any], name: str) -> Any:
 
 
 SESSION_GROUPS = ("release", "environment", "project", "session.status")
+SESSION_FIELDS = ("sum(session)", "count_unique(user)")
+# fields Sentry knows (`snuba/sessions_v2.py` COLUMN_MAP, `release_health/
+# metrics_sessions_v2.py` FIELD_MAP) that the stand-in does not compute: a 400 saying so,
+# never Sentry's "Invalid field"
+SESSION_FIELDS_NOT_SERVED = (
+    *(f"{op}(session.duration)" for op in ("avg", "p50", "p75", "p90", "p95", "p99", "max")),
+    *(
+        f"{rate}({unit})"
+        for rate in ("crash_rate", "crash_free_rate")
+        for unit in ("session", "user")
+    ),
+    "anr_rate()",
+    "foreground_anr_rate()",
+)
+
+
+def _session_values(field: str, rows: list[dict[str, Any]], status: str | None) -> int:
+    """One field of one status, as `snuba/sessions_v2.py` SessionsField/UsersField
+    `extract_from_row` explode Snuba's columns: `sessions`/`users`, `*_errored` (crashed and
+    abnormal included), `*_crashed`, `*_abnormal`; healthy = all - errored, errored =
+    errored - crashed - abnormal (never below 0). Users are distinct `did`s, each counted in
+    every status it had a session of (Snuba's `uniqIf(distinct_id, ...)`)."""
+
+    def measure(members: Iterable[dict[str, Any]]) -> int:
+        if field == "sum(session)":
+            return sum(int(r["count"]) for r in members)
+        return len({r["did"] for r in members if r.get("did")})
+
+    every = measure(rows)
+    if status is None:
+        return every
+    errored = measure(r for r in rows if SESSION_RANK[r.get("status") or "healthy"] > 0)
+    crashed = measure(r for r in rows if r.get("status") == "crashed")
+    abnormal = measure(r for r in rows if r.get("status") == "abnormal")
+    value = {
+        "healthy": every - errored,
+        "crashed": crashed,
+        "abnormal": abnormal,
+        "errored": errored - crashed - abnormal,
+    }[status]
+    return max(value, 0)
 
 
 @route("GET", ORG + "/sessions/", ORGANIZATION_PERMISSION)
 def query_sessions(request: Request) -> Response:
-    """`sum(session)` per interval, grouped by release, environment, project and/or the
-    virtual `session.status` tag (healthy, errored, crashed, abnormal), as
-    `snuba/sessions_v2.py` answers: `intervals`, and per group `by`, `totals`, `series`."""
+    """`sum(session)` and `count_unique(user)` per interval, grouped by release,
+    environment, project and/or the virtual `session.status` tag (healthy, errored, crashed,
+    abnormal), as `snuba/sessions_v2.py` answers: `intervals`, and per group `by`, `totals`,
+    `series` (a user total counts each user once over the range, not the sum of the series)."""
     org = request.org()["slug"]
-    fields = request.args("field") or ["sum(session)"]
-    if any(f != "sum(session)" for f in fields):
-        raise HTTPError(400, {"detail": f"Invalid field: {fields}"})
+    projects = _projects(request, org)  # get_filter_params comes before QueryDefinition
+    fields = request.args("field")
+    if not fields:
+        # QueryDefinition raises InvalidField; the endpoint answers ParseError(str(error))
+        raise HTTPError(400, {"detail": 'Request is missing a "field"'})
+    for name in fields:
+        if name in SESSION_FIELDS_NOT_SERVED:
+            raise HTTPError(400, {"detail": f"the stand-in does not serve {name}"})
+        if name not in SESSION_FIELDS:
+            raise HTTPError(400, {"detail": f'Invalid field: "{name}"'})
+    fields = list(dict.fromkeys(fields))
     group_by = request.args("groupBy")
-    if any(g not in SESSION_GROUPS for g in group_by):
-        raise HTTPError(400, {"detail": f"Invalid groupBy: {group_by}"})
+    for name in group_by:
+        if name not in SESSION_GROUPS:
+            raise HTTPError(400, {"detail": f'Invalid groupBy: "{name}"'})
     start, end = _time_range(request)
     step = _interval(request.arg("interval") or "1h")
     if request.options.mode_on(rules.SELF_HOSTED_23_7):
@@ -782,7 +848,6 @@ def query_sessions(request: Request) -> Response:
             raise HTTPError(400, {"detail": detail})
     start = start - start % step  # Sentry rounds the range to whole intervals
     intervals = [start + i * step for i in range(max(1, int(-(-(end - start) // step))))]
-    projects = _projects(request, org)
     environments = set(request.args("environment"))
     terms = parse_query(request.arg("query", "") or "")
     wanted_releases = {v for neg, key, vals in terms if key == "release" and not neg for v in vals}
@@ -796,36 +861,44 @@ def query_sessions(request: Request) -> Response:
         and (not environments or (s["environment"] or "") in environments)
         and (not wanted_releases or s["release"] in wanted_releases)
     ]
-    groups: dict[tuple[Any, ...], list[int]] = {}
+    # Snuba's rows are keyed by the real tags; `session.status` is exploded from columns
+    outer = [g for g in group_by if g != "session.status"]
+    keyed: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        status = row.get("status") or "healthy"
         values = {"release": row["release"], "environment": row["environment"]}
-        values |= {"session.status": status, "project": _project_id(request, org, row)}
-        key = tuple(values[g] for g in group_by)
-        series = groups.setdefault(key, [0] * len(intervals))
-        series[int((row["started"] - start) // step)] += int(row["count"])
-    if "session.status" in group_by:  # every status appears, as in Sentry
-        for status in SESSION_RANK:
-            for key in list(groups):
-                other = tuple(
-                    status if g == "session.status" else k
-                    for g, k in zip(group_by, key, strict=True)
-                )
-                groups.setdefault(other, [0] * len(intervals))
+        values["project"] = _project_id(request, org, row)
+        keyed.setdefault(tuple(values[g] for g in outer), []).append(row)
+    statuses: tuple[str | None, ...] = (
+        tuple(SESSION_RANK) if "session.status" in group_by else (None,)
+    )
+    groups = []
+    for key, members in keyed.items():
+        per_interval: list[list[dict[str, Any]]] = [[] for _ in intervals]
+        for row in members:
+            per_interval[int((row["started"] - start) // step)].append(row)
+        for status in statuses:
+            by = dict(zip(outer, key, strict=True))
+            if status is not None:
+                by = {
+                    g: status if g == "session.status" else by[g] for g in group_by
+                }  # in the order asked
+            groups.append(
+                {
+                    "by": by,
+                    "totals": {f: _session_values(f, members, status) for f in fields},
+                    "series": {
+                        f: [_session_values(f, bucket, status) for bucket in per_interval]
+                        for f in fields
+                    },
+                }
+            )
     return Response(
         200,
         {
             "start": _iso(start),
             "end": _iso(intervals[-1] + step),
             "intervals": [_iso(t) for t in intervals],
-            "groups": [
-                {
-                    "by": dict(zip(group_by, key, strict=True)),
-                    "totals": {"sum(session)": sum(series)},
-                    "series": {"sum(session)": series},
-                }
-                for key, series in groups.items()
-            ],
+            "groups": groups,
             "query": request.arg("query", "") or "",
         },
     )

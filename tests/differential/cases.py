@@ -261,6 +261,23 @@ CASES: tuple[Case, ...] = (
     ),
     gate("sessions, 30s", "/organizations/{org}/sessions/", "read", *SESSIONS, ("interval", "30s")),
     gate("sessions, 1m", "/organizations/{org}/sessions/", "read", *SESSIONS, ("interval", "1m")),
+    # the gate's read: sessions and users in one query (issue #22); unrecorded (UNRECORDED)
+    gate(
+        "sessions and users, 1m",
+        "/organizations/{org}/sessions/",
+        "read",
+        *SESSIONS,
+        ("field", "count_unique(user)"),
+        ("interval", "1m"),
+    ),
+    gate(
+        "sessions, unknown field",
+        "/organizations/{org}/sessions/",
+        "read",
+        ("field", "count_unique(session)"),
+        ("interval", "1m"),
+    ),
+    gate("sessions, no field", "/organizations/{org}/sessions/", "read", ("interval", "1m")),
     gate(
         "sessions, event:read only",
         "/organizations/{org}/sessions/",
@@ -288,6 +305,13 @@ CASES: tuple[Case, ...] = (
         "read",
     ),
 )
+
+
+# Cases added after the last recording from the real 23.7.1 (tests/realserver/, which needs
+# that server; `SENTRY_REAL_RECORD=1` records them): until then `differences` cannot compare
+# them, and tests/standin/test_sessions_users.py holds the stand-in to the answers read from
+# 23.7.1's code. Remove a name once it is recorded.
+UNRECORDED = frozenset({"sessions and users, 1m", "sessions, unknown field", "sessions, no field"})
 
 
 @dataclass

@@ -104,12 +104,29 @@ class Series:
 
 @dataclass(frozen=True)
 class Traffic:
-    """One release's traffic in one span of time: errored units over exposure per bucket."""
+    """One release's traffic in one span of time: errored units over exposure per bucket.
 
-    unit: str | None  # sessions, transactions, or None when Sentry has no denominator
+    Sessions read from Sentry also carry their users (`count_unique(user)`: distinct users
+    per bucket, and those with an errored, crashed or abnormal session), when the SDK sets
+    one; a crash loop is many errored sessions but one errored user."""
+
+    unit: str | None  # sessions, users, transactions, or None when Sentry has no denominator
     errored: Series
     exposure: Series | None
     note: str | None = None  # why a better unit was not used (e.g. the sessions error)
+    errored_users: Series | None = None  # sessions only: users with an errored session
+    users: Series | None = None  # sessions only: distinct users per bucket
+
+    @property
+    def has_users(self) -> bool:
+        """The sessions carry users (some bucket counts one)."""
+        return self.users is not None and self.users.total() > 0
+
+    def by_users(self) -> Traffic:
+        """The same traffic counted in users: errored users over users per bucket."""
+        if self.errored_users is None or self.users is None:
+            raise ValueError("this traffic carries no users")
+        return Traffic("users", self.errored_users, self.users, self.note)
 
     def last(self, count: int) -> Traffic:
         """The same traffic over its last `count` buckets."""

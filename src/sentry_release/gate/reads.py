@@ -20,7 +20,9 @@ Rules of real Sentry this follows (getsentry/sentry, `src/sentry/`):
   newer Sentry). The first such 400 switches the run to `dataset=discover` with the
   `event.type` filter the query already has, or to minute intervals (see `Fallbacks`);
 - `/sessions/` groups by the virtual `session.status` tag into healthy, errored, crashed and
-  abnormal (`snuba/sessions_v2.py`); `/events-stats/` answers `data: [[ts, [{count}]], ...]`
+  abnormal (`snuba/sessions_v2.py`), for `sum(session)` and `count_unique(user)` asked in one
+  query (several `field`s; UsersField: the errored groups sum to users with an errored
+  session, all four to the users); `/events-stats/` answers `data: [[ts, [{count}]], ...]`
   (`api/endpoints/organization_events_stats.py`); `/stats_v2/` groups outcomes
   (`api/endpoints/organization_stats_v2.py`, `snuba/outcomes.py`);
 - the suspect commit comes from `GET /projects/{org}/{project}/events/{id}/committers/`
@@ -68,6 +70,8 @@ MAX_ISSUES = 500
 RELEASES_SCANNED = 5  # releases whose deploys are read when traffic names no baseline
 ERRORED_STATUSES = ("errored", "crashed", "abnormal")
 SESSION_STATUSES = ("healthy", *ERRORED_STATUSES)
+SESSIONS_FIELD = "sum(session)"
+USERS_FIELD = "count_unique(user)"  # distinct `did`s; sessions without one count no user
 SMALL_SKEW = 2.0  # `Date` has whole seconds: a smaller difference is not a skew
 MAX_SKEW = 300.0  # beyond this, one of the clocks is wrong: refused, not guessed around
 
@@ -385,14 +389,37 @@ class Reads:
     ) -> tuple[Series, Series] | None:
         """(errored, all) sessions of a release per bucket (of the projects, or of `only`
         one); None when it has no sessions."""
+        found = self.session_traffic(release, start, end, bucket, only)
+        if found is None or found.exposure is None:
+            return None
+        return found.errored, found.exposure
+
+    def session_traffic(
+        self,
+        release: str,
+        start: datetime,
+        end: datetime,
+        bucket: float,
+        only: Project | None = None,
+    ) -> Traffic | None:
+        """A release's sessions per bucket (of the projects, or of `only` one), with their
+        users, in one request per project: `field=sum(session)` and
+        `field=count_unique(user)` grouped by `session.status`. Sentry explodes both into
+        healthy/errored/crashed/abnormal (`snuba/sessions_v2.py` SessionsField, UsersField;
+        `release_health/metrics_sessions_v2.py` on the metrics backend): summed over the
+        three errored statuses, users give Snuba's `users_errored` (users with any errored
+        session in the bucket), over all four `users`. None when it has no sessions."""
         errored = [0.0] * self._buckets(start, end, bucket)
         total = [0.0] * len(errored)
+        errored_users = [0.0] * len(errored)
+        users = [0.0] * len(errored)
         for project in self._which(only):
             body = self._get_sessions(
                 self._path("sessions"),
                 self._scoped(
                     [
-                        ("field", "sum(session)"),
+                        ("field", SESSIONS_FIELD),
+                        ("field", USERS_FIELD),
                         ("groupBy", "session.status"),
                         ("query", f'release:"{release}"'),
                         ("start", iso(start)),
@@ -405,17 +432,28 @@ class Reads:
             intervals = [parse_when(i) for i in (body or {}).get("intervals") or []]
             for group in (body or {}).get("groups") or []:
                 status = str((group.get("by") or {}).get("session.status") or "")
-                series = (group.get("series") or {}).get("sum(session)") or []
-                for when, count in zip(intervals, series, strict=False):
-                    if when is None or not count:
-                        continue
-                    if status in SESSION_STATUSES:
-                        self._place(total, start, bucket, when, float(count))
-                    if status in ERRORED_STATUSES:
-                        self._place(errored, start, bucket, when, float(count))
+                if status not in SESSION_STATUSES:
+                    continue
+                series = group.get("series") or {}
+                for field, every, bad in (
+                    (SESSIONS_FIELD, total, errored),
+                    (USERS_FIELD, users, errored_users),
+                ):
+                    for when, count in zip(intervals, series.get(field) or [], strict=False):
+                        if when is None or not isinstance(count, (int, float)) or not count:
+                            continue
+                        self._place(every, start, bucket, when, float(count))
+                        if status in ERRORED_STATUSES:
+                            self._place(bad, start, bucket, when, float(count))
         if not any(total):
             return None
-        return Series(start, bucket, tuple(errored)), Series(start, bucket, tuple(total))
+        return Traffic(
+            "sessions",
+            Series(start, bucket, tuple(errored)),
+            Series(start, bucket, tuple(total)),
+            errored_users=Series(start, bucket, tuple(errored_users)),
+            users=Series(start, bucket, tuple(users)),
+        )
 
     def traffic(
         self,
@@ -431,13 +469,13 @@ class Reads:
         """
         note = None
         try:
-            sessions = self.session_series(release, start, end, bucket, only)
+            sessions = self.session_traffic(release, start, end, bucket, only)
         except SentryAPIError as exc:
             if exc.status is None or not 400 <= exc.status < 500:
                 raise
             sessions, note = None, f"sessions could not be read ({exc})"
         if sessions is not None:
-            return Traffic("sessions", sessions[0], sessions[1], note)
+            return sessions
         errors = self.error_series(release, start, end, bucket, only=only)
         transactions = self.error_series(
             release, start, end, bucket, dataset="transactions", only=only

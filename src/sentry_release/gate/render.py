@@ -68,7 +68,7 @@ def report_dict(report: GateReport) -> dict[str, Any]:
             "project": report.rate.project or None,
             "more_minutes": report.rate.more_minutes,
             "projects": [
-                {"project": r.project, "verdict": r.verdict, "reason": r.reason}
+                {"project": r.project, "verdict": r.verdict, "reason": r.reason, "unit": r.unit}
                 for r in report.rate.projects
             ],
         }

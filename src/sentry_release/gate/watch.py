@@ -280,6 +280,12 @@ def paired_buckets(
     return tuple(out)
 
 
+def counts_users(new: Traffic, base: Traffic) -> bool:
+    """Whether the rate rule counts users: both sides' sessions carry users. One user's
+    crash loop is then one errored user a bucket, not dozens of errored sessions."""
+    return new.unit == "sessions" and base.unit == "sessions" and new.has_users and base.has_users
+
+
 def still_serving(base: Traffic, new: Traffic, upto: int) -> bool:
     """Whether the baseline still takes a share of the traffic in the last settled bucket."""
     if upto <= 0:
@@ -767,9 +773,9 @@ class _Watcher:
         """A release's traffic in the unit the baseline chose (new and base must match)."""
         bucket = self.policy.bucket
         if unit == "sessions":
-            sessions = self.reads.session_series(release, start, end, bucket, project)
+            sessions = self.reads.session_traffic(release, start, end, bucket, project)
             if sessions is not None:
-                return Traffic("sessions", sessions[0], sessions[1])
+                return sessions  # with its users, for the rate rule's unit
             empty = Series(
                 start, bucket, (0.0,) * max(1, int(-(-(end - start).total_seconds() // bucket)))
             )
@@ -803,7 +809,14 @@ class _Watcher:
             now_side = data.base_now.get(pid)
             concurrent = now_side is not None and still_serving(now_side, new, data.settled)
             base = now_side if concurrent and now_side is not None else before
+            unit = plan.unit
+            if counts_users(new, base):
+                new, base, unit = new.by_users(), base.by_users(), "users"
             buckets = paired_buckets(new, base, data.settled, concurrent=concurrent, per=per)
+            phi = 1.0 if concurrent else plan.phi.get(pid, 1.0)
+            if unit == "users" and not concurrent and base.exposure is not None:
+                # the prior dispersion of the unit compared: the baseline's users series
+                phi = robust_dispersion(base.errored.values, base.exposure.values)
             if not self.chart or not self.chart.get("new"):
                 self.chart = {
                     "bucket": self.policy.bucket,
@@ -812,11 +825,11 @@ class _Watcher:
                 }
             inputs.append(
                 RateInput(
-                    plan.unit,
+                    unit,
                     "concurrent" if concurrent else "previous",
                     buckets,
                     # in the same minutes, variation common to both releases cancels
-                    1.0 if concurrent else plan.phi.get(pid, 1.0),
+                    phi,
                     plan.baseline_release,
                     notes,
                     slugs.get(pid, pid) if several else "",
