@@ -129,9 +129,18 @@ class Traffic:
         return Traffic("users", self.errored_users, self.users, self.note)
 
     def last(self, count: int) -> Traffic:
-        """The same traffic over its last `count` buckets."""
-        exposure = self.exposure.last(count) if self.exposure is not None else None
-        return replace(self, errored=self.errored.last(count), exposure=exposure)
+        """The same traffic over its last `count` buckets (every series of it)."""
+
+        def cut(series: Series | None) -> Series | None:
+            return series.last(count) if series is not None else None
+
+        return replace(
+            self,
+            errored=self.errored.last(count),
+            exposure=cut(self.exposure),
+            errored_users=cut(self.errored_users),
+            users=cut(self.users),
+        )
 
 
 @dataclass(frozen=True)
