@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from sentry_release.dates import parse_rfc3339
@@ -95,12 +95,6 @@ class Series:
         """Sum over the buckets."""
         return float(sum(self.values))
 
-    def last(self, count: int) -> Series:
-        """The last `count` buckets (all of them when there are fewer)."""
-        skip = max(0, len(self.values) - max(count, 0))
-        start = self.start + timedelta(seconds=skip * self.bucket)
-        return Series(start, self.bucket, self.values[skip:])
-
 
 @dataclass(frozen=True)
 class Traffic:
@@ -127,20 +121,6 @@ class Traffic:
         if self.errored_users is None or self.users is None:
             raise ValueError("this traffic carries no users")
         return Traffic("users", self.errored_users, self.users, self.note)
-
-    def last(self, count: int) -> Traffic:
-        """The same traffic over its last `count` buckets (every series of it)."""
-
-        def cut(series: Series | None) -> Series | None:
-            return series.last(count) if series is not None else None
-
-        return replace(
-            self,
-            errored=self.errored.last(count),
-            exposure=cut(self.exposure),
-            errored_users=cut(self.errored_users),
-            users=cut(self.users),
-        )
 
 
 @dataclass(frozen=True)

@@ -69,11 +69,12 @@ RATE_LIMIT_PAUSE = 60.0  # the longest a nearly spent quota slows the polls
 HEALTH_INTERVAL = 5.0  # probes may run more often than Sentry polls
 CATCH_UP_PROBE = 1.0  # after the window, probes that still need samples run this often
 ROLLOUT_LOOKBACK = 3600.0  # how far before dateFinished a missing dateStarted is looked for
-BASELINE_MULTIPLE = 12  # the baseline before the deploy is this many windows long
-# ... unless those windows hold fewer errored units than this: then as far back as one read
-# may go (MAX_SPAN), so a low-traffic app's baseline rate is not itself a guess (20
-# sessions a minute at 2% errored: 48 errored units in 12 windows, 120 in 5 hours)
-BASELINE_MIN_ERRORED = 100.0
+BASELINE_MULTIPLE = 12  # the release that served is looked for this many windows back
+# The baseline's buckets go back as far as one sessions read may (MAX_SPAN, 5 hours: 30
+# default windows): each minute of the new release is then compared with 30 minutes of the
+# old one, not 12, which sharpens the test at every traffic level (bench/gate_sim.py: a 3x
+# regression at 1,000 sessions a minute caught within 5 minutes in ~95.5% of runs against
+# ~94.5% with 12 windows; at 20 a minute, the baseline rate is no longer itself a guess).
 LATE_REVISIONS = 300.0  # errored-session updates arrive up to 5 min after the aggregate
 CONCURRENT_SHARE = 0.05  # the baseline still serves when it has this share of the traffic
 MAX_SUSPECTS = 5
@@ -584,27 +585,23 @@ class _Watcher:
         return self.with_baseline(plan, length)
 
     def with_baseline(self, plan: Plan, length: float) -> Plan:
-        """Read the baseline's buckets over `length` seconds before the deploy, per project;
+        """Read the baseline's buckets over `length` seconds before the deploy (at least
+        MAX_SPAN: as far back as one read may go), per project;
         the unit is the gate's (sessions when any project has them) and each project's series
         gives its prior dispersion."""
         if plan.baseline_release is None:
             return plan
         bucket = self.policy.bucket
-        count = max(1, int(length // bucket))
-        longest = max(count, int(MAX_SPAN // bucket))
+        count = max(1, int(max(length, MAX_SPAN) // bucket))
         end = align(plan.deploy_start, bucket, up=False)
-        start = end - timedelta(seconds=longest * bucket)
+        start = end - timedelta(seconds=count * bucket)
         found = {
             str(p.id): self.reads.traffic(plan.baseline_release, start, end, bucket, p)
             for p in self.reads.projects
         }
         units = [t.unit for t in found.values()]
         unit = next((u for u in ("sessions", "transactions") if u in units), None)
-        baseline = {
-            pid: recent if (recent := t.last(count)).errored.total() >= BASELINE_MIN_ERRORED else t
-            for pid, t in found.items()
-            if t.unit == unit
-        }
+        baseline = {pid: t for pid, t in found.items() if t.unit == unit}
         per = max(1.0, (plan.window_end - plan.window_start).total_seconds() / bucket)
         shares = {
             pid: watch_share(t.errored.total() * per / max(len(t.errored.values), 1))
