@@ -10,7 +10,8 @@ errored sessions Poisson around traffic x 1% (2% at 20/min) x the ratio x a gamm
 per minute (CV 0.1 "mild", 0.5 or 1.0), the multiplier shared by the releases serving that
 minute (a backend hiccup hits both); crash loops: now and then one user's session crash-
 loops into 50 errored sessions (in either release, by its share of the traffic); error
-events 1 + geometric(mean 0.5) per errored session. Ingestion: error events reach Sentry
+events 1 + geometric(mean 0.5) per errored session, at random moments of its minute (the new
+release's, and its fatal issue's, from the deploy second on). Ingestion: error events reach Sentry
 1-10 s after they happen; a minute's session aggregate 5-75 s after the minute ends, and
 with late revisions half of the errored updates arrive up to 5 minutes later still (the
 session was counted healthy first). The new release serves all the traffic, or 10% of it
@@ -26,7 +27,7 @@ that sets none, and the gate counts sessions.
 The simulated Sentry answers the requests `Reads` sends (release details, deploys,
 sessions by release and by status, issues, events-stats, stats_v2) from what has arrived by
 the simulated clock's `now`, which the gate's sleeps advance. Each run is one `_Watcher.run`
-with the default policy (poll 30 s, as against sentry.io).
+with the default policy (poll 10 s, as against sentry.io).
 """
 
 from __future__ import annotations

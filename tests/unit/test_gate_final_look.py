@@ -43,11 +43,21 @@ def test_two_minutes_are_tested_on_their_totals() -> None:
     )
 
 
-def test_from_three_minutes_the_busiest_new_minute_counts_as_the_second() -> None:
+def test_from_three_minutes_a_burst_counts_as_the_second_busiest() -> None:
     buckets = [Bucket(7, 100.0, 5, 300.0), Bucket(30, 120.0, 4, 300.0), Bucket(4, 150.0, 9, 200.0)]
-    # the minute with 30 counts 7 (the second most), keeping its exposure and baseline
+    # 30 > 2 x 7 + 3: a burst, counted as 7 (the second most), keeping its exposure and base
     expected = tail(18, 36, p0(1.5, 370.0, 800.0))
     assert final_p_value(buckets, 1.5, 1.0) == pytest.approx(expected, rel=1e-9)
+    # 17 = 2 x 7 + 3 is not a burst: counted as it is
+    busy = [Bucket(7, 100.0, 5, 300.0), Bucket(17, 120.0, 4, 300.0), Bucket(4, 150.0, 9, 200.0)]
+    assert final_p_value(busy, 1.5, 1.0) == pytest.approx(
+        tail(28, 46, p0(1.5, 370.0, 800.0)), rel=1e-9
+    )
+    # two minutes only: nothing is cut
+    two = [Bucket(7, 100.0, 5, 300.0), Bucket(30, 120.0, 4, 300.0)]
+    assert final_p_value(two, 1.5, 1.0) == pytest.approx(
+        tail(37, 46, p0(1.5, 220.0, 600.0)), rel=1e-9
+    )
     # ties: two minutes at the top keep their counts
     tied = [Bucket(9, 100.0, 5, 300.0), Bucket(9, 120.0, 4, 300.0), Bucket(4, 150.0, 9, 200.0)]
     assert final_p_value(tied, 1.5, 1.0) == pytest.approx(

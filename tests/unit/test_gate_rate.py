@@ -55,9 +55,9 @@ def test_each_project_is_judged_and_the_failing_one_named() -> None:
 def test_the_look_at_the_windows_end_decides_what_watching_could_not() -> None:
     # 19.5 of 200 against 12 of 600: the e-process stays under its threshold, the one look at
     # the end (equal minutes: the busiest counts as the second, i.e. as it is; exact p =
-    # 0.0013 < 0.2 alpha) decides
+    # 0.0013 < 0.8 alpha at the split planned for a window of few errored units) decides
     buckets = tuple(Bucket(1.95, 20.0, 1.2, 60.0) for _ in range(10))
-    inp = RateInput("sessions", "previous", buckets, 1.0, "1.0")
+    inp = RateInput("sessions", "previous", buckets, 1.0, "1.0", watch_share=0.2)
     assert project_rates((inp,), POLICY, final=False).verdict != FAIL
     final = project_rates((inp,), POLICY, final=True)
     assert final.verdict == FAIL and "one-look exact p = 0.0013" in final.reason

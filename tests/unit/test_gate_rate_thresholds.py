@@ -20,7 +20,9 @@ CAP = 4.0  # docs/gate.md: no bucket adds more than e^4
 
 
 def rate(buckets: list[Bucket]) -> RateInput:
-    return RateInput("sessions", "concurrent", tuple(buckets), 1.0, "1.0")
+    # the split planned for a window of few errored units is 0.2; 0.8 is pinned here so
+    # both parts' thresholds are tested away from 0 and 1 (the plan: test_gate_baseline_plan)
+    return RateInput("sessions", "concurrent", tuple(buckets), 1.0, "1.0", watch_share=0.8)
 
 
 def log_lr(b: Bucket, theta0: float, theta1: float) -> float:

@@ -30,7 +30,7 @@ def gate_sim() -> ModuleType:
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [
-        ("3x, mild noise", [("FAIL", 243.1), ("FAIL", 308.3), ("FAIL", 170.2)]),
+        ("3x, mild noise", [("FAIL", 243.1), ("FAIL", 223.3), ("FAIL", 170.2)]),
         ("boundary 1.5x, CV 0.5", [("INCONCLUSIVE", 984.1)]),
         ("fatal new issue", [("FAIL", 4.8), ("FAIL", 11.9)]),
     ],
