@@ -160,6 +160,11 @@ class Collected:
     # inject step writes from it, reading no file it has not to write
     inject_plan: Planner | None = None
 
+    def take_plan(self) -> Planner | None:
+        """`inject_plan`, handed over once (not kept while the upload runs)."""
+        plan, self.inject_plan = self.inject_plan, None
+        return plan
+
 
 def _dump(parsed: dict[str, Any]) -> bytes:
     return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()

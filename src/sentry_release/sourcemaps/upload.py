@@ -232,7 +232,9 @@ def prepare_upload(settings: Settings, out: Output) -> Collected | None:
         read = planner.read
     reread = read if settings.dry_run else read_regular
     collected = collect(settings, read=read, reread=reread)
-    collected.inject_plan = planner
+    if planner is not None:
+        planner.forget()  # no planned bytes kept while the release is created
+        collected.inject_plan = planner
     if opts.strict:
         report(collected.problems, strict=True, out=out)
     return collected
