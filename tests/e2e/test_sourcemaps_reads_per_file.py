@@ -1,7 +1,8 @@
 """How many times each build file is read (#23): `inject` reads a file once to plan and check
-it and once more under the folder lock, where a file that changed since is refused;
-`upload-sourcemaps` reads it once to check it and streams it once into the bundle; `run` adds
-nothing for the upload of the files inject has just written.
+it and once more under the folder lock to write it (refused if it changed in between); a
+second `inject` only once; `upload-sourcemaps` once to check it and once to stream it into the
+bundle; `run` four times (checked, planned and collected, re-read to be written, streamed), its
+inject step writing from the plan made before the release, not planning again.
 
 Every read of a build file opens it through `paths.open_regular` (whole reads through
 `read_regular`, the bundle's slices directly), so counting its calls per path counts reads.
@@ -54,9 +55,6 @@ def _files(work: Path) -> list[str]:
 
 def _each(work: Path, reads: Counter[str]) -> dict[str, int]:
     return {name: reads[name] for name in _files(work)}
-
-
-Run = Callable[..., Any]
 
 
 def test_inject_reads_each_file_twice(

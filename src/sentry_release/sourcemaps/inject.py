@@ -522,7 +522,7 @@ class Planner:
     def _again(self, path: Path, *, check: bool) -> bytes:
         """A file read again; with `check`, refused (`Changed`) unless it is what `of` read."""
         data = _read(path)
-        if check and _seen(data) != self._seen.get(path, _seen(data)):
+        if check and path in self._seen and _seen(data) != self._seen[path]:
             raise Changed(str(path))
         return data
 
