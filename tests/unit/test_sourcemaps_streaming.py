@@ -11,6 +11,7 @@ import struct
 import tracemalloc
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,14 +133,14 @@ def test_inject_refuses_a_bundle_changed_between_planning_and_writing(
     for name in ("app.min.js", "app.min.js.map", "sibling.min.js", "sibling.min.js.map"):
         shutil.copy(FIXTURES / "dist" / name, tmp_path / "dist" / name)
     target = tmp_path / "dist" / "sibling.min.js"
-    real = inject._summaries
+    real = inject.Planner.of
 
-    def then_rebuilt(planner: inject.Planner) -> list[inject._Summary]:
-        planned = real(planner)
+    def then_rebuilt(*args: Any, **kwargs: Any) -> inject.Planner:
+        planned = real(*args, **kwargs)  # every file read and checked
         target.write_text(target.read_text() + "\nrebuilt();\n")
         return planned
 
-    monkeypatch.setattr(inject, "_summaries", then_rebuilt)
+    monkeypatch.setattr(inject.Planner, "of", then_rebuilt)
     out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=False)
     with pytest.raises(SourceMapError, match="sibling.min.js changed after it was checked"):
         inject.inject_paths((tmp_path / "dist",), dry_run=False, out=out, inside=tmp_path)

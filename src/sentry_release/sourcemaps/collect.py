@@ -36,7 +36,7 @@ from sentry_release.sourcemaps.discover import (
     sourcemap_location,
     walk,
 )
-from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY
+from sentry_release.sourcemaps.inject import INTERRUPTED, PENDING_KEY, Planner
 from sentry_release.sourcemaps.memory import TooBigForMemory, out_of_memory
 from sentry_release.sourcemaps.paths import MAX_FILE_SIZE, FileAccess, read_regular
 from sentry_release.sourcemaps.preflight import check
@@ -156,6 +156,14 @@ class Collected:
     problems: list[Problem]
     notes: list[str]
     warnings: list[str] = field(default_factory=list)
+    # `run`: inject's plan the files were collected from (as inject will leave them); its
+    # inject step writes from it, reading no file it has not to write
+    inject_plan: Planner | None = None
+
+    def take_plan(self) -> Planner | None:
+        """`inject_plan`, handed over once (not kept while the upload runs)."""
+        plan, self.inject_plan = self.inject_plan, None
+        return plan
 
 
 def _dump(parsed: dict[str, Any]) -> bytes:

@@ -408,17 +408,33 @@ class _Bundle:
     url: str
     ref: MapRef | None  # a data-URL map's bytes are not kept: decoded again when planned
     map_path: Path | None
+    existing: str | None = None  # the debug id it already carries
+
+
+Seen = tuple[int, bytes]  # a file's size and SHA-1 digest when `Planner.of` read it
+
+
+def _seen(data: bytes) -> Seen:
+    return len(data), hashlib.sha1(data).digest()
 
 
 class Planner:
     """Inject planned one bundle (and its map) at a time, so memory never holds the build.
 
-    `of` reads every file once for what ties bundles to maps (kind, `sourceMappingURL`) and
-    keeps only that; `plan` reads a bundle and its map again and decides its `Change`; `read`
-    gives a file as inject would leave it (for `run`, which collects before inject writes).
+    `of` reads every file once, checks it (each map as upload checks it, each bundle for
+    UTF-8: all that can make a plan fail) and keeps only what ties bundles to maps (kind,
+    `sourceMappingURL`) and each file's size and SHA-1; `plan` reads a bundle and its map
+    again, refuses either if it differs from what `of` read (`Changed`), and decides its
+    `Change`; `read` gives a file as inject would leave it (for `run`, which collects before
+    inject writes).
     """
 
-    def __init__(self, bundles: Sequence[_Bundle]) -> None:
+    def __init__(
+        self,
+        bundles: Sequence[_Bundle],
+        seen: dict[Path, Seen] | None = None,
+        pending: frozenset[Path] = frozenset(),
+    ) -> None:
         self.bundles = list(bundles)
         self._by_path = {b.path: b for b in self.bundles}
         self._by_map: dict[Path, list[_Bundle]] = {}
@@ -426,6 +442,9 @@ class Planner:
             if b.map_path is not None:
                 self._by_map.setdefault(b.map_path, []).append(b)
         self._cache: dict[Path, Change] = {}
+        self._seen = seen if seen is not None else {}
+        self._pending = pending  # maps an interrupted inject left marked
+        self._ids: dict[Path, str] = {}  # the debug id each bundle was planned with
 
     @classmethod
     def of(
@@ -446,17 +465,30 @@ class Planner:
         locations: dict[str, str | None] = {}
         inline: dict[str, MapRef | None] = {}
         problems: list[str] = []  # every map checked as upload checks it, before any write
+        seen: dict[Path, Seen] = {}
+        pending: set[Path] = set()
+        existing: dict[str, str | None] = {}
+        not_utf8: list[Path] = []
         for f in found:
             with reading(f.path):  # a MemoryError: exit 2 naming the file
                 data = _read(f.path)
+                seen[f.path] = _seen(data)
                 url = f.path.as_posix()
                 # A `.map` that is not a valid map is still the bundle's map, and refused here.
                 if f.path.name.endswith(".map") or is_sourcemap(data):
                     maps.append(url)
-                    problem = parse_map(str(f.path), data)[1]
+                    parsed, problem = parse_map(str(f.path), data)
                     if problem is not None:
                         problems.append(str(problem))
+                    elif parsed is not None and PENDING_KEY in parsed:
+                        pending.add(f.path)
+                    del parsed
                 elif f.path.name.endswith(suffixes):
+                    try:  # what `plan_file` refuses that no map check finds
+                        data.decode("utf-8")
+                    except UnicodeDecodeError:
+                        not_utf8.append(f.path)
+                    existing[url] = debug_id_of_js(data)
                     location = sourcemap_location(data)
                     if location is not None and location.startswith(DATA_PREAMBLE):
                         # decided alone (a data URL ties to no other file); its bytes are dropped
@@ -472,6 +504,8 @@ class Planner:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise SourceMapError(f"{problems[0]}{more}: nothing was injected")
+        if not_utf8:
+            raise SourceMapError(f"{not_utf8[0]} is not UTF-8: cannot inject a debug ID")
         maps.sort()
         refs = associate([u for _p, u in candidates if u not in inline], maps, locations)
         bundles: list[_Bundle] = []
@@ -482,28 +516,64 @@ class Planner:
             map_path = Path(ref.url) if ref is not None and ref.url is not None else None
             if ref is not None and ref.inline is not None:
                 ref = MapRef(ref.reference, None, b"", ref.explicit)  # marker: decode again
-            bundles.append(_Bundle(path, url, ref, map_path))
-        return cls(bundles)
+            bundles.append(_Bundle(path, url, ref, map_path, existing.get(url)))
+        return cls(bundles, seen, frozenset(pending))
 
-    def plan(self, path: Path) -> Change:
-        """The change for the bundle at `path`, from its bytes (and its map's) on disk now."""
+    def _again(self, path: Path, *, check: bool) -> bytes:
+        """A file read again; with `check`, refused (`Changed`) unless it is what `of` read."""
+        data = _read(path)
+        if check and path in self._seen and _seen(data) != self._seen[path]:
+            raise Changed(str(path))
+        return data
+
+    def plan(self, path: Path, *, check: bool = True) -> Change:
+        """The change for the bundle at `path`, from its bytes (and its map's) on disk now,
+        which must be those `of` checked (`Changed` otherwise) unless `check` is False."""
         cached = self._cache.get(path)
         if cached is not None:
             return cached
         bundle = self._by_path[path]
         with reading(path):
-            js = _read(path)
+            js = self._again(path, check=check)
         ref = bundle.ref
         if ref is not None and ref.inline is not None:
             location = sourcemap_location(js) or ""
             ref = associate([bundle.url], [], {bundle.url: location}).get(bundle.url)
         with reading(bundle.map_path or path):  # the map is the larger, when there is one
-            map_bytes = _read(bundle.map_path) if bundle.map_path is not None else None
+            map_bytes = None
+            if bundle.map_path is not None:
+                map_bytes = self._again(bundle.map_path, check=check)
             change = plan_file(path, js, ref, map_bytes)
         if len(self._cache) >= 4:  # a bundle and its map are asked for one after the other
             self._cache.pop(next(iter(self._cache)))
         self._cache[path] = change
+        if check:
+            self._ids[path] = change.debug_id
         return change
+
+    def unchanged(self, group: Sequence[Path]) -> list[_Summary] | None:
+        """What `of` saw of a group that inject leaves as it is (each bundle already has a
+        debug id and no map is marked by an interrupted inject), or None: such a group is
+        neither planned nor read again."""
+        bundles = [self._by_path[path] for path in group]
+        if any(not b.existing or b.map_path in self._pending for b in bundles):
+            return None
+        return [_Summary(b.path, b.existing or "", None, False, False, "") for b in bundles]
+
+    def written_since(self, group: Sequence[Path]) -> list[_Summary] | None:
+        """A group changed since it was checked, if the change is exactly what this plan would
+        have written (another inject of the same files, e.g. a parallel `run`): it is left as
+        it is, as `already has`; None otherwise."""
+        out: list[_Summary] = []
+        for path in group:
+            self._cache.pop(path, None)
+            change = self.plan(path, check=False)
+            self._cache.pop(path, None)
+            done = change.js_text is None and change.map_bytes is None
+            if not done or change.debug_id != self._ids.get(path):
+                return None
+            out.append(_summary(change))
+        return out
 
     def forget(self) -> None:
         """Drop the plans kept for `read`: the next `plan` reads the files again."""
@@ -566,31 +636,45 @@ def inject_paths(
     extensions: Sequence[str] = JS_EXTENSIONS,
     ignore: IgnoreRules | None = None,
     inside: Path | None = None,
+    planner: Planner | None = None,
 ) -> InjectResult:
     """Inject debug IDs into every JS file under `paths` (with or without a source map).
 
     With `inside` (the working directory), nothing outside it and the named paths is read.
-    Every problem is found before the first write; the folders are locked while planning and
-    writing, and temp files of a killed earlier run are removed first.
+    Every problem is found before the first write (`Planner.of` reads and checks each file
+    once); the folders are locked while planning and writing, and temp files of a killed
+    earlier run are removed first. Each file inject writes is read once more under the lock
+    and refused (`Changed`) unless it is byte for byte what was checked (size and SHA-1), so
+    a plan never writes over a rebuild; a file left as it is is not read again. `planner`:
+    `run`'s, made (and its files collected) before the release was created; then a file
+    another inject wrote since, exactly as this one would have, is taken as it is.
     """
     found = _find(paths, extensions, ignore, inside, writing=not dry_run)
     folders = sorted({f.path.parent for f in found})
     if dry_run:
-        return _report(
-            _summaries(Planner.of(paths, extensions, found=found)), dry_run=True, out=out
-        )
+        planner = planner or Planner.of(paths, extensions, found=found)
+        return _report(_summaries(planner), dry_run=True, out=out)
+    given = planner is not None
+    done: dict[Path, _Summary] = {}
     with locked(folders):
         for folder in folders:
             sweep_temp_files(folder)
-        planner = Planner.of(paths, extensions, found=found)
-        planned = _summaries(planner)  # every bundle planned (checked) before the first write
-        planner.forget()  # the writing pass reads every file again
-        expected = {s.path: s for s in planned}
+        if planner is None:  # every file read and checked once, before the first write
+            planner = Planner.of(paths, extensions, found=found)
+        planner.forget()  # the writing pass reads each file it writes again, under the lock
         for group in planner.groups():
-            changes = [planner.plan(path) for path in group]  # a shared map: all read first
+            kept = planner.unchanged(group)
+            if kept is None:
+                try:  # a shared map: all read first; `Changed` if not what was checked
+                    changes = [planner.plan(path) for path in group]
+                except Changed:
+                    kept = planner.written_since(group) if given else None
+                    if kept is None:
+                        raise
+            if kept is not None:
+                done.update((s.path, s) for s in kept)
+                continue
             for change in changes:
-                if _summary(change) != expected[change.js_path]:
-                    raise Changed(str(change.js_path))
                 try:
                     write_change(change)
                 except OSError as exc:
@@ -598,7 +682,8 @@ def inject_paths(
                         f"cannot write {exc.filename or change.js_path}: {exc.strerror or exc}; "
                         "check that the build output is writable"
                     ) from exc
-    return _report(planned, dry_run=False, out=out)
+                done[change.js_path] = _summary(change)
+    return _report([done[b.path] for b in planner.bundles], dry_run=False, out=out)
 
 
 @dataclass(frozen=True)

@@ -213,9 +213,11 @@ def prepare_upload(settings: Settings, out: Output) -> Collected | None:
 
     With inject on, inject is planned (nothing written) pair by pair and the files are
     collected as it will leave them, so an invalid map, a missing map, a FIFO or a read-only
-    `dist/` stop the run before its first write. Only sizes, SHA-1s, URLs and headers are kept:
-    the upload step reads the files again (as inject has then written them, or, in a dry run,
-    as inject would write them) and refuses any that differ from what was checked here.
+    `dist/` stop the run before its first write. Only sizes, SHA-1s, URLs and headers are kept,
+    and inject's plan (`Collected.inject_plan`: its checks are not made again): the inject
+    step reads again only the files it writes, the upload step streams the files once more
+    (as inject has then written them, or, in a dry run, as inject would write them), and each
+    refuses a file that differs from what was checked here.
     """
     opts = settings.sourcemaps
     if not opts.paths:
@@ -223,12 +225,16 @@ def prepare_upload(settings: Settings, out: Output) -> Collected | None:
     preflight(settings)
     cwd = settings.working_directory
     read: Callable[[Path], bytes] = read_regular
+    planner = None
     if opts.inject:
         rules = load_ignore_rules(opts.ignore, cwd / opts.ignore_file if opts.ignore_file else None)
         planner = Planner.of(tuple(cwd / p for p in opts.paths), ignore=rules, inside=cwd)
         read = planner.read
     reread = read if settings.dry_run else read_regular
     collected = collect(settings, read=read, reread=reread)
+    if planner is not None:
+        planner.forget()  # no planned bytes kept while the release is created
+        collected.inject_plan = planner
     if opts.strict:
         report(collected.problems, strict=True, out=out)
     return collected

@@ -174,6 +174,7 @@ def source_map_steps(
                         maps.ignore,
                         settings.working_directory / maps.ignore_file if maps.ignore_file else None,
                     ),
+                    planner=collected.take_plan() if collected is not None else None,
                 ),
             )
         step(
