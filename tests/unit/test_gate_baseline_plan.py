@@ -63,3 +63,13 @@ def test_the_plan_picks_the_baseline_and_the_split_from_the_baseline(
         hours=5
     )
     assert plan.shares == {"11": share}
+
+
+def test_the_baseline_dispersion_is_carried_to_the_nulls_level() -> None:
+    from sentry_release.gate.sequential import dispersion_at_level
+
+    # NB2: phi = 1 + c mu; the null puts the new side's counts at 1.5x the baseline's
+    assert dispersion_at_level(3.5, 1.5) == pytest.approx(4.75)
+    assert dispersion_at_level(1.0, 1.5) == 1.0  # Poisson stays Poisson
+    assert dispersion_at_level(0.8, 1.5) == 1.0  # never under 1
+    assert dispersion_at_level(2.0, 0.5) == 2.0  # never scaled down

@@ -114,7 +114,7 @@ def issue_rows(
 # sessions a minute, 5x: FAIL in ~83% of windows with 0.2 on watching, ~78% with 0.8).
 WATCH_SHARE = 0.95
 BURST_FACTOR, BURST_SLACK = 2.0, 3.0  # a minute this far ahead of the second busiest: a burst
-LOW_TRAFFIC_WATCH_SHARE = 0.2
+LOW_TRAFFIC_WATCH_SHARE = 0.1
 LOW_TRAFFIC_ERRORED = 20.0
 
 

@@ -101,6 +101,16 @@ MIN_PAIRED = 5  # buckets before the paired comparison's own dispersion is used
 PRIOR_WEIGHT = 10.0
 
 
+def dispersion_at_level(phi: float, level: float) -> float:
+    """A count series' dispersion carried to counts `level` times as large. Noise that
+    multiplies each minute's rate (a gamma multiplier of squared CV c, the negative binomial's
+    NB2 form) gives Var = mu + c mu^2, a dispersion of 1 + c mu: it grows with the count. The
+    new release's counts at the null are max_ratio times the baseline's, so the baseline's
+    own phi understates theirs (simulated at CV 0.5: 3.5 against 4.7, and false FAILs at the
+    1.5x boundary rose past 1%); 1 + (phi - 1) x level restores it."""
+    return 1.0 + max(phi - 1.0, 0.0) * max(level, 1.0)
+
+
 def paired_dispersion(buckets: Sequence[Bucket], prior: float = 1.0) -> float:
     """The dispersion of the new side's counts given each bucket's total, around the pooled
     ratio: Pearson's X^2 of the conditional binomial with its largest term cut to the second

@@ -54,7 +54,7 @@ from sentry_release.gate.policy import (
 )
 from sentry_release.gate.reads import Reads, first_activity
 from sentry_release.gate.render import print_report
-from sentry_release.gate.sequential import Bucket
+from sentry_release.gate.sequential import Bucket, dispersion_at_level
 from sentry_release.gate.stats import robust_dispersion
 from sentry_release.output import Output
 from sentry_release.redact import register_secret
@@ -814,6 +814,10 @@ class _Watcher:
             if unit == "users" and not concurrent and base.exposure is not None:
                 # the prior dispersion of the unit compared: the baseline's users series
                 phi = robust_dispersion(base.errored.values, base.exposure.values)
+            if not concurrent:
+                # the baseline's minute-to-minute noise at the level the null puts the new
+                # release's counts (max_ratio times the baseline's, on the same traffic)
+                phi = dispersion_at_level(phi, self.policy.max_ratio)
             if not self.chart or not self.chart.get("new"):
                 self.chart = {
                     "bucket": self.policy.bucket,
