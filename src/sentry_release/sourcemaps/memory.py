@@ -18,6 +18,7 @@ The pure functions take the numbers; `headroom()` is the thin edge that reads th
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,8 +151,10 @@ def mem_available() -> int | None:
     meminfo = _fields(_read_text("/proc/meminfo"), 1024)
     if "MemAvailable" in meminfo:
         return meminfo["MemAvailable"]
+    if sys.platform == "win32":  # no sysconf
+        return None
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
 
@@ -174,10 +177,10 @@ def cgroup_left(root: str = "/sys/fs/cgroup") -> int | None:
 
 def rlimit_left() -> dict[str, int | None]:
     """RLIMIT_AS minus VmSize and RLIMIT_DATA minus VmData (None: no limit, or unknown)."""
-    try:
-        import resource
-    except ImportError:  # Windows
+    if sys.platform == "win32":  # no resource limits of this kind
         return {}
+    import resource
+
     status = _fields(_read_text("/proc/self/status"), 1024)
     out: dict[str, int | None] = {}
     for name, key in (("RLIMIT_AS", "VmSize"), ("RLIMIT_DATA", "VmData")):
