@@ -37,7 +37,7 @@ import email.utils
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sentry_release.errors import AuthError, ConfigError, SentryAPIError
 from sentry_release.gate.models import (
@@ -153,35 +153,39 @@ class Reads:
         """An events/events-stats read; on a Sentry without the asked dataset (a 400 naming
         it) this and every later read of the run ask `dataset=discover` instead (the query
         keeps its `event.type` filter, so it counts the same events)."""
-        if self.fallbacks.legacy_dataset:
-            return self._get(path, with_param(params, "dataset", LEGACY_DATASET), what=what)
-        try:
-            return self._get(path, params, what=what)
-        except SentryAPIError as exc:
-            if not refuses_dataset(exc) or dict(params).get("dataset") == LEGACY_DATASET:
-                raise
-        self.fallbacks.legacy_dataset = True
-        return self._get(path, with_param(params, "dataset", LEGACY_DATASET), what=what)
+        choice = ("dataset", dict(params).get("dataset"), LEGACY_DATASET)
+        return self._get_learning(path, params, what, choice, refuses_dataset, "legacy_dataset")
 
     def _get_sessions(self, path: str, params: Sequence[tuple[str, Any]], bucket: float) -> Any:
         """A sessions read at the bucket's interval; on a Sentry whose sessions take whole
         minutes only (a 400 saying so) this and every later one ask whole minutes (counts
         are then placed by their interval's start, so sums over windows stay right)."""
-        if self.fallbacks.minute_intervals:
-            return self._get(
-                path, with_param(params, "interval", minute_interval(bucket)), what="sessions"
-            )
-        try:
-            return self._get(
-                path, with_param(params, "interval", interval(bucket)), what="sessions"
-            )
-        except SentryAPIError as exc:
-            if not refuses_interval(exc) or interval(bucket) == minute_interval(bucket):
-                raise
-        self.fallbacks.minute_intervals = True
-        return self._get(
-            path, with_param(params, "interval", minute_interval(bucket)), what="sessions"
+        choice = ("interval", interval(bucket), minute_interval(bucket))
+        return self._get_learning(
+            path, params, "sessions", choice, refuses_interval, "minute_intervals"
         )
+
+    def _get_learning(
+        self,
+        path: str,
+        params: Sequence[tuple[str, Any]],
+        what: str,
+        choice: tuple[str, Any, Any],
+        refused: Callable[[SentryAPIError], bool],
+        learnt: Literal["legacy_dataset", "minute_intervals"],
+    ) -> Any:
+        """A GET with `name=value` (choice = name, value, fallback); once this Sentry refuses
+        the value (a 400 `refused` recognises), this and every later read of the run ask the
+        fallback instead (`Fallbacks.<learnt>`). Asking the fallback itself, a refusal stands."""
+        name, value, fallback = choice
+        if not getattr(self.fallbacks, learnt) and value != fallback:
+            try:
+                return self._get(path, with_param(params, name, value), what=what)
+            except SentryAPIError as exc:
+                if not refused(exc):
+                    raise
+            setattr(self.fallbacks, learnt, True)
+        return self._get(path, with_param(params, name, fallback), what=what)
 
     def _note_clock(self, response: Reply) -> None:
         """Compare Sentry's `Date` (whole seconds) with our clock, once, on the first answer.
