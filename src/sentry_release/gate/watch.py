@@ -582,17 +582,17 @@ class _Watcher:
             phi={},
             settle=policy.settle,
         )
-        return self.with_baseline(plan, length)
+        return self.with_baseline(plan)
 
-    def with_baseline(self, plan: Plan, length: float) -> Plan:
-        """Read the baseline's buckets over `length` seconds before the deploy (at least
-        MAX_SPAN: as far back as one read may go), per project;
-        the unit is the gate's (sessions when any project has them) and each project's series
-        gives its prior dispersion."""
+    def with_baseline(self, plan: Plan) -> Plan:
+        """Read the baseline's buckets over the MAX_SPAN before the deploy (as far back as one
+        read may go), per project; the unit is the gate's (sessions when any project has
+        them), each project's series gives its prior dispersion and, with the window's
+        length, its split of alpha."""
         if plan.baseline_release is None:
             return plan
         bucket = self.policy.bucket
-        count = max(1, int(max(length, MAX_SPAN) // bucket))
+        count = max(1, int(MAX_SPAN // bucket))
         end = align(plan.deploy_start, bucket, up=False)
         start = end - timedelta(seconds=count * bucket)
         found = {
@@ -630,10 +630,9 @@ class _Watcher:
         )
 
     def extend(self, plan: Plan, window_end: datetime) -> Plan:
-        """A longer window (and a baseline as long) when the timeout leaves room."""
-        plan = replace(plan, window_end=window_end)
-        length = (plan.window_end - plan.window_start).total_seconds()
-        return self.with_baseline(plan, min(BASELINE_MULTIPLE * length, MAX_SPAN))
+        """A longer window when the timeout leaves room; the baseline is read again (late
+        updates of its last minutes included) and the split of alpha follows the window."""
+        return self.with_baseline(replace(plan, window_end=window_end))
 
     def find_deploy(self) -> Deploy:
         """The latest deploy of this release to the environment."""
