@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -73,3 +74,50 @@ def test_the_baseline_dispersion_is_carried_to_the_nulls_level() -> None:
     assert dispersion_at_level(1.0, 1.5) == 1.0  # Poisson stays Poisson
     assert dispersion_at_level(0.8, 1.5) == 1.0  # never under 1
     assert dispersion_at_level(2.0, 0.5) == 2.0  # never scaled down
+
+
+def test_a_second_end_look_is_planned_and_halves_the_ends_level() -> None:
+    from sentry_release.gate.policy import FAIL, RateInput, end_alpha, final_p_value, rate_rule
+    from sentry_release.gate.sequential import Bucket
+
+    # 2% -> ~10% at 20 sessions a minute: 20 of 200 against 120 of 6,000
+    buckets = tuple(Bucket(2.0, 20.0, 12.0, 600.0) for _ in range(10))
+    share = LOW_TRAFFIC_WATCH_SHARE
+    p = final_p_value(buckets, 1.5, 1.0)
+    alpha = 1.5 * p / (1.0 - share)  # one look at alpha's end part rejects; half of it not
+    assert end_alpha(alpha, share, 2) < p < end_alpha(alpha, share, 1)
+    one = RateInput("sessions", "previous", buckets, 1.0, "1.0", watch_share=share)
+    policy = GatePolicy(enabled=True)
+    assert rate_rule(one, policy, final=True, alpha=alpha).verdict == FAIL
+    two = rate_rule(replace(one, end_looks=2), policy, final=True, alpha=alpha)
+    assert two.verdict != FAIL and "more minute" in two.reason
+
+
+@pytest.mark.parametrize(("timeout", "looks"), [(None, 1), (900.0, 1), (3 * 3600.0, 2)])
+def test_an_extension_keeps_the_split_planned_before_the_window(
+    timeout: float | None, looks: int
+) -> None:
+    sim = gate_sim()
+    world = sim.build(sim.CELLS["5x, 20/min"], random.Random("plan"))
+    clock = sim.SimClock(world.deploy + 1)
+    sentry = sim.SimSentry(world, clock.clock, 1)
+    settings = Settings(
+        url="http://127.0.0.1:1/",
+        auth_token="sim",
+        org="acme",
+        deploy=DeployOptions(environment="production"),
+        gate=GatePolicy(enabled=True, timeout=timeout),
+    )
+    out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=False)
+    watcher = _Watcher(settings, sentry, sim.NEW, None, out, clock.clock, clock.sleep, 10.0)  # type: ignore[arg-type]
+    plan = watcher.plan()
+    deadline = clock.now + timeout if timeout else None
+    room = watcher.extension_end(plan, deadline) if deadline else None
+    assert (1 if room is None else 2) == looks
+    # five hours of 20 sessions a minute at 2% expect > 20 errored: a plan made after the
+    # window would move alpha to watching, spending more than the end's look left
+    five_hours = plan.window_start + timedelta(hours=5)
+    longer = watcher.extend(replace(plan, end_looks=looks), five_hours)
+    assert watcher.with_baseline(replace(plan, window_end=five_hours)).shares == {"11": WATCH_SHARE}
+    assert longer.shares == plan.shares == {"11": LOW_TRAFFIC_WATCH_SHARE}
+    assert longer.end_looks == looks

@@ -24,6 +24,8 @@ from sentry_release.errors import ConfigError
         (GatePolicy(bucket=7.0), "--bucket"),
         (GatePolicy(health_timeout=0.0), "--health-timeout"),
         (GatePolicy(window=7200.0, bucket=1.0, settle=0, settle_sessions=0), "1000 points"),
+        # 1,000 buckets of window span 1,001 when the deploy is inside a bucket
+        (GatePolicy(window=1000.0, bucket=1.0, settle=0, settle_sessions=0), "1000 points"),
     ],
 )
 def test_out_of_range_durations_are_refused(policy: GatePolicy, message: str) -> None:
@@ -38,6 +40,7 @@ def test_out_of_range_durations_are_refused(policy: GatePolicy, message: str) ->
         GatePolicy(),
         GatePolicy(window=4.0, settle=1.0, settle_sessions=3.0, bucket=1.0, poll=0.3),
         GatePolicy(window=7200.0, timeout=6 * 3600.0, poll=600.0),
+        GatePolicy(window=999.0, bucket=1.0, settle=0, settle_sessions=0),
     ],
 )
 def test_the_documented_ranges_are_accepted(policy: GatePolicy) -> None:

@@ -3,6 +3,7 @@ before any request (exit 2), so they live with the settings they check."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -60,11 +61,17 @@ def check_bounds(policy: GatePolicy) -> None:
         refuse(
             "--health-timeout", policy.health_timeout, f"give more than 0 and at most {MAX_POLL:g}s"
         )
-    if policy.window / policy.bucket > MAX_POINTS:
+    if window_buckets(policy.window, policy.bucket) > MAX_POINTS:
         raise ConfigError(
             f"--window {policy.window:g}s in --bucket {policy.bucket:g}s buckets is more than "
             f"Sentry's {MAX_POINTS} points a query: raise --bucket or shorten --window"
         )
+
+
+def window_buckets(window: float, bucket: float) -> int:
+    """The buckets a window's read may span: the window starts on the deploy's bucket (its
+    partial first one) and ends on the first boundary at least `window` after the deploy."""
+    return math.ceil(window / bucket) + 1
 
 
 def validate_policy(policy: GatePolicy, explicit: Mapping[str, Any]) -> None:

@@ -130,6 +130,7 @@ class RateInput:
     notes: tuple[str, ...] = ()
     project: str = ""  # the project's slug when each project is judged on its own
     watch_share: float = WATCH_SHARE  # of alpha, on watching (the rest on the end's look)
+    end_looks: int = 1  # 2 when a --gate-timeout leaves room to extend: the rest split in two
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
             reason=f"error rate regressed: {counts} ({bounds} > {policy.max_ratio:g})",
         )
     last_look = final_p_value(inp.buckets, policy.max_ratio, phi) if final else 1.0
-    if last_look < alpha * (1.0 - inp.watch_share) and floors:
+    if last_look < end_alpha(alpha, inp.watch_share, inp.end_looks) and floors:
         return replace(
             result,
             verdict=FAIL,
@@ -241,12 +242,22 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
         )
     why = f"the upper bound {_num(test.upper)} is not under {policy.max_ratio:g}"
     reason = f"cannot tell{'' if final else ' yet'}: {counts} ({bounds}); {why}"
-    more = more_minutes(inp.buckets, policy, alpha, phi, inp.watch_share) if final else None
+    more = (
+        more_minutes(inp.buckets, policy, alpha, phi, inp.watch_share, inp.end_looks)
+        if final
+        else None
+    )
     if more is not None:
         reason += f"; about {more:.0f} more minute(s) of traffic at this rate would decide"
     elif final:
         reason += "; more traffic at this rate would not decide (the ratio sits at the limit)"
     return replace(result, reason=reason, more_minutes=more)
+
+
+def end_alpha(alpha: float, share: float, looks: int = 1) -> float:
+    """The error level of one planned look at a window's end: what watching leaves, split
+    over the looks planned before the window (the end and, with room, the extended end)."""
+    return alpha * (1.0 - share) / max(looks, 1)
 
 
 def watch_share(expected_errored: float) -> float:
@@ -291,6 +302,7 @@ def more_minutes(
     alpha: float,
     phi: float,
     share: float = WATCH_SHARE,
+    end_looks: int = 1,
 ) -> float | None:
     """How many more minutes of traffic like the window's would decide: the counts and
     exposures scaled by f (the same rates, f times the time) until the FAIL evidence or the
@@ -311,7 +323,7 @@ def more_minutes(
         log_e = log_e_value(scaled, policy.max_ratio, side="greater", phi=phi, cap=BUCKET_CAP)
         if log_e >= math.log(1.0 / (alpha * share)):
             return True
-        if final_p_value(scaled, policy.max_ratio, phi) < alpha * (1.0 - share):
+        if final_p_value(scaled, policy.max_ratio, phi) < end_alpha(alpha, share, end_looks):
             return True
         x, y = round(new * f / phi), round(base * f / phi)
         return ratio_upper_bound(x, y, e_new, e_base, PASS_ALPHA) < policy.max_ratio

@@ -102,6 +102,9 @@ class Plan:
     revisions: float = 0.0  # errored-session updates may still arrive this long after
     # per project id: the share of alpha spent on watching, planned from the baseline
     shares: Mapping[str, float] = field(default_factory=dict)
+    # looks at a window's end: 2 when the gate's deadline leaves room to extend the window
+    # (the end's alpha split between both ends, planned before the window)
+    end_looks: int = 1
 
     @property
     def final_at(self) -> datetime:
@@ -348,6 +351,8 @@ class _Watcher:
             raise
         except SentryAPIError as exc:
             return api_error_report(str(exc), policy, {"version": self.version})
+        if deadline is not None and self.extension_end(plan, deadline) is not None:
+            plan = replace(plan, end_looks=2)
         context = self.context(plan)
         # without --gate-timeout the wall time is still capped: the window's end on the
         # gate's clock plus room for re-reads and probes, whatever a server does
@@ -374,6 +379,7 @@ class _Watcher:
         next_read = next_probe = float("-inf")
         previous_totals: tuple[float, ...] | None = None
         rereads = 0
+        extended = False  # the window was extended once (its second end look, planned)
         while True:
             now_local = self.clock()
             now = self.reads.now()
@@ -407,14 +413,11 @@ class _Watcher:
             if data is not None:
                 seen = self.observations(plan, data, now, final and data.final)
                 report = evaluate(seen, policy)
-                if report.verdict == INCONCLUSIVE and deadline is not None:
-                    # room for the settle period and two final reads before the deadline
-                    extended = at(deadline) - timedelta(
-                        seconds=plan.settle + plan.revisions + 2 * self.poll
-                    )
-                    extended = min(extended, plan.window_start + timedelta(seconds=MAX_SPAN))
-                    if extended > plan.window_end + timedelta(seconds=self.poll):
-                        plan = self.extend(plan, extended)
+                # extended once, and only as planned (end_looks 2 needs a deadline)
+                if report.verdict == INCONCLUSIVE and plan.end_looks == 2 and not extended:
+                    end = self.extension_end(plan, deadline) if deadline is not None else None
+                    if end is not None:
+                        plan, extended = self.extend(plan, end), True
                         context = self.context(plan)
                         self.out.info("Deploy gate: too little data; watching until the timeout")
                         continue
@@ -563,7 +566,9 @@ class _Watcher:
         # buckets on Sentry's interval boundaries, as it rounds ranges to whole intervals;
         # the partial first one is used (its exposure weighs it), not skipped
         window_start = align(start + timedelta(seconds=policy.grace), policy.bucket, up=False)
-        window_end = window_start + timedelta(seconds=policy.window)
+        window_end = align(
+            start + timedelta(seconds=policy.grace + policy.window), policy.bucket, up=True
+        )
         length = min(BASELINE_MULTIPLE * max(policy.window, policy.bucket), MAX_SPAN)
         before = align(start, policy.bucket, up=False)
         serving = self.reads.serving(before - timedelta(seconds=length), before, policy.bucket)
@@ -602,7 +607,9 @@ class _Watcher:
         units = [t.unit for t in found.values()]
         unit = next((u for u in ("sessions", "transactions") if u in units), None)
         baseline = {pid: t for pid, t in found.items() if t.unit == unit}
-        per = max(1.0, (plan.window_end - plan.window_start).total_seconds() / bucket)
+        # the new release's traffic a window holds: from the deploy (or the window's start)
+        traffic = plan.window_end - max(plan.window_start, plan.deploy_start)
+        per = max(1.0, traffic.total_seconds() / bucket)
         shares = {
             pid: watch_share(t.errored.total() * per / max(len(t.errored.values), 1))
             for pid, t in baseline.items()
@@ -629,10 +636,20 @@ class _Watcher:
             shares=shares,
         )
 
+    def extension_end(self, plan: Plan, deadline: float) -> datetime | None:
+        """Where an INCONCLUSIVE window may be extended to before the deadline (room for the
+        settle period and two final reads; one sessions read's span at most), if anywhere."""
+        end = at(deadline) - timedelta(seconds=plan.settle + plan.revisions + 2 * self.poll)
+        end = min(end, plan.window_start + timedelta(seconds=MAX_SPAN))
+        return end if end > plan.window_end + timedelta(seconds=self.poll) else None
+
     def extend(self, plan: Plan, window_end: datetime) -> Plan:
         """A longer window when the timeout leaves room; the baseline is read again (late
-        updates of its last minutes included) and the split of alpha follows the window."""
-        return self.with_baseline(replace(plan, window_end=window_end))
+        updates of its last minutes included). The split of alpha stays as planned before
+        the window: the watching share is kept (raising it now would spend more than was
+        left) and the extended end's look has the half the plan kept for it."""
+        longer = self.with_baseline(replace(plan, window_end=window_end))
+        return replace(longer, shares=plan.shares, end_looks=plan.end_looks)
 
     def find_deploy(self) -> Deploy:
         """The latest deploy of this release to the environment."""
@@ -834,6 +851,7 @@ class _Watcher:
                     notes,
                     slugs.get(pid, pid) if several else "",
                     plan.shares.get(pid, WATCH_SHARE),
+                    plan.end_looks,
                 )
             )
         return tuple(inputs)
