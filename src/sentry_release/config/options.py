@@ -304,7 +304,9 @@ OPTIONS: tuple[Option, ...] = (
       description="Delay of the error-rate window after the deploy (issues are watched at "
       "once). Default: 0."),
     O("window", "Observation window.", GATE, ("--window",), "gate_window", kind="duration",
-      field="gate.window", description="How long to watch (600, 10m). Default: 600s."),
+      field="gate.window",
+      description="How long to watch the new release's traffic (600, 10m); ends on a whole "
+      "--bucket. Default: 600s."),
     O("settle", "Ingestion lag allowance.", GATE, ("--settle",), "gate_settle",
       kind="duration", field="gate.settle",
       description="How long error events may take to arrive. Default: 60s, or half of a "

@@ -110,8 +110,10 @@ def issue_rows(
 # is planned before the window from the baseline alone (so it stays valid): with traffic,
 # nearly all on watching (a regression is caught minutes before the end); when the
 # baseline's rate gives fewer than LOW_TRAFFIC_ERRORED errored units a window, the e-process
-# can rarely decide before the end, and most goes to the end's exact look (simulated at 20
-# sessions a minute, 5x: FAIL in ~83% of windows with 0.2 on watching, ~78% with 0.8).
+# can rarely decide before the end, and most goes to the end's exact look (bench/gate_sim.py,
+# 20 sessions a minute, 5x: ~83% of windows FAIL with 0.2 on watching, ~78% with 0.8, when
+# the window was shorter; docs/gate.md). With a --gate-timeout that leaves room to extend an
+# INCONCLUSIVE window, the end's part is split between both ends (RateInput.end_looks).
 WATCH_SHARE = 0.95
 BURST_FACTOR, BURST_SLACK = 2.0, 3.0  # a minute this far ahead of the second busiest: a burst
 LOW_TRAFFIC_WATCH_SHARE = 0.1
