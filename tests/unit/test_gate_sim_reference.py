@@ -33,6 +33,8 @@ def gate_sim() -> ModuleType:
         ("3x, mild noise", [("FAIL", 243.1), ("FAIL", 223.3), ("FAIL", 170.2)]),
         ("boundary 1.5x, CV 0.5", [("INCONCLUSIVE", 1039.1)]),
         ("fatal new issue", [("FAIL", 4.8), ("FAIL", 11.9)]),
+        # the end's exact look (after the late updates' wait) and one FAIL while watching
+        ("5x, 20/min", [("FAIL", 1012.8), ("FAIL", 1022.0), ("FAIL", 591.9)]),
     ],
 )
 def test_seeded_runs_give_the_frozen_verdicts_and_times(
