@@ -121,3 +121,17 @@ def test_an_extension_keeps_the_split_planned_before_the_window(
     assert watcher.with_baseline(replace(plan, window_end=five_hours)).shares == {"11": WATCH_SHARE}
     assert longer.shares == plan.shares == {"11": LOW_TRAFFIC_WATCH_SHARE}
     assert longer.end_looks == looks
+
+
+def test_a_planned_extension_splits_the_pass_bound_too() -> None:
+    from sentry_release.gate.policy import PASS, RateInput, rate_rule
+    from sentry_release.gate.sequential import Bucket
+
+    # 38 errored against 38 on equal traffic: the 95% upper bound of the ratio is 1.497, the
+    # 97.5% one 1.61; a PASS possible at two ends spends half the false-PASS level at each
+    buckets = (Bucket(19.0, 500.0, 19.0, 500.0), Bucket(19.0, 500.0, 19.0, 500.0))
+    one = RateInput("sessions", "concurrent", buckets, 1.0, "1.0")
+    policy = GatePolicy(enabled=True)
+    assert rate_rule(one, policy, final=True).verdict == PASS
+    two = rate_rule(replace(one, end_looks=2), policy, final=True)
+    assert two.verdict != PASS and "upper bound 1.61" in two.reason

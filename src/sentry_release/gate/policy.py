@@ -194,12 +194,21 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
         )
     phi = paired_dispersion(inp.buckets, inp.phi)
     # the lower confidence bound is a search: computed for what is shown (the end, a FAIL)
+    # PASS is one look at the window's end, or one at each end an extension was planned for
+    pass_alpha = PASS_ALPHA / max(inp.end_looks, 1)
     test = sequential_test(
-        inp.buckets, max_ratio=policy.max_ratio, alpha=alpha, phi=phi, bounds=final
+        inp.buckets,
+        max_ratio=policy.max_ratio,
+        alpha=alpha,
+        phi=phi,
+        bounds=final,
+        pass_alpha=pass_alpha,
     )
     watch_fail = test.e_value >= 1.0 / (alpha * inp.watch_share)
     if watch_fail and not final:
-        test = sequential_test(inp.buckets, max_ratio=policy.max_ratio, alpha=alpha, phi=phi)
+        test = sequential_test(
+            inp.buckets, max_ratio=policy.max_ratio, alpha=alpha, phi=phi, pass_alpha=pass_alpha
+        )
     result = RateResult(pending, "", inp.unit, inp.mode, test)
     if test.buckets == 0:
         traffic = test.new_exposure > 0 and test.base_exposure > 0
@@ -328,7 +337,8 @@ def more_minutes(
         if final_p_value(scaled, policy.max_ratio, phi) < end_alpha(alpha, share, end_looks):
             return True
         x, y = round(new * f / phi), round(base * f / phi)
-        return ratio_upper_bound(x, y, e_new, e_base, PASS_ALPHA) < policy.max_ratio
+        pass_alpha = PASS_ALPHA / max(end_looks, 1)
+        return ratio_upper_bound(x, y, e_new, e_base, pass_alpha) < policy.max_ratio
 
     high = 1.0 + MAX_MORE / max(minutes, 1e-9)
     if not decides(high):

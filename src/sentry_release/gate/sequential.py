@@ -226,9 +226,10 @@ def sequential_test(
     alpha: float,
     phi: float = 1.0,
     bounds: bool = True,
+    pass_alpha: float = PASS_ALPHA,
 ) -> SequentialResult:
     """Everything the rate rule needs from the buckets seen so far (without the lower
-    confidence bound's search when `bounds` is False)."""
+    confidence bound's search when `bounds` is False); the upper bound at 1 - `pass_alpha`."""
     usable = _usable(buckets)
     new = sum(b.new for b in buckets)
     base = sum(b.base for b in buckets)
@@ -244,7 +245,7 @@ def sequential_test(
         used_base / phi,
         sum(b.new_exposure for b in usable),
         sum(b.base_exposure for b in usable),
-        PASS_ALPHA,
+        pass_alpha,
     )
     return SequentialResult(
         new=new,
