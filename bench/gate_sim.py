@@ -406,10 +406,8 @@ class Outcome:
     reason: str
 
 
-def run_once(cell: Cell, rng: random.Random, policy: GatePolicy = POLICY) -> Outcome:
-    """One gate run on one world, from the deploy second on."""
-    world = build(cell, rng)
-    sim = SimClock(world.deploy + rng.uniform(0, 5))
+def watcher(world: World, cell: Cell, sim: SimClock, policy: GatePolicy = POLICY) -> _Watcher:
+    """The real gate's watcher for `world`, reading the simulated Sentry on `sim`'s clock."""
     sentry = SimSentry(world, sim.clock, cell.projects, cell.users)
     settings = Settings(
         url="http://127.0.0.1:1/",
@@ -419,8 +417,14 @@ def run_once(cell: Cell, rng: random.Random, policy: GatePolicy = POLICY) -> Out
         gate=policy,
     )
     out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=False)
-    watcher = _Watcher(settings, sentry, NEW, None, out, sim.clock, sim.sleep, policy.poll)  # type: ignore[arg-type]
-    report, _ = watcher.run(lambda status: True, requests.Session())
+    return _Watcher(settings, sentry, NEW, None, out, sim.clock, sim.sleep, policy.poll)  # type: ignore[arg-type]
+
+
+def run_once(cell: Cell, rng: random.Random, policy: GatePolicy = POLICY) -> Outcome:
+    """One gate run on one world, from the deploy second on."""
+    world = build(cell, rng)
+    sim = SimClock(world.deploy + rng.uniform(0, 5))
+    report, _ = watcher(world, cell, sim, policy).run(lambda status: True, requests.Session())
     verdict = report.observed_verdict or report.verdict
     origin = world.deploy
     if cell.fatal and world.first_issue_event is not None:

@@ -4,14 +4,13 @@ exact look without."""
 
 from __future__ import annotations
 
-import io
 import random
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
-from sentry_release.config.settings import DeployOptions, GatePolicy, Settings
+from sentry_release.config.settings import GatePolicy
 from sentry_release.gate.policy import (
     LOW_TRAFFIC_ERRORED,
     LOW_TRAFFIC_WATCH_SHARE,
@@ -19,10 +18,16 @@ from sentry_release.gate.policy import (
     watch_share,
 )
 from sentry_release.gate.watch import _Watcher
-from sentry_release.output import Output
 from tests.unit.test_gate_sim_reference import gate_sim
 
-T0 = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
+
+def sim_watcher(cell: str, policy: GatePolicy) -> tuple[_Watcher, float]:
+    """The real watcher against the simulated Sentry of one seeded world of `cell`, a second
+    after its deploy, and the simulated clock's time then."""
+    sim = gate_sim()
+    world = sim.build(sim.CELLS[cell], random.Random("plan"))
+    clock = sim.SimClock(world.deploy + 1)
+    return sim.watcher(world, sim.CELLS[cell], clock, policy), clock.now
 
 
 def test_the_watch_share_turns_on_the_errored_units_a_window_holds() -> None:
@@ -44,19 +49,7 @@ def test_the_watch_share_turns_on_the_errored_units_a_window_holds() -> None:
 def test_the_plan_picks_the_baseline_and_the_split_from_the_baseline(
     cell: str, buckets: int, share: float
 ) -> None:
-    sim = gate_sim()
-    world = sim.build(sim.CELLS[cell], random.Random("plan"))
-    clock = sim.SimClock(world.deploy + 1)
-    sentry = sim.SimSentry(world, clock.clock, 1)
-    settings = Settings(
-        url="http://127.0.0.1:1/",
-        auth_token="sim",
-        org="acme",
-        deploy=DeployOptions(environment="production"),
-        gate=GatePolicy(enabled=True),
-    )
-    out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=False)
-    watcher = _Watcher(settings, sentry, sim.NEW, None, out, clock.clock, clock.sleep, 10.0)  # type: ignore[arg-type]
+    watcher, _ = sim_watcher(cell, GatePolicy(enabled=True))
     plan = watcher.plan()
     (traffic,) = plan.baseline.values()
     assert len(traffic.errored.values) == buckets
@@ -97,21 +90,9 @@ def test_a_second_end_look_is_planned_and_halves_the_ends_level() -> None:
 def test_an_extension_keeps_the_split_planned_before_the_window(
     timeout: float | None, looks: int
 ) -> None:
-    sim = gate_sim()
-    world = sim.build(sim.CELLS["5x, 20/min"], random.Random("plan"))
-    clock = sim.SimClock(world.deploy + 1)
-    sentry = sim.SimSentry(world, clock.clock, 1)
-    settings = Settings(
-        url="http://127.0.0.1:1/",
-        auth_token="sim",
-        org="acme",
-        deploy=DeployOptions(environment="production"),
-        gate=GatePolicy(enabled=True, timeout=timeout),
-    )
-    out = Output(stdout=io.StringIO(), stderr=io.StringIO(), is_tty=False)
-    watcher = _Watcher(settings, sentry, sim.NEW, None, out, clock.clock, clock.sleep, 10.0)  # type: ignore[arg-type]
+    watcher, now = sim_watcher("5x, 20/min", GatePolicy(enabled=True, timeout=timeout))
     plan = watcher.plan()
-    deadline = clock.now + timeout if timeout else None
+    deadline = now + timeout if timeout else None
     room = watcher.extension_end(plan, deadline) if deadline else None
     assert (1 if room is None else 2) == looks
     # five hours of 20 sessions a minute at 2% expect > 20 errored: a plan made after the

@@ -194,8 +194,7 @@ def _rate_rule(inp: RateInput | None, policy: GatePolicy, final: bool, alpha: fl
         )
     phi = paired_dispersion(inp.buckets, inp.phi)
     # the lower confidence bound is a search: computed for what is shown (the end, a FAIL)
-    # PASS is one look at the window's end, or one at each end an extension was planned for
-    pass_alpha = PASS_ALPHA / max(inp.end_looks, 1)
+    pass_alpha = end_pass_alpha(inp.end_looks)
     test = sequential_test(
         inp.buckets,
         max_ratio=policy.max_ratio,
@@ -271,6 +270,12 @@ def end_alpha(alpha: float, share: float, looks: int = 1) -> float:
     return alpha * (1.0 - share) / max(looks, 1)
 
 
+def end_pass_alpha(looks: int = 1) -> float:
+    """The false-PASS level of the upper bound at one end: PASS is one look at the window's
+    end, or one at each end an extension was planned for."""
+    return PASS_ALPHA / max(looks, 1)
+
+
 def watch_share(expected_errored: float) -> float:
     """The share of alpha spent on watching, given the errored units a window is expected to
     hold at the baseline's rate."""
@@ -337,8 +342,7 @@ def more_minutes(
         if final_p_value(scaled, policy.max_ratio, phi) < end_alpha(alpha, share, end_looks):
             return True
         x, y = round(new * f / phi), round(base * f / phi)
-        pass_alpha = PASS_ALPHA / max(end_looks, 1)
-        return ratio_upper_bound(x, y, e_new, e_base, pass_alpha) < policy.max_ratio
+        return ratio_upper_bound(x, y, e_new, e_base, end_pass_alpha(end_looks)) < policy.max_ratio
 
     high = 1.0 + MAX_MORE / max(minutes, 1e-9)
     if not decides(high):
